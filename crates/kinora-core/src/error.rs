@@ -1,0 +1,132 @@
+//! Stable error codes. These strings are part of the API contract (API.md); never
+//! change one, only add.
+
+use serde::Serialize;
+
+/// Every error code the API can return, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, missing field, bad query).
+    BadRequest,
+    /// A field failed validation; the message names the field.
+    InvalidField,
+    /// No or bad credentials.
+    Unauthorized,
+    /// Authenticated, but not allowed (also: CSRF check failed).
+    Forbidden,
+    /// Does not exist, or the caller may not see it.
+    NotFound,
+    /// Conflicts with existing state (duplicate username).
+    Conflict,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The upload is not a video we accept (wrong container, codec or format).
+    UnsupportedMedia,
+    /// The file could not be read as media (empty, truncated, corrupt).
+    MediaInvalid,
+    /// The media is longer than the configured duration limit.
+    MediaTooLong,
+    /// The media's width, height or pixel area exceeds the limits.
+    MediaTooLarge,
+    /// The media's frame rate or frame count exceeds the limits.
+    MediaFrameRate,
+    /// The media has no video stream.
+    MediaNoVideo,
+    /// Processing took longer than its time limit.
+    MediaTimeout,
+    /// The requested byte range cannot be satisfied.
+    RangeNotSatisfiable,
+    /// Too many requests; retry after the `Retry-After` header.
+    RateLimited,
+    /// A server fault; details are in the server log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The kebab-case string clients see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad-request",
+            ErrorCode::InvalidField => "invalid-field",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::UnsupportedMedia => "unsupported-media",
+            ErrorCode::MediaInvalid => "media-invalid",
+            ErrorCode::MediaTooLong => "media-too-long",
+            ErrorCode::MediaTooLarge => "media-too-large",
+            ErrorCode::MediaFrameRate => "media-frame-rate",
+            ErrorCode::MediaNoVideo => "media-no-video",
+            ErrorCode::MediaTimeout => "media-timeout",
+            ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
+            ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Parses a stored code back (used for failed videos' `error.code`).
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// The HTTP status this code is answered with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::InvalidField => 422,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMedia
+            | ErrorCode::MediaInvalid
+            | ErrorCode::MediaTooLong
+            | ErrorCode::MediaTooLarge
+            | ErrorCode::MediaFrameRate
+            | ErrorCode::MediaNoVideo => 415,
+            ErrorCode::MediaTimeout => 500,
+            ErrorCode::RangeNotSatisfiable => 416,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// All codes, for documentation tests.
+pub const ALL: &[ErrorCode] = &[
+    ErrorCode::BadRequest,
+    ErrorCode::InvalidField,
+    ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,
+    ErrorCode::NotFound,
+    ErrorCode::Conflict,
+    ErrorCode::PayloadTooLarge,
+    ErrorCode::UnsupportedMedia,
+    ErrorCode::MediaInvalid,
+    ErrorCode::MediaTooLong,
+    ErrorCode::MediaTooLarge,
+    ErrorCode::MediaFrameRate,
+    ErrorCode::MediaNoVideo,
+    ErrorCode::MediaTimeout,
+    ErrorCode::RangeNotSatisfiable,
+    ErrorCode::RateLimited,
+    ErrorCode::Internal,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ALL {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(*c));
+            assert!(seen.insert(c.as_str()), "duplicate code {}", c.as_str());
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Kinora's domain vocabulary, with no IO.
+//!
+//! * Newtypes that can only be built by parsing untrusted input ([`Username`],
+//!   [`Password`], [`Caption`], [`Visibility`], [`Id`]), so handlers never hold an
+//!   unchecked value.
+//! * [`policy`]: the one function that decides who may see a video. Every surface
+//!   (JSON, media bytes, pages, feeds) asks it.
+//! * [`ErrorCode`]: the stable, documented error codes of the API.
+
+pub mod error;
+pub mod policy;
+pub mod types;
+
+pub use error::ErrorCode;
+pub use types::{Caption, Email, Id, Password, Username, Visibility, VideoStatus};
