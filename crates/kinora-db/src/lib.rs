@@ -1,1 +1,148 @@
-//! placeholder
+//! Kinora's storage layer.
+//!
+//! [`Db`] holds a connection pool for either backend: SQLite (the embedded default,
+//! WAL mode) or PostgreSQL (scale-out). Capabilities are small traits
+//! ([`AccountRepo`], [`TokenRepo`], [`VideoRepo`], [`JobQueue`]) implemented by
+//! [`Db`] for both backends. The SQL is written once in the common subset of the two
+//! dialects (`$n` placeholders, BIGINT millisecond times, TEXT ids); the few places
+//! that differ (`FOR UPDATE SKIP LOCKED`) branch on [`Backend`]. Each backend has its
+//! own migrations under `migrations/<backend>/`, applied at start by [`Db::migrate`].
+
+mod accounts;
+mod jobs;
+mod migrate;
+mod tokens;
+mod videos;
+
+pub use accounts::{AccountRepo, AccountRow, NewAccount};
+pub use jobs::{Job, JobQueue};
+pub use tokens::{TokenKind, TokenRepo, TokenRow};
+pub use videos::{FeedCursor, MediaObject, NewVideo, VideoRepo, VideoRow};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique constraint was violated (e.g. a taken username).
+    #[error("already exists")]
+    Conflict,
+    /// The row does not exist.
+    #[error("not found")]
+    NotFound,
+    #[error("database: {0}")]
+    Sqlx(sqlx::Error),
+    #[error("migration {version}: {source}")]
+    Migration { version: String, source: sqlx::Error },
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    BadUrl(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        if let Some(db) = e.as_database_error() {
+            if db.is_unique_violation() {
+                return DbError::Conflict;
+            }
+        }
+        if matches!(e, sqlx::Error::RowNotFound) {
+            return DbError::NotFound;
+        }
+        DbError::Sqlx(e)
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// A pool on one backend; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`). SQLite files are
+    /// created if missing and run in WAL mode with a busy timeout.
+    pub async fn connect(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::BadUrl(url.to_owned()));
+        };
+        let opts = AnyConnectOptions::from_str(url)?;
+        let pool_opts = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            });
+        let pool_opts = if backend == Backend::Sqlite {
+            pool_opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=15000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            pool_opts
+        };
+        let pool = pool_opts.connect_with(opts).await?;
+        Ok(Db { pool, backend })
+    }
+
+    /// The SQLite URL for a file path.
+    pub fn sqlite_url(path: &std::path::Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        migrate::run(self).await
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Reads a column, mapping errors into [`DbError`].
+pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    Ok(row.try_get::<T, _>(name)?)
+}

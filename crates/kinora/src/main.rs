@@ -1,1 +1,193 @@
-fn main() {}
+//! `kinora`: the one binary. `serve` runs the HTTP server and, by default, the
+//! background workers; `worker` runs workers only; `migrate` applies migrations.
+
+mod api;
+mod app;
+mod auth;
+mod config;
+mod demo;
+mod error;
+mod media;
+mod storage;
+mod ui;
+mod worker;
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Kinora: a self-hostable short-video platform.
+#[derive(Parser)]
+#[command(name = "kinora", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (JSON API, web UI, media) and background workers.
+    Serve(ServeArgs),
+    /// Run background workers only (for separate worker machines).
+    Worker(CommonArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(CommonArgs),
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Data directory: SQLite database, region folders, scratch space.
+    #[arg(long, env = "KINORA_DATA")]
+    data: Option<PathBuf>,
+    /// Database URL (`postgres://...`); default: a SQLite file in the data directory.
+    #[arg(long, env = "KINORA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Configuration file (TOML); see kinora.example.toml.
+    #[arg(long, env = "KINORA_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "KINORA_LISTEN")]
+    listen: Option<String>,
+    /// Public base URL used in share links, e.g. https://kinora.example.org.
+    #[arg(long, env = "KINORA_BASE_URL")]
+    base_url: Option<String>,
+    /// Seed demo accounts and videos into an empty instance.
+    #[arg(long, env = "KINORA_DEMO")]
+    demo: bool,
+    /// Background workers to run in this process (0: none).
+    #[arg(long, env = "KINORA_WORKERS")]
+    workers: Option<usize>,
+}
+
+fn load(common: &CommonArgs) -> anyhow::Result<config::Config> {
+    let mut c = config::Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.data {
+        c.server.data = d.clone();
+    }
+    if let Some(u) = &common.database_url {
+        c.server.database_url = u.clone();
+    }
+    Ok(c)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KINORA_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => {
+                let mut c = load(&a.common)?;
+                if let Some(l) = a.listen {
+                    c.server.listen = l;
+                }
+                if let Some(b) = a.base_url {
+                    c.server.base_url = b;
+                }
+                if let Some(w) = a.workers {
+                    c.server.workers = w;
+                }
+                c.server.demo |= a.demo;
+                serve(c).await
+            }
+            Command::Worker(a) => {
+                let c = load(&a)?;
+                let st = state(c, None).await?;
+                let n = st.config.server.workers.max(1);
+                let mut set = tokio::task::JoinSet::new();
+                for i in 0..n {
+                    set.spawn(worker::run(st.clone(), i));
+                }
+                tokio::select! {
+                    _ = set.join_next() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                Ok(())
+            }
+            Command::Migrate(a) => {
+                let c = load(&a)?;
+                std::fs::create_dir_all(&c.server.data)?;
+                let db = kinora_db::Db::connect(&c.database_url()).await?;
+                db.migrate().await?;
+                println!("database is up to date");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<app::AppState> {
+    std::fs::create_dir_all(&c.server.data)?;
+    let db = kinora_db::Db::connect(&c.database_url()).await?;
+    db.migrate().await?;
+    let regions = storage::Regions::local(&c.server.data, &[c.server.region.as_str()])?;
+    let base_url = if !c.server.base_url.is_empty() {
+        c.server.base_url.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{}", addr.map(|a| a.to_string()).unwrap_or_else(|| c.server.listen.clone()))
+    };
+    let dummy_hash = auth::hash_password("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(app::AppState {
+        db,
+        limiters: Arc::new(app::Limiters::new(&c.rate_limits)),
+        tools: kinora_media::Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() },
+        regions,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        base_url,
+        dummy_hash: Arc::new(dummy_hash),
+        config: Arc::new(c),
+    })
+}
+
+async fn serve(c: config::Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&c.server.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
+    let addr = listener.local_addr()?;
+    let st = state(c, Some(addr)).await?;
+    for i in 0..st.config.server.workers {
+        tokio::spawn(worker::run(st.clone(), i));
+    }
+    if st.config.server.demo {
+        let st2 = st.clone();
+        tokio::spawn(async move {
+            if let Err(e) = demo::seed(&st2).await {
+                tracing::error!(error = format!("{e:#}"), "seeding demo content failed");
+            }
+        });
+    }
+    {
+        let limiters = st.limiters.clone();
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                t.tick().await;
+                limiters.forget_idle();
+            }
+        });
+    }
+    let base = st.base_url.clone();
+    let router = app::router(st);
+    // Tests and scripts read this line to find the port.
+    println!("kinora listening on http://{addr}");
+    tracing::info!(%addr, %base, "serving");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Accounts.
+
+use crate::{col, now_ms, Db, DbError, Result};
+use kinora_core::{Id, Username};
+use sqlx::any::AnyRow;
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub id: Id,
+    pub username: Username,
+    pub display_name: String,
+    pub bio: String,
+    pub region: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// What sign-up stores.
+pub struct NewAccount<'a> {
+    pub username: &'a Username,
+    pub email: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub region: &'a str,
+}
+
+/// Account storage.
+pub trait AccountRepo {
+    /// Creates an account; [`DbError::Conflict`] when the username is taken.
+    fn create_account(&self, a: NewAccount<'_>) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
+    fn account_by_username(&self, u: &Username) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    fn account_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    /// (followers, following, videos visible to anyone).
+    fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64, i64)>> + Send;
+    /// Is `follower` an accepted follower of `followee`?
+    fn is_follower(&self, follower: &Id, followee: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
+}
+
+const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at";
+
+fn row(r: &AnyRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: Id::from_trusted(col(r, "id")?),
+        username: Username::from_trusted(col(r, "username")?),
+        display_name: col(r, "display_name")?,
+        bio: col(r, "bio")?,
+        region: col(r, "region")?,
+        password_hash: col(r, "password_hash")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+impl AccountRepo for Db {
+    async fn create_account(&self, a: NewAccount<'_>) -> Result<AccountRow> {
+        let id = Id::generate();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO accounts (id, username, email, password_hash, region, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(a.username.as_str())
+        .bind(a.email)
+        .bind(a.password_hash)
+        .bind(a.region)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(AccountRow {
+            id,
+            username: a.username.clone(),
+            display_name: String::new(),
+            bio: String::new(),
+            region: a.region.to_owned(),
+            password_hash: a.password_hash.to_owned(),
+            created_at: now,
+        })
+    }
+
+    async fn account_by_username(&self, u: &Username) -> Result<Option<AccountRow>> {
+        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE username = $1"))
+            .bind(u.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    async fn account_by_id(&self, id: &Id) -> Result<Option<AccountRow>> {
+        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    async fn account_counts(&self, id: &Id) -> Result<(i64, i64, i64)> {
+        let r = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM follows WHERE followee_id = $1 AND state = 'accepted') AS followers, \
+               (SELECT COUNT(*) FROM follows WHERE follower_id = $1 AND state = 'accepted') AS following, \
+               (SELECT COUNT(*) FROM videos WHERE account_id = $1 AND status = 'ready' \
+                  AND visibility = 'public' AND deleted_at IS NULL) AS videos",
+        )
+        .bind(id.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        Ok((col(&r, "followers")?, col(&r, "following")?, col(&r, "videos")?))
+    }
+
+    async fn is_follower(&self, follower: &Id, followee: &Id) -> Result<bool> {
+        let r = sqlx::query(
+            "SELECT 1 AS one FROM follows WHERE follower_id = $1 AND followee_id = $2 AND state = 'accepted'",
+        )
+        .bind(follower.as_str())
+        .bind(followee.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(r.is_some())
+    }
+}
+
+impl DbError {
+    /// True for a unique-constraint conflict.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, DbError::Conflict)
+    }
+}

@@ -1,0 +1,165 @@
+//! The durable job queue: a `jobs` table in the same database as everything else.
+//!
+//! * A job is enqueued in the same transaction as the row it belongs to
+//!   ([`enqueue_in`]), so a video never exists without its transcode job.
+//! * Workers claim one job at a time with a lease (`locked_until`). On PostgreSQL the
+//!   claim uses `FOR UPDATE SKIP LOCKED`, so many workers never take the same job;
+//!   SQLite serialises writers, so a single `UPDATE ... RETURNING` is atomic.
+//! * A worker that dies stops renewing its lease; once it expires the job is claimed
+//!   again. Finishing a job checks the lease holder, so a worker that lost its lease
+//!   cannot publish over the new holder.
+
+use crate::{col, now_ms, Backend, Db, Result};
+use kinora_core::Id;
+use sqlx::{Any, Transaction};
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Attempts so far, counting this one.
+    pub attempts: i64,
+}
+
+/// Inserts a job inside an open transaction.
+pub(crate) async fn enqueue_in(
+    tx: &mut Transaction<'static, Any>,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> Result<String> {
+    let id = Id::generate().to_string();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(payload.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Queue operations.
+pub trait JobQueue {
+    /// Enqueues a job on its own.
+    fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<String>> + Send;
+    /// Claims the next runnable job (queued and due, or running with an expired lease).
+    fn claim(&self, worker: &str, lease_ms: i64) -> impl std::future::Future<Output = Result<Option<Job>>> + Send;
+    /// Extends the lease; false if this worker no longer holds the job.
+    fn renew(&self, job: &str, worker: &str, lease_ms: i64) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Marks a job done.
+    fn complete(&self, job: &str, worker: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Puts a job back to run after `delay_ms`, recording why.
+    fn retry_later(&self, job: &str, worker: &str, delay_ms: i64, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Ends a job as failed for good.
+    fn fail(&self, job: &str, worker: &str, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Counts jobs by status (for tests and status output).
+    fn count_jobs(&self, status: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
+}
+
+impl JobQueue for Db {
+    async fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> Result<String> {
+        let mut tx = self.pool().begin().await?;
+        let id = enqueue_in(&mut tx, kind, payload).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn claim(&self, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
+        let now = now_ms();
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
+               attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs \
+               WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
+               ORDER BY run_at, created_at LIMIT 1 {lock}) \
+             RETURNING id, kind, payload, attempts"
+        );
+        let r = sqlx::query(&sql)
+            .bind(worker)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        let payload: String = col(&r, "payload")?;
+        Ok(Some(Job {
+            id: col(&r, "id")?,
+            kind: col(&r, "kind")?,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            attempts: col(&r, "attempts")?,
+        }))
+    }
+
+    async fn renew(&self, job: &str, worker: &str, lease_ms: i64) -> Result<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4 AND status = 'running'",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(job)
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn complete(&self, job: &str, worker: &str) -> Result<bool> {
+        finish(self.pool(), job, worker, "done", None, None).await
+    }
+
+    async fn retry_later(&self, job: &str, worker: &str, delay_ms: i64, error: &str) -> Result<bool> {
+        finish(self.pool(), job, worker, "queued", Some(now_ms() + delay_ms), Some(error)).await
+    }
+
+    async fn fail(&self, job: &str, worker: &str, error: &str) -> Result<bool> {
+        finish(self.pool(), job, worker, "failed", None, Some(error)).await
+    }
+
+    async fn count_jobs(&self, status: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = $1")
+            .bind(status)
+            .fetch_one(self.pool())
+            .await?;
+        col(&r, "n")
+    }
+}
+
+/// Moves a job this worker holds to `status`. Works on a pool or a transaction.
+pub(crate) async fn finish<'e, E>(
+    ex: E,
+    job: &str,
+    worker: &str,
+    status: &str,
+    run_at: Option<i64>,
+    error: Option<&str>,
+) -> Result<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let now = now_ms();
+    let r = sqlx::query(
+        "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = COALESCE($3, last_error), \
+           locked_by = NULL, locked_until = NULL, updated_at = $4 \
+         WHERE id = $5 AND locked_by = $6 AND status = 'running'",
+    )
+    .bind(status)
+    .bind(run_at)
+    .bind(error)
+    .bind(now)
+    .bind(job)
+    .bind(worker)
+    .execute(ex)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,56 @@
+//! A small migrator: each backend's numbered SQL files, embedded in the binary,
+//! applied in order inside a transaction and recorded in `schema_migrations`.
+//! (sqlx's `migrate!` needs the proc-macro crate, which would compile both drivers a
+//! second time; this is the 40 lines we need of it.)
+
+use crate::{Backend, Db, DbError, Result};
+
+struct Migration {
+    version: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: "0001_core",
+    sqlite: include_str!("../migrations/sqlite/0001_core.sql"),
+    postgres: include_str!("../migrations/postgres/0001_core.sql"),
+}];
+
+pub(crate) async fn run(db: &Db) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(db.pool())
+    .await?;
+    for m in MIGRATIONS {
+        let mut tx = db.pool().begin().await?;
+        if db.backend() == Backend::Postgres {
+            // Serialise concurrent starters (several API nodes) on one lock.
+            sqlx::query("SELECT pg_advisory_xact_lock(7212)").execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            continue;
+        }
+        let sql = match db.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|source| DbError::Migration { version: m.version.into(), source })?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(m.version)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, "applied migration");
+    }
+    Ok(())
+}

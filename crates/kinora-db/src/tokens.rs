@@ -1,0 +1,89 @@
+//! API tokens and web sessions, stored as SHA-256 hashes of the secret.
+
+use crate::{col, now_ms, Db, Result};
+use kinora_core::Id;
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A Bearer token for API clients; lives until revoked.
+    Api,
+    /// A web session cookie; carries a CSRF token and expires.
+    Session,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Api => "api",
+            TokenKind::Session => "session",
+        }
+    }
+}
+
+/// A live token.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub account_id: Id,
+    pub csrf: Option<String>,
+}
+
+/// Token storage. Callers pass the hash, never the secret.
+pub trait TokenRepo {
+    fn create_token(
+        &self,
+        hash: &str,
+        account: &Id,
+        kind: TokenKind,
+        csrf: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// The live (unexpired) token with this hash and kind.
+    fn find_token(&self, hash: &str, kind: TokenKind) -> impl std::future::Future<Output = Result<Option<TokenRow>>> + Send;
+    fn revoke_token(&self, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
+}
+
+impl TokenRepo for Db {
+    async fn create_token(
+        &self,
+        hash: &str,
+        account: &Id,
+        kind: TokenKind,
+        csrf: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (hash, account_id, kind, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(hash)
+        .bind(account.as_str())
+        .bind(kind.as_str())
+        .bind(csrf)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &str, kind: TokenKind) -> Result<Option<TokenRow>> {
+        let r = sqlx::query(
+            "SELECT account_id, csrf FROM tokens WHERE hash = $1 AND kind = $2 \
+             AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| {
+            Ok(TokenRow { account_id: Id::from_trusted(col(&r, "account_id")?), csrf: col(&r, "csrf")? })
+        })
+        .transpose()
+    }
+
+    async fn revoke_token(&self, hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE hash = $1").bind(hash).execute(self.pool()).await?;
+        Ok(())
+    }
+}

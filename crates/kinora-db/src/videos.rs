@@ -1,0 +1,381 @@
+//! Videos, their media objects, and the feeds built from them.
+
+use crate::jobs::{enqueue_in, finish};
+use crate::{col, now_ms, Db, DbError, Result};
+use kinora_core::{Caption, Id, Username, VideoStatus, Visibility};
+use sqlx::any::AnyRow;
+
+/// A stored video joined with its author's username.
+#[derive(Debug, Clone)]
+pub struct VideoRow {
+    pub id: Id,
+    pub account_id: Id,
+    pub username: Username,
+    pub caption: Caption,
+    pub visibility: Visibility,
+    pub status: VideoStatus,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub region: String,
+    pub original_key: String,
+    pub likes: i64,
+    pub comments: i64,
+    pub views: i64,
+    pub feed_score: i64,
+    pub created_at: i64,
+}
+
+/// A served object of a video (a rendition or the poster).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaObject {
+    /// Name in the URL: `720.mp4`, `poster.jpg`.
+    pub name: String,
+    pub object_key: String,
+    pub mime: String,
+    pub width: i64,
+    pub height: i64,
+    pub bitrate: i64,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// What an upload stores.
+pub struct NewVideo<'a> {
+    pub id: &'a Id,
+    pub account_id: &'a Id,
+    pub caption: &'a Caption,
+    pub visibility: Visibility,
+    pub region: &'a str,
+    pub original_key: &'a str,
+    pub original_bytes: i64,
+    pub original_name: &'a str,
+}
+
+/// Position in a list: the sort key and id of the last item seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedCursor {
+    pub key: i64,
+    pub id: String,
+}
+
+/// Video storage and the queries feeds are made of.
+pub trait VideoRepo {
+    /// Inserts the video and its transcode job in one transaction.
+    fn create_video(&self, v: NewVideo<'_>) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// A video that is not deleted, whoever may see it (callers apply the policy).
+    fn video_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<VideoRow>>> + Send;
+    fn media_objects(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<MediaObject>>> + Send;
+    /// Publishes: media rows, `ready`, the job done, all in one transaction, and only
+    /// while `worker` still holds `job`.
+    fn publish_video(
+        &self,
+        video: &Id,
+        job: &str,
+        worker: &str,
+        duration_ms: i64,
+        width: i64,
+        height: i64,
+        objects: &[MediaObject],
+    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Ends processing with an error code, and the job with it.
+    fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Marks deleted and enqueues removal of its objects.
+    fn delete_video(&self, video: &Id) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// A deleted video's object keys (for the purge job).
+    fn deleted_video_keys(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
+    /// An account's videos that `viewer` may see, newest first.
+    fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    /// Ready videos `viewer` may see, by feed score.
+    fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    /// Ready videos from accounts `viewer` follows, newest first.
+    fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    /// Every video id (for admin jobs).
+    fn count_videos(&self, status: VideoStatus) -> impl std::future::Future<Output = Result<i64>> + Send;
+}
+
+const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
+    v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
+    v.views, v.feed_score, v.created_at";
+
+/// The SQL form of `kinora_core::policy::can_view_video` for a viewer bound at
+/// `$n` (NULL when signed out). Keep the two in step; the end-to-end tests check
+/// every surface against the same matrix.
+fn visible_to(n: usize) -> String {
+    format!(
+        "v.deleted_at IS NULL AND (v.account_id = ${n} OR (v.status = 'ready' AND (v.visibility = 'public' \
+         OR (v.visibility = 'followers' AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ${n} \
+             AND f.followee_id = v.account_id AND f.state = 'accepted')))))"
+    )
+}
+
+fn row(r: &AnyRow) -> Result<VideoRow> {
+    let vis: String = col(r, "visibility")?;
+    let status: String = col(r, "status")?;
+    Ok(VideoRow {
+        id: Id::from_trusted(col(r, "id")?),
+        account_id: Id::from_trusted(col(r, "account_id")?),
+        username: Username::from_trusted(col(r, "username")?),
+        caption: Caption::from_trusted(col(r, "caption")?),
+        visibility: Visibility::parse(&vis).unwrap_or(Visibility::Private),
+        status: VideoStatus::parse(&status).unwrap_or(VideoStatus::Failed),
+        error_code: col(r, "error_code")?,
+        error_message: col(r, "error_message")?,
+        duration_ms: col(r, "duration_ms")?,
+        width: col(r, "width")?,
+        height: col(r, "height")?,
+        region: col(r, "region")?,
+        original_key: col(r, "original_key")?,
+        likes: col(r, "likes")?,
+        comments: col(r, "comments")?,
+        views: col(r, "views")?,
+        feed_score: col(r, "feed_score")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+/// Feed score: publication time, lifted by engagement (each doubling of likes is
+/// worth six hours of freshness).
+pub fn feed_score(published_ms: i64, likes: i64) -> i64 {
+    let boost = ((1 + likes.max(0)) as f64).log2() * 6.0 * 3_600_000.0;
+    published_ms + boost as i64
+}
+
+impl VideoRepo for Db {
+    async fn create_video(&self, v: NewVideo<'_>) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, \
+               original_bytes, original_name, created_at) \
+             VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, $9)",
+        )
+        .bind(v.id.as_str())
+        .bind(v.account_id.as_str())
+        .bind(v.caption.as_str())
+        .bind(v.visibility.as_str())
+        .bind(v.region)
+        .bind(v.original_key)
+        .bind(v.original_bytes)
+        .bind(v.original_name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        enqueue_in(&mut tx, "transcode", &serde_json::json!({ "video_id": v.id.as_str() })).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn video_by_id(&self, id: &Id) -> Result<Option<VideoRow>> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.id = $1 AND v.deleted_at IS NULL"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(row).transpose()
+    }
+
+    async fn media_objects(&self, video: &Id) -> Result<Vec<MediaObject>> {
+        let rows = sqlx::query(
+            "SELECT name, object_key, mime, width, height, bitrate, bytes, sha256 FROM media_objects \
+             WHERE video_id = $1 ORDER BY height * width DESC, name",
+        )
+        .bind(video.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MediaObject {
+                    name: col(r, "name")?,
+                    object_key: col(r, "object_key")?,
+                    mime: col(r, "mime")?,
+                    width: col(r, "width")?,
+                    height: col(r, "height")?,
+                    bitrate: col(r, "bitrate")?,
+                    bytes: col(r, "bytes")?,
+                    sha256: col(r, "sha256")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn publish_video(
+        &self,
+        video: &Id,
+        job: &str,
+        worker: &str,
+        duration_ms: i64,
+        width: i64,
+        height: i64,
+        objects: &[MediaObject],
+    ) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        if !finish(&mut *tx, job, worker, "done", None, None).await? {
+            // Lost the lease: another worker owns this job now.
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM media_objects WHERE video_id = $1")
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for o in objects {
+            sqlx::query(
+                "INSERT INTO media_objects (video_id, name, object_key, mime, width, height, bitrate, bytes, sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(video.as_str())
+            .bind(&o.name)
+            .bind(&o.object_key)
+            .bind(&o.mime)
+            .bind(o.width)
+            .bind(o.height)
+            .bind(o.bitrate)
+            .bind(o.bytes)
+            .bind(&o.sha256)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE videos SET status = 'ready', error_code = NULL, error_message = NULL, duration_ms = $1, \
+               width = $2, height = $3, ready_at = COALESCE(ready_at, $4), \
+               feed_score = CASE WHEN ready_at IS NULL THEN $5 ELSE feed_score END \
+             WHERE id = $6",
+        )
+        .bind(duration_ms)
+        .bind(width)
+        .bind(height)
+        .bind(now)
+        .bind(feed_score(now, 0))
+        .bind(video.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        if !finish(&mut *tx, job, worker, "failed", None, Some(message)).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE videos SET status = 'failed', error_code = $1, error_message = $2 WHERE id = $3")
+            .bind(code)
+            .bind(message)
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_video(&self, video: &Id) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query("UPDATE videos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(now_ms())
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        enqueue_in(&mut tx, "purge_video", &serde_json::json!({ "video_id": video.as_str() })).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deleted_video_keys(&self, video: &Id) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT m.object_key AS k FROM media_objects m JOIN videos v ON v.id = m.video_id \
+               WHERE v.id = $1 AND v.deleted_at IS NOT NULL \
+             UNION ALL SELECT original_key AS k FROM videos WHERE id = $1 AND deleted_at IS NOT NULL",
+        )
+        .bind(video.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| col(r, "k")).collect()
+    }
+
+    async fn account_videos(
+        &self,
+        account: &Id,
+        viewer: Option<&Id>,
+        after: Option<&FeedCursor>,
+        limit: i64,
+    ) -> Result<Vec<VideoRow>> {
+        let (k, id) = cursor_parts(after);
+        let sql = format!(
+            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.account_id = $1 AND {vis} AND (v.created_at, v.id) < ($3, $4) \
+             ORDER BY v.created_at DESC, v.id DESC LIMIT $5",
+            vis = visible_to(2)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(account.as_str())
+            .bind(viewer.map(|v| v.as_str().to_owned()))
+            .bind(k)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
+        let (k, id) = cursor_parts(after);
+        let sql = format!(
+            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.status = 'ready' AND {vis} AND (v.feed_score, v.id) < ($2, $3) \
+             ORDER BY v.feed_score DESC, v.id DESC LIMIT $4",
+            vis = visible_to(1)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(viewer.map(|v| v.as_str().to_owned()))
+            .bind(k)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
+        let (k, id) = cursor_parts(after);
+        let sql = format!(
+            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.status = 'ready' AND v.account_id IN (SELECT followee_id FROM follows \
+               WHERE follower_id = $1 AND state = 'accepted') AND {vis} AND (v.created_at, v.id) < ($2, $3) \
+             ORDER BY v.created_at DESC, v.id DESC LIMIT $4",
+            vis = visible_to(1)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(viewer.as_str())
+            .bind(k)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn count_videos(&self, status: VideoStatus) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM videos WHERE status = $1 AND deleted_at IS NULL")
+            .bind(status.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        col(&r, "n")
+    }
+}
+
+fn cursor_parts(c: Option<&FeedCursor>) -> (i64, String) {
+    match c {
+        Some(c) => (c.key, c.id.clone()),
+        // Above every real key: ids are base64url, which sorts below '~'.
+        None => (i64::MAX, "~".to_owned()),
+    }
+}

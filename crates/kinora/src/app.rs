@@ -1,0 +1,115 @@
+//! Shared state and the router.
+
+use crate::config::Config;
+use crate::storage::Regions;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use kinora_db::Db;
+use kinora_media::Tools;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub regions: Regions,
+    pub config: Arc<Config>,
+    pub tools: Tools,
+    /// Wakes a worker when a job is enqueued.
+    pub wake: Arc<Notify>,
+    pub limiters: Arc<Limiters>,
+    /// Absolute base URL, no trailing slash.
+    pub base_url: String,
+    /// A real argon2 hash, verified against when the username is unknown so both
+    /// failures take the same time.
+    pub dummy_hash: Arc<String>,
+}
+
+impl AppState {
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.config.server.data
+    }
+}
+
+/// Per-key rate limiters (GCRA, in memory, per process).
+pub struct Limiters {
+    pub signin: DefaultKeyedRateLimiter<String>,
+    pub signup: DefaultKeyedRateLimiter<String>,
+    pub upload: DefaultKeyedRateLimiter<String>,
+}
+
+impl Limiters {
+    pub fn new(c: &crate::config::RateLimits) -> Limiters {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        Limiters {
+            signin: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute))),
+            signup: RateLimiter::keyed(Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour))),
+            upload: RateLimiter::keyed(Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour))),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `key` is over its limit.
+    pub fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<(), u64> {
+        limiter.check_key(&key).map_err(|nu| {
+            let wait = nu.wait_time_from(DefaultClock::default().now());
+            wait.as_secs().max(1)
+        })
+    }
+
+    pub fn forget_idle(&self) {
+        self.signin.retain_recent();
+        self.signup.retain_recent();
+        self.upload.retain_recent();
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = usize::try_from(state.config.server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let api = Router::new()
+        .route("/accounts", post(crate::api::create_account))
+        .route("/accounts/{username}", get(crate::api::get_account))
+        .route("/accounts/{username}/videos", get(crate::api::account_videos))
+        .route("/auth/token", post(crate::api::create_token).delete(crate::api::revoke_token))
+        .route("/me", get(crate::api::me))
+        .route(
+            "/videos",
+            post(crate::api::upload_video).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/videos/{id}", get(crate::api::get_video).delete(crate::api::delete_video))
+        .route("/feed/for-you", get(crate::api::for_you))
+        .route("/feed/following", get(crate::api::following_feed))
+        .fallback(crate::api::api_not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(crate::api::openapi))
+        .route("/healthz", get(crate::api::healthz))
+        .route("/media/{video}/{name}", get(crate::media::serve).head(crate::media::serve))
+        .route("/static/{file}", get(crate::ui::static_file))
+        .route("/", get(crate::ui::for_you))
+        .route("/following", get(crate::ui::following))
+        .route("/upload", get(crate::ui::upload))
+        .route("/login", get(crate::ui::login_page).post(crate::ui::login_submit))
+        .route("/signup", get(crate::ui::signup_page).post(crate::ui::signup_submit))
+        .route("/logout", post(crate::ui::logout))
+        .route("/v/{id}", get(crate::ui::video_page))
+        .route("/{handle}", get(crate::ui::profile))
+        .fallback(crate::ui::not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,167 @@
+//! Configuration: defaults, then the TOML file (`--config`), then `KINORA_*`
+//! environment variables, then command-line flags. `kinora.example.toml` at the
+//! repository root documents every key with its default and variable.
+
+use kinora_media::Limits;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub media: Media,
+    pub limits: Limits,
+    pub rate_limits: RateLimits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Address to listen on.
+    pub listen: String,
+    /// Data directory (SQLite file, region folders, scratch space).
+    pub data: PathBuf,
+    /// Database URL; empty means the SQLite file inside the data directory.
+    pub database_url: String,
+    /// Public base URL for links in share pages; empty means `http://{listen}`.
+    pub base_url: String,
+    /// Background workers run inside `serve` (0 = run `kinora worker` separately).
+    pub workers: usize,
+    /// Seed demo accounts and videos into an empty instance.
+    pub demo: bool,
+    /// This instance's region; new accounts live here.
+    pub region: String,
+    /// Largest request body for uploads, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            data: PathBuf::from("./kinora-data"),
+            database_url: String::new(),
+            base_url: String::new(),
+            workers: 1,
+            demo: false,
+            region: "local".into(),
+            max_upload_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Media {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    /// ffprobe's wall-clock limit, seconds.
+    pub probe_timeout_secs: u64,
+    /// Transcode wall-clock limit: this many seconds plus `transcode_secs_per_media_sec` x duration.
+    pub transcode_timeout_secs: u64,
+    pub transcode_secs_per_media_sec: u64,
+    /// Address-space limit for ffmpeg/ffprobe, MiB.
+    pub memory_limit_mib: u64,
+    /// Attempts before a job that keeps failing for internal reasons gives up.
+    pub max_attempts: i64,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            probe_timeout_secs: 30,
+            transcode_timeout_secs: 120,
+            transcode_secs_per_media_sec: 10,
+            memory_limit_mib: 4096,
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Sign-in attempts per minute per client address.
+    pub signin_per_minute: u32,
+    /// Sign-ups per hour per client address.
+    pub signup_per_hour: u32,
+    /// Uploads per hour per account.
+    pub uploads_per_hour: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { signin_per_minute: 20, signup_per_hour: 30, uploads_per_hour: 60 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `KINORA_<SECTION>_<KEY>` variables.
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
+        let mut table: toml::Table = toml::Table::try_from(Config::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
+            let from_file: toml::Table =
+                text.parse().map_err(|e| anyhow::anyhow!("parsing config {}: {e}", path.display()))?;
+            merge(&mut table, from_file);
+        }
+        for (section, keys) in table.iter_mut() {
+            let Some(keys) = keys.as_table_mut() else { continue };
+            for (key, value) in keys.iter_mut() {
+                let var = format!("KINORA_{}_{}", section.to_uppercase(), key.to_uppercase());
+                if let Ok(raw) = std::env::var(&var) {
+                    *value = env_value(value, &raw).map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
+                }
+            }
+        }
+        Ok(table.try_into()?)
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.server.database_url.is_empty() {
+            kinora_db::Db::sqlite_url(&self.server.data.join("kinora.sqlite3"))
+        } else {
+            self.server.database_url.clone()
+        }
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn env_value(current: &toml::Value, raw: &str) -> anyhow::Result<toml::Value> {
+    Ok(match current {
+        toml::Value::String(_) => toml::Value::String(raw.to_owned()),
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse()?),
+        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
+        _ => anyhow::bail!("cannot be set from the environment"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_matches_defaults() {
+        // The documented example must parse and equal the defaults it documents.
+        let text = include_str!("../../../kinora.example.toml");
+        let parsed: Config = toml::from_str(text).expect("example parses");
+        let a = toml::Table::try_from(parsed).expect("ser");
+        let b = toml::Table::try_from(Config::default()).expect("ser");
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,150 @@
+//! Media bytes: Range (206/416), strong ETags, If-None-Match, If-Range, nosniff and
+//! caching, behind the same access policy as the video JSON.
+
+use crate::api::visible_video;
+use crate::app::AppState;
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::storage;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kinora_core::{ErrorCode, VideoStatus, Visibility};
+use kinora_db::VideoRepo;
+
+/// What the request's validators and Range header ask for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Want {
+    NotModified,
+    Full,
+    Range(u64, u64),
+    Unsatisfiable,
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+/// Decides the response from the headers, the object's length and its ETag.
+pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if etag_matches(inm, etag) {
+            return Want::NotModified;
+        }
+    }
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Want::Full };
+    if let Some(ir) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        // Only a strong ETag can validate a range; a date or another tag means "send it all".
+        if ir.trim() != etag {
+            return Want::Full;
+        }
+    }
+    match http_range_header::parse_range_header(range) {
+        Ok(parsed) => match parsed.validate(len) {
+            // Several ranges: answer with the whole object, which RFC 9110 allows.
+            Ok(ranges) if ranges.len() == 1 => {
+                let r = &ranges[0];
+                Want::Range(*r.start(), *r.end())
+            }
+            Ok(_) => Want::Full,
+            Err(_) => Want::Unsatisfiable,
+        },
+        // A header we cannot parse is ignored, as RFC 9110 says.
+        Err(_) => Want::Full,
+    }
+}
+
+pub async fn serve(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    method: Method,
+    headers: HeaderMap,
+    Path((video, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let v = visible_video(&st, &viewer, &video).await?;
+    if v.status != VideoStatus::Ready {
+        return Err(ApiError::not_found());
+    }
+    let objects = st.db.media_objects(&v.id).await?;
+    let obj = objects.into_iter().find(|o| o.name == name).ok_or_else(ApiError::not_found)?;
+    let len = u64::try_from(obj.bytes).unwrap_or(0);
+    let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
+    let public = v.visibility == Visibility::Public;
+    let mut h = HeaderMap::new();
+    let hv = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
+    h.insert(header::ETAG, hv(&etag));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        if public {
+            // Names carry a content hash, so the bytes behind a URL never change.
+            HeaderValue::from_static("public, max-age=31536000, immutable")
+        } else {
+            HeaderValue::from_static("private, no-cache")
+        },
+    );
+    if !public {
+        h.insert(header::VARY, HeaderValue::from_static("Cookie, Authorization"));
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_TYPE, hv(&obj.mime));
+    let (status, start, end) = match decide(&headers, len, &etag) {
+        Want::NotModified => return Ok((StatusCode::NOT_MODIFIED, h).into_response()),
+        Want::Unsatisfiable => {
+            h.insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            let body = serde_json::json!({"error": {"code": ErrorCode::RangeNotSatisfiable.as_str(),
+                "message": format!("the range is outside the object's {len} bytes")}});
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h, body.to_string()).into_response());
+        }
+        Want::Full => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Want::Range(s, e) => {
+            h.insert(header::CONTENT_RANGE, hv(&format!("bytes {s}-{e}/{len}")));
+            (StatusCode::PARTIAL_CONTENT, s, e)
+        }
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    h.insert(header::CONTENT_LENGTH, hv(&count.to_string()));
+    if method == Method::HEAD || count == 0 {
+        return Ok((status, h).into_response());
+    }
+    let store = st.regions.get(&v.region).map_err(ApiError::internal)?;
+    let stream = storage::get_range(store, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
+    Ok((status, h, Body::from_stream(stream)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hm(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn range_decisions() {
+        let e = "\"abc\"";
+        assert_eq!(decide(&hm(&[]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=0-9")]), 100, e), Want::Range(0, 9));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=90-")]), 100, e), Want::Range(90, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-10")]), 100, e), Want::Range(90, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=100-")]), 100, e), Want::Unsatisfiable);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=0-1,5-6")]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::RANGE, "pages=1")]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::IF_NONE_MATCH, "\"abc\"")]), 100, e), Want::NotModified);
+        assert_eq!(decide(&hm(&[(header::IF_NONE_MATCH, "\"x\", W/\"abc\"")]), 100, e), Want::NotModified);
+        assert_eq!(
+            decide(&hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"old\"")]), 100, e),
+            Want::Full
+        );
+        assert_eq!(
+            decide(&hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"abc\"")]), 100, e),
+            Want::Range(0, 9)
+        );
+    }
+}

@@ -1,0 +1,499 @@
+//! Server-rendered pages (askama) with small vanilla JS; no build step.
+
+use crate::api::{check_credentials, encode_cursor, register, relation, Credentials, SignUp};
+use crate::app::AppState;
+use crate::auth::{self, secret_eq, Viewer, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::error::ApiError;
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use kinora_core::policy::can_view_video;
+use kinora_core::{Id, Username, VideoStatus};
+use kinora_db::{AccountRepo, TokenKind, TokenRepo, VideoRepo, VideoRow};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// What every page's layout needs.
+pub struct Layout {
+    pub csrf: Option<String>,
+    pub username: Option<String>,
+    pub tab: &'static str,
+}
+
+impl Layout {
+    fn new(v: &Viewer, tab: &'static str) -> Layout {
+        Layout {
+            csrf: v.csrf().map(str::to_owned),
+            username: v.account.as_ref().map(|a| a.username.to_string()),
+            tab,
+        }
+    }
+}
+
+/// One video in a vertical feed.
+pub struct Card {
+    pub id: String,
+    pub username: String,
+    pub caption: String,
+    pub poster: String,
+    pub src: String,
+    pub width: i64,
+    pub height: i64,
+    pub first: bool,
+}
+
+#[derive(Template)]
+#[template(path = "feed.html")]
+struct FeedPage {
+    layout: Layout,
+    title: &'static str,
+    feed: &'static str,
+    next: String,
+    cards: Vec<Card>,
+    empty_title: &'static str,
+    empty_text: &'static str,
+    empty_link: &'static str,
+    empty_action: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "video.html")]
+struct VideoPage {
+    layout: Layout,
+    title: String,
+    c: Card,
+    cards: Vec<Card>,
+    page_url: String,
+    abs_src: String,
+    abs_poster: String,
+}
+
+pub struct Tile {
+    pub id: String,
+    pub poster: Option<String>,
+    pub caption: String,
+    pub status: &'static str,
+    pub visibility: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    username: String,
+    display_name: String,
+    initial: String,
+    bio: String,
+    followers: i64,
+    following: i64,
+    videos: i64,
+    tiles: Vec<Tile>,
+    is_me: bool,
+    logout_csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    layout: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "auth.html")]
+struct AuthPage {
+    layout: Layout,
+    heading: &'static str,
+    action: &'static str,
+    signup: bool,
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notfound.html")]
+struct NotFoundPage {
+    layout: Layout,
+}
+
+fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+async fn cards(st: &AppState, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> {
+    let mut out = Vec::new();
+    for v in rows {
+        let objects = st.db.media_objects(&v.id).await?;
+        let (Some(src), Some(poster)) = (
+            objects.iter().find(|o| o.mime == "video/mp4"),
+            objects.iter().find(|o| o.mime == "image/jpeg"),
+        ) else {
+            continue;
+        };
+        out.push(Card {
+            id: v.id.to_string(),
+            username: v.username.to_string(),
+            caption: v.caption.as_str().to_owned(),
+            poster: format!("/media/{}/{}", v.id, poster.name),
+            src: format!("/media/{}/{}", v.id, src.name),
+            width: src.width,
+            height: src.height,
+            first: out.is_empty(),
+        });
+    }
+    Ok(out)
+}
+
+const PAGE: i64 = 8;
+
+pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
+    let rows = match st.db.for_you(viewer.id(), None, PAGE).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.feed_score, &r.id)) } else { None };
+    let cards = match cards(&st, &rows).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    render(FeedPage {
+        layout: Layout::new(&viewer, "home"),
+        title: "For You",
+        feed: "for-you",
+        next: next.unwrap_or_default(),
+        cards,
+        empty_title: "Nothing to watch yet",
+        empty_text: "Be the first: post a video and it will show up here.",
+        empty_link: "/upload",
+        empty_action: "Upload a video",
+    })
+}
+
+pub async fn following(State(st): State<AppState>, viewer: Viewer) -> Response {
+    let Some(me) = viewer.account.as_ref() else { return Redirect::to("/login").into_response() };
+    let rows = match st.db.following_feed(&me.id, None, PAGE).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
+    let cards = match cards(&st, &rows).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    render(FeedPage {
+        layout: Layout::new(&viewer, "following"),
+        title: "Following",
+        feed: "following",
+        next: next.unwrap_or_default(),
+        cards,
+        empty_title: "No videos from people you follow",
+        empty_text: "Follow creators you like and their new videos land here.",
+        empty_link: "/",
+        empty_action: "Find creators on For You",
+    })
+}
+
+pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let v = match crate::api::visible_video(&st, &viewer, &id).await {
+        Ok(v) if v.status == VideoStatus::Ready => v,
+        Ok(v) => {
+            // The owner sees progress on their own unready video.
+            let layout = Layout::new(&viewer, "me");
+            let msg = match v.status {
+                VideoStatus::Failed => format!(
+                    "This video could not be processed: {}",
+                    v.error_message.as_deref().unwrap_or("unknown error")
+                ),
+                _ => "This video is still processing. This page refreshes when it is ready.".to_owned(),
+            };
+            let html = format!(
+                "<!doctype html><meta name=viewport content='width=device-width'><meta http-equiv=refresh content=3>\
+                 <link rel=stylesheet href=/static/app.css><main class='page narrow empty light'><h1>{}</h1><p><a href='/@{}'>Back to your profile</a></p></main>",
+                askama_escape(&msg),
+                layout.username.unwrap_or_default()
+            );
+            return Html(html).into_response();
+        }
+        Err(_) => return not_found_page(&viewer),
+    };
+    let cs = match cards(&st, std::slice::from_ref(&v)).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(c) = cs.into_iter().next() else { return not_found_page(&viewer) };
+    let title = {
+        let t: String = c.caption.lines().next().unwrap_or("").chars().take(80).collect();
+        if t.is_empty() { "a video on Kinora".to_owned() } else { t }
+    };
+    let base = &st.base_url;
+    let page = VideoPage {
+        layout: Layout::new(&viewer, "home"),
+        title,
+        page_url: format!("{base}/v/{}", c.id),
+        abs_src: format!("{base}{}", c.src),
+        abs_poster: format!("{base}{}", c.poster),
+        cards: vec![Card { first: true, ..clone_card(&c) }],
+        c,
+    };
+    render(page)
+}
+
+fn clone_card(c: &Card) -> Card {
+    Card {
+        id: c.id.clone(),
+        username: c.username.clone(),
+        caption: c.caption.clone(),
+        poster: c.poster.clone(),
+        src: c.src.clone(),
+        width: c.width,
+        height: c.height,
+        first: c.first,
+    }
+}
+
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): Path<String>) -> Response {
+    let Some(name) = handle.strip_prefix('@') else { return not_found_page(&viewer) };
+    let Ok(u) = Username::parse(name) else { return not_found_page(&viewer) };
+    let a = match st.db.account_by_username(&u).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return not_found_page(&viewer),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let result = async {
+        let (followers, following, videos) = st.db.account_counts(&a.id).await?;
+        let rows = st.db.account_videos(&a.id, viewer.id(), None, 60).await?;
+        let rel = relation(&st, &viewer, &a.id).await?;
+        let mut tiles = Vec::new();
+        for v in rows.iter().filter(|v| can_view_video(rel, v.visibility, v.status)) {
+            let poster = if v.status == VideoStatus::Ready {
+                st.db
+                    .media_objects(&v.id)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.mime == "image/jpeg")
+                    .map(|o| format!("/media/{}/{}", v.id, o.name))
+            } else {
+                None
+            };
+            tiles.push(Tile {
+                id: v.id.to_string(),
+                poster,
+                caption: v.caption.as_str().chars().take(100).collect(),
+                status: v.status.as_str(),
+                visibility: v.visibility.as_str(),
+            });
+        }
+        Ok::<_, ApiError>((followers, following, videos, tiles))
+    }
+    .await;
+    let (followers, following, videos, tiles) = match result {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let is_me = viewer.id() == Some(&a.id);
+    let display_name = if a.display_name.is_empty() { a.username.to_string() } else { a.display_name.clone() };
+    render(ProfilePage {
+        layout: Layout::new(&viewer, if is_me { "me" } else { "" }),
+        initial: display_name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default(),
+        username: a.username.to_string(),
+        display_name,
+        bio: a.bio.clone(),
+        followers,
+        following,
+        videos,
+        tiles,
+        is_me,
+        logout_csrf: viewer.csrf().unwrap_or("").to_owned(),
+    })
+}
+
+pub async fn upload(viewer: Viewer) -> Response {
+    if viewer.account.is_none() {
+        return Redirect::to("/login?next=/upload").into_response();
+    }
+    render(UploadPage { layout: Layout::new(&viewer, "upload") })
+}
+
+fn not_found_page(viewer: &Viewer) -> Response {
+    let mut r = render(NotFoundPage { layout: Layout::new(viewer, "") });
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+pub async fn not_found(viewer: Viewer) -> Response {
+    not_found_page(&viewer)
+}
+
+/// The pre-session CSRF token (double-submit cookie) for the sign-in and sign-up forms.
+fn form_csrf(jar: CookieJar) -> (CookieJar, String) {
+    if let Some(c) = jar.get(CSRF_COOKIE) {
+        let v = c.value().to_owned();
+        if v.len() >= 32 {
+            return (jar, v);
+        }
+    }
+    let (secret, _) = auth::new_secret();
+    let cookie = Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).build();
+    (jar.add(cookie), secret)
+}
+
+fn auth_page(viewer: &Viewer, signup: bool, csrf: String, username: String, error: Option<String>) -> AuthPage {
+    AuthPage {
+        layout: Layout::new(viewer, "login"),
+        heading: if signup { "Create your account" } else { "Sign in" },
+        action: if signup { "/signup" } else { "/login" },
+        signup,
+        csrf,
+        username,
+        error,
+    }
+}
+
+pub async fn login_page(viewer: Viewer, jar: CookieJar) -> Response {
+    let (jar, csrf) = form_csrf(jar);
+    (jar, render(auth_page(&viewer, false, csrf, String::new(), None))).into_response()
+}
+
+pub async fn signup_page(viewer: Viewer, jar: CookieJar) -> Response {
+    let (jar, csrf) = form_csrf(jar);
+    (jar, render(auth_page(&viewer, true, csrf, String::new(), None))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct AuthForm {
+    csrf: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+}
+
+fn form_error(viewer: &Viewer, jar: CookieJar, signup: bool, username: String, e: ApiError) -> Response {
+    let (jar, csrf) = form_csrf(jar);
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut r = (jar, render(auth_page(viewer, signup, csrf, username, Some(e.message)))).into_response();
+    *r.status_mut() = status;
+    if let Some(s) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+async fn start_session(st: &AppState, jar: CookieJar, account: &Id) -> Result<CookieJar, ApiError> {
+    let (secret, hash) = auth::new_secret();
+    let (csrf, _) = auth::new_secret();
+    st.db
+        .create_token(&hash, account, TokenKind::Session, Some(&csrf), Some(kinora_db::now_ms() + SESSION_TTL_MS))
+        .await?;
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(st.base_url.starts_with("https://"))
+        .max_age(time_secs(SESSION_TTL_MS / 1000))
+        .build();
+    Ok(jar.add(cookie))
+}
+
+fn time_secs(s: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(s)
+}
+
+fn csrf_ok(jar: &CookieJar, form: &AuthForm) -> bool {
+    match (jar.get(CSRF_COOKIE), form.csrf.as_deref()) {
+        (Some(c), Some(f)) => !f.is_empty() && secret_eq(c.value(), f),
+        _ => false,
+    }
+}
+
+fn csrf_error() -> ApiError {
+    ApiError::new(kinora_core::ErrorCode::Forbidden, "The form expired. Please try again.")
+}
+
+pub async fn login_submit(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(f): Form<AuthForm>,
+) -> Response {
+    let username = f.username.clone().unwrap_or_default();
+    if !csrf_ok(&jar, &f) {
+        return form_error(&viewer, jar, false, username, csrf_error());
+    }
+    let creds = Credentials { username: f.username.clone(), password: f.password.clone() };
+    match check_credentials(&st, ip, &creds).await {
+        Ok(a) => match start_session(&st, jar, &a.id).await {
+            Ok(jar) => (jar, Redirect::to("/")).into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err(e) => form_error(&viewer, jar, false, username, e),
+    }
+}
+
+pub async fn signup_submit(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(f): Form<AuthForm>,
+) -> Response {
+    let username = f.username.clone().unwrap_or_default();
+    if !csrf_ok(&jar, &f) {
+        return form_error(&viewer, jar, true, username, csrf_error());
+    }
+    let s = SignUp { username: f.username.clone(), password: f.password.clone(), email: f.email.clone() };
+    match register(&st, ip, s).await {
+        Ok(a) => match start_session(&st, jar, &a.id).await {
+            Ok(jar) => (jar, Redirect::to("/upload")).into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err(e) => form_error(&viewer, jar, true, username, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(State(st): State<AppState>, jar: CookieJar, Form(f): Form<LogoutForm>) -> Response {
+    if let Some(c) = jar.get(SESSION_COOKIE) {
+        let hash = auth::hash_secret(c.value());
+        if let Ok(Some(row)) = st.db.find_token(&hash, TokenKind::Session).await {
+            let ok = matches!((row.csrf.as_deref(), f.csrf.as_deref()), (Some(a), Some(b)) if secret_eq(a, b));
+            if !ok {
+                return csrf_error().into_response();
+            }
+            if let Err(e) = st.db.revoke_token(&hash).await {
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    (jar, Redirect::to("/")).into_response()
+}
+
+/// The embedded CSS and JS.
+pub async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, mime) = match file.as_str() {
+        "app.css" => (include_str!("../static/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_str!("../static/app.js"), "text/javascript; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    (
+        [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=300")],
+        body,
+    )
+        .into_response()
+}

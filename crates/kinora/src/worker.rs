@@ -1,0 +1,284 @@
+//! Background workers: claim a job, run it, publish or fail it, repeat.
+//!
+//! Transcode jobs run the media pipeline in a per-job scratch directory
+//! (`work/<job>/`): fetch the original, ffprobe it, check the limits, transcode,
+//! take a poster from our own output, store the objects in the video's region,
+//! then publish (media rows + `ready` + job done) in one transaction. Each step is
+//! idempotent, so a job whose worker died simply runs again.
+
+use crate::app::AppState;
+use crate::storage;
+use anyhow::Context;
+use kinora_core::Id;
+use kinora_db::{Job, JobQueue, MediaObject, VideoRepo};
+use kinora_media::probe::{run_probe, RunProbeError};
+use kinora_media::process::{self, ProcessError, ProcessLimits};
+use kinora_media::{transcode, MediaError};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a claim lasts without renewal.
+const LEASE_MS: i64 = 60_000;
+
+/// Runs one worker loop forever.
+pub async fn run(st: AppState, n: usize) {
+    let worker = format!("{}-{}-{n}", hostname(), std::process::id());
+    tracing::info!(%worker, "worker started");
+    loop {
+        match st.db.claim(&worker, LEASE_MS).await {
+            Ok(Some(job)) => {
+                let renew = {
+                    let (db, w, id) = (st.db.clone(), worker.clone(), job.id.clone());
+                    tokio::spawn(async move {
+                        let mut t = tokio::time::interval(Duration::from_millis((LEASE_MS / 3) as u64));
+                        t.tick().await;
+                        loop {
+                            t.tick().await;
+                            if !matches!(db.renew(&id, &w, LEASE_MS).await, Ok(true)) {
+                                break;
+                            }
+                        }
+                    })
+                };
+                let outcome = run_job(&st, &worker, &job).await;
+                renew.abort();
+                if let Err(e) = outcome {
+                    retry_or_fail(&st, &worker, &job, &format!("{e:#}")).await;
+                }
+            }
+            Ok(None) => {
+                let _ = tokio::time::timeout(Duration::from_millis(1000), st.wake.notified()).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}
+
+/// An internal failure: try again later with backoff, or give up after the limit.
+async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
+    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed");
+    let video = video_of(job);
+    let r = if job.attempts >= st.config.media.max_attempts {
+        match video {
+            Some(v) => st.db.fail_video(&v, &job.id, worker, "internal", "processing failed repeatedly; see the server log").await,
+            None => st.db.fail(&job.id, worker, error).await,
+        }
+    } else {
+        let delay = 2_000 * (1i64 << job.attempts.clamp(0, 8));
+        st.db.retry_later(&job.id, worker, delay, error).await
+    };
+    if let Err(e) = r {
+        tracing::error!(error = %e, job = %job.id, "could not record the job's failure");
+    }
+}
+
+fn video_of(job: &Job) -> Option<Id> {
+    job.payload.get("video_id").and_then(|v| v.as_str()).and_then(Id::parse)
+}
+
+async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        "transcode" => transcode_job(st, worker, job).await,
+        "purge_video" => purge_job(st, worker, job).await,
+        other => {
+            st.db.fail(&job.id, worker, &format!("unknown job kind {other:?}")).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn purge_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
+    let video = video_of(job).context("purge job without video_id")?;
+    let region = st.config.server.region.clone();
+    let store = st.regions.get(&region)?;
+    for key in st.db.deleted_video_keys(&video).await? {
+        storage::delete(store, &key).await?;
+    }
+    st.db.complete(&job.id, worker).await?;
+    Ok(())
+}
+
+/// Removes the job directory when the job ends, however it ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
+    let Some(video_id) = video_of(job) else {
+        st.db.fail(&job.id, worker, "transcode job without video_id").await?;
+        return Ok(());
+    };
+    let Some(video) = st.db.video_by_id(&video_id).await? else {
+        // Deleted while queued: nothing to do.
+        st.db.complete(&job.id, worker).await?;
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let dir = st.data_dir().join("work").join(&job.id);
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    tokio::fs::create_dir_all(&dir).await?;
+    let scratch = Scratch(dir.clone());
+    let input = dir.join("input");
+    let store = st.regions.get(&video.region)?.clone();
+    let bytes = storage::get_to_file(&store, &video.original_key, &input).await?;
+
+    match media_pipeline(st, &dir, &input, bytes).await? {
+        Err(media_err) => {
+            tracing::info!(video = %video_id, code = media_err.code(), error = %media_err, "video rejected");
+            st.db.fail_video(&video_id, &job.id, worker, media_err.code(), &media_err.to_string()).await?;
+        }
+        Ok(out) => {
+            let mut objects = Vec::new();
+            for (file, mime, w, h, bitrate, stem, ext) in [
+                (&out.video, "video/mp4", out.width, out.height, out.bitrate, format!("{}p", out.width.min(out.height)), "mp4"),
+                (&out.poster, "image/jpeg", out.width, out.height, 0, "poster".to_owned(), "jpg"),
+            ] {
+                let sha = tokio::task::spawn_blocking({
+                    let f = file.clone();
+                    move || sha256_file(&f)
+                })
+                .await??;
+                let name = format!("{stem}-{}.{ext}", &sha[..12]);
+                let key = format!("media/{video_id}/{name}");
+                let n = storage::put_file(&store, &key, file).await?;
+                objects.push(MediaObject {
+                    name,
+                    object_key: key,
+                    mime: mime.into(),
+                    width: i64::from(w),
+                    height: i64::from(h),
+                    bitrate: bitrate as i64,
+                    bytes: n as i64,
+                    sha256: sha,
+                });
+            }
+            let old = st.db.media_objects(&video_id).await?;
+            let published = st
+                .db
+                .publish_video(&video_id, &job.id, worker, out.duration_ms, i64::from(out.width), i64::from(out.height), &objects)
+                .await?;
+            if published {
+                // Objects of an earlier processing run that this one replaced.
+                for o in old.iter().filter(|o| !objects.iter().any(|n| n.object_key == o.object_key)) {
+                    storage::delete(&store, &o.object_key).await?;
+                }
+                tracing::info!(video = %video_id, ms = started.elapsed().as_millis() as u64, "video ready");
+            } else {
+                tracing::warn!(video = %video_id, "lost the job lease before publishing; the new holder publishes");
+            }
+        }
+    }
+    drop(scratch);
+    Ok(())
+}
+
+struct Output {
+    video: PathBuf,
+    poster: PathBuf,
+    width: u32,
+    height: u32,
+    duration_ms: i64,
+    bitrate: u64,
+}
+
+fn limits(st: &AppState, wall: Duration) -> ProcessLimits {
+    ProcessLimits {
+        wall,
+        cpu_secs: wall.as_secs().saturating_mul(2).max(10),
+        memory_bytes: st.config.media.memory_limit_mib << 20,
+        file_bytes: st.config.server.max_upload_bytes.max(1 << 30),
+        max_stdout: 4 << 20,
+    }
+}
+
+/// Probe, validate, transcode, poster. `Ok(Err(_))` is a verdict on the media;
+/// `Err(_)` is an internal failure worth retrying.
+async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> anyhow::Result<Result<Output, MediaError>> {
+    let probe_limits = limits(st, Duration::from_secs(st.config.media.probe_timeout_secs));
+    let probe = match run_probe(&st.tools, input, dir, probe_limits).await {
+        Ok(p) => p,
+        Err(RunProbeError::Unreadable(stderr)) => {
+            let e = if stderr.contains("not on whitelist") {
+                MediaError::Unsupported("the file is not an MP4, MOV, MKV or WebM video".into())
+            } else {
+                MediaError::Invalid("the file could not be read as a video (empty, truncated or not a video)".into())
+            };
+            return Ok(Err(e));
+        }
+        Err(RunProbeError::Parse(e)) => return Ok(Err(MediaError::Invalid(e.to_string()))),
+        Err(RunProbeError::Process(ProcessError::Timeout { .. })) => return Ok(Err(MediaError::Timeout)),
+        Err(RunProbeError::Process(e)) => return Err(e.into()),
+    };
+    let valid = match st.config.limits.validate(&probe, bytes) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let plan = transcode::plan(&valid);
+    let out = dir.join("out.mp4");
+    let wall = Duration::from_secs(
+        st.config.media.transcode_timeout_secs
+            + st.config.media.transcode_secs_per_media_sec * valid.duration_secs.ceil() as u64,
+    );
+    match process::run(&st.tools.ffmpeg, &transcode::transcode_args(input, &out, &valid, &plan), dir, limits(st, wall)).await {
+        Ok(_) => {}
+        Err(ProcessError::Failed { stderr, .. }) => {
+            tracing::info!(%stderr, "ffmpeg rejected the input");
+            return Ok(Err(MediaError::Invalid("the video could not be decoded".into())));
+        }
+        Err(ProcessError::Timeout { .. }) => return Ok(Err(MediaError::Timeout)),
+        Err(e) => return Err(e.into()),
+    }
+    // Our own output: trusted enough to probe with the same safe flags.
+    let result = run_probe(&st.tools, &out, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
+    let v = result.video.as_ref().context("our output has no video stream")?;
+    let duration = result.duration().unwrap_or(0.0);
+    if duration < valid.duration_secs * 0.5 - 1.0 {
+        // The header promised far more than the file holds: truncated or lying.
+        return Ok(Err(MediaError::Invalid(format!(
+            "the file holds {duration:.1} s of the {:.1} s it declares; it is truncated or corrupt",
+            valid.duration_secs
+        ))));
+    }
+    let poster = dir.join("poster.jpg");
+    let at = (duration * 0.25).min(1.0);
+    process::run(&st.tools.ffmpeg, &transcode::poster_args(&out, at, &poster), dir, limits(st, Duration::from_secs(30)))
+        .await
+        .context("taking the poster")?;
+    let size = tokio::fs::metadata(&out).await?.len();
+    let bitrate = if duration > 0.0 { (size as f64 * 8.0 / duration) as u64 } else { 0 };
+    Ok(Ok(Output {
+        video: out,
+        poster,
+        width: v.width,
+        height: v.height,
+        duration_ms: (duration * 1000.0).round() as i64,
+        bitrate,
+    }))
+}

@@ -1,0 +1,161 @@
+// Kinora web UI: feed autoplay, tap for sound/pause, preloading, infinite scroll,
+// and uploads with a progress bar. Small and dependency-free on purpose.
+(function () {
+  "use strict";
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.content : "";
+  var soundOn = false;
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  // ---------- feed ----------
+  var feed = document.querySelector(".feed");
+  if (feed) initFeed(feed);
+
+  function initFeed(feed) {
+    var loading = false;
+    var tip = document.querySelector(".soundtip");
+    var io = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        var v = en.target.querySelector("video");
+        if (!v) return;
+        if (en.isIntersecting && en.intersectionRatio >= 0.6) activate(en.target); else v.pause();
+      });
+    }, { root: feed, threshold: [0, 0.6, 1] });
+
+    function ensureSrc(v, preload) {
+      if (!v.getAttribute("src") && v.dataset.src) { v.preload = preload; v.src = v.dataset.src; }
+      else if (preload === "auto") v.preload = "auto";
+    }
+
+    function activate(card) {
+      var v = card.querySelector("video");
+      ensureSrc(v, "auto");
+      v.muted = !soundOn;
+      var p = v.play();
+      if (p && p.catch) p.catch(function () {
+        // Autoplay with sound refused: fall back to muted.
+        v.muted = true; soundOn = false; v.play().catch(function () {});
+      });
+      if (tip) tip.hidden = soundOn;
+      // Preload the next video so swiping on is instant.
+      var next = card.nextElementSibling;
+      if (next && next.querySelector) { var nv = next.querySelector("video"); if (nv) ensureSrc(nv, "auto"); }
+      if (!next || !next.nextElementSibling) loadMore();
+    }
+
+    function flash(card, sym) {
+      var h = card.querySelector(".hint"); if (!h) return;
+      h.textContent = sym; h.classList.add("show");
+      setTimeout(function () { h.classList.remove("show"); }, 500);
+    }
+
+    feed.addEventListener("click", function (e) {
+      var card = e.target.closest(".card");
+      if (!card || e.target.closest("a")) return;
+      var v = card.querySelector("video");
+      if (!soundOn) { soundOn = true; v.muted = false; if (v.paused) v.play(); if (tip) tip.hidden = true; flash(card, "🔊"); return; }
+      if (v.paused) { v.play(); flash(card, "▶"); } else { v.pause(); flash(card, "❚❚"); }
+    });
+
+    function watch(card) { io.observe(card); }
+    feed.querySelectorAll(".card").forEach(watch);
+
+    function cardFor(item) {
+      var src = item.sources && item.sources[0];
+      if (!src) return null;
+      var card = el("section", { "class": "card", "data-id": item.id });
+      var v = el("video", { "class": "player", playsinline: "", muted: "", loop: "", preload: "none",
+        poster: item.poster_url || "", "data-src": src.url, width: src.width, height: src.height });
+      v.muted = true;
+      var o = el("div", { "class": "overlay" });
+      o.appendChild(el("a", { "class": "author", href: "/@" + item.author.username }, "@" + item.author.username));
+      o.appendChild(el("p", { "class": "caption" }, item.caption || ""));
+      card.appendChild(v); card.appendChild(o); card.appendChild(el("div", { "class": "hint", "aria-hidden": "true" }));
+      return card;
+    }
+
+    function loadMore() {
+      var kind = feed.dataset.feed, cursor = feed.dataset.next;
+      if (loading || !cursor || (kind !== "for-you" && kind !== "following")) return;
+      loading = true;
+      fetch("/api/v1/feed/" + kind + "?limit=8&cursor=" + encodeURIComponent(cursor), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (page) {
+          page.items.forEach(function (it) { var c = cardFor(it); if (c) { feed.appendChild(c); watch(c); } });
+          feed.dataset.next = page.next_cursor || "";
+        })
+        .catch(function () {})
+        .then(function () { loading = false; });
+    }
+
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowDown" || e.key === "j") feed.scrollBy({ top: feed.clientHeight, behavior: "smooth" });
+      if (e.key === "ArrowUp" || e.key === "k") feed.scrollBy({ top: -feed.clientHeight, behavior: "smooth" });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) feed.querySelectorAll("video").forEach(function (v) { v.pause(); });
+    });
+  }
+
+  // ---------- upload ----------
+  var form = document.getElementById("upload-form");
+  if (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var status = document.getElementById("upload-status");
+      var bar = document.getElementById("upload-progress");
+      var text = document.getElementById("upload-text");
+      var btn = form.querySelector("button");
+      status.hidden = false; btn.disabled = true;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/videos");
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.upload.onprogress = function (ev) {
+        if (!ev.lengthComputable) return;
+        var pct = Math.floor(ev.loaded * 100 / ev.total);
+        bar.value = pct;
+        text.textContent = "Uploading… " + pct + "% (" + (ev.loaded / 1048576).toFixed(1) + " of " + (ev.total / 1048576).toFixed(1) + " MB)";
+      };
+      xhr.onerror = function () { text.textContent = "The upload failed: check your connection and try again."; btn.disabled = false; };
+      xhr.onload = function () {
+        var body = {}; try { body = JSON.parse(xhr.responseText); } catch (_) {}
+        if (xhr.status !== 202) {
+          text.textContent = "Upload refused: " + ((body.error && body.error.message) || ("HTTP " + xhr.status));
+          btn.disabled = false; return;
+        }
+        bar.removeAttribute("value");
+        text.textContent = "Uploaded. Processing your video…";
+        poll(body.id);
+      };
+      xhr.send(new FormData(form));
+    });
+  }
+
+  function poll(id) {
+    var text = document.getElementById("upload-text");
+    var bar = document.getElementById("upload-progress");
+    fetch("/api/v1/videos/" + id, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (v) {
+        if (v.status === "processing") { setTimeout(function () { poll(id); }, 1000); return; }
+        bar.hidden = true;
+        if (v.status === "failed") {
+          text.textContent = "We couldn't process this video: " + (v.error ? v.error.message : "unknown error");
+          document.querySelector("#upload-form button").disabled = false;
+          return;
+        }
+        text.textContent = "Ready! Your video is live.";
+        var player = document.getElementById("upload-result");
+        player.poster = v.poster_url || ""; player.src = v.sources[0].url; player.hidden = false;
+        var link = document.getElementById("upload-link");
+        link.href = "/v/" + v.id; link.hidden = false;
+      })
+      .catch(function () { setTimeout(function () { poll(id); }, 2000); });
+  }
+})();
