@@ -88,7 +88,9 @@ pub trait VideoRepo {
     fn deleted_video_keys(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
     /// An account's videos that `viewer` may see, newest first.
     fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
-    /// Ready videos `viewer` may see, by feed score.
+    /// Ready public videos by feed score (`viewer` is for personalisation later:
+    /// For You is for discovery, so it never shows followers-only or private videos,
+    /// not even the viewer's own).
     fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready videos from accounts `viewer` follows, newest first.
     fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
@@ -330,12 +332,12 @@ impl VideoRepo for Db {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.status = 'ready' AND {vis} AND (v.feed_score, v.id) < ($2, $3) \
-             ORDER BY v.feed_score DESC, v.id DESC LIMIT $4",
-            vis = visible_to(1)
+             WHERE v.status = 'ready' AND v.visibility = 'public' AND v.deleted_at IS NULL \
+               AND (v.feed_score, v.id) < ($1, $2) \
+             ORDER BY v.feed_score DESC, v.id DESC LIMIT $3"
         );
+        let _ = viewer;
         let rows = sqlx::query(&sql)
-            .bind(viewer.map(|v| v.as_str().to_owned()))
             .bind(k)
             .bind(id)
             .bind(limit)

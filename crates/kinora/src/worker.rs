@@ -259,7 +259,7 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
     let result = run_probe(&st.tools, &out, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
     let v = result.video.as_ref().context("our output has no video stream")?;
     let duration = result.duration().unwrap_or(0.0);
-    if duration < valid.duration_secs * 0.5 - 1.0 {
+    if duration + 0.5 < valid.duration_secs * 0.75 {
         // The header promised far more than the file holds: truncated or lying.
         return Ok(Err(MediaError::Invalid(format!(
             "the file holds {duration:.1} s of the {:.1} s it declares; it is truncated or corrupt",

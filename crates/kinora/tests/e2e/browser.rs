@@ -1,0 +1,125 @@
+//! A real browser: headless Chromium at phone size opens `/` and the first video
+//! actually plays (its currentTime advances); swiping to the next plays that one.
+//! Drives Chromium through chromedriver with plain W3C WebDriver requests.
+#![allow(clippy::unwrap_used)]
+
+use crate::support::{clip, Backend, TestApp};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+struct Driver {
+    base: String,
+    session: String,
+    client: reqwest::Client,
+    _child: tokio::process::Child,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver is installed (scripts/deps --test)");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        while client.get(format!("{base}/status")).send().await.is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=390,844"],
+                "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true},
+                    "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"}
+            }
+        }}});
+        let r: Value = client.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
+        Driver { base, session, client, _child: child }
+    }
+
+    async fn goto(&self, url: &str) {
+        let r = self.client.post(format!("{}/session/{}/url", self.base, self.session)).json(&json!({"url": url})).send().await.unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        let r: Value = self
+            .client
+            .post(format!("{}/session/{}/execute/sync", self.base, self.session))
+            .json(&json!({"script": script, "args": []}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"].clone()
+    }
+
+    /// Waits until the `n`th card's video has played past `secs`.
+    async fn wait_playing(&self, n: usize, secs: f64) -> Value {
+        let script = format!(
+            "const v = document.querySelectorAll('.card video')[{n}]; \
+             return v ? {{t: v.currentTime, paused: v.paused, rs: v.readyState, err: v.error && v.error.code, src: v.currentSrc}} : null;"
+        );
+        let start = Instant::now();
+        loop {
+            let s = self.js(&script).await;
+            if s["t"].as_f64().unwrap_or(0.0) > secs && s["paused"] == false {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(45), "video {n} is not playing: {s}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Best effort: close the browser; chromedriver dies with the child handle.
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async { let _ = reqwest::Client::new().delete(url).send().await; });
+            }
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_plays_the_feed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.signup("browsy").await;
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2 {
+        let f = clip(dir.path(), &format!("b{i}.mp4"), 360, 640, 3);
+        let v = app.upload_and_wait(&token, &f, &format!("browser clip {i}"), "public").await;
+        assert_eq!(v["status"], "ready");
+    }
+    let d = Driver::start().await;
+    d.goto(&app.url("/")).await;
+    let first = d.wait_playing(0, 0.5).await;
+    assert!(first["src"].as_str().unwrap().contains("/media/"), "{first}");
+    // Full-height cards at phone size.
+    let layout = d.js("const c = document.querySelector('.card'); return [c.getBoundingClientRect().height, window.innerHeight, getComputedStyle(document.querySelector('.feed')).scrollSnapType];").await;
+    let (card_h, win_h) = (layout[0].as_f64().unwrap(), layout[1].as_f64().unwrap());
+    assert!(win_h < 900.0 && card_h > win_h * 0.8, "{layout}");
+    assert!(layout[2].as_str().unwrap().contains("y"), "{layout}");
+    // Swipe to the next video: it plays, the first pauses.
+    d.js("const f = document.querySelector('.feed'); f.scrollTo(0, f.clientHeight); return true;").await;
+    d.wait_playing(1, 0.3).await;
+    let paused = d.js("return document.querySelectorAll('.card video')[0].paused;").await;
+    assert_eq!(paused, true);
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: a real `kinora` process per test, real ffmpeg, real SQLite and
+//! PostgreSQL, real HTTP. Every scenario runs on both backends via [`both!`].
+//! Set `TEST_LOG=1` to see the server's logs.
+
+mod support;
+
+mod accounts;
+mod browser;
+mod feed;
+mod hostile;
+mod media;
+mod web;
