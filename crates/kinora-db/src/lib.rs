@@ -17,7 +17,7 @@ mod videos;
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobQueue};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
-pub use videos::{FeedCursor, MediaObject, NewVideo, VideoRepo, VideoRow};
+pub use videos::{FeedCursor, MediaObject, NewVideo, Published, VideoRepo, VideoRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

@@ -54,6 +54,14 @@ pub struct NewVideo<'a> {
     pub original_name: &'a str,
 }
 
+/// What a finished transcode publishes.
+pub struct Published<'a> {
+    pub duration_ms: i64,
+    pub width: i64,
+    pub height: i64,
+    pub objects: &'a [MediaObject],
+}
+
 /// Position in a list: the sort key and id of the last item seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedCursor {
@@ -75,10 +83,7 @@ pub trait VideoRepo {
         video: &Id,
         job: &str,
         worker: &str,
-        duration_ms: i64,
-        width: i64,
-        height: i64,
-        objects: &[MediaObject],
+        media: Published<'_>,
     ) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Ends processing with an error code, and the job with it.
     fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
@@ -204,16 +209,8 @@ impl VideoRepo for Db {
             .collect()
     }
 
-    async fn publish_video(
-        &self,
-        video: &Id,
-        job: &str,
-        worker: &str,
-        duration_ms: i64,
-        width: i64,
-        height: i64,
-        objects: &[MediaObject],
-    ) -> Result<bool> {
+    async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<bool> {
+        let Published { duration_ms, width, height, objects } = media;
         let mut tx = self.pool().begin().await?;
         if !finish(&mut *tx, job, worker, "done", None, None).await? {
             // Lost the lease: another worker owns this job now.

@@ -182,7 +182,9 @@ mod tests {
         none.video = None;
         assert_eq!(code(none), Some("media-no-video"));
         let mut odd = probe(320, 240, 2.0, 30.0);
-        odd.video.as_mut().map(|v| v.codec = "gif".into());
+        if let Some(v) = odd.video.as_mut() {
+            v.codec = "gif".into();
+        }
         assert_eq!(code(odd), Some("unsupported-media"));
         assert_eq!(l.validate(&probe(320, 240, 2.0, 30.0), u64::MAX).err().map(|e| e.code()), Some("media-too-large"));
     }

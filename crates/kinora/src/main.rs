@@ -33,6 +33,24 @@ enum Command {
     Worker(CommonArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(CommonArgs),
+    /// Media tools for operators.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Probe a file and print, as JSON, what Kinora would do with it: the verdict of
+    /// the limits and the exact ffmpeg argv it would run (nothing is transcoded).
+    Explain {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The file to examine.
+        file: PathBuf,
+        /// Where the argv writes its output.
+        #[arg(long, default_value = "out.mp4")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -115,6 +133,36 @@ fn main() -> anyhow::Result<()> {
                     _ = set.join_next() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
+                Ok(())
+            }
+            Command::Media(MediaCommand::Explain { common, file, output }) => {
+                let c = load(&common)?;
+                let tools = kinora_media::Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() };
+                let file = std::fs::canonicalize(&file)?;
+                let bytes = std::fs::metadata(&file)?.len();
+                let cwd = std::env::current_dir()?;
+                let limits = kinora_media::ProcessLimits::default();
+                let probe = kinora_media::probe::run_probe(&tools, &file, &cwd, limits).await;
+                let report = match probe {
+                    Err(e) => serde_json::json!({"verdict": "rejected", "reason": e.to_string()}),
+                    Ok(p) => match c.limits.validate(&p, bytes) {
+                        Err(e) => serde_json::json!({"verdict": "rejected", "code": e.code(), "reason": e.to_string()}),
+                        Ok(v) => {
+                            let plan = kinora_media::transcode::plan(&v);
+                            let argv: Vec<String> = kinora_media::transcode::transcode_args(&file, &output, &v, &plan)
+                                .into_iter()
+                                .map(|a| a.to_string_lossy().into_owned())
+                                .collect();
+                            serde_json::json!({
+                                "verdict": "accepted",
+                                "source": {"width": v.width, "height": v.height, "duration_secs": v.duration_secs, "fps": v.fps, "audio": v.has_audio},
+                                "output": {"width": plan.width, "height": plan.height, "fps": f64::from(plan.fps_milli) / 1000.0, "max_video_bitrate": plan.max_video_bitrate},
+                                "ffmpeg": tools.ffmpeg, "argv": argv,
+                            })
+                        }
+                    },
+                };
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             Command::Migrate(a) => {

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::storage;
 use anyhow::Context;
 use kinora_core::Id;
-use kinora_db::{Job, JobQueue, MediaObject, VideoRepo};
+use kinora_db::{Job, JobQueue, MediaObject, Published, VideoRepo};
 use kinora_media::probe::{run_probe, RunProbeError};
 use kinora_media::process::{self, ProcessError, ProcessLimits};
 use kinora_media::{transcode, MediaError};
@@ -182,7 +182,17 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
             let old = st.db.media_objects(&video_id).await?;
             let published = st
                 .db
-                .publish_video(&video_id, &job.id, worker, out.duration_ms, i64::from(out.width), i64::from(out.height), &objects)
+                .publish_video(
+                    &video_id,
+                    &job.id,
+                    worker,
+                    Published {
+                        duration_ms: out.duration_ms,
+                        width: i64::from(out.width),
+                        height: i64::from(out.height),
+                        objects: &objects,
+                    },
+                )
                 .await?;
             if published {
                 // Objects of an earlier processing run that this one replaced.

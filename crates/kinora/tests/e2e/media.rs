@@ -35,7 +35,7 @@ async fn phone_upload_is_normalised(b: Backend) {
     assert_eq!(video["profile"], "High");
     assert_eq!(video["pix_fmt"], "yuv420p");
     assert_eq!((video["width"].as_i64(), video["height"].as_i64()), (Some(240), Some(320)));
-    assert!(video.get("side_data_list").map_or(true, |l| !l.to_string().contains("rotation")), "{video}");
+    assert!(video.get("side_data_list").is_none_or(|l| !l.to_string().contains("rotation")), "{video}");
     assert!(video["tags"].get("rotate").is_none());
     assert_eq!(audio["codec_name"], "aac");
     assert_eq!(audio["channels"], 2);

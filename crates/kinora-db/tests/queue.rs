@@ -1,0 +1,149 @@
+//! The job queue on both backends: no job is claimed twice, a dead worker's job
+//! is claimed again after its lease, and a lost lease cannot finish a job.
+#![allow(clippy::unwrap_used)]
+
+use kinora_core::{Caption, Id, Username, Visibility};
+use kinora_db::{AccountRepo, Db, JobQueue, NewAccount, NewVideo, VideoRepo};
+use std::collections::HashSet;
+use std::time::Duration;
+
+async fn sqlite() -> (Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&Db::sqlite_url(&dir.path().join("q.sqlite3"))).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, dir)
+}
+
+async fn postgres() -> Db {
+    let admin = std::env::var("KINORA_TEST_POSTGRES_URL")
+        .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let admin_db = Db::connect(&admin).await.unwrap();
+    let name = format!("kinora_q_{}_{}", std::process::id(), Id::generate().as_str().to_ascii_lowercase().replace(['-', '_'], "x"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
+    let (prefix, _) = admin.rsplit_once('/').unwrap();
+    let db = Db::connect(&format!("{prefix}/{name}")).await.unwrap();
+    db.migrate().await.unwrap();
+    // Migrating twice is a no-op.
+    db.migrate().await.unwrap();
+    db
+}
+
+async fn concurrent_claims_are_exclusive(db: Db) {
+    for i in 0..40 {
+        db.enqueue("test", &serde_json::json!({ "n": i })).await.unwrap();
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let db = db.clone();
+        set.spawn(async move {
+            let me = format!("w{w}");
+            let mut got = Vec::new();
+            while let Some(job) = db.claim(&me, 60_000).await.unwrap() {
+                assert!(db.complete(&job.id, &me).await.unwrap());
+                got.push(job.id);
+            }
+            got
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = set.join_next().await {
+        all.extend(r.unwrap());
+    }
+    assert_eq!(all.len(), 40, "every job once");
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 40, "no job twice");
+    assert_eq!(db.count_jobs("done").await.unwrap(), 40);
+}
+
+async fn dead_worker_lease_expires(db: Db) {
+    let id = db.enqueue("test", &serde_json::json!({})).await.unwrap();
+    let a = db.claim("dead", 200).await.unwrap().unwrap();
+    assert_eq!(a.id, id);
+    assert_eq!(a.attempts, 1);
+    assert!(db.claim("alive", 60_000).await.unwrap().is_none(), "leased job claimed twice");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = db.claim("alive", 60_000).await.unwrap().expect("expired lease is claimed again");
+    assert_eq!(b.id, id);
+    assert_eq!(b.attempts, 2);
+    assert!(!db.complete(&id, "dead").await.unwrap(), "a worker that lost its lease cannot finish");
+    assert!(!db.renew(&id, "dead", 1000).await.unwrap());
+    assert!(db.renew(&id, "alive", 60_000).await.unwrap());
+    assert!(db.retry_later(&id, "alive", 0, "transient").await.unwrap());
+    let c = db.claim("alive", 60_000).await.unwrap().unwrap();
+    assert_eq!((c.id.as_str(), c.attempts), (id.as_str(), 3));
+    assert!(db.fail(&id, "alive", "gave up").await.unwrap());
+    assert!(db.claim("alive", 60_000).await.unwrap().is_none());
+}
+
+async fn video_and_job_commit_together(db: Db) {
+    let u = Username::parse("queue_user").unwrap();
+    let a = db
+        .create_account(NewAccount { username: &u, email: None, password_hash: "x", region: "local" })
+        .await
+        .unwrap();
+    let before = db.count_jobs("queued").await.unwrap();
+    let id = Id::generate();
+    db.create_video(NewVideo {
+        id: &id,
+        account_id: &a.id,
+        caption: &Caption::parse("hi").unwrap(),
+        visibility: Visibility::Public,
+        region: "local",
+        original_key: "originals/x",
+        original_bytes: 1,
+        original_name: "x.mp4",
+    })
+    .await
+    .unwrap();
+    assert_eq!(db.count_jobs("queued").await.unwrap(), before + 1);
+    let job = db.claim("w", 60_000).await.unwrap().unwrap();
+    assert_eq!(job.kind, "transcode");
+    assert_eq!(job.payload["video_id"], id.as_str());
+    // A duplicate id violates the primary key and leaves no job behind.
+    let dup = db
+        .create_video(NewVideo {
+            id: &id,
+            account_id: &a.id,
+            caption: &Caption::parse("again").unwrap(),
+            visibility: Visibility::Public,
+            region: "local",
+            original_key: "originals/x",
+            original_bytes: 1,
+            original_name: "x.mp4",
+        })
+        .await;
+    assert!(dup.unwrap_err().is_conflict());
+    assert_eq!(db.count_jobs("queued").await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_claims_are_exclusive() {
+    let (db, _d) = sqlite().await;
+    concurrent_claims_are_exclusive(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_claims_are_exclusive() {
+    concurrent_claims_are_exclusive(postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_dead_worker_lease_expires() {
+    let (db, _d) = sqlite().await;
+    dead_worker_lease_expires(db).await;
+}
+
+#[tokio::test]
+async fn postgres_dead_worker_lease_expires() {
+    dead_worker_lease_expires(postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_video_and_job_commit_together() {
+    let (db, _d) = sqlite().await;
+    video_and_job_commit_together(db).await;
+}
+
+#[tokio::test]
+async fn postgres_video_and_job_commit_together() {
+    video_and_job_commit_together(postgres().await).await;
+}
