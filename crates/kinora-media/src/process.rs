@@ -33,6 +33,9 @@ pub struct ProcessLimits {
     pub file_bytes: u64,
     /// Most bytes of stdout kept; more is an error (a probe has no reason to be huge).
     pub max_stdout: usize,
+    /// Run in a new, empty network namespace (no interfaces, not even loopback).
+    /// Needs CAP_SYS_ADMIN (root); see [`network_isolation_available`].
+    pub isolate_network: bool,
 }
 
 impl Default for ProcessLimits {
@@ -43,8 +46,16 @@ impl Default for ProcessLimits {
             memory_bytes: 4 << 30,
             file_bytes: 2 << 30,
             max_stdout: 4 << 20,
+            isolate_network: false,
         }
     }
+}
+
+/// Whether subprocesses can be put in their own network namespace here (true when
+/// running as root on Linux, false in most unprivileged containers).
+pub async fn network_isolation_available() -> bool {
+    let limits = ProcessLimits { wall: Duration::from_secs(10), isolate_network: true, ..ProcessLimits::default() };
+    run(Path::new("true"), &[], &std::env::temp_dir(), limits).await.is_ok()
 }
 
 /// Why a subprocess did not produce a result.
@@ -156,6 +167,7 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
             (libc::RLIMIT_AS, limits.memory_bytes),
             (libc::RLIMIT_FSIZE, limits.file_bytes),
             (libc::RLIMIT_CORE, 0),
+            (libc::RLIMIT_NOFILE, 256),
         ];
         for (resource, value) in pairs {
             let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
@@ -164,6 +176,11 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
             if unsafe { libc::setrlimit(resource, &lim) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+        }
+        // SAFETY: unshare is a plain syscall, async-signal-safe; it only changes the
+        // child's own namespace membership.
+        if limits.isolate_network && unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
         }
         Ok(())
     };
@@ -214,6 +231,29 @@ mod tests {
         assert!(r.is_err(), "dd wrote past RLIMIT_FSIZE");
         let len = std::fs::metadata(dir.path().join("big")).map(|m| m.len()).unwrap_or(0);
         assert!(len <= 4096, "wrote {len} bytes");
+    }
+
+    #[tokio::test]
+    async fn isolated_network_has_no_loopback() {
+        // CI runs as root, where isolation must work; elsewhere it is reported absent.
+        if !network_isolation_available().await {
+            assert_ne!(unsafe_euid(), 0, "running as root but network isolation failed");
+            return;
+        }
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let limits = ProcessLimits { isolate_network: true, ..lim(5000) };
+        let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected");
+        let r = run(Path::new("bash"), &["-c".into(), script.into()], &std::env::temp_dir(), limits).await;
+        assert!(r.is_err(), "connected from inside the namespace: {r:?}");
+        l.set_nonblocking(true).expect("nonblocking");
+        assert!(l.accept().is_err(), "the listener saw a connection");
+    }
+
+    #[allow(unsafe_code)]
+    fn unsafe_euid() -> u32 {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() }
     }
 
     #[tokio::test]

@@ -298,8 +298,11 @@ pub async fn video_json(st: &AppState, _viewer: &Viewer, v: &VideoRow) -> ApiRes
             .map(|o| json!({"url": url(&o.name), "mime": o.mime, "width": o.width, "height": o.height, "bitrate": o.bitrate}))
             .collect();
         j["sources"] = Value::Array(sources);
-        if let Some(p) = objects.iter().find(|o| o.mime == "image/jpeg") {
+        if let Some(p) = objects.iter().find(|o| o.name.starts_with("poster-")) {
             j["poster_url"] = Value::String(url(&p.name));
+        }
+        if let Some(p) = objects.iter().find(|o| o.name.starts_with("preview-")) {
+            j["preview_url"] = Value::String(url(&p.name));
         }
     }
     Ok(j)

@@ -31,6 +31,8 @@ pub struct AppState {
     /// A real argon2 hash, verified against when the username is unknown so both
     /// failures take the same time.
     pub dummy_hash: Arc<String>,
+    /// ffmpeg/ffprobe run in an empty network namespace (checked at start).
+    pub isolate_network: bool,
 }
 
 impl AppState {

@@ -65,6 +65,12 @@ pub struct Media {
     pub memory_limit_mib: u64,
     /// Attempts before a job that keeps failing for internal reasons gives up.
     pub max_attempts: i64,
+    /// Run ffmpeg/ffprobe in an empty network namespace where the platform allows
+    /// (root on Linux); a warning is logged where it does not.
+    pub isolate_network: bool,
+    /// Seconds a worker's claim on a job lasts without renewal; a job whose worker
+    /// died is claimed again after this.
+    pub job_lease_secs: u64,
 }
 
 impl Default for Media {
@@ -77,6 +83,8 @@ impl Default for Media {
             transcode_secs_per_media_sec: 10,
             memory_limit_mib: 4096,
             max_attempts: 5,
+            isolate_network: true,
+            job_lease_secs: 60,
         }
     }
 }

@@ -47,8 +47,8 @@ enum MediaCommand {
         common: CommonArgs,
         /// The file to examine.
         file: PathBuf,
-        /// Where the argv writes its output.
-        #[arg(long, default_value = "out.mp4")]
+        /// Directory the argv writes its renditions into.
+        #[arg(long, default_value = ".")]
         output: PathBuf,
     },
 }
@@ -148,15 +148,21 @@ fn main() -> anyhow::Result<()> {
                     Ok(p) => match c.limits.validate(&p, bytes) {
                         Err(e) => serde_json::json!({"verdict": "rejected", "code": e.code(), "reason": e.to_string()}),
                         Ok(v) => {
-                            let plan = kinora_media::transcode::plan(&v);
-                            let argv: Vec<String> = kinora_media::transcode::transcode_args(&file, &output, &v, &plan)
+                            let rungs = kinora_media::transcode::ladder(&v);
+                            let paths: Vec<PathBuf> = rungs
+                                .iter()
+                                .map(|r| output.join(format!("{}p.mp4", r.short_edge())))
+                                .collect();
+                            let outputs: Vec<(&std::path::Path, kinora_media::transcode::Rendition)> =
+                                paths.iter().map(PathBuf::as_path).zip(rungs.iter().copied()).collect();
+                            let argv: Vec<String> = kinora_media::transcode::transcode_args(&file, &v, &outputs)
                                 .into_iter()
                                 .map(|a| a.to_string_lossy().into_owned())
                                 .collect();
                             serde_json::json!({
                                 "verdict": "accepted",
                                 "source": {"width": v.width, "height": v.height, "duration_secs": v.duration_secs, "fps": v.fps, "audio": v.has_audio},
-                                "output": {"width": plan.width, "height": plan.height, "fps": f64::from(plan.fps_milli) / 1000.0, "max_video_bitrate": plan.max_video_bitrate},
+                                "renditions": rungs.iter().map(|r| serde_json::json!({"width": r.width, "height": r.height, "fps": f64::from(r.fps_milli) / 1000.0, "max_video_bitrate": r.max_video_bitrate})).collect::<Vec<_>>(),
                                 "ffmpeg": tools.ffmpeg, "argv": argv,
                             })
                         }
@@ -187,6 +193,10 @@ async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<ap
     } else {
         format!("http://{}", addr.map(|a| a.to_string()).unwrap_or_else(|| c.server.listen.clone()))
     };
+    let isolate_network = c.media.isolate_network && kinora_media::process::network_isolation_available().await;
+    if c.media.isolate_network && !isolate_network {
+        tracing::warn!("cannot give ffmpeg an empty network namespace here (needs root); relying on its protocol whitelist");
+    }
     let dummy_hash = auth::hash_password("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(app::AppState {
         db,
@@ -196,6 +206,7 @@ async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<ap
         wake: Arc::new(tokio::sync::Notify::new()),
         base_url,
         dummy_hash: Arc::new(dummy_hash),
+        isolate_network,
         config: Arc::new(c),
     })
 }

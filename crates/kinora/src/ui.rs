@@ -42,6 +42,9 @@ pub struct Card {
     pub width: i64,
     pub height: i64,
     pub first: bool,
+    /// Every rendition as JSON (`[{url, width, height, bitrate}]`, highest first) for
+    /// the player to choose from.
+    pub sources: String,
 }
 
 #[derive(Template)]
@@ -129,12 +132,19 @@ async fn cards(st: &AppState, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> 
     let mut out = Vec::new();
     for v in rows {
         let objects = st.db.media_objects(&v.id).await?;
-        let (Some(src), Some(poster)) = (
-            objects.iter().find(|o| o.mime == "video/mp4"),
-            objects.iter().find(|o| o.mime == "image/jpeg"),
-        ) else {
+        let videos: Vec<_> = objects.iter().filter(|o| o.mime == "video/mp4").collect();
+        // The default (and the one link previews get): the best rendition up to 720p.
+        let src = videos.iter().find(|o| o.width.min(o.height) <= 720).or(videos.last());
+        let (Some(src), Some(poster)) = (src, objects.iter().find(|o| o.name.starts_with("poster-"))) else {
             continue;
         };
+        let sources = serde_json::Value::Array(
+            videos
+                .iter()
+                .map(|o| serde_json::json!({"url": format!("/media/{}/{}", v.id, o.name), "width": o.width, "height": o.height, "bitrate": o.bitrate}))
+                .collect(),
+        )
+        .to_string();
         out.push(Card {
             id: v.id.to_string(),
             username: v.username.to_string(),
@@ -144,6 +154,7 @@ async fn cards(st: &AppState, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> 
             width: src.width,
             height: src.height,
             first: out.is_empty(),
+            sources,
         });
     }
     Ok(out)
@@ -253,6 +264,7 @@ fn clone_card(c: &Card) -> Card {
         width: c.width,
         height: c.height,
         first: c.first,
+        sources: c.sources.clone(),
     }
 }
 
@@ -279,7 +291,7 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
                     .media_objects(&v.id)
                     .await?
                     .into_iter()
-                    .find(|o| o.mime == "image/jpeg")
+                    .find(|o| o.name.starts_with("preview-"))
                     .map(|o| format!("/media/{}/{}", v.id, o.name))
             } else {
                 None

@@ -18,24 +18,22 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long a claim lasts without renewal.
-const LEASE_MS: i64 = 60_000;
-
 /// Runs one worker loop forever.
 pub async fn run(st: AppState, n: usize) {
     let worker = format!("{}-{}-{n}", hostname(), std::process::id());
     tracing::info!(%worker, "worker started");
+    let lease_ms = (st.config.media.job_lease_secs.max(1) * 1000) as i64;
     loop {
-        match st.db.claim(&worker, LEASE_MS).await {
+        match st.db.claim(&worker, lease_ms).await {
             Ok(Some(job)) => {
                 let renew = {
                     let (db, w, id) = (st.db.clone(), worker.clone(), job.id.clone());
                     tokio::spawn(async move {
-                        let mut t = tokio::time::interval(Duration::from_millis((LEASE_MS / 3) as u64));
+                        let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3) as u64));
                         t.tick().await;
                         loop {
                             t.tick().await;
-                            if !matches!(db.renew(&id, &w, LEASE_MS).await, Ok(true)) {
+                            if !matches!(db.renew(&id, &w, lease_ms).await, Ok(true)) {
                                 break;
                             }
                         }
@@ -155,11 +153,16 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
             st.db.fail_video(&video_id, &job.id, worker, media_err.code(), &media_err.to_string()).await?;
         }
         Ok(out) => {
+            let mut files: Vec<(&PathBuf, &str, u32, u32, u64, String, &str)> = out
+                .renditions
+                .iter()
+                .map(|r| (&r.path, "video/mp4", r.width, r.height, r.bitrate, format!("{}p", r.width.min(r.height)), "mp4"))
+                .collect();
+            let (top_w, top_h) = out.renditions.first().map(|r| (r.width, r.height)).unwrap_or((0, 0));
+            files.push((&out.poster, "image/jpeg", top_w, top_h, 0, "poster".to_owned(), "jpg"));
+            files.push((&out.preview, "image/jpeg", 0, 0, 0, "preview".to_owned(), "jpg"));
             let mut objects = Vec::new();
-            for (file, mime, w, h, bitrate, stem, ext) in [
-                (&out.video, "video/mp4", out.width, out.height, out.bitrate, format!("{}p", out.width.min(out.height)), "mp4"),
-                (&out.poster, "image/jpeg", out.width, out.height, 0, "poster".to_owned(), "jpg"),
-            ] {
+            for (file, mime, w, h, bitrate, stem, ext) in files {
                 let sha = tokio::task::spawn_blocking({
                     let f = file.clone();
                     move || sha256_file(&f)
@@ -188,8 +191,8 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
                     worker,
                     Published {
                         duration_ms: out.duration_ms,
-                        width: i64::from(out.width),
-                        height: i64::from(out.height),
+                        width: i64::from(top_w),
+                        height: i64::from(top_h),
                         objects: &objects,
                     },
                 )
@@ -209,13 +212,19 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
     Ok(())
 }
 
-struct Output {
-    video: PathBuf,
-    poster: PathBuf,
+struct RenditionFile {
+    path: PathBuf,
     width: u32,
     height: u32,
-    duration_ms: i64,
     bitrate: u64,
+}
+
+struct Output {
+    /// Highest first.
+    renditions: Vec<RenditionFile>,
+    poster: PathBuf,
+    preview: PathBuf,
+    duration_ms: i64,
 }
 
 fn limits(st: &AppState, wall: Duration) -> ProcessLimits {
@@ -225,6 +234,7 @@ fn limits(st: &AppState, wall: Duration) -> ProcessLimits {
         memory_bytes: st.config.media.memory_limit_mib << 20,
         file_bytes: st.config.server.max_upload_bytes.max(1 << 30),
         max_stdout: 4 << 20,
+        isolate_network: st.isolate_network,
     }
 }
 
@@ -250,13 +260,14 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
     };
-    let plan = transcode::plan(&valid);
-    let out = dir.join("out.mp4");
+    let rungs = transcode::ladder(&valid);
+    let paths: Vec<PathBuf> = rungs.iter().map(|r| dir.join(format!("{}p.mp4", r.short_edge()))).collect();
+    let outputs: Vec<(&Path, transcode::Rendition)> = paths.iter().map(PathBuf::as_path).zip(rungs.iter().copied()).collect();
     let wall = Duration::from_secs(
         st.config.media.transcode_timeout_secs
             + st.config.media.transcode_secs_per_media_sec * valid.duration_secs.ceil() as u64,
     );
-    match process::run(&st.tools.ffmpeg, &transcode::transcode_args(input, &out, &valid, &plan), dir, limits(st, wall)).await {
+    match process::run(&st.tools.ffmpeg, &transcode::transcode_args(input, &valid, &outputs), dir, limits(st, wall)).await {
         Ok(_) => {}
         Err(ProcessError::Failed { stderr, .. }) => {
             tracing::info!(%stderr, "ffmpeg rejected the input");
@@ -266,8 +277,11 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
         Err(e) => return Err(e.into()),
     }
     // Our own output: trusted enough to probe with the same safe flags.
-    let result = run_probe(&st.tools, &out, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
-    let v = result.video.as_ref().context("our output has no video stream")?;
+    let top = &paths[0];
+    let result = run_probe(&st.tools, top, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
+    if result.video.is_none() {
+        anyhow::bail!("our output has no video stream");
+    }
     let duration = result.duration().unwrap_or(0.0);
     if duration + 0.5 < valid.duration_secs * 0.75 {
         // The header promised far more than the file holds: truncated or lying.
@@ -277,18 +291,17 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
         ))));
     }
     let poster = dir.join("poster.jpg");
+    let preview = dir.join("preview.jpg");
     let at = (duration * 0.25).min(1.0);
-    process::run(&st.tools.ffmpeg, &transcode::poster_args(&out, at, &poster), dir, limits(st, Duration::from_secs(30)))
-        .await
-        .context("taking the poster")?;
-    let size = tokio::fs::metadata(&out).await?.len();
-    let bitrate = if duration > 0.0 { (size as f64 * 8.0 / duration) as u64 } else { 0 };
-    Ok(Ok(Output {
-        video: out,
-        poster,
-        width: v.width,
-        height: v.height,
-        duration_ms: (duration * 1000.0).round() as i64,
-        bitrate,
-    }))
+    let short = limits(st, Duration::from_secs(30));
+    process::run(&st.tools.ffmpeg, &transcode::poster_args(top, at, &poster), dir, short).await.context("taking the poster")?;
+    let low = &paths[paths.len() - 1];
+    process::run(&st.tools.ffmpeg, &transcode::preview_args(low, at, &preview), dir, short).await.context("taking the preview")?;
+    let mut renditions = Vec::new();
+    for (path, r) in paths.iter().zip(&rungs) {
+        let size = tokio::fs::metadata(path).await?.len();
+        let bitrate = if duration > 0.0 { (size as f64 * 8.0 / duration) as u64 } else { 0 };
+        renditions.push(RenditionFile { path: path.clone(), width: r.width, height: r.height, bitrate });
+    }
+    Ok(Ok(Output { renditions, poster, preview, duration_ms: (duration * 1000.0).round() as i64 }))
 }

@@ -28,9 +28,54 @@
       });
     }, { root: feed, threshold: [0, 0.6, 1] });
 
+    // Rendition choice: the largest whose short edge fits the screen (in device
+    // pixels), then step down while its bitrate exceeds what the connection reports.
+    function sourcesOf(v) {
+      try { return JSON.parse(v.dataset.sources || "[]"); } catch (_) { return []; }
+    }
+    function pick(list) {
+      if (!list.length) return -1;
+      var dpr = window.devicePixelRatio || 1;
+      var need = Math.min(window.innerWidth, window.innerHeight) * dpr;
+      var i = 0;
+      while (i < list.length - 1 && Math.min(list[i].width, list[i].height) > need * 1.25) i++;
+      var c = navigator.connection;
+      var budget = c && c.downlink ? c.downlink * 1e6 * 0.8 : Infinity;
+      if (c && c.saveData) budget = Math.min(budget, 1.2e6);
+      while (i < list.length - 1 && list[i].bitrate > budget) i++;
+      return i;
+    }
     function ensureSrc(v, preload) {
-      if (!v.getAttribute("src") && v.dataset.src) { v.preload = preload; v.src = v.dataset.src; }
-      else if (preload === "auto") v.preload = "auto";
+      if (!v.getAttribute("src")) {
+        var list = sourcesOf(v), i = pick(list);
+        v.dataset.rung = i;
+        v.preload = preload;
+        v.src = i >= 0 ? list[i].url : v.dataset.src;
+        watchStalls(v);
+      } else if (preload === "auto") v.preload = "auto";
+    }
+    // Switch down a rendition when playback stalls, keeping the position.
+    function watchStalls(v) {
+      var timer = null;
+      v.addEventListener("waiting", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () { downshift(v); }, 2500);
+      });
+      ["playing", "pause", "canplaythrough"].forEach(function (ev) {
+        v.addEventListener(ev, function () { clearTimeout(timer); });
+      });
+    }
+    function downshift(v) {
+      var list = sourcesOf(v), i = Number(v.dataset.rung || 0);
+      if (i < 0 || i >= list.length - 1 || v.paused) return;
+      var t = v.currentTime;
+      v.dataset.rung = i + 1;
+      v.src = list[i + 1].url;
+      v.addEventListener("loadedmetadata", function once() {
+        v.removeEventListener("loadedmetadata", once);
+        v.currentTime = t;
+        v.play().catch(function () {});
+      });
     }
 
     function activate(card) {
@@ -67,11 +112,12 @@
     feed.querySelectorAll(".card").forEach(watch);
 
     function cardFor(item) {
-      var src = item.sources && item.sources[0];
+      var src = item.sources && item.sources[item.sources.length - 1];
       if (!src) return null;
       var card = el("section", { "class": "card", "data-id": item.id });
       var v = el("video", { "class": "player", playsinline: "", muted: "", loop: "", preload: "none",
-        poster: item.poster_url || "", "data-src": src.url, width: src.width, height: src.height });
+        poster: item.poster_url || "", "data-src": src.url, width: src.width, height: src.height,
+        "data-sources": JSON.stringify(item.sources) });
       v.muted = true;
       var o = el("div", { "class": "overlay" });
       o.appendChild(el("a", { "class": "author", href: "/@" + item.author.username }, "@" + item.author.username));

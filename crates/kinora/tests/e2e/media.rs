@@ -58,10 +58,19 @@ async fn phone_upload_is_normalised(b: Backend) {
     assert_eq!(poster.headers()["content-type"], "image/jpeg");
     assert_eq!(&poster.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
 
-    // A tall 1080x1920 source comes out with its short edge at 720; the original is never served.
+    // A tall 1080x1920 source gets the whole ladder, highest first; the original is never served.
     let tall = clip(dir.path(), "tall.mp4", 1080, 1920, 1);
     let v2 = app.upload_and_wait(&token, &tall, "", "public").await;
-    assert_eq!((v2["width"].as_i64(), v2["height"].as_i64()), (Some(720), Some(1280)), "{v2}");
+    assert_eq!((v2["width"].as_i64(), v2["height"].as_i64()), (Some(1080), Some(1920)), "{v2}");
+    let dims: Vec<(i64, i64)> = v2["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["width"].as_i64().unwrap(), s["height"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(dims, vec![(1080, 1920), (720, 1280), (480, 854)]);
+    let preview = app.get(v2["preview_url"].as_str().unwrap(), None).await;
+    assert_eq!(preview.headers()["content-type"], "image/jpeg");
     let id = v2["id"].as_str().unwrap();
     for guess in ["original", "input", "originals", "../../originals"] {
         assert_eq!(app.get(&format!("/media/{id}/{guess}"), Some(&token)).await.status(), 404);
