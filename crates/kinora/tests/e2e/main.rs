@@ -8,5 +8,6 @@ mod accounts;
 mod browser;
 mod feed;
 mod hostile;
+mod inputs;
 mod media;
 mod web;
