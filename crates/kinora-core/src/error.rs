@@ -33,6 +33,10 @@ pub enum ErrorCode {
     MediaFrameRate,
     /// The media has no video stream.
     MediaNoVideo,
+    /// The container has more streams than the limit.
+    MediaStreams,
+    /// The file is larger than the processing limit.
+    MediaFileTooLarge,
     /// Processing took longer than its time limit.
     MediaTimeout,
     /// The requested byte range cannot be satisfied.
@@ -60,6 +64,8 @@ impl ErrorCode {
             ErrorCode::MediaTooLarge => "media-too-large",
             ErrorCode::MediaFrameRate => "media-frame-rate",
             ErrorCode::MediaNoVideo => "media-no-video",
+            ErrorCode::MediaStreams => "media-streams",
+            ErrorCode::MediaFileTooLarge => "media-file-too-large",
             ErrorCode::MediaTimeout => "media-timeout",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
             ErrorCode::RateLimited => "rate-limited",
@@ -87,7 +93,9 @@ impl ErrorCode {
             | ErrorCode::MediaTooLong
             | ErrorCode::MediaTooLarge
             | ErrorCode::MediaFrameRate
-            | ErrorCode::MediaNoVideo => 415,
+            | ErrorCode::MediaNoVideo
+            | ErrorCode::MediaStreams
+            | ErrorCode::MediaFileTooLarge => 415,
             ErrorCode::MediaTimeout => 500,
             ErrorCode::RangeNotSatisfiable => 416,
             ErrorCode::RateLimited => 429,
@@ -111,6 +119,8 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MediaTooLarge,
     ErrorCode::MediaFrameRate,
     ErrorCode::MediaNoVideo,
+    ErrorCode::MediaStreams,
+    ErrorCode::MediaFileTooLarge,
     ErrorCode::MediaTimeout,
     ErrorCode::RangeNotSatisfiable,
     ErrorCode::RateLimited,

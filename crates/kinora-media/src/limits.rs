@@ -46,6 +46,10 @@ pub enum MediaError {
     Unsupported(String),
     #[error("the file has no video stream")]
     NoVideo,
+    #[error("the file has {got} streams; the limit is {max}")]
+    Streams { got: usize, max: usize },
+    #[error("the file is {got} bytes; the limit is {max}")]
+    FileTooLarge { got: u64, max: u64 },
     #[error("the video is {got:.1} s long; the limit is {max:.0} s")]
     TooLong { got: f64, max: f64 },
     #[error("the video is {w}x{h}; the limit is {max_dim} pixels per side and {max_px} pixels in all")]
@@ -62,6 +66,8 @@ impl MediaError {
             MediaError::Invalid(_) => "media-invalid",
             MediaError::Unsupported(_) => "unsupported-media",
             MediaError::NoVideo => "media-no-video",
+            MediaError::Streams { .. } => "media-streams",
+            MediaError::FileTooLarge { .. } => "media-file-too-large",
             MediaError::TooLong { .. } => "media-too-long",
             MediaError::TooLarge { .. } => "media-too-large",
             MediaError::FrameRate(..) => "media-frame-rate",
@@ -89,16 +95,13 @@ impl Limits {
     /// Checks a probe against the limits.
     pub fn validate(&self, p: &Probe, file_bytes: u64) -> Result<Validated, MediaError> {
         if file_bytes > self.max_bytes {
-            return Err(MediaError::TooLarge { w: 0, h: 0, max_dim: self.max_dimension, max_px: self.max_pixels });
+            return Err(MediaError::FileTooLarge { got: file_bytes, max: self.max_bytes });
         }
         if !matches!(p.demuxer.as_str(), "mov" | "matroska") {
             return Err(MediaError::Unsupported(format!("container {}", p.demuxer)));
         }
         if p.stream_count > self.max_streams {
-            return Err(MediaError::Unsupported(format!(
-                "{} streams; the limit is {}",
-                p.stream_count, self.max_streams
-            )));
+            return Err(MediaError::Streams { got: p.stream_count, max: self.max_streams });
         }
         let v = p.video.as_ref().ok_or(MediaError::NoVideo)?;
         if !VIDEO_CODECS.contains(&v.codec.as_str()) {
@@ -186,6 +189,9 @@ mod tests {
             v.codec = "gif".into();
         }
         assert_eq!(code(odd), Some("unsupported-media"));
-        assert_eq!(l.validate(&probe(320, 240, 2.0, 30.0), u64::MAX).err().map(|e| e.code()), Some("media-too-large"));
+        assert_eq!(l.validate(&probe(320, 240, 2.0, 30.0), u64::MAX).err().map(|e| e.code()), Some("media-file-too-large"));
+        let mut many = probe(320, 240, 2.0, 30.0);
+        many.stream_count = 65;
+        assert_eq!(code(many), Some("media-streams"));
     }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod bombs;
 mod browser;
 mod feed;
 mod hostile;
