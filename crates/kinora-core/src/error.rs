@@ -41,6 +41,16 @@ pub enum ErrorCode {
     MediaTimeout,
     /// The requested byte range cannot be satisfied.
     RangeNotSatisfiable,
+    /// A tus request without `Tus-Resumable: 1.0.0`.
+    PreconditionFailed,
+    /// A tus PATCH whose `Upload-Offset` is not the upload's current offset.
+    OffsetMismatch,
+    /// A tus PATCH whose body does not match its `Upload-Checksum`; the chunk was discarded.
+    ChecksumMismatch,
+    /// The request body has the wrong `Content-Type`.
+    UnsupportedContentType,
+    /// A per-account quota (concurrent uploads, in-flight bytes) would be exceeded.
+    QuotaExceeded,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
     /// A server fault; details are in the server log.
@@ -68,6 +78,11 @@ impl ErrorCode {
             ErrorCode::MediaFileTooLarge => "media-file-too-large",
             ErrorCode::MediaTimeout => "media-timeout",
             ErrorCode::RangeNotSatisfiable => "range-not-satisfiable",
+            ErrorCode::PreconditionFailed => "precondition-failed",
+            ErrorCode::OffsetMismatch => "offset-mismatch",
+            ErrorCode::ChecksumMismatch => "checksum-mismatch",
+            ErrorCode::UnsupportedContentType => "unsupported-content-type",
+            ErrorCode::QuotaExceeded => "quota-exceeded",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Internal => "internal",
         }
@@ -98,6 +113,11 @@ impl ErrorCode {
             | ErrorCode::MediaFileTooLarge => 415,
             ErrorCode::MediaTimeout => 500,
             ErrorCode::RangeNotSatisfiable => 416,
+            ErrorCode::PreconditionFailed => 412,
+            ErrorCode::OffsetMismatch => 409,
+            ErrorCode::ChecksumMismatch => 460,
+            ErrorCode::UnsupportedContentType => 415,
+            ErrorCode::QuotaExceeded => 403,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
@@ -123,6 +143,11 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MediaFileTooLarge,
     ErrorCode::MediaTimeout,
     ErrorCode::RangeNotSatisfiable,
+    ErrorCode::PreconditionFailed,
+    ErrorCode::OffsetMismatch,
+    ErrorCode::ChecksumMismatch,
+    ErrorCode::UnsupportedContentType,
+    ErrorCode::QuotaExceeded,
     ErrorCode::RateLimited,
     ErrorCode::Internal,
 ];

@@ -2,7 +2,7 @@
 //!
 //! [`Db`] holds a connection pool for either backend: SQLite (the embedded default,
 //! WAL mode) or PostgreSQL (scale-out). Capabilities are small traits
-//! ([`AccountRepo`], [`TokenRepo`], [`VideoRepo`], [`JobQueue`]) implemented by
+//! ([`AccountRepo`], [`TokenRepo`], [`VideoRepo`], [`UploadRepo`], [`JobQueue`]) implemented by
 //! [`Db`] for both backends. The SQL is written once in the common subset of the two
 //! dialects (`$n` placeholders, BIGINT millisecond times, TEXT ids); the few places
 //! that differ (`FOR UPDATE SKIP LOCKED`) branch on [`Backend`]. Each backend has its
@@ -12,11 +12,13 @@ mod accounts;
 mod jobs;
 mod migrate;
 mod tokens;
+mod uploads;
 mod videos;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobQueue};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
+pub use uploads::{UploadRepo, UploadRow};
 pub use videos::{FeedCursor, MediaObject, NewVideo, Published, VideoRepo, VideoRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

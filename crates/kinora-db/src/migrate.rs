@@ -11,11 +11,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: "0001_core",
-    sqlite: include_str!("../migrations/sqlite/0001_core.sql"),
-    postgres: include_str!("../migrations/postgres/0001_core.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "0001_core",
+        sqlite: include_str!("../migrations/sqlite/0001_core.sql"),
+        postgres: include_str!("../migrations/postgres/0001_core.sql"),
+    },
+    Migration {
+        version: "0002_uploads",
+        sqlite: include_str!("../migrations/sqlite/0002_uploads.sql"),
+        postgres: include_str!("../migrations/postgres/0002_uploads.sql"),
+    },
+];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {
     sqlx::raw_sql(

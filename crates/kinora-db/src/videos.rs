@@ -99,6 +99,8 @@ pub trait VideoRepo {
     fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready videos from accounts `viewer` follows, newest first.
     fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    /// Whether any video row (deleted or not) has this id.
+    fn video_exists(&self, id: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Every video id (for admin jobs).
     fn count_videos(&self, status: VideoStatus) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
@@ -360,6 +362,11 @@ impl VideoRepo for Db {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(row).collect()
+    }
+
+    async fn video_exists(&self, id: &Id) -> Result<bool> {
+        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1").bind(id.as_str()).fetch_optional(self.pool()).await?;
+        Ok(r.is_some())
     }
 
     async fn count_videos(&self, status: VideoStatus) -> Result<i64> {

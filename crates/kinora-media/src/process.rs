@@ -177,6 +177,11 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
                 return Err(std::io::Error::last_os_error());
             }
         }
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is a plain syscall; it makes the child die
+        // with the thread that spawned it, so a killed server leaves no ffmpeg behind.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
         // SAFETY: unshare is a plain syscall, async-signal-safe; it only changes the
         // child's own namespace membership.
         if limits.isolate_network && unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {

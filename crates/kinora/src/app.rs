@@ -33,6 +33,8 @@ pub struct AppState {
     pub dummy_hash: Arc<String>,
     /// ffmpeg/ffprobe run in an empty network namespace (checked at start).
     pub isolate_network: bool,
+    /// Resumable uploads with a request in flight on this node.
+    pub busy_uploads: Arc<crate::tus::Busy>,
 }
 
 impl AppState {
@@ -86,6 +88,11 @@ pub fn router(state: AppState) -> Router {
             post(crate::api::upload_video).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/videos/{id}", get(crate::api::get_video).delete(crate::api::delete_video))
+        .route("/uploads", post(crate::tus::create).options(crate::tus::options))
+        .route(
+            "/uploads/{id}",
+            axum::routing::head(crate::tus::head).patch(crate::tus::patch).delete(crate::tus::terminate),
+        )
         .route("/feed/for-you", get(crate::api::for_you))
         .route("/feed/following", get(crate::api::following_feed))
         .fallback(crate::api::api_not_found);

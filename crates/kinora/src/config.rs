@@ -13,6 +13,24 @@ pub struct Config {
     pub media: Media,
     pub limits: Limits,
     pub rate_limits: RateLimits,
+    pub uploads: Uploads,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Uploads {
+    /// Resumable uploads one account may have open at once.
+    pub max_concurrent: i64,
+    /// Total declared bytes of one account's open resumable uploads.
+    pub max_inflight_bytes: i64,
+    /// Hours an unfinished upload is kept after its last byte arrived.
+    pub expiry_hours: i64,
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
+        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod media;
 mod storage;
+mod tus;
 mod ui;
 mod worker;
 
@@ -207,8 +208,44 @@ async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<ap
         base_url,
         dummy_hash: Arc::new(dummy_hash),
         isolate_network,
+        busy_uploads: Arc::new(tus::Busy::default()),
         config: Arc::new(c),
     })
+}
+
+/// Removes what a crashed process left on this node: multipart staging files and
+/// job scratch directories (no request or worker of this process exists yet), and
+/// originals that no video owns after an hour (a crash between storing an upload and
+/// creating its video).
+async fn startup_cleanup(st: &app::AppState) {
+    for dir in ["staging", "work"] {
+        let p = st.data_dir().join(dir);
+        if p.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&p) {
+                tracing::warn!(error = %e, dir = %p.display(), "could not clear scratch space");
+            }
+        }
+    }
+    let region = st.config.server.region.clone();
+    let Ok(store) = st.regions.get(&region) else { return };
+    let cutoff = kinora_db::now_ms() - 3_600_000;
+    match storage::list(store, "originals").await {
+        Ok(keys) => {
+            for (k, modified) in keys {
+                let id = k.rsplit('/').next().and_then(kinora_core::Id::parse);
+                let Some(id) = id else { continue };
+                if modified > cutoff {
+                    continue;
+                }
+                let owned = kinora_db::VideoRepo::video_exists(&st.db, &id).await.unwrap_or(true);
+                if !owned {
+                    tracing::info!(key = %k, "removing an original no video owns");
+                    let _ = storage::delete(store, &k).await;
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not list originals"),
+    }
 }
 
 async fn serve(c: config::Config) -> anyhow::Result<()> {
@@ -217,6 +254,7 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
     let addr = listener.local_addr()?;
     let st = state(c, Some(addr)).await?;
+    startup_cleanup(&st).await;
     for i in 0..st.config.server.workers {
         tokio::spawn(worker::run(st.clone(), i));
     }
@@ -229,12 +267,15 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
         });
     }
     {
-        let limiters = st.limiters.clone();
+        let st = st.clone();
         tokio::spawn(async move {
             let mut t = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 t.tick().await;
-                limiters.forget_idle();
+                st.limiters.forget_idle();
+                if let Err(e) = tus::sweep(&st).await {
+                    tracing::error!(error = format!("{e:#}"), "upload housekeeping failed");
+                }
             }
         });
     }

@@ -100,3 +100,15 @@ pub async fn delete(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<()>
         Err(e) => Err(e.into()),
     }
 }
+
+/// Keys under `prefix` with their last-modified time in ms.
+pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    let p = key(prefix);
+    let mut out = Vec::new();
+    let mut s = store.list(Some(&p));
+    while let Some(m) = s.next().await {
+        let m = m?;
+        out.push((m.location.to_string(), m.last_modified.timestamp_millis()));
+    }
+    Ok(out)
+}

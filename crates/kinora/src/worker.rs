@@ -182,7 +182,12 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
                     sha256: sha,
                 });
             }
-            let old = st.db.media_objects(&video_id).await?;
+            if std::env::var_os("KINORA_FAULT_CRASH_BEFORE_PUBLISH").is_some() {
+                // Fault injection for the crash-safety tests: die like `kill -9`
+                // after the objects are written and before the video is published.
+                tracing::warn!("KINORA_FAULT_CRASH_BEFORE_PUBLISH is set: aborting");
+                std::process::abort();
+            }
             let published = st
                 .db
                 .publish_video(
@@ -198,9 +203,12 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
                 )
                 .await?;
             if published {
-                // Objects of an earlier processing run that this one replaced.
-                for o in old.iter().filter(|o| !objects.iter().any(|n| n.object_key == o.object_key)) {
-                    storage::delete(&store, &o.object_key).await?;
+                // Objects of an earlier run that this one replaced, or that a run which
+                // crashed before publishing left behind.
+                for (k, _) in storage::list(&store, &format!("media/{video_id}")).await? {
+                    if !objects.iter().any(|n| n.object_key == k) {
+                        storage::delete(&store, &k).await?;
+                    }
                 }
                 tracing::info!(video = %video_id, ms = started.elapsed().as_millis() as u64, "video ready");
             } else {

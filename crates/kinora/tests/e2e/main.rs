@@ -4,6 +4,8 @@
 
 mod support;
 
+mod crash;
+
 mod accounts;
 mod bombs;
 mod browser;
@@ -11,4 +13,5 @@ mod feed;
 mod hostile;
 mod inputs;
 mod media;
+mod uploads;
 mod web;

@@ -32,6 +32,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data: tempfile::TempDir,
     pub backend: Backend,
+    pub db_url: Option<String>,
     child: Child,
 }
 
@@ -62,10 +63,32 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         let data = tempfile::tempdir().unwrap();
+        let db_url = match backend {
+            Backend::Postgres => Some(pg_database().await),
+            Backend::Sqlite => None,
+        };
+        Self::spawn_in(backend, data, db_url, env).await
+    }
+
+    /// Kills the server like `kill -9`; returns what a restart needs.
+    pub async fn kill9(mut self) -> (Backend, tempfile::TempDir, Option<String>) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        (self.backend, self.data, self.db_url)
+    }
+
+    /// Waits for the server process to end by itself (a fault-injected crash).
+    pub async fn wait_exit(mut self) -> (Backend, tempfile::TempDir, Option<String>) {
+        tokio::time::timeout(Duration::from_secs(120), self.child.wait()).await.expect("server did not exit").unwrap();
+        (self.backend, self.data, self.db_url)
+    }
+
+    /// Starts a server on an existing data directory and database.
+    pub async fn spawn_in(backend: Backend, data: tempfile::TempDir, db_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinora"));
         cmd.arg("serve").arg("--data").arg(data.path()).arg("--listen").arg("127.0.0.1:0");
-        if backend == Backend::Postgres {
-            cmd.arg("--database-url").arg(pg_database().await);
+        if let Some(url) = &db_url {
+            cmd.arg("--database-url").arg(url);
         }
         for k in ["KINORA_DATA", "KINORA_LISTEN", "KINORA_DATABASE_URL", "KINORA_CONFIG", "KINORA_DEMO"] {
             cmd.env_remove(k);
@@ -93,7 +116,7 @@ impl TestApp {
         // Keep draining stdout so the server never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { base, client, data, backend, child }
+        TestApp { base, client, data, backend, db_url, child }
     }
 
     pub fn url(&self, path: &str) -> String {
