@@ -501,6 +501,8 @@ pub async fn static_file(Path(file): Path<String>) -> Response {
     let (body, mime) = match file.as_str() {
         "app.css" => (include_str!("../static/app.css"), "text/css; charset=utf-8"),
         "app.js" => (include_str!("../static/app.js"), "text/javascript; charset=utf-8"),
+        // tus-js-client 4.3.1, MIT licence: static/vendor/tus-js-client.LICENSE.
+        "tus.min.js" => (include_str!("../static/vendor/tus.min.js"), "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
     (

@@ -150,36 +150,76 @@
   }
 
   // ---------- upload ----------
+  // Resumable uploads with tus-js-client: chunks are acknowledged as they land, a
+  // dropped connection is retried with back-off and resumes where the server says,
+  // and an upload interrupted by closing the page resumes when the same file is
+  // picked again (tus-js-client remembers it in localStorage).
   var form = document.getElementById("upload-form");
   if (form) {
+    var current = null, videoId = null;
+    var status = document.getElementById("upload-status");
+    var bar = document.getElementById("upload-progress");
+    var text = document.getElementById("upload-text");
+    var pauseBtn = document.getElementById("upload-pause");
+    var resumeBtn = document.getElementById("upload-resume");
+    var postBtn = form.querySelector("button[type=submit]");
+    function mb(n) { return (n / 1048576).toFixed(1); }
+    function paused(p) { pauseBtn.hidden = p; resumeBtn.hidden = !p; }
+    pauseBtn.addEventListener("click", function () { if (current) { current.abort(); paused(true); text.textContent = "Paused at " + bar.value + "%. Resume whenever you like."; } });
+    resumeBtn.addEventListener("click", function () { if (current) { paused(false); current.start(); } });
+    window.addEventListener("online", function () { if (current && !resumeBtn.hidden && !videoId) { paused(false); current.start(); } });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      var status = document.getElementById("upload-status");
-      var bar = document.getElementById("upload-progress");
-      var text = document.getElementById("upload-text");
-      var btn = form.querySelector("button");
-      status.hidden = false; btn.disabled = true;
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/v1/videos");
-      xhr.setRequestHeader("X-CSRF-Token", csrf);
-      xhr.upload.onprogress = function (ev) {
-        if (!ev.lengthComputable) return;
-        var pct = Math.floor(ev.loaded * 100 / ev.total);
-        bar.value = pct;
-        text.textContent = "Uploading… " + pct + "% (" + (ev.loaded / 1048576).toFixed(1) + " of " + (ev.total / 1048576).toFixed(1) + " MB)";
-      };
-      xhr.onerror = function () { text.textContent = "The upload failed: check your connection and try again."; btn.disabled = false; };
-      xhr.onload = function () {
-        var body = {}; try { body = JSON.parse(xhr.responseText); } catch (_) {}
-        if (xhr.status !== 202) {
-          text.textContent = "Upload refused: " + ((body.error && body.error.message) || ("HTTP " + xhr.status));
-          btn.disabled = false; return;
+      var file = form.querySelector("input[type=file]").files[0];
+      if (!file) return;
+      status.hidden = false; postBtn.disabled = true; videoId = null;
+      text.textContent = "Starting upload…";
+      current = new tus.Upload(file, {
+        endpoint: "/api/v1/uploads",
+        chunkSize: 8 * 1024 * 1024,
+        retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
+        removeFingerprintOnSuccess: true,
+        headers: { "X-CSRF-Token": csrf },
+        metadata: {
+          filename: file.name,
+          filetype: file.type,
+          caption: form.caption.value,
+          visibility: form.visibility.value
+        },
+        onProgress: function (sent, total) {
+          var pct = Math.floor(sent * 100 / total);
+          bar.value = pct;
+          text.textContent = "Uploading… " + pct + "% (" + mb(sent) + " of " + mb(total) + " MB)";
+        },
+        onShouldRetry: function (err, attempt) {
+          var st = err.originalResponse ? err.originalResponse.getStatus() : 0;
+          if (st >= 400 && st < 500 && st !== 409 && st !== 423 && st !== 429) return false;
+          text.textContent = "Connection lost — retrying (attempt " + (attempt + 1) + ")…";
+          return true;
+        },
+        onAfterResponse: function (req, res) {
+          var id = res.getHeader("Kinora-Video-Id");
+          if (id) videoId = id;
+        },
+        onError: function (err) {
+          var msg = String(err && err.message || err);
+          var body = err.originalResponse && err.originalResponse.getBody && err.originalResponse.getBody();
+          try { msg = JSON.parse(body).error.message; } catch (_) {}
+          text.textContent = "Upload stopped: " + msg + " Press Resume to try again.";
+          paused(true);
+        },
+        onSuccess: function () {
+          pauseBtn.hidden = resumeBtn.hidden = true;
+          bar.removeAttribute("value");
+          text.textContent = "Uploaded. Processing your video…";
+          if (videoId) poll(videoId);
         }
-        bar.removeAttribute("value");
-        text.textContent = "Uploaded. Processing your video…";
-        poll(body.id);
-      };
-      xhr.send(new FormData(form));
+      });
+      paused(false);
+      current.findPreviousUploads().then(function (prev) {
+        if (prev.length) current.resumeFromPreviousUpload(prev[0]);
+        current.start();
+      });
     });
   }
 
@@ -193,7 +233,7 @@
         bar.hidden = true;
         if (v.status === "failed") {
           text.textContent = "We couldn't process this video: " + (v.error ? v.error.message : "unknown error");
-          document.querySelector("#upload-form button").disabled = false;
+          document.querySelector("#upload-form button[type=submit]").disabled = false;
           return;
         }
         text.textContent = "Ready! Your video is live.";

@@ -66,6 +66,44 @@ impl Driver {
         r["value"].clone()
     }
 
+    async fn find(&self, css: &str) -> String {
+        let r: Value = self
+            .client
+            .post(format!("{}/session/{}/element", self.base, self.session))
+            .json(&json!({"using": "css selector", "value": css}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"]["element-6066-11e4-a52e-4f735466cecf"].as_str().unwrap_or_else(|| panic!("no {css}: {r}")).to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        let r = self
+            .client
+            .post(format!("{}/session/{}/element/{el}/value", self.base, self.session))
+            .json(&json!({"text": text}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        let r = self
+            .client
+            .post(format!("{}/session/{}/element/{el}/click", self.base, self.session))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
     /// Waits until the `n`th card's video has played past `secs`.
     async fn wait_playing(&self, n: usize, secs: f64) -> Value {
         let script = format!(
@@ -122,4 +160,44 @@ async fn phone_browser_plays_the_feed() {
     d.wait_playing(1, 0.3).await;
     let paused = d.js("return document.querySelectorAll('.card video')[0].paused;").await;
     assert_eq!(paused, true);
+}
+
+/// Sign up and upload through the web pages as a phone user would: the upload page
+/// sends the file with tus-js-client, shows progress, then the ready video.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_signs_up_and_uploads() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "phone.mp4", 360, 640, 2);
+    let d = Driver::start().await;
+    d.goto(&app.url("/signup")).await;
+    d.type_into("input[name=username]", "webtus").await;
+    d.type_into("input[name=password]", "a long enough password").await;
+    d.click("button[type=submit]").await;
+    let start = Instant::now();
+    while d.js("return location.pathname;").await != "/upload" {
+        assert!(start.elapsed() < Duration::from_secs(20), "sign-up did not lead to /upload");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.type_into("input[type=file]", f.to_str().unwrap()).await;
+    d.type_into("textarea[name=caption]", "sent with tus from a phone").await;
+    d.click("button[type=submit]").await;
+    let start = Instant::now();
+    let mut saw_progress = false;
+    loop {
+        let s = d.js("return [document.getElementById('upload-text').textContent, document.getElementById('upload-result').getAttribute('src')];").await;
+        let text = s[0].as_str().unwrap_or("").to_owned();
+        saw_progress |= text.contains('%') || text.contains("Processing");
+        if let Some(src) = s[1].as_str() {
+            assert!(src.contains("/media/"), "{s}");
+            assert!(text.contains("Ready"), "{text}");
+            break;
+        }
+        assert!(!text.contains("stopped") && !text.contains("couldn't"), "{text}");
+        assert!(start.elapsed() < Duration::from_secs(90), "upload never became ready: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(saw_progress, "no progress or processing state was shown");
+    let (_, me) = app.get_json("/api/v1/accounts/webtus/videos", None).await;
+    assert_eq!(me["items"][0]["caption"], "sent with tus from a phone");
 }
