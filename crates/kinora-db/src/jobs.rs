@@ -58,6 +58,11 @@ pub trait JobQueue {
     fn retry_later(&self, job: &str, worker: &str, delay_ms: i64, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Ends a job as failed for good.
     fn fail(&self, job: &str, worker: &str, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Enqueues `kind` with `payload` unless an identical job is queued or running;
+    /// returns whether it enqueued.
+    fn enqueue_unique(&self, kind: &str, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<bool>> + Send;
+    /// Jobs of `kind` that are queued or running.
+    fn pending_jobs(&self, kind: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Counts jobs by status (for tests and status output).
     fn count_jobs(&self, status: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
@@ -124,6 +129,31 @@ impl JobQueue for Db {
 
     async fn fail(&self, job: &str, worker: &str, error: &str) -> Result<bool> {
         finish(self.pool(), job, worker, "failed", None, Some(error)).await
+    }
+
+    async fn enqueue_unique(&self, kind: &str, payload: &serde_json::Value) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let text = payload.to_string();
+        let dup = sqlx::query("SELECT 1 AS one FROM jobs WHERE kind = $1 AND payload = $2 AND status IN ('queued', 'running')")
+            .bind(kind)
+            .bind(&text)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if dup.is_some() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        enqueue_in(&mut tx, kind, payload).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn pending_jobs(&self, kind: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status IN ('queued', 'running')")
+            .bind(kind)
+            .fetch_one(self.pool())
+            .await?;
+        col(&r, "n")
     }
 
     async fn count_jobs(&self, status: &str) -> Result<i64> {

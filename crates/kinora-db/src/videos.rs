@@ -99,6 +99,8 @@ pub trait VideoRepo {
     fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready videos from accounts `viewer` follows, newest first.
     fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    /// Ids of videos that are ready or failed (not deleted), for reprocessing.
+    fn reprocessable_videos(&self) -> impl std::future::Future<Output = Result<Vec<Id>>> + Send;
     /// Whether any video row (deleted or not) has this id.
     fn video_exists(&self, id: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Every video id (for admin jobs).
@@ -362,6 +364,15 @@ impl VideoRepo for Db {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(row).collect()
+    }
+
+    async fn reprocessable_videos(&self) -> Result<Vec<Id>> {
+        let rows = sqlx::query(
+            "SELECT id FROM videos WHERE deleted_at IS NULL AND status IN ('ready', 'failed') ORDER BY created_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 
     async fn video_exists(&self, id: &Id) -> Result<bool> {

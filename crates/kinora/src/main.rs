@@ -41,6 +41,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MediaCommand {
+    /// Re-transcode videos from their originals with the current profiles and limits.
+    /// Work is queued as jobs, so an interrupted run resumes where it stopped when
+    /// run again (a running `kinora serve` also helps with the queue).
+    Reprocess {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Every ready or failed video.
+        #[arg(long, conflicts_with = "videos")]
+        all: bool,
+        /// Parallel transcodes in this process.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Video ids (none with --all; none at all resumes an interrupted run).
+        videos: Vec<String>,
+    },
     /// Probe a file and print, as JSON, what Kinora would do with it: the verdict of
     /// the limits and the exact ffmpeg argv it would run (nothing is transcoded).
     Explain {
@@ -136,6 +151,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Command::Media(MediaCommand::Reprocess { common, all, jobs, videos }) => reprocess(load(&common)?, all, jobs, videos).await,
             Command::Media(MediaCommand::Explain { common, file, output }) => {
                 let c = load(&common)?;
                 let tools = kinora_media::Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() };
@@ -211,6 +227,61 @@ async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<ap
         busy_uploads: Arc::new(tus::Busy::default()),
         config: Arc::new(c),
     })
+}
+
+async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String>) -> anyhow::Result<()> {
+    use kinora_db::{JobQueue, VideoRepo};
+    let st = state(c, None).await?;
+    let ids: Vec<kinora_core::Id> = if all {
+        st.db.reprocessable_videos().await?
+    } else {
+        videos
+            .iter()
+            .map(|v| kinora_core::Id::parse(v).ok_or_else(|| anyhow::anyhow!("{v:?} is not a video id")))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut queued = 0;
+    for id in &ids {
+        if !st.db.video_exists(id).await? {
+            anyhow::bail!("no video {id}");
+        }
+        if st.db.enqueue_unique("reprocess", &serde_json::json!({ "video_id": id.as_str() })).await? {
+            queued += 1;
+        }
+    }
+    let total = st.db.pending_jobs("reprocess").await?;
+    eprintln!("{queued} videos queued; {total} to reprocess (including earlier unfinished runs)");
+    if total == 0 {
+        return Ok(());
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..jobs.max(1) {
+        set.spawn(worker::run(st.clone(), i));
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} reprocessing [{bar:40}] {pos}/{len} videos, {elapsed} elapsed, ~{eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    loop {
+        let pending = st.db.pending_jobs("reprocess").await?;
+        bar.set_position((total - pending.min(total)) as u64);
+        if pending == 0 {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                bar.abandon_with_message("interrupted");
+                eprintln!("interrupted: run `kinora media reprocess` again to resume");
+                return Ok(());
+            }
+        }
+    }
+    bar.finish();
+    set.abort_all();
+    Ok(())
 }
 
 /// Removes what a crashed process left on this node: multipart staging files and

@@ -84,7 +84,8 @@ fn video_of(job: &Job) -> Option<Id> {
 
 async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
     match job.kind.as_str() {
-        "transcode" => transcode_job(st, worker, job).await,
+        "transcode" => transcode_job(st, worker, job, false).await,
+        "reprocess" => transcode_job(st, worker, job, true).await,
         "purge_video" => purge_job(st, worker, job).await,
         other => {
             st.db.fail(&job.id, worker, &format!("unknown job kind {other:?}")).await?;
@@ -128,7 +129,9 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
+/// Transcodes a video's original. A `reprocess` of a ready video that the current
+/// limits reject keeps the video and its files as they are.
+async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) -> anyhow::Result<()> {
     let Some(video_id) = video_of(job) else {
         st.db.fail(&job.id, worker, "transcode job without video_id").await?;
         return Ok(());
@@ -148,6 +151,10 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result
     let bytes = storage::get_to_file(&store, &video.original_key, &input).await?;
 
     match media_pipeline(st, &dir, &input, bytes).await? {
+        Err(media_err) if reprocess && video.status == kinora_core::VideoStatus::Ready => {
+            tracing::warn!(video = %video_id, code = media_err.code(), error = %media_err, "reprocess rejected; keeping the current files");
+            st.db.complete(&job.id, worker).await?;
+        }
         Err(media_err) => {
             tracing::info!(video = %video_id, code = media_err.code(), error = %media_err, "video rejected");
             st.db.fail_video(&video_id, &job.id, worker, media_err.code(), &media_err.to_string()).await?;

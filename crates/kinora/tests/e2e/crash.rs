@@ -33,7 +33,7 @@ fn files(dir: &Path) -> HashSet<String> {
 
 /// After a video is ready: its media folder holds exactly the objects the API
 /// names, and no scratch or staging file is left.
-async fn assert_clean(app: &TestApp, token: &str, id: &str) {
+pub(crate) async fn assert_clean(app: &TestApp, token: &str, id: &str) {
     let (_, v) = app.get_json(&format!("/api/v1/videos/{id}"), Some(token)).await;
     let mut named: HashSet<String> = v["sources"].as_array().unwrap().iter().map(|s| s["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()).collect();
     for k in ["poster_url", "preview_url"] {

@@ -13,5 +13,6 @@ mod feed;
 mod hostile;
 mod inputs;
 mod media;
+mod reprocess;
 mod uploads;
 mod web;
