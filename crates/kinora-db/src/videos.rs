@@ -76,6 +76,9 @@ pub trait VideoRepo {
     /// A video that is not deleted, whoever may see it (callers apply the policy).
     fn video_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<VideoRow>>> + Send;
     fn media_objects(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<MediaObject>>> + Send;
+    /// A video (not deleted) with one of its objects, in one query: the media
+    /// byte-serving hot path.
+    fn video_with_object(&self, video: &Id, name: &str) -> impl std::future::Future<Output = Result<Option<(VideoRow, MediaObject)>>> + Send;
     /// Publishes: media rows, `ready`, the job done, all in one transaction, and only
     /// while `worker` still holds `job`.
     fn publish_video(
@@ -211,6 +214,31 @@ impl VideoRepo for Db {
                 })
             })
             .collect()
+    }
+
+    async fn video_with_object(&self, video: &Id, name: &str) -> Result<Option<(VideoRow, MediaObject)>> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLS}, m.name, m.object_key, m.mime, m.width AS m_width, m.height AS m_height, m.bitrate, \
+               m.bytes, m.sha256 \
+             FROM videos v JOIN accounts a ON a.id = v.account_id JOIN media_objects m ON m.video_id = v.id \
+             WHERE v.id = $1 AND m.name = $2 AND v.deleted_at IS NULL"
+        ))
+        .bind(video.as_str())
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        let o = MediaObject {
+            name: col(&r, "name")?,
+            object_key: col(&r, "object_key")?,
+            mime: col(&r, "mime")?,
+            width: col(&r, "m_width")?,
+            height: col(&r, "m_height")?,
+            bitrate: col(&r, "bitrate")?,
+            bytes: col(&r, "bytes")?,
+            sha256: col(&r, "sha256")?,
+        };
+        Ok(Some((row(&r)?, o)))
     }
 
     async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<bool> {

@@ -1,7 +1,7 @@
 //! Media bytes: Range (206/416), strong ETags, If-None-Match, If-Range, nosniff and
 //! caching, behind the same access policy as the video JSON.
 
-use crate::api::visible_video;
+use crate::api::relation;
 use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -10,7 +10,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kinora_core::{ErrorCode, VideoStatus, Visibility};
+use kinora_core::policy::can_view_video;
+use kinora_core::{ErrorCode, Id, VideoStatus, Visibility};
 use kinora_db::VideoRepo;
 
 /// What the request's validators and Range header ask for.
@@ -62,12 +63,13 @@ pub async fn serve(
     headers: HeaderMap,
     Path((video, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let v = visible_video(&st, &viewer, &video).await?;
-    if v.status != VideoStatus::Ready {
+    // One query for the video and the object; the policy decides as everywhere.
+    let id = Id::parse(&video).ok_or_else(ApiError::not_found)?;
+    let (v, obj) = st.db.video_with_object(&id, &name).await?.ok_or_else(ApiError::not_found)?;
+    let rel = relation(&st, &viewer, &v.account_id).await?;
+    if v.status != VideoStatus::Ready || !can_view_video(rel, v.visibility, v.status) {
         return Err(ApiError::not_found());
     }
-    let objects = st.db.media_objects(&v.id).await?;
-    let obj = objects.into_iter().find(|o| o.name == name).ok_or_else(ApiError::not_found)?;
     let len = u64::try_from(obj.bytes).unwrap_or(0);
     let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
     let public = v.visibility == Visibility::Public;

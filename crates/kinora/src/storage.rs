@@ -84,13 +84,46 @@ pub async fn get_to_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> 
 }
 
 /// A byte stream of `range` (inclusive start, exclusive end) of an object.
+///
+/// For local directories object_store hands back the open file; reading it here in
+/// blocks of up to 1 MiB is several times faster than its generic 8 KiB-chunk stream.
+/// Remote stores stream as they come.
 pub async fn get_range(
     store: &Arc<dyn ObjectStore>,
     k: &str,
     range: std::ops::Range<u64>,
-) -> anyhow::Result<impl futures_util::Stream<Item = Result<Bytes, object_store::Error>>> {
-    let opts = GetOptions { range: Some(GetRange::Bounded(range)), ..Default::default() };
-    Ok(store.get_opts(&key(k), opts).await?.into_stream())
+) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+    use futures_util::TryStreamExt;
+    let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
+    let r = store.get_opts(&key(k), opts).await?;
+    match r.payload {
+        object_store::GetResultPayload::File(file, _) => {
+            // Positioned reads straight into the buffer that is sent: one copy.
+            let file = Arc::new(file);
+            let chunk = (range.end - range.start).clamp(64 * 1024, 1024 * 1024);
+            let stream = futures_util::stream::try_unfold(range.start, move |pos| {
+                let file = file.clone();
+                let end = range.end;
+                async move {
+                    if pos >= end {
+                        return Ok(None);
+                    }
+                    let n = (end - pos).min(chunk) as usize;
+                    let buf = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                        use std::os::unix::fs::FileExt;
+                        let mut buf = vec![0u8; n];
+                        file.read_exact_at(&mut buf, pos)?;
+                        Ok(buf)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)??;
+                    Ok(Some((Bytes::from(buf), pos + n as u64)))
+                }
+            });
+            Ok(stream.boxed())
+        }
+        object_store::GetResultPayload::Stream(s) => Ok(s.map_err(std::io::Error::other).boxed()),
+    }
 }
 
 /// Deletes an object; a missing object is not an error (deletes are retried).
@@ -111,4 +144,34 @@ pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<
         out.push((m.location.to_string(), m.last_modified.timestamp_millis()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    #[tokio::test]
+    async fn ranges_across_chunk_boundaries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let regions = Regions::local(dir.path(), &["r"]).expect("regions");
+        let store = regions.get("r").expect("store");
+        let data: Vec<u8> = (0..3 * 1024 * 1024 + 123).map(|i: u32| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
+        let src = dir.path().join("src");
+        std::fs::write(&src, &data).expect("write");
+        assert_eq!(put_file(store, "media/x/a", &src).await.expect("put"), data.len() as u64);
+        for (a, b) in [(0, data.len()), (100, data.len() - 7), (1024 * 1024 - 1, 1024 * 1024 + 1), (5, 6)] {
+            let got: Vec<u8> = get_range(store, "media/x/a", a as u64..b as u64)
+                .await
+                .expect("get")
+                .try_collect::<Vec<Bytes>>()
+                .await
+                .expect("read")
+                .concat();
+            assert_eq!(got, &data[a..b], "range {a}..{b}");
+        }
+        assert_eq!(list(store, "media/x").await.expect("list").len(), 1);
+        delete(store, "media/x/a").await.expect("delete");
+        delete(store, "media/x/a").await.expect("deleting twice is fine");
+    }
 }
