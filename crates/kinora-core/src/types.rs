@@ -21,11 +21,17 @@ fn field_err(field: &'static str, message: impl Into<String>) -> FieldError {
 pub struct Id(String);
 
 impl Id {
-    /// A fresh random id.
+    /// A fresh random id. Never starts with `-`, so an id is never taken for an
+    /// option on a command line.
     pub fn generate() -> Id {
         use base64::Engine;
-        let bytes: [u8; 12] = rand::random();
-        Id(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        loop {
+            let bytes: [u8; 12] = rand::random();
+            let s = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            if !s.starts_with('-') {
+                return Id(s);
+            }
+        }
     }
 
     /// Accepts only strings shaped like ids we issue, so a path segment can never
@@ -243,6 +249,11 @@ mod tests {
         for bad in ["ab", "a-b-c", "ünï", "", &"x".repeat(31), "a b c", "../etc"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn ids_never_look_like_options() {
+        assert!((0..5000).all(|_| !Id::generate().as_str().starts_with('-')));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 """Drives tuspy (the tus project's Python client) against a Kinora server for the
 end-to-end tests. Prints JSON: {"url", "offset", "video_id"}.
 
-usage: tus_client.py BASE TOKEN FILE [--url URL] [--stop-at N] [--chunk N] [--checksum]
+usage: KINORA_TOKEN=... tus_client.py BASE FILE [--url URL] [--stop-at N] [--chunk N] [--checksum]
                       [--caption C] [--visibility V] [--filename F]
 """
-import argparse, json, sys
+import argparse, json, os, sys
 
 import requests
 from tusclient import client
@@ -14,7 +14,6 @@ from tusclient import client
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("base")
-    ap.add_argument("token")
     ap.add_argument("file")
     ap.add_argument("--url")
     ap.add_argument("--stop-at", type=int)
@@ -24,7 +23,9 @@ def main():
     ap.add_argument("--visibility", default="public")
     ap.add_argument("--filename", default="clip.mp4")
     a = ap.parse_args()
-    headers = {"Authorization": "Bearer " + a.token}
+    # The token comes from the environment: it may start with "-", which argv parsing
+    # would take for an option.
+    headers = {"Authorization": "Bearer " + os.environ["KINORA_TOKEN"]}
     c = client.TusClient(a.base + "/api/v1/uploads", headers=headers)
     kw = dict(chunk_size=a.chunk, upload_checksum=a.checksum,
               metadata={"filename": a.filename, "caption": a.caption, "visibility": a.visibility})

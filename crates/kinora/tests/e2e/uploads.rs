@@ -193,8 +193,8 @@ fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> Value {
     let out = std::process::Command::new(py)
         .arg(script)
         .arg(&app.base)
-        .arg(token)
         .arg(file)
+        .env("KINORA_TOKEN", token)
         .args(extra)
         .output()
         .expect("python3 with tuspy (scripts/test installs it)");
