@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod policy;
+pub mod text;
 pub mod types;
 
 pub use error::ErrorCode;

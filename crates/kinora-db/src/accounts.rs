@@ -14,6 +14,8 @@ pub struct AccountRow {
     pub region: String,
     pub password_hash: String,
     pub created_at: i64,
+    /// Private accounts approve followers; their videos are `followers` at most.
+    pub private: bool,
 }
 
 /// What sign-up stores.
@@ -36,7 +38,11 @@ pub trait AccountRepo {
     fn is_follower(&self, follower: &Id, followee: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
 }
 
-const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at";
+const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private";
+
+pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
+    row(r)
+}
 
 fn row(r: &AnyRow) -> Result<AccountRow> {
     Ok(AccountRow {
@@ -47,6 +53,7 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         region: col(r, "region")?,
         password_hash: col(r, "password_hash")?,
         created_at: col(r, "created_at")?,
+        private: col::<i64>(r, "private")? != 0,
     })
 }
 
@@ -74,6 +81,7 @@ impl AccountRepo for Db {
             region: a.region.to_owned(),
             password_hash: a.password_hash.to_owned(),
             created_at: now,
+            private: false,
         })
     }
 

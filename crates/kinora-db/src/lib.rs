@@ -11,12 +11,14 @@
 mod accounts;
 mod jobs;
 mod migrate;
+mod social;
 mod tokens;
 mod uploads;
 mod videos;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobQueue};
+pub use social::{CommentRow, NewReport, NotificationRow, VideoStats};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
 pub use uploads::{UploadRepo, UploadRow};
 pub use videos::{FeedCursor, MediaObject, NewVideo, Published, VideoRepo, VideoRow};

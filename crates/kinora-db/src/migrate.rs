@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_uploads.sql"),
         postgres: include_str!("../migrations/postgres/0002_uploads.sql"),
     },
+    Migration {
+        version: "0003_social",
+        sqlite: include_str!("../migrations/sqlite/0003_social.sql"),
+        postgres: include_str!("../migrations/postgres/0003_social.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

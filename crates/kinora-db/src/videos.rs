@@ -26,6 +26,11 @@ pub struct VideoRow {
     pub views: i64,
     pub feed_score: i64,
     pub created_at: i64,
+    /// The author's account is private (its videos are `followers` at most).
+    pub account_private: bool,
+    /// `everyone`, `followers` or `off`.
+    pub comments_setting: String,
+    pub shares: i64,
 }
 
 /// A served object of a video (a rendition or the poster).
@@ -96,11 +101,11 @@ pub trait VideoRepo {
     fn deleted_video_keys(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
     /// An account's videos that `viewer` may see, newest first.
     fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
-    /// Ready public videos by feed score (`viewer` is for personalisation later:
-    /// For You is for discovery, so it never shows followers-only or private videos,
-    /// not even the viewer's own).
+    /// Ready public videos of public accounts by feed score, minus blocked and muted
+    /// authors. For You is for discovery: it never shows followers-only or private
+    /// videos, not even the viewer's own.
     fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
-    /// Ready videos from accounts `viewer` follows, newest first.
+    /// Ready videos from accounts and hashtags `viewer` follows, newest first.
     fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ids of videos that are ready or failed (not deleted), for reprocessing.
     fn reprocessable_videos(&self) -> impl std::future::Future<Output = Result<Vec<Id>>> + Send;
@@ -112,17 +117,30 @@ pub trait VideoRepo {
 
 const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
-    v.views, v.feed_score, v.created_at";
+    v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
 
 /// The SQL form of `kinora_core::policy::can_view_video` for a viewer bound at
-/// `$n` (NULL when signed out). Keep the two in step; the end-to-end tests check
-/// every surface against the same matrix.
-fn visible_to(n: usize) -> String {
+/// `$n` (NULL when signed out), over `videos v JOIN accounts a`. Keep the two in
+/// step; the end-to-end visibility matrix checks every surface against both.
+pub(crate) fn visible_to(n: usize) -> String {
     format!(
-        "v.deleted_at IS NULL AND (v.account_id = ${n} OR (v.status = 'ready' AND (v.visibility = 'public' \
-         OR (v.visibility = 'followers' AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = ${n} \
-             AND f.followee_id = v.account_id AND f.state = 'accepted')))))"
+        "v.deleted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = v.account_id AND b.blocked_id = ${n}) \
+                                             OR (b.blocker_id = ${n} AND b.blocked_id = v.account_id)) \
+         AND (v.account_id = ${n} OR (v.status = 'ready' AND ( \
+               (v.visibility = 'public' AND a.private = 0) \
+            OR (v.visibility IN ('public', 'followers') AND EXISTS (SELECT 1 FROM follows f \
+                  WHERE f.follower_id = ${n} AND f.followee_id = v.account_id AND f.state = 'accepted')))))"
     )
+}
+
+/// Excludes authors the viewer at `$n` has muted (feeds only).
+pub(crate) fn not_muted(n: usize) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${n} AND m.muted_id = v.account_id)")
+}
+
+pub(crate) fn row_pub(r: &AnyRow) -> Result<VideoRow> {
+    row(r)
 }
 
 fn row(r: &AnyRow) -> Result<VideoRow> {
@@ -147,6 +165,9 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
         views: col(r, "views")?,
         feed_score: col(r, "feed_score")?,
         created_at: col(r, "created_at")?,
+        account_private: col::<i64>(r, "account_private")? != 0,
+        comments_setting: col(r, "comments_setting")?,
+        shares: col(r, "shares")?,
     })
 }
 
@@ -361,12 +382,14 @@ impl VideoRepo for Db {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.status = 'ready' AND v.visibility = 'public' AND v.deleted_at IS NULL \
-               AND (v.feed_score, v.id) < ($1, $2) \
-             ORDER BY v.feed_score DESC, v.id DESC LIMIT $3"
+             WHERE v.status = 'ready' AND v.visibility = 'public' AND a.private = 0 AND {vis} AND {muted} \
+               AND (v.feed_score, v.id) < ($2, $3) \
+             ORDER BY v.feed_score DESC, v.id DESC LIMIT $4",
+            vis = visible_to(1),
+            muted = not_muted(1)
         );
-        let _ = viewer;
         let rows = sqlx::query(&sql)
+            .bind(viewer.map(|v| v.as_str().to_owned()))
             .bind(k)
             .bind(id)
             .bind(limit)
@@ -379,10 +402,14 @@ impl VideoRepo for Db {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.status = 'ready' AND v.account_id IN (SELECT followee_id FROM follows \
-               WHERE follower_id = $1 AND state = 'accepted') AND {vis} AND (v.created_at, v.id) < ($2, $3) \
+             WHERE v.status = 'ready' AND (v.account_id IN (SELECT followee_id FROM follows \
+                 WHERE follower_id = $1 AND state = 'accepted') \
+               OR v.id IN (SELECT t.video_id FROM video_tags t JOIN tag_follows tf ON tf.tag = t.tag \
+                 WHERE tf.account_id = $1)) \
+               AND v.account_id <> $1 AND {vis} AND {muted} AND (v.created_at, v.id) < ($2, $3) \
              ORDER BY v.created_at DESC, v.id DESC LIMIT $4",
-            vis = visible_to(1)
+            vis = visible_to(1),
+            muted = not_muted(1)
         );
         let rows = sqlx::query(&sql)
             .bind(viewer.as_str())

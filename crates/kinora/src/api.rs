@@ -54,16 +54,29 @@ pub struct SignUp {
     pub email: Option<String>,
 }
 
-pub async fn account_json(st: &AppState, a: &AccountRow) -> ApiResult<Value> {
-    let (followers, following, videos) = st.db.account_counts(&a.id).await?;
-    Ok(json!({
+/// An account as `viewer` sees it: counts of videos they may see, and their
+/// relationship (`follow`: none | requested | following) when signed in.
+pub async fn account_json(st: &AppState, viewer: Option<&Id>, a: &AccountRow) -> ApiResult<Value> {
+    let (followers, following, _) = st.db.account_counts(&a.id).await?;
+    let videos = st.db.visible_count(&a.id, viewer).await?;
+    let mut j = json!({
         "id": a.id,
         "username": a.username,
         "display_name": if a.display_name.is_empty() { a.username.as_str() } else { &a.display_name },
         "bio": a.bio,
+        "private": a.private,
         "created_at": rfc3339(a.created_at),
         "counts": {"followers": followers, "following": following, "videos": videos},
-    }))
+    });
+    if let Some(me) = viewer.filter(|me| *me != &a.id) {
+        let (state, _) = st.db.relation_flags(me, &a.id).await?;
+        j["follow"] = json!(match state.as_deref() {
+            Some("accepted") => "following",
+            Some("requested") => "requested",
+            _ => "none",
+        });
+    }
+    Ok(j)
 }
 
 /// Parses and stores a new account (shared by the API and the sign-up form).
@@ -102,7 +115,7 @@ pub async fn create_account(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let Json(s) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let row = register(&st, ip, s).await?;
-    Ok((StatusCode::CREATED, Json(account_json(&st, &row).await?)))
+    Ok((StatusCode::CREATED, Json(account_json(&st, Some(&row.id), &row).await?)))
 }
 
 #[derive(Deserialize)]
@@ -153,17 +166,17 @@ pub async fn revoke_token(State(st): State<AppState>, viewer: Viewer) -> ApiResu
 
 pub async fn me(State(st): State<AppState>, viewer: Viewer) -> ApiResult<Json<Value>> {
     let a = viewer.require()?;
-    Ok(Json(account_json(&st, a).await?))
+    Ok(Json(account_json(&st, Some(&a.id), a).await?))
 }
 
-async fn account_by_name(st: &AppState, name: &str) -> ApiResult<AccountRow> {
+pub async fn account_by_name(st: &AppState, name: &str) -> ApiResult<AccountRow> {
     let u = Username::parse(name).map_err(|_| ApiError::not_found())?;
     st.db.account_by_username(&u).await?.ok_or_else(ApiError::not_found)
 }
 
-pub async fn get_account(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    let a = account_by_name(&st, &name).await?;
-    Ok(Json(account_json(&st, &a).await?))
+pub async fn get_account(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    let (a, _) = visible_account(&st, &viewer, &name).await?;
+    Ok(Json(account_json(&st, viewer.id(), &a).await?))
 }
 
 // ---------- lists ----------
@@ -222,7 +235,7 @@ pub async fn account_videos(
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let a = account_by_name(&st, &name).await?;
+    let (a, _) = visible_account(&st, &viewer, &name).await?;
     let limit = q.limit()?;
     let rows = st.db.account_videos(&a.id, viewer.id(), q.cursor()?.as_ref(), limit).await?;
     list_json(&st, &viewer, rows, limit, |r| r.created_at).await
@@ -249,12 +262,29 @@ pub async fn following_feed(
 
 /// The viewer's relation to `owner`, for the policy.
 pub async fn relation(st: &AppState, viewer: &Viewer, owner: &Id) -> ApiResult<Relation> {
-    Ok(match viewer.id() {
-        None => Relation::Anonymous,
-        Some(me) if me == owner => Relation::Owner,
-        Some(me) if st.db.is_follower(me, owner).await? => Relation::Follower,
-        Some(_) => Relation::Stranger,
+    let Some(me) = viewer.id() else { return Ok(Relation::Anonymous) };
+    if me == owner {
+        return Ok(Relation::Owner);
+    }
+    let (state, blocked) = st.db.relation_flags(me, owner).await?;
+    Ok(if blocked {
+        Relation::Blocked
+    } else if state.as_deref() == Some("accepted") {
+        Relation::Follower
+    } else {
+        Relation::Stranger
     })
+}
+
+/// An account the viewer may see (not blocked either way), by username; otherwise
+/// the same 404 as a missing one.
+pub async fn visible_account(st: &AppState, viewer: &Viewer, name: &str) -> ApiResult<(AccountRow, Relation)> {
+    let a = account_by_name(st, name).await?;
+    let rel = relation(st, viewer, &a.id).await?;
+    if !kinora_core::policy::can_view_account(rel) {
+        return Err(ApiError::not_found());
+    }
+    Ok((a, rel))
 }
 
 /// The video if `viewer` may see it; otherwise the same 404 as a missing id.
@@ -262,13 +292,13 @@ pub async fn visible_video(st: &AppState, viewer: &Viewer, id: &str) -> ApiResul
     let id = Id::parse(id).ok_or_else(ApiError::not_found)?;
     let v = st.db.video_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
     let rel = relation(st, viewer, &v.account_id).await?;
-    if !can_view_video(rel, v.visibility, v.status) {
+    if !can_view_video(rel, v.visibility, v.account_private, v.status) {
         return Err(ApiError::not_found());
     }
     Ok(v)
 }
 
-pub async fn video_json(st: &AppState, _viewer: &Viewer, v: &VideoRow) -> ApiResult<Value> {
+pub async fn video_json(st: &AppState, viewer: &Viewer, v: &VideoRow) -> ApiResult<Value> {
     let mut j = json!({
         "id": v.id,
         "status": v.status,
@@ -281,7 +311,12 @@ pub async fn video_json(st: &AppState, _viewer: &Viewer, v: &VideoRow) -> ApiRes
         "height": v.height,
         "share_url": format!("{}/v/{}", st.base_url, v.id),
         "created_at": rfc3339(v.created_at),
-        "counts": {"likes": v.likes, "comments": v.comments, "views": v.views},
+        "counts": {"likes": v.likes, "comments": v.comments, "views": v.views, "shares": v.shares},
+        "comments": v.comments_setting,
+        "liked_by_me": match viewer.id() {
+            Some(me) => st.db.liked(me, &v.id).await?,
+            None => false,
+        },
     });
     if v.status == VideoStatus::Failed {
         j["error"] = json!({
@@ -405,6 +440,7 @@ pub async fn upload_video(
             original_name: &name,
         })
         .await?;
+    crate::social::index_caption(&st, &id, &me.id, caption.as_str()).await?;
     st.wake.notify_one();
     let v = st.db.video_by_id(&id).await?.ok_or_else(|| ApiError::internal("video vanished after insert"))?;
     Ok((StatusCode::ACCEPTED, Json(video_json(&st, &viewer, &v).await?)))

@@ -48,6 +48,8 @@ pub struct Limiters {
     pub signin: DefaultKeyedRateLimiter<String>,
     pub signup: DefaultKeyedRateLimiter<String>,
     pub upload: DefaultKeyedRateLimiter<String>,
+    pub writes_ip: DefaultKeyedRateLimiter<String>,
+    pub writes_account: DefaultKeyedRateLimiter<String>,
 }
 
 impl Limiters {
@@ -57,6 +59,8 @@ impl Limiters {
             signin: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute))),
             signup: RateLimiter::keyed(Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour))),
             upload: RateLimiter::keyed(Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour))),
+            writes_ip: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_ip))),
+            writes_account: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_account))),
         }
     }
 
@@ -72,22 +76,52 @@ impl Limiters {
         self.signin.retain_recent();
         self.signup.retain_recent();
         self.upload.retain_recent();
+        self.writes_ip.retain_recent();
+        self.writes_account.retain_recent();
     }
 }
 
+/// Write operations are rate limited per client address and per account.
+async fn write_limits(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    axum::extract::ConnectInfo(ip): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    if let Err(secs) = Limiters::check(&st.limiters.writes_ip, ip.ip().to_string()) {
+        return crate::error::ApiError::rate_limited(secs).into_response();
+    }
+    let (mut parts, body) = req.into_parts();
+    let viewer = match <crate::auth::Viewer as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &st).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(id) = viewer.id() {
+        if let Err(secs) = Limiters::check(&st.limiters.writes_account, id.to_string()) {
+            return crate::error::ApiError::rate_limited(secs).into_response();
+        }
+    }
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}
+
 pub fn router(state: AppState) -> Router {
+    use crate::social as s;
     let upload_limit = usize::try_from(state.config.server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
     let api = Router::new()
         .route("/accounts", post(crate::api::create_account))
         .route("/accounts/{username}", get(crate::api::get_account))
         .route("/accounts/{username}/videos", get(crate::api::account_videos))
         .route("/auth/token", post(crate::api::create_token).delete(crate::api::revoke_token))
-        .route("/me", get(crate::api::me))
+        .route("/me", get(crate::api::me).patch(s::edit_me))
         .route(
             "/videos",
             post(crate::api::upload_video).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/videos/{id}", get(crate::api::get_video).delete(crate::api::delete_video))
+        .route("/videos/{id}", get(crate::api::get_video).delete(crate::api::delete_video).patch(s::edit_video))
         .route("/uploads", post(crate::tus::create).options(crate::tus::options))
         .route(
             "/uploads/{id}",
@@ -95,7 +129,31 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/feed/for-you", get(crate::api::for_you))
         .route("/feed/following", get(crate::api::following_feed))
-        .fallback(crate::api::api_not_found);
+        .route("/accounts/{username}/follow", post(s::follow).delete(s::unfollow))
+        .route("/accounts/{username}/followers", get(s::followers))
+        .route("/accounts/{username}/following", get(s::following))
+        .route("/accounts/{username}/block", post(s::block).delete(s::unblock))
+        .route("/accounts/{username}/mute", post(s::mute).delete(s::unmute))
+        .route("/follow-requests", get(s::follow_requests))
+        .route("/follow-requests/{username}/accept", post(s::accept_request))
+        .route("/follow-requests/{username}/reject", post(s::reject_request))
+        .route("/me/analytics", get(s::analytics))
+        .route("/videos/{id}/like", post(s::like).delete(s::unlike))
+        .route("/videos/{id}/likes", get(s::likers))
+        .route("/videos/{id}/share", post(s::share))
+        .route("/videos/{id}/views", post(s::record_view))
+        .route("/videos/{id}/comments", get(s::list_comments).post(s::add_comment))
+        .route("/comments/{id}", axum::routing::delete(s::delete_comment))
+        .route("/comments/{id}/like", post(s::like_comment).delete(s::unlike_comment))
+        .route("/tags/trending", get(s::trending))
+        .route("/tags/{tag}/videos", get(s::tag_videos))
+        .route("/tags/{tag}/follow", post(s::follow_tag).delete(s::unfollow_tag))
+        .route("/search", get(s::search))
+        .route("/notifications", get(s::notifications))
+        .route("/notifications/read", post(s::mark_read))
+        .route("/reports", post(s::report))
+        .fallback(crate::api::api_not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), write_limits));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(crate::api::openapi))

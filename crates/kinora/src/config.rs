@@ -116,11 +116,21 @@ pub struct RateLimits {
     pub signup_per_hour: u32,
     /// Uploads per hour per account.
     pub uploads_per_hour: u32,
+    /// API write requests (POST/PATCH/PUT/DELETE) per minute per client address.
+    pub writes_per_minute_per_ip: u32,
+    /// API write requests per minute per account.
+    pub writes_per_minute_per_account: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { signin_per_minute: 20, signup_per_hour: 30, uploads_per_hour: 60 }
+        RateLimits {
+            signin_per_minute: 20,
+            signup_per_hour: 30,
+            uploads_per_hour: 60,
+            writes_per_minute_per_ip: 600,
+            writes_per_minute_per_account: 120,
+        }
     }
 }
 

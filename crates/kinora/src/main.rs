@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod error;
 mod media;
+mod social;
 mod storage;
 mod tus;
 mod ui;

@@ -67,7 +67,7 @@ pub async fn serve(
     let id = Id::parse(&video).ok_or_else(ApiError::not_found)?;
     let (v, obj) = st.db.video_with_object(&id, &name).await?.ok_or_else(ApiError::not_found)?;
     let rel = relation(&st, &viewer, &v.account_id).await?;
-    if v.status != VideoStatus::Ready || !can_view_video(rel, v.visibility, v.status) {
+    if v.status != VideoStatus::Ready || !can_view_video(rel, v.visibility, v.account_private, v.status) {
         return Err(ApiError::not_found());
     }
     let len = u64::try_from(obj.bytes).unwrap_or(0);

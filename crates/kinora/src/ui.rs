@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use kinora_core::policy::can_view_video;
-use kinora_core::{Id, Username, VideoStatus};
+use kinora_core::{Id, VideoStatus};
 use kinora_db::{AccountRepo, TokenKind, TokenRepo, VideoRepo, VideoRow};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -274,18 +274,18 @@ fn askama_escape(s: &str) -> String {
 
 pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): Path<String>) -> Response {
     let Some(name) = handle.strip_prefix('@') else { return not_found_page(&viewer) };
-    let Ok(u) = Username::parse(name) else { return not_found_page(&viewer) };
-    let a = match st.db.account_by_username(&u).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return not_found_page(&viewer),
-        Err(e) => return ApiError::from(e).into_response(),
+    let a = match crate::api::visible_account(&st, &viewer, name).await {
+        Ok((a, _)) => a,
+        Err(e) if e.code == kinora_core::ErrorCode::NotFound => return not_found_page(&viewer),
+        Err(e) => return e.into_response(),
     };
     let result = async {
-        let (followers, following, videos) = st.db.account_counts(&a.id).await?;
+        let (followers, following, _) = st.db.account_counts(&a.id).await?;
+        let videos = st.db.visible_count(&a.id, viewer.id()).await?;
         let rows = st.db.account_videos(&a.id, viewer.id(), None, 60).await?;
         let rel = relation(&st, &viewer, &a.id).await?;
         let mut tiles = Vec::new();
-        for v in rows.iter().filter(|v| can_view_video(rel, v.visibility, v.status)) {
+        for v in rows.iter().filter(|v| can_view_video(rel, v.visibility, v.account_private, v.status)) {
             let poster = if v.status == VideoStatus::Ready {
                 st.db
                     .media_objects(&v.id)
