@@ -12,6 +12,7 @@ mod browser;
 mod feed;
 mod hostile;
 mod inputs;
+mod matrix;
 mod media;
 mod reprocess;
 mod uploads;
