@@ -15,5 +15,6 @@ mod inputs;
 mod matrix;
 mod media;
 mod reprocess;
+mod social;
 mod uploads;
 mod web;
