@@ -45,6 +45,10 @@ pub struct Card {
     /// Every rendition as JSON (`[{url, width, height, bitrate}]`, highest first) for
     /// the player to choose from.
     pub sources: String,
+    pub likes: i64,
+    pub comments: i64,
+    pub liked: bool,
+    pub duration_ms: i64,
 }
 
 #[derive(Template)]
@@ -93,8 +97,13 @@ struct ProfilePage {
     following: i64,
     videos: i64,
     tiles: Vec<Tile>,
+    liked: Vec<Tile>,
     is_me: bool,
     logout_csrf: String,
+    /// none | requested | following (for signed-in visitors).
+    follow: String,
+    signed_in: bool,
+    private: bool,
 }
 
 #[derive(Template)]
@@ -128,7 +137,7 @@ fn render(t: impl Template) -> Response {
     }
 }
 
-async fn cards(st: &AppState, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> {
+async fn cards(st: &AppState, viewer: &Viewer, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> {
     let mut out = Vec::new();
     for v in rows {
         let objects = st.db.media_objects(&v.id).await?;
@@ -155,6 +164,13 @@ async fn cards(st: &AppState, rows: &[VideoRow]) -> Result<Vec<Card>, ApiError> 
             height: src.height,
             first: out.is_empty(),
             sources,
+            likes: v.likes,
+            comments: v.comments,
+            liked: match viewer.id() {
+                Some(me) => st.db.liked(me, &v.id).await?,
+                None => false,
+            },
+            duration_ms: v.duration_ms.unwrap_or(0),
         });
     }
     Ok(out)
@@ -168,7 +184,7 @@ pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
         Err(e) => return ApiError::from(e).into_response(),
     };
     let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.feed_score, &r.id)) } else { None };
-    let cards = match cards(&st, &rows).await {
+    let cards = match cards(&st, &viewer, &rows).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -192,7 +208,7 @@ pub async fn following(State(st): State<AppState>, viewer: Viewer) -> Response {
         Err(e) => return ApiError::from(e).into_response(),
     };
     let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
-    let cards = match cards(&st, &rows).await {
+    let cards = match cards(&st, &viewer, &rows).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -232,7 +248,7 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
         }
         Err(_) => return not_found_page(&viewer),
     };
-    let cs = match cards(&st, std::slice::from_ref(&v)).await {
+    let cs = match cards(&st, &viewer, std::slice::from_ref(&v)).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -265,6 +281,10 @@ fn clone_card(c: &Card) -> Card {
         height: c.height,
         first: c.first,
         sources: c.sources.clone(),
+        likes: c.likes,
+        comments: c.comments,
+        liked: c.liked,
+        duration_ms: c.duration_ms,
     }
 }
 
@@ -304,10 +324,31 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
                 visibility: v.visibility.as_str(),
             });
         }
-        Ok::<_, ApiError>((followers, following, videos, tiles))
+        let mut liked = Vec::new();
+        if viewer.id() == Some(&a.id) {
+            for (v, _) in st.db.liked_videos(&a.id, viewer.id(), None, 60).await? {
+                let poster = st
+                    .db
+                    .media_objects(&v.id)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.name.starts_with("preview-"))
+                    .map(|o| format!("/media/{}/{}", v.id, o.name));
+                liked.push(Tile { id: v.id.to_string(), poster, caption: v.caption.as_str().chars().take(100).collect(), status: "ready", visibility: "public" });
+            }
+        }
+        let follow = match viewer.id() {
+            Some(me) if me != &a.id => match st.db.relation_flags(me, &a.id).await?.0.as_deref() {
+                Some("accepted") => "following",
+                Some("requested") => "requested",
+                _ => "none",
+            },
+            _ => "",
+        };
+        Ok::<_, ApiError>((followers, following, videos, tiles, liked, follow.to_owned()))
     }
     .await;
-    let (followers, following, videos, tiles) = match result {
+    let (followers, following, videos, tiles, liked, follow) = match result {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -323,8 +364,98 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         following,
         videos,
         tiles,
+        liked,
         is_me,
         logout_csrf: viewer.csrf().unwrap_or("").to_owned(),
+        follow,
+        signed_in: viewer.account.is_some(),
+        private: a.private,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    layout: Layout,
+    q: String,
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+}
+
+pub async fn search_page(viewer: Viewer, axum::extract::Query(p): axum::extract::Query<SearchParams>) -> Response {
+    render(SearchPage { layout: Layout::new(&viewer, "search"), q: p.q.unwrap_or_default().chars().take(100).collect() })
+}
+
+#[derive(Template)]
+#[template(path = "tag.html")]
+struct TagPage {
+    layout: Layout,
+    tag: String,
+    tiles: Vec<Tile>,
+    following: bool,
+    signed_in: bool,
+}
+
+pub async fn tag_page(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> Response {
+    let Some(tag) = kinora_core::text::parse_tag(&tag) else { return not_found_page(&viewer) };
+    let result = async {
+        let rows = st.db.tag_videos(&tag, viewer.id(), None, 60).await?;
+        let mut tiles = Vec::new();
+        for v in &rows {
+            let poster = st
+                .db
+                .media_objects(&v.id)
+                .await?
+                .into_iter()
+                .find(|o| o.name.starts_with("preview-"))
+                .map(|o| format!("/media/{}/{}", v.id, o.name));
+            tiles.push(Tile { id: v.id.to_string(), poster, caption: v.caption.as_str().chars().take(100).collect(), status: "ready", visibility: "public" });
+        }
+        let following = match viewer.id() {
+            Some(me) => st.db.follows_tag(me, &tag).await?,
+            None => false,
+        };
+        Ok::<_, ApiError>((tiles, following))
+    }
+    .await;
+    match result {
+        Ok((tiles, following)) => render(TagPage { layout: Layout::new(&viewer, "search"), tag, tiles, following, signed_in: viewer.account.is_some() }),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    layout: Layout,
+}
+
+pub async fn inbox(viewer: Viewer) -> Response {
+    if viewer.account.is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    render(InboxPage { layout: Layout::new(&viewer, "inbox") })
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    display_name: String,
+    bio: String,
+    private: bool,
+}
+
+pub async fn settings(viewer: Viewer) -> Response {
+    let Some(a) = viewer.account.as_ref() else { return Redirect::to("/login").into_response() };
+    render(SettingsPage {
+        layout: Layout::new(&viewer, "me"),
+        display_name: a.display_name.clone(),
+        bio: a.bio.clone(),
+        private: a.private,
     })
 }
 

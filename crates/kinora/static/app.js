@@ -5,6 +5,29 @@
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.content : "";
   var soundOn = false;
+  var signedIn = document.body.dataset.signedIn === "1";
+
+  // JSON API call with the session's CSRF token; signed-out writes go to sign-in.
+  function api(method, path, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } };
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    return fetch(path, opts).then(function (r) {
+      if (r.status === 401) { location.href = "/login"; throw new Error("sign in"); }
+      if (r.status === 204) return null;
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || ("HTTP " + r.status));
+        return j;
+      });
+    });
+  }
+  function toast(msg) {
+    var t = document.getElementById("toast");
+    if (!t) return;
+    t.textContent = msg; t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { t.hidden = true; }, 2200);
+  }
+  function needSignIn() { if (!signedIn) { location.href = "/login"; return true; } return false; }
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -79,6 +102,12 @@
     }
 
     function activate(card) {
+      if (!watching || watching.card !== card) {
+        reportView();
+        watching = { card: card, start: Date.now(), looped: false };
+        var vv = card.querySelector("video");
+        vv.addEventListener("seeked", function () { if (watching && watching.card === card && vv.currentTime < 0.5) watching.looped = true; });
+      }
       var v = card.querySelector("video");
       ensureSrc(v, "auto");
       v.muted = !soundOn;
@@ -100,14 +129,64 @@
       setTimeout(function () { h.classList.remove("show"); }, 500);
     }
 
+    var lastTap = 0, tapTimer = null;
     feed.addEventListener("click", function (e) {
       var card = e.target.closest(".card");
       if (!card || e.target.closest("a")) return;
+      var act = e.target.closest(".act");
+      if (act) {
+        if (act.classList.contains("like")) toggleLike(card);
+        else if (act.classList.contains("comment")) openComments(card);
+        else if (act.classList.contains("share")) shareCard(card);
+        return;
+      }
+      var now = Date.now();
+      if (now - lastTap < 300) {
+        // Double tap: like (never unlike) with the heart.
+        clearTimeout(tapTimer); lastTap = 0;
+        var h = card.querySelector(".heart");
+        if (h) { h.classList.remove("pop"); void h.offsetWidth; h.classList.add("pop"); }
+        if (!card.querySelector(".like").classList.contains("on")) toggleLike(card);
+        return;
+      }
+      lastTap = now;
+      tapTimer = setTimeout(function () { singleTap(card); }, 300);
+    });
+    function singleTap(card) {
       var v = card.querySelector("video");
       if (!soundOn) { soundOn = true; v.muted = false; if (v.paused) v.play(); if (tip) tip.hidden = true; flash(card, "🔊"); return; }
       if (v.paused) { v.play(); flash(card, "▶"); } else { v.pause(); flash(card, "❚❚"); }
-    });
-
+    }
+    function toggleLike(card) {
+      if (needSignIn()) return;
+      var b = card.querySelector(".like"), on = !b.classList.contains("on");
+      b.classList.toggle("on", on); b.setAttribute("aria-pressed", on);
+      api(on ? "POST" : "DELETE", "/api/v1/videos/" + card.dataset.id + "/like").then(function (r) {
+        b.querySelector(".n").textContent = r.counts.likes;
+      }).catch(function (err) { b.classList.toggle("on", !on); toast(err.message); });
+    }
+    function shareCard(card) {
+      var url = location.origin + "/v/" + card.dataset.id;
+      api("POST", "/api/v1/videos/" + card.dataset.id + "/share").catch(function () {});
+      if (navigator.share) {
+        navigator.share({ url: url, title: "A video on Kinora" }).catch(function () {});
+      } else if (navigator.clipboard) {
+        navigator.clipboard.writeText(url).then(function () { toast("Link copied"); }, function () { toast(url); });
+      } else { toast(url); }
+    }
+    // Watch time, reported when a video leaves the screen.
+    var watching = null;
+    function reportView() {
+      if (!watching) return;
+      var w = watching; watching = null;
+      var ms = Math.round(Date.now() - w.start);
+      if (ms < 500) return;
+      var dur = Number(w.card.dataset.duration || 0);
+      var body = JSON.stringify({ watched_ms: ms, completed: dur > 0 && (w.looped || ms >= dur) });
+      fetch("/api/v1/videos/" + w.card.dataset.id + "/views", { method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: body }).catch(function () {});
+    }
+    document.addEventListener("visibilitychange", function () { if (document.hidden) reportView(); });
     function watch(card) { io.observe(card); }
     feed.querySelectorAll(".card").forEach(watch);
 
@@ -122,7 +201,18 @@
       var o = el("div", { "class": "overlay" });
       o.appendChild(el("a", { "class": "author", href: "/@" + item.author.username }, "@" + item.author.username));
       o.appendChild(el("p", { "class": "caption" }, item.caption || ""));
-      card.appendChild(v); card.appendChild(o); card.appendChild(el("div", { "class": "hint", "aria-hidden": "true" }));
+      var rail = el("div", { "class": "rail" });
+      var like = el("button", { "class": "act like" + (item.liked_by_me ? " on" : ""), "aria-label": "Like", "aria-pressed": String(!!item.liked_by_me) });
+      like.appendChild(el("span", { "class": "icon" }, "\u2665")); like.appendChild(el("span", { "class": "n" }, String(item.counts.likes)));
+      var com = el("button", { "class": "act comment", "aria-label": "Comments" });
+      com.appendChild(el("span", { "class": "icon" }, "\uD83D\uDCAC")); com.appendChild(el("span", { "class": "n" }, String(item.counts.comments)));
+      var sh = el("button", { "class": "act share", "aria-label": "Share" });
+      sh.appendChild(el("span", { "class": "icon" }, "\u27A6")); sh.appendChild(el("span", { "class": "n" }, "Share"));
+      rail.appendChild(like); rail.appendChild(com); rail.appendChild(sh);
+      card.dataset.duration = item.duration_ms || 0;
+      card.appendChild(v); card.appendChild(o); card.appendChild(rail);
+      card.appendChild(el("div", { "class": "hint", "aria-hidden": "true" }));
+      card.appendChild(el("div", { "class": "heart", "aria-hidden": "true" }, "\u2665"));
       return card;
     }
 
@@ -243,5 +333,207 @@
         link.href = "/v/" + v.id; link.hidden = false;
       })
       .catch(function () { setTimeout(function () { poll(id); }, 2000); });
+  }
+  // ---------- comments sheet ----------
+  var sheet = document.getElementById("comments");
+  var sheetCard = null, replyTo = null;
+  function openComments(card) {
+    if (!sheet) return;
+    sheetCard = card; replyTo = null;
+    sheet.hidden = false;
+    requestAnimationFrame(function () { sheet.classList.add("open"); });
+    loadComments();
+  }
+  function closeComments() {
+    if (!sheet) return;
+    sheet.classList.remove("open");
+    setTimeout(function () { sheet.hidden = true; }, 250);
+  }
+  function loadComments() {
+    var list = sheet.querySelector(".comment-list");
+    list.textContent = "";
+    api("GET", "/api/v1/videos/" + sheetCard.dataset.id + "/comments?limit=100").then(function (page) {
+      var me = document.querySelector('.tabbar a[href^="/@"]');
+      var myName = me ? me.getAttribute("href").slice(2) : "";
+      page.items.forEach(function (c) {
+        var li = el("li", { "class": c.reply_to ? "reply" : "" , "data-id": c.id });
+        var a = el("a", { href: "/@" + c.author.username, "class": "who" }, "@" + c.author.username);
+        li.appendChild(a); li.appendChild(el("p", {}, c.text));
+        var actions = el("div", { "class": "row small" });
+        var like = el("button", { "class": "link clike" + (c.liked_by_me ? " on" : "") }, "\u2665 " + c.counts.likes);
+        like.addEventListener("click", function () {
+          if (needSignIn()) return;
+          api(like.classList.contains("on") ? "DELETE" : "POST", "/api/v1/comments/" + c.id + "/like").then(function (r) {
+            like.classList.toggle("on", r.liked_by_me); like.textContent = "\u2665 " + r.counts.likes;
+          }).catch(function (e) { toast(e.message); });
+        });
+        actions.appendChild(like);
+        var rep = el("button", { "class": "link" }, "Reply");
+        rep.addEventListener("click", function () {
+          replyTo = c.reply_to || c.id;
+          var input = sheet.querySelector("input[name=text]");
+          input.value = "@" + c.author.username + " "; input.focus();
+        });
+        actions.appendChild(rep);
+        if (c.author.username === myName) {
+          var del = el("button", { "class": "link" }, "Delete");
+          del.addEventListener("click", function () {
+            api("DELETE", "/api/v1/comments/" + c.id).then(loadComments).catch(function (e) { toast(e.message); });
+          });
+          actions.appendChild(del);
+        }
+        li.appendChild(actions);
+        list.appendChild(li);
+      });
+      sheet.querySelector(".comment-empty").hidden = page.items.length > 0;
+      var n = sheetCard.querySelector(".comment .n"); if (n) n.textContent = page.items.length;
+      var form = sheet.querySelector(".comment-form");
+      form.hidden = page.comments === "off";
+    }).catch(function (e) { toast(e.message); });
+  }
+  if (sheet) {
+    sheet.querySelector(".close").addEventListener("click", closeComments);
+    sheet.querySelector(".comment-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (needSignIn()) return;
+      var input = sheet.querySelector("input[name=text]");
+      var body = { text: input.value };
+      if (replyTo) body.reply_to = replyTo;
+      api("POST", "/api/v1/videos/" + sheetCard.dataset.id + "/comments", body).then(function () {
+        input.value = ""; replyTo = null; loadComments();
+      }).catch(function (err) { toast(err.message); });
+    });
+  }
+
+  // ---------- profile ----------
+  document.querySelectorAll("button.follow").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var on = b.dataset.state === "none" || b.dataset.state === "";
+      api(on ? "POST" : "DELETE", "/api/v1/accounts/" + b.dataset.username + "/follow").then(function (r) {
+        b.dataset.state = r.state === "following" ? "following" : r.state;
+        b.textContent = r.state === "following" ? "Following" : r.state === "requested" ? "Requested" : "Follow";
+      }).catch(function (e) { toast(e.message); });
+    });
+  });
+  document.querySelectorAll("button.more").forEach(function (b) {
+    var menu = document.querySelector(".menu");
+    b.addEventListener("click", function () { if (menu) menu.hidden = !menu.hidden; });
+  });
+  document.querySelectorAll(".menu [data-action]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var u = b.dataset.username, a = b.dataset.action;
+      if (a === "report") {
+        var why = prompt("Why are you reporting @" + u + "? (spam, harassment, hate, violence, sexual, self-harm, illegal, copyright, privacy, other)", "spam");
+        if (!why) return;
+        api("POST", "/api/v1/reports", { account: u, reason: why.trim().toLowerCase(), details: "" })
+          .then(function () { toast("Thanks, a moderator will look at it."); }).catch(function (e) { toast(e.message); });
+        return;
+      }
+      if (a === "block" && !confirm("Block @" + u + "? You won't see each other.")) return;
+      api("POST", "/api/v1/accounts/" + u + "/" + a).then(function () {
+        toast(a === "block" ? "Blocked" : "Muted");
+        if (a === "block") location.href = "/";
+      }).catch(function (e) { toast(e.message); });
+    });
+  });
+  document.querySelectorAll(".tabs .tab").forEach(function (t) {
+    t.addEventListener("click", function () {
+      document.querySelectorAll(".tabs .tab").forEach(function (x) { x.classList.toggle("on", x === t); });
+      document.querySelectorAll(".tabpane").forEach(function (p) { p.hidden = p.dataset.pane !== t.dataset.tab; });
+    });
+  });
+  document.querySelectorAll("button.tagfollow").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var on = b.dataset.on !== "true";
+      api(on ? "POST" : "DELETE", "/api/v1/tags/" + encodeURIComponent(b.dataset.tag) + "/follow").then(function (r) {
+        b.dataset.on = String(r.following); b.textContent = r.following ? "Following" : "Follow hashtag";
+      }).catch(function (e) { toast(e.message); });
+    });
+  });
+
+  // ---------- search: results as you type ----------
+  var q = document.getElementById("search-q");
+  if (q) {
+    var seq = 0, timer = null;
+    var run = function () {
+      var text = q.value.trim(), mine = ++seq;
+      var box = document.getElementById("search-results");
+      history.replaceState(null, "", text ? "/search?q=" + encodeURIComponent(text) : "/search");
+      if (!text) { box.querySelectorAll("ul").forEach(function (u) { u.textContent = ""; }); box.querySelector(".search-empty").hidden = true; return; }
+      Promise.all(["accounts", "tags", "videos"].map(function (t) {
+        return api("GET", "/api/v1/search?limit=12&type=" + t + "&q=" + encodeURIComponent(text)).then(function (r) { return r.items; }, function () { return []; });
+      })).then(function (res) {
+        if (mine !== seq) return;
+        var people = box.querySelector(".people"), tags = box.querySelector("[data-type=tags] .tags"), grid = box.querySelector("[data-type=videos] .grid");
+        people.textContent = ""; tags.textContent = ""; grid.textContent = "";
+        res[0].forEach(function (a) { var li = el("li"); li.appendChild(el("a", { href: "/@" + a.username }, a.display_name + " @" + a.username)); people.appendChild(li); });
+        res[1].forEach(function (t) { var li = el("li"); li.appendChild(el("a", { href: "/tags/" + encodeURIComponent(t.tag) }, "#" + t.tag + " · " + t.videos)); tags.appendChild(li); });
+        res[2].forEach(function (v) {
+          var li = el("li"), a = el("a", { href: "/v/" + v.id, "class": "tile" });
+          if (v.preview_url || v.poster_url) a.appendChild(el("img", { src: v.preview_url || v.poster_url, alt: v.caption, loading: "lazy" }));
+          li.appendChild(a); grid.appendChild(li);
+        });
+        box.querySelectorAll(".results").forEach(function (sec, i) { sec.hidden = res[i].length === 0; });
+        box.querySelector(".search-empty").hidden = res[0].length + res[1].length + res[2].length > 0;
+      });
+    };
+    q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 180); });
+    q.form.addEventListener("submit", function (e) { e.preventDefault(); run(); });
+    if (q.value) run();
+    api("GET", "/api/v1/tags/trending").then(function (r) {
+      var ul = document.getElementById("trending");
+      r.items.forEach(function (t) { var li = el("li"); li.appendChild(el("a", { href: "/tags/" + encodeURIComponent(t.tag) }, "#" + t.tag + " · " + t.videos)); ul.appendChild(li); });
+      if (!r.items.length) ul.parentNode.hidden = true;
+    }).catch(function () {});
+  }
+
+  // ---------- inbox and unread badge ----------
+  var KIND = { follow: "started following you", follow_request: "asked to follow you", follow_accepted: "accepted your follow request",
+    like: "liked your video", comment: "commented on your video", reply: "replied to your comment", mention: "mentioned you" };
+  var notes = document.getElementById("notifications");
+  if (notes) {
+    api("GET", "/api/v1/notifications?limit=100").then(function (r) {
+      r.items.forEach(function (n) {
+        var li = el("li", { "class": n.read ? "" : "unread" });
+        li.appendChild(el("a", { href: "/@" + n.actor.username, "class": "who" }, "@" + n.actor.username));
+        li.appendChild(document.createTextNode(" " + (KIND[n.kind] || n.kind) + " "));
+        if (n.video) li.appendChild(el("a", { href: "/v/" + n.video.id }, "“" + (n.video.caption || "video").slice(0, 40) + "”"));
+        notes.appendChild(li);
+      });
+      document.getElementById("inbox-empty").hidden = r.items.length > 0;
+      if (r.unread) api("POST", "/api/v1/notifications/read", {}).catch(function () {});
+    }).catch(function (e) { toast(e.message); });
+    api("GET", "/api/v1/follow-requests").then(function (r) {
+      var box = document.getElementById("requests"), ul = box.querySelector("ul");
+      box.hidden = r.items.length === 0;
+      r.items.forEach(function (a) {
+        var li = el("li");
+        li.appendChild(el("a", { href: "/@" + a.username }, "@" + a.username));
+        ["accept", "reject"].forEach(function (act) {
+          var b = el("button", { "class": "button " + (act === "reject" ? "secondary" : "") }, act === "accept" ? "Accept" : "Decline");
+          b.addEventListener("click", function () {
+            api("POST", "/api/v1/follow-requests/" + a.username + "/" + act).then(function () { li.remove(); }).catch(function (e) { toast(e.message); });
+          });
+          li.appendChild(b);
+        });
+        ul.appendChild(li);
+      });
+    }).catch(function () {});
+  } else if (signedIn) {
+    api("GET", "/api/v1/notifications?limit=100").then(function (r) {
+      var b = document.querySelector(".tabbar .badge-count");
+      if (b && r.unread > 0) { b.textContent = r.unread > 99 ? "99+" : r.unread; b.hidden = false; }
+    }).catch(function () {});
+  }
+
+  // ---------- settings ----------
+  var settings = document.getElementById("settings-form");
+  if (settings) {
+    settings.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("PATCH", "/api/v1/me", { display_name: settings.display_name.value, bio: settings.bio.value, private: settings.private.checked })
+        .then(function (a) { toast("Saved"); setTimeout(function () { location.href = "/@" + a.username; }, 600); })
+        .catch(function (err) { toast(err.message); });
+    });
   }
 })();
