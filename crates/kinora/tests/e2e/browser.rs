@@ -201,3 +201,76 @@ async fn phone_browser_signs_up_and_uploads() {
     let (_, me) = app.get_json("/api/v1/accounts/webtus/videos", None).await;
     assert_eq!(me["items"][0]["caption"], "sent with tus from a phone");
 }
+
+/// The social flows as a phone user does them: follow from a profile, double-tap to
+/// like, comment in the sheet, and search with results as you type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_follows_likes_comments_and_searches() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let creator = app.signup("creator").await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "s.mp4", 360, 640, 3);
+    let v = app.upload_and_wait(&creator, &f, "Morning run #sunrise", "public").await;
+    let id = v["id"].as_str().unwrap().to_owned();
+
+    let d = Driver::start().await;
+    d.goto(&app.url("/signup")).await;
+    d.type_into("input[name=username]", "viewer1").await;
+    d.type_into("input[name=password]", "a long enough password").await;
+    d.click("button[type=submit]").await;
+    let wait_for = |script: &'static str, what: &'static str| {
+        let d = &d;
+        async move {
+            let start = Instant::now();
+            loop {
+                let v = d.js(script).await;
+                if v == true {
+                    return;
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}: {v}");
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        }
+    };
+    wait_for("return location.pathname === '/upload';", "sign-up").await;
+
+    // Follow from the profile page.
+    d.goto(&app.url("/@creator")).await;
+    d.click("button.follow").await;
+    wait_for("return document.querySelector('button.follow').textContent.trim() === 'Following';", "follow").await;
+
+    // Double-tap the video to like it; the heart shows and the count goes up.
+    d.goto(&app.url("/")).await;
+    d.wait_playing(0, 0.3).await;
+    d.js("const v = document.querySelector('.card video'); v.click(); setTimeout(() => v.click(), 80); return true;").await;
+    wait_for("return document.querySelector('.card .like').classList.contains('on') && document.querySelector('.card .like .n').textContent === '1';", "like").await;
+
+    // Comment in the sheet.
+    d.click(".card .act.comment").await;
+    wait_for(
+        "const s = document.getElementById('comments'); return !s.hidden && s.classList.contains('open') && Math.abs(s.getBoundingClientRect().bottom - window.innerHeight) < 2;",
+        "comment sheet",
+    )
+    .await;
+    d.type_into(".comment-form input[name=text]", "great pace!").await;
+    d.click(".comment-form button[type=submit]").await;
+    wait_for("return Array.from(document.querySelectorAll('.comment-list li p')).some(p => p.textContent === 'great pace!');", "comment").await;
+
+    // Search as you type.
+    d.goto(&app.url("/search")).await;
+    d.type_into("#search-q", "sunr").await;
+    wait_for("return Array.from(document.querySelectorAll('#search-results a')).some(a => a.getAttribute('href') === '/tags/sunrise');", "tag result").await;
+    wait_for(&*Box::leak(format!("return !!document.querySelector('#search-results a[href=\"/v/{id}\"]');").into_boxed_str()), "video result").await;
+    d.js("const q = document.getElementById('search-q'); q.value = ''; return true;").await;
+    d.type_into("#search-q", "crea").await;
+    wait_for("return !!document.querySelector('#search-results a[href=\"/@creator\"]');", "account result").await;
+
+    // The server agrees with what the page showed.
+    let (_, vj) = app.get_json(&format!("/api/v1/videos/{id}"), Some(&creator)).await;
+    assert_eq!(vj["counts"]["likes"], 1);
+    assert_eq!(vj["counts"]["comments"], 1);
+    let (_, acct) = app.get_json("/api/v1/accounts/creator", None).await;
+    assert_eq!(acct["counts"]["followers"], 1);
+    let (_, notes) = app.get_json("/api/v1/notifications", Some(&creator)).await;
+    assert!(notes["unread"].as_i64().unwrap() >= 3, "{notes}");
+}
