@@ -181,6 +181,24 @@ pub async fn get_account(State(st): State<AppState>, viewer: Viewer, Path(name):
 
 // ---------- lists ----------
 
+/// `Query` whose rejection is our JSON error (axum's own answers in plain text).
+pub struct Q<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Q<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Q(v))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     pub cursor: Option<String>,
@@ -233,7 +251,7 @@ pub async fn account_videos(
     State(st): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
-    Query(q): Query<ListQuery>,
+    Q(q): Q<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let (a, _) = visible_account(&st, &viewer, &name).await?;
     let limit = q.limit()?;
@@ -241,7 +259,7 @@ pub async fn account_videos(
     list_json(&st, &viewer, rows, limit, |r| r.created_at).await
 }
 
-pub async fn for_you(State(st): State<AppState>, viewer: Viewer, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn for_you(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let limit = q.limit()?;
     let rows = st.db.for_you(viewer.id(), q.cursor()?.as_ref(), limit).await?;
     list_json(&st, &viewer, rows, limit, |r| r.feed_score).await
@@ -250,7 +268,7 @@ pub async fn for_you(State(st): State<AppState>, viewer: Viewer, Query(q): Query
 pub async fn following_feed(
     State(st): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<ListQuery>,
+    Q(q): Q<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let me = viewer.require()?;
     let limit = q.limit()?;

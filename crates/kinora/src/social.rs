@@ -3,11 +3,11 @@
 //! events and creator analytics. Every read goes through the policy in
 //! `kinora_core::policy` (directly, or through `kinora-db`'s SQL mirror of it).
 
-use crate::api::{account_by_name, encode_cursor, list_json, relation, rfc3339, visible_account, visible_video, ListQuery};
+use crate::api::{account_by_name, encode_cursor, list_json, relation, rfc3339, visible_account, visible_video, ListQuery, Q};
 use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kinora_core::policy::{can_comment, can_view_account, CommentSetting, Relation};
@@ -78,11 +78,11 @@ async fn follow_list(st: AppState, viewer: Viewer, name: String, q: ListQuery, f
     Ok(Json(json!({"items": rows.iter().map(|(r, _)| brief(r)).collect::<Vec<_>>(), "next_cursor": next})))
 }
 
-pub async fn followers(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn followers(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     follow_list(st, viewer, name, q, true).await
 }
 
-pub async fn following(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn following(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     follow_list(st, viewer, name, q, false).await
 }
 
@@ -205,7 +205,7 @@ pub async fn unlike(State(st): State<AppState>, viewer: Viewer, Path(id): Path<S
     set_like(st, viewer, id, false).await
 }
 
-pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let v = visible_video(&st, &viewer, &id).await?;
     let rows = st.db.likers(&v.id, viewer.id(), q.limit()?).await?;
     Ok(Json(json!({"items": rows.iter().map(brief).collect::<Vec<_>>(), "next_cursor": null})))
@@ -311,7 +311,7 @@ async fn comment_json(st: &AppState, viewer: &Viewer, c: &CommentRow) -> ApiResu
     }))
 }
 
-pub async fn list_comments(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn list_comments(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let v = visible_video(&st, &viewer, &id).await?;
     let limit = q.limit()?;
     let rows = st.db.comments(&v.id, viewer.id(), q.cursor()?.as_ref(), limit).await?;
@@ -414,7 +414,7 @@ fn tag_of(s: &str) -> ApiResult<String> {
     parse_tag(s).ok_or_else(ApiError::not_found)
 }
 
-pub async fn tag_videos(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn tag_videos(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let tag = tag_of(&tag)?;
     let limit = q.limit()?;
     let rows = st.db.tag_videos(&tag, viewer.id(), q.cursor()?.as_ref(), limit).await?;
@@ -459,7 +459,7 @@ pub struct SearchQuery {
     limit: Option<String>,
 }
 
-pub async fn search(State(st): State<AppState>, viewer: Viewer, Query(s): Query<SearchQuery>) -> ApiResult<Json<Value>> {
+pub async fn search(State(st): State<AppState>, viewer: Viewer, Q(s): Q<SearchQuery>) -> ApiResult<Json<Value>> {
     let q = s.q.unwrap_or_default();
     if q.chars().count() > 100 {
         return Err(ApiError::new(ErrorCode::InvalidField, "q: at most 100 characters"));
@@ -483,7 +483,7 @@ pub async fn search(State(st): State<AppState>, viewer: Viewer, Query(s): Query<
 
 // ---------- notifications ----------
 
-pub async fn notifications(State(st): State<AppState>, viewer: Viewer, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn notifications(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let me = viewer.require()?.clone();
     let limit = q.limit()?;
     let rows = st.db.notifications(&me.id, q.cursor()?.as_ref(), limit).await?;

@@ -14,6 +14,7 @@ mod hostile;
 mod inputs;
 mod matrix;
 mod media;
+mod openapi;
 mod reprocess;
 mod social;
 mod uploads;
