@@ -16,6 +16,8 @@ pub struct AccountRow {
     pub created_at: i64,
     /// Private accounts approve followers; their videos are `followers` at most.
     pub private: bool,
+    /// Object key of the profile picture, if any.
+    pub avatar_key: Option<String>,
 }
 
 /// What sign-up stores.
@@ -34,11 +36,13 @@ pub trait AccountRepo {
     fn account_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
     /// (followers, following, videos visible to anyone).
     fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64, i64)>> + Send;
+    /// Sets the profile picture's object key; returns the previous one.
+    fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
     /// Is `follower` an accepted follower of `followee`?
     fn is_follower(&self, follower: &Id, followee: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
 }
 
-const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private";
+const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -54,6 +58,7 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         password_hash: col(r, "password_hash")?,
         created_at: col(r, "created_at")?,
         private: col::<i64>(r, "private")? != 0,
+        avatar_key: col(r, "avatar_key")?,
     })
 }
 
@@ -82,6 +87,7 @@ impl AccountRepo for Db {
             password_hash: a.password_hash.to_owned(),
             created_at: now,
             private: false,
+            avatar_key: None,
         })
     }
 
@@ -113,6 +119,18 @@ impl AccountRepo for Db {
         .fetch_one(self.pool())
         .await?;
         Ok((col(&r, "followers")?, col(&r, "following")?, col(&r, "videos")?))
+    }
+
+    async fn set_avatar(&self, id: &Id, key: &str) -> Result<Option<String>> {
+        let old: Option<String> = sqlx::query("SELECT avatar_key FROM accounts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| col::<Option<String>>(&r, "avatar_key"))
+            .transpose()?
+            .flatten();
+        sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2").bind(key).bind(id.as_str()).execute(self.pool()).await?;
+        Ok(old)
     }
 
     async fn is_follower(&self, follower: &Id, followee: &Id) -> Result<bool> {

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_social.sql"),
         postgres: include_str!("../migrations/postgres/0003_social.sql"),
     },
+    Migration {
+        version: "0004_avatars",
+        sqlite: include_str!("../migrations/sqlite/0004_avatars.sql"),
+        postgres: include_str!("../migrations/postgres/0004_avatars.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

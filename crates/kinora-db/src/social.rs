@@ -56,7 +56,7 @@ pub struct NewReport<'a> {
     pub details: &'a str,
 }
 
-const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private";
+const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key";
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";

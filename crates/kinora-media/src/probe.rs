@@ -168,15 +168,23 @@ impl Probe {
     }
 }
 
+/// Image demuxers accepted for profile pictures.
+pub const IMAGE_DEMUXER_WHITELIST: &str = "png_pipe,jpeg_pipe,webp_pipe,gif,bmp_pipe";
+
 /// The argv for probing `input` (a server-generated path inside the job directory).
 pub fn probe_args(input: &Path) -> Vec<OsString> {
+    probe_args_with(input, DEMUXER_WHITELIST)
+}
+
+/// Like [`probe_args`] with another demuxer whitelist.
+pub fn probe_args_with(input: &Path, whitelist: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-v",
         "error",
         "-protocol_whitelist",
         "file",
         "-format_whitelist",
-        DEMUXER_WHITELIST,
+        whitelist,
         "-print_format",
         "json",
         "-show_format",
@@ -217,7 +225,18 @@ pub async fn run_probe(
     cwd: &Path,
     limits: ProcessLimits,
 ) -> Result<Probe, RunProbeError> {
-    match process::run(&tools.ffprobe, &probe_args(input), cwd, limits).await {
+    run_probe_with(tools, input, cwd, limits, DEMUXER_WHITELIST).await
+}
+
+/// Runs ffprobe with another demuxer whitelist (images for profile pictures).
+pub async fn run_probe_with(
+    tools: &Tools,
+    input: &Path,
+    cwd: &Path,
+    limits: ProcessLimits,
+    whitelist: &str,
+) -> Result<Probe, RunProbeError> {
+    match process::run(&tools.ffprobe, &probe_args_with(input, whitelist), cwd, limits).await {
         Ok(out) => Ok(Probe::parse(&out)?),
         Err(ProcessError::Failed { stderr, .. }) => Err(RunProbeError::Unreadable(stderr)),
         Err(e) => Err(RunProbeError::Process(e)),

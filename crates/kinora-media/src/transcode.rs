@@ -174,6 +174,21 @@ pub fn preview_args(rendition: &Path, at_secs: f64, output: &Path) -> Vec<OsStri
     a
 }
 
+/// Edge of the square profile picture.
+pub const AVATAR_EDGE: u32 = 256;
+
+/// ffmpeg argv for a profile picture: the probed image demuxer forced, first frame,
+/// centre square, 256x256 JPEG, metadata (EXIF, GPS, comments) dropped.
+pub fn avatar_args(input: &Path, demuxer: &str, output: &Path) -> Vec<OsString> {
+    let mut a = strs(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
+    a.extend(strs(&["-protocol_whitelist", "file", "-format_whitelist", crate::probe::IMAGE_DEMUXER_WHITELIST, "-f", demuxer, "-i"]));
+    a.push(file_url(input));
+    let vf = format!("crop='min(iw,ih)':'min(iw,ih)',scale={e}:{e}:flags=lanczos,format=yuvj420p", e = AVATAR_EDGE);
+    a.extend(strs(&["-frames:v", "1", "-vf", &vf, "-map_metadata", "-1", "-q:v", "3", "-f", "image2", "-update", "1"]));
+    a.push(file_url(output));
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

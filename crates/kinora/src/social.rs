@@ -28,6 +28,7 @@ fn brief(a: &AccountRow) -> Value {
         "id": a.id,
         "username": a.username,
         "display_name": if a.display_name.is_empty() { a.username.as_str() } else { &a.display_name },
+        "avatar_url": avatar_url(a),
     })
 }
 
@@ -585,3 +586,115 @@ pub async fn report(State(st): State<AppState>, viewer: Viewer, b: JsonBody<Repo
     Ok((StatusCode::CREATED, Json(json!({"id": id, "status": "open"}))))
 }
 
+
+// ---------- profile pictures ----------
+
+/// `POST /api/v1/me/avatar` (multipart `file`): any PNG, JPEG, WebP, GIF or BMP up
+/// to 10 MiB and 8192 px a side, re-encoded by sandboxed ffmpeg to a 256x256 JPEG
+/// with no metadata, stored in the account's home region.
+pub async fn upload_avatar(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> ApiResult<Json<Value>> {
+    use kinora_media::process::{self, ProcessLimits};
+    let me = viewer.require()?.clone();
+    let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
+    const MAX: usize = 10 << 20;
+    let mut data = None;
+    while let Some(mut f) = mp.next_field().await.map_err(|e| ApiError::bad_request(e.body_text()))? {
+        if f.name() != Some("file") {
+            continue;
+        }
+        let mut buf = Vec::new();
+        while let Some(c) = f.chunk().await.map_err(|e| ApiError::bad_request(e.body_text()))? {
+            buf.extend_from_slice(&c);
+            if buf.len() > MAX {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge, "profile pictures are limited to 10 MiB"));
+            }
+        }
+        data = Some(buf);
+    }
+    let data = data.filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("file: send an image in the field `file`"))?;
+    let dir = st.data_dir().join("work").join(format!("avatar-{}", Id::generate()));
+    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
+    let result = async {
+        let input = dir.join("input");
+        tokio::fs::write(&input, &data).await.map_err(ApiError::internal)?;
+        let limits = ProcessLimits {
+            wall: std::time::Duration::from_secs(20),
+            cpu_secs: 20,
+            memory_bytes: st.config.media.memory_limit_mib << 20,
+            file_bytes: 16 << 20,
+            max_stdout: 1 << 20,
+            isolate_network: st.isolate_network,
+        };
+        let bad = |m: &str| ApiError::new(ErrorCode::UnsupportedMedia, format!("file: {m}"));
+        let probe = kinora_media::probe::run_probe_with(&st.tools, &input, &dir, limits, kinora_media::probe::IMAGE_DEMUXER_WHITELIST)
+            .await
+            .map_err(|_| bad("not a PNG, JPEG, WebP, GIF or BMP image"))?;
+        let v = probe.video.as_ref().ok_or_else(|| bad("no image in the file"))?;
+        if v.width == 0 || v.height == 0 || v.width > 8192 || v.height > 8192 || u64::from(v.width) * u64::from(v.height) > 40_000_000 {
+            return Err(ApiError::new(ErrorCode::MediaTooLarge, "file: images are limited to 8192 px a side and 40 megapixels"));
+        }
+        let out = dir.join("avatar.jpg");
+        process::run(&st.tools.ffmpeg, &kinora_media::transcode::avatar_args(&input, &probe.demuxer, &out), &dir, limits)
+            .await
+            .map_err(|_| bad("the image could not be decoded"))?;
+        let bytes = tokio::fs::read(&out).await.map_err(ApiError::internal)?;
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let key = format!("avatars/{}/{}.jpg", me.id, &sha[..16]);
+        let store = st.regions.get(&me.region).map_err(ApiError::internal)?;
+        crate::storage::put_file(store, &key, &out).await.map_err(ApiError::internal)?;
+        if let Some(old) = st.db.set_avatar(&me.id, &key).await? {
+            if old != key {
+                let _ = crate::storage::delete(store, &old).await;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    result?;
+    let a = st.db.account_by_id(&me.id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(crate::api::account_json(&st, Some(&a.id), &a).await?))
+}
+
+/// `GET /avatars/{account}/{name}`: a profile picture, for whoever may see the account.
+pub async fn serve_avatar(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    Path((account, name)): Path<(String, String)>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = Id::parse(&account).ok_or_else(ApiError::not_found)?;
+    let a = st.db.account_by_id(&id).await?.ok_or_else(ApiError::not_found)?;
+    if !can_view_account(relation(&st, &viewer, &a.id).await?) {
+        return Err(ApiError::not_found());
+    }
+    let key = format!("avatars/{}/{}", a.id, name);
+    if a.avatar_key.as_deref() != Some(key.as_str()) {
+        return Err(ApiError::not_found());
+    }
+    let store = st.regions.get(&a.region).map_err(ApiError::internal)?;
+    let bytes = store
+        .get(&crate::storage::key(&key))
+        .await
+        .map_err(ApiError::internal)?
+        .bytes()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/jpeg"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The URL of an account's profile picture, if it has one.
+pub fn avatar_url(a: &AccountRow) -> Option<String> {
+    a.avatar_key.as_deref().and_then(|k| k.strip_prefix("avatars/")).map(|rest| format!("/avatars/{rest}"))
+}

@@ -104,6 +104,7 @@ struct ProfilePage {
     follow: String,
     signed_in: bool,
     private: bool,
+    avatar: Option<String>,
 }
 
 #[derive(Template)]
@@ -370,6 +371,7 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         follow,
         signed_in: viewer.account.is_some(),
         private: a.private,
+        avatar: crate::social::avatar_url(&a),
     })
 }
 

@@ -527,6 +527,19 @@
   }
 
   // ---------- settings ----------
+  var avatarForm = document.getElementById("avatar-form");
+  if (avatarForm) {
+    avatarForm.file.addEventListener("change", function () {
+      var f = avatarForm.file.files[0], st = document.getElementById("avatar-status");
+      if (!f) return;
+      var fd = new FormData(); fd.append("file", f);
+      st.textContent = "Uploading…";
+      fetch("/api/v1/me/avatar", { method: "POST", body: fd, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+        .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error.message); return j; }); })
+        .then(function () { st.textContent = "Saved."; })
+        .catch(function (e) { st.textContent = e.message; });
+    });
+  }
   var settings = document.getElementById("settings-form");
   if (settings) {
     settings.addEventListener("submit", function (e) {

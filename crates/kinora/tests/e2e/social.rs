@@ -189,3 +189,54 @@ async fn write_rate_limits(b: Backend) {
     // Reads are not limited.
     assert_eq!(app.get_json("/api/v1/accounts/bob", Some(&ann)).await.0, 200);
 }
+
+both!(avatars_are_reencoded_and_policed);
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+async fn avatars_are_reencoded_and_policed(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ann = app.signup("ann").await;
+    let bob = app.signup("bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("me.png");
+    crate::support::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=640x480", "-frames:v", "1", png.to_str().unwrap()]);
+    // Add a text chunk with a location, as phone apps do.
+    let mut bytes = std::fs::read(&png).unwrap();
+    let iend = bytes.len() - 12;
+    let text = b"tEXtGPS\x0037.7749,-122.4194 secret-location";
+    let mut chunk = ((text.len() - 4) as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(text);
+    chunk.extend_from_slice(&crc32(text).to_be_bytes());
+    bytes.splice(iend..iend, chunk);
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("me.png"));
+    let r = app.client.post(app.url("/api/v1/me/avatar")).bearer_auth(&ann).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let acct: Value = r.json().await.unwrap();
+    let url = acct["avatar_url"].as_str().unwrap().to_owned();
+    let got = app.get(&url, None).await;
+    assert_eq!(got.headers()["content-type"], "image/jpeg");
+    let jpg = got.bytes().await.unwrap();
+    assert!(!jpg.windows(15).any(|w| w == b"secret-location"));
+    let out = dir.path().join("a.jpg");
+    std::fs::write(&out, &jpg).unwrap();
+    let p = crate::support::ffprobe_json(&out);
+    assert_eq!((p["streams"][0]["width"].as_i64(), p["streams"][0]["height"].as_i64()), (Some(256), Some(256)));
+    assert_eq!(app.get_json("/api/v1/accounts/ann", None).await.1["avatar_url"], url.as_str());
+    // Blocked: the picture is gone for them, like the account.
+    call(&app, M::POST, "/api/v1/accounts/bob/block", &ann, None).await;
+    assert_eq!(app.get(&url, Some(&bob)).await.status(), 404);
+    // Not an image.
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"#EXTM3U\nhttp://127.0.0.1:9/x\n".to_vec()).file_name("x.png"));
+    let r = app.client.post(app.url("/api/v1/me/avatar")).bearer_auth(&ann).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 415);
+}
