@@ -194,7 +194,7 @@ async fn visibility_matrix(b: Backend) {
                 tally.check(format!("video count of {owner} as {who}"), c["counts"]["videos"] == visible, true);
             }
         }
-        let (s, _) = app.get_json(&"/api/v1/accounts/blocked".to_string(), Some(&t(owner))).await;
+        let (s, _) = app.get_json("/api/v1/accounts/blocked", Some(&t(owner))).await;
         tally.check(format!("blocker sees blocked account ({owner})"), s == 200, false);
         let r = send(reqwest::Method::POST, format!("/api/v1/accounts/{owner}/follow"), t("blocked"), None).await.unwrap();
         tally.check(format!("blocked cannot follow {owner}"), r.status() == 404, true);
