@@ -80,8 +80,11 @@ pub async fn serve(
     h.insert(
         header::CACHE_CONTROL,
         if public {
-            // Names carry a content hash, so the bytes behind a URL never change.
-            HeaderValue::from_static("public, max-age=31536000, immutable")
+            // Names carry a content hash, so the bytes behind a URL never change:
+            // browsers keep them for a year. Shared caches (CDNs) revalidate after
+            // 10 s, so making a video private or deleting it stops every cached
+            // copy within seconds (a revalidation is a cheap 304 while it is public).
+            HeaderValue::from_static("public, max-age=31536000, s-maxage=10, immutable")
         } else {
             HeaderValue::from_static("private, no-cache")
         },

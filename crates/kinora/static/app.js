@@ -27,6 +27,27 @@
     clearTimeout(toast.timer);
     toast.timer = setTimeout(function () { t.hidden = true; }, 2200);
   }
+  var ICON_COMMENT = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4 22l4.6-2.4c1.1.3 2.2.4 3.4.4 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/></svg>';
+  var ICON_SHARE = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M14 4l8 7.5-8 7.5v-4.6C8.3 14.4 4.6 16.2 2 20c.9-5.5 4.1-10.1 12-11.2V4z"/></svg>';
+
+  // Hashtags and mentions in captions and comments become links (built as DOM
+  // nodes from text, so nothing a caption contains is ever parsed as HTML).
+  function linkify(node) {
+    var text = node.textContent, re = /(^|[^\w])([#@])([\w\u00C0-\uFFFF]{1,50})/g, m, last = 0;
+    var frag = document.createDocumentFragment(), any = false;
+    while ((m = re.exec(text))) {
+      var start = m.index + m[1].length;
+      frag.appendChild(document.createTextNode(text.slice(last, start)));
+      var href = m[2] === "#" ? "/tags/" + encodeURIComponent(m[3].toLowerCase()) : "/@" + m[3].toLowerCase();
+      frag.appendChild(el("a", { href: href, "class": "inline-link" }, m[2] + m[3]));
+      last = start + 1 + m[3].length; any = true;
+    }
+    if (!any) return;
+    frag.appendChild(document.createTextNode(text.slice(last)));
+    node.textContent = ""; node.appendChild(frag);
+  }
+  document.querySelectorAll(".caption, .bio").forEach(linkify);
+
   function needSignIn() { if (!signedIn) { location.href = "/login"; return true; } return false; }
 
   function el(tag, attrs, text) {
@@ -200,14 +221,16 @@
       v.muted = true;
       var o = el("div", { "class": "overlay" });
       o.appendChild(el("a", { "class": "author", href: "/@" + item.author.username }, "@" + item.author.username));
-      o.appendChild(el("p", { "class": "caption" }, item.caption || ""));
+      var cap = el("p", { "class": "caption" }, item.caption || ""); linkify(cap); o.appendChild(cap);
       var rail = el("div", { "class": "rail" });
       var like = el("button", { "class": "act like" + (item.liked_by_me ? " on" : ""), "aria-label": "Like", "aria-pressed": String(!!item.liked_by_me) });
       like.appendChild(el("span", { "class": "icon" }, "\u2665")); like.appendChild(el("span", { "class": "n" }, String(item.counts.likes)));
       var com = el("button", { "class": "act comment", "aria-label": "Comments" });
-      com.appendChild(el("span", { "class": "icon" }, "\uD83D\uDCAC")); com.appendChild(el("span", { "class": "n" }, String(item.counts.comments)));
+      var ci = el("span", { "class": "icon" }); ci.innerHTML = ICON_COMMENT; com.appendChild(ci);
+      com.appendChild(el("span", { "class": "n" }, String(item.counts.comments)));
       var sh = el("button", { "class": "act share", "aria-label": "Share" });
-      sh.appendChild(el("span", { "class": "icon" }, "\u27A6")); sh.appendChild(el("span", { "class": "n" }, "Share"));
+      var si = el("span", { "class": "icon" }); si.innerHTML = ICON_SHARE; sh.appendChild(si);
+      sh.appendChild(el("span", { "class": "n" }, "Share"));
       rail.appendChild(like); rail.appendChild(com); rail.appendChild(sh);
       card.dataset.duration = item.duration_ms || 0;
       card.appendChild(v); card.appendChild(o); card.appendChild(rail);
@@ -358,7 +381,8 @@
       page.items.forEach(function (c) {
         var li = el("li", { "class": c.reply_to ? "reply" : "" , "data-id": c.id });
         var a = el("a", { href: "/@" + c.author.username, "class": "who" }, "@" + c.author.username);
-        li.appendChild(a); li.appendChild(el("p", {}, c.text));
+        var body = el("p", {}, c.text); linkify(body);
+        li.appendChild(a); li.appendChild(body);
         var actions = el("div", { "class": "row small" });
         var like = el("button", { "class": "link clike" + (c.liked_by_me ? " on" : "") }, "\u2665 " + c.counts.likes);
         like.addEventListener("click", function () {

@@ -79,6 +79,17 @@ async fn social_flows(b: Backend) {
     let (_, vj) = call(&app, M::GET, &format!("/api/v1/videos/{id}"), &cat, None).await;
     assert_eq!(vj["counts"]["comments"], 0);
 
+    // Making a video private stops its media URLs at once, and shared caches were
+    // told to revalidate within seconds.
+    let media = vj["sources"][0]["url"].as_str().unwrap().to_owned();
+    let r = app.get(&media, None).await;
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("s-maxage=10"));
+    call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "private"}))).await;
+    assert_eq!(app.get(&media, None).await.status(), 404);
+    assert_eq!(app.get(&media, Some(&bob)).await.status(), 404);
+    assert_eq!(app.get(&media, Some(&ann)).await.status(), 200);
+    call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "public"}))).await;
+
     // Comment settings.
     let (s, e) = call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "followers", "caption": "Now #sunset"}))).await;
     assert_eq!(s, 200, "{e}");
