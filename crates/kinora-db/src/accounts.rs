@@ -18,6 +18,8 @@ pub struct AccountRow {
     pub private: bool,
     /// Object key of the profile picture, if any.
     pub avatar_key: Option<String>,
+    /// Liked videos are shown on the profile.
+    pub likes_public: bool,
 }
 
 /// What sign-up stores.
@@ -42,7 +44,7 @@ pub trait AccountRepo {
     fn is_follower(&self, follower: &Id, followee: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
 }
 
-const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key";
+const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -59,6 +61,7 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         created_at: col(r, "created_at")?,
         private: col::<i64>(r, "private")? != 0,
         avatar_key: col(r, "avatar_key")?,
+        likes_public: col::<i64>(r, "likes_public")? != 0,
     })
 }
 
@@ -88,6 +91,7 @@ impl AccountRepo for Db {
             created_at: now,
             private: false,
             avatar_key: None,
+            likes_public: false,
         })
     }
 

@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_avatars.sql"),
         postgres: include_str!("../migrations/postgres/0004_avatars.sql"),
     },
+    Migration {
+        version: "0005_likes_public",
+        sqlite: include_str!("../migrations/sqlite/0005_likes_public.sql"),
+        postgres: include_str!("../migrations/postgres/0005_likes_public.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

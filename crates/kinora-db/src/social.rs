@@ -56,7 +56,7 @@ pub struct NewReport<'a> {
     pub details: &'a str,
 }
 
-const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key";
+const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key, a.likes_public";
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
@@ -215,16 +215,17 @@ impl Db {
     }
 
     /// Updates the profile; going public accepts every pending request.
-    pub async fn update_profile(&self, id: &Id, display_name: Option<&str>, bio: Option<&str>, private: Option<bool>) -> Result<()> {
+    pub async fn update_profile(&self, id: &Id, display_name: Option<&str>, bio: Option<&str>, private: Option<bool>, likes_public: Option<bool>) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE accounts SET display_name = COALESCE($1, display_name), bio = COALESCE($2, bio), \
-               private = COALESCE($3, private) WHERE id = $4",
+               private = COALESCE($3, private), likes_public = COALESCE($5, likes_public) WHERE id = $4",
         )
         .bind(display_name)
         .bind(bio)
         .bind(private.map(i64::from))
         .bind(id.as_str())
+        .bind(likes_public.map(i64::from))
         .execute(&mut *tx)
         .await?;
         if private == Some(false) {

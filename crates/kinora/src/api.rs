@@ -65,6 +65,7 @@ pub async fn account_json(st: &AppState, viewer: Option<&Id>, a: &AccountRow) ->
         "display_name": if a.display_name.is_empty() { a.username.as_str() } else { &a.display_name },
         "bio": a.bio,
         "private": a.private,
+        "likes_public": a.likes_public,
         "avatar_url": crate::social::avatar_url(a),
         "created_at": rfc3339(a.created_at),
         "counts": {"followers": followers, "following": following, "videos": videos},

@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed/following", get(crate::api::following_feed))
         .route("/accounts/{username}/follow", post(s::follow).delete(s::unfollow))
         .route("/accounts/{username}/followers", get(s::followers))
+        .route("/accounts/{username}/liked", get(s::liked))
         .route("/accounts/{username}/following", get(s::following))
         .route("/accounts/{username}/block", post(s::block).delete(s::unblock))
         .route("/accounts/{username}/mute", post(s::mute).delete(s::unmute))

@@ -118,6 +118,7 @@ pub struct ProfileEdit {
     display_name: Option<String>,
     bio: Option<String>,
     private: Option<bool>,
+    likes_public: Option<bool>,
 }
 
 fn clean_text(field: &'static str, s: &str, max: usize) -> ApiResult<String> {
@@ -133,7 +134,7 @@ pub async fn edit_me(State(st): State<AppState>, viewer: Viewer, b: JsonBody<Pro
     let e = body(b)?;
     let display_name = e.display_name.as_deref().map(|d| clean_text("display_name", d, 50)).transpose()?;
     let bio = e.bio.as_deref().map(|d| clean_text("bio", d, 500)).transpose()?;
-    st.db.update_profile(&me.id, display_name.as_deref(), bio.as_deref(), e.private).await?;
+    st.db.update_profile(&me.id, display_name.as_deref(), bio.as_deref(), e.private, e.likes_public).await?;
     let a = st.db.account_by_id(&me.id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(crate::api::account_json(&st, Some(&a.id), &a).await?))
 }
@@ -210,6 +211,24 @@ pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<S
     let v = visible_video(&st, &viewer, &id).await?;
     let rows = st.db.likers(&v.id, viewer.id(), q.limit()?).await?;
     Ok(Json(json!({"items": rows.iter().map(brief).collect::<Vec<_>>(), "next_cursor": null})))
+}
+
+/// `GET /api/v1/accounts/{username}/liked`: videos the account liked, when it
+/// shows them (or to itself), each still subject to the viewer's own access.
+pub async fn liked(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
+    let (a, rel) = visible_account(&st, &viewer, &name).await?;
+    let may = rel == Relation::Owner || (a.likes_public && (!a.private || rel == Relation::Follower));
+    if !may {
+        return Err(ApiError::not_found());
+    }
+    let limit = q.limit()?;
+    let rows = st.db.liked_videos(&a.id, viewer.id(), q.cursor()?.as_ref(), limit).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|(v, t)| encode_cursor(*t, &v.id))).flatten();
+    let mut items = Vec::new();
+    for (v, _) in &rows {
+        items.push(crate::api::video_json(&st, &viewer, v).await?);
+    }
+    Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
 pub async fn share(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Value>> {

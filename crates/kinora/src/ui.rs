@@ -98,6 +98,8 @@ struct ProfilePage {
     videos: i64,
     tiles: Vec<Tile>,
     liked: Vec<Tile>,
+    show_liked: bool,
+    likes_public: bool,
     is_me: bool,
     logout_csrf: String,
     /// none | requested | following (for signed-in visitors).
@@ -326,7 +328,9 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
             });
         }
         let mut liked = Vec::new();
-        if viewer.id() == Some(&a.id) {
+        let likes_visible = rel == kinora_core::policy::Relation::Owner
+            || (a.likes_public && (!a.private || rel == kinora_core::policy::Relation::Follower));
+        if likes_visible {
             for (v, _) in st.db.liked_videos(&a.id, viewer.id(), None, 60).await? {
                 let poster = st
                     .db
@@ -346,10 +350,10 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
             },
             _ => "",
         };
-        Ok::<_, ApiError>((followers, following, videos, tiles, liked, follow.to_owned()))
+        Ok::<_, ApiError>((followers, following, videos, tiles, liked, follow.to_owned(), likes_visible))
     }
     .await;
-    let (followers, following, videos, tiles, liked, follow) = match result {
+    let (followers, following, videos, tiles, liked, follow, show_liked) = match result {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -366,6 +370,8 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         videos,
         tiles,
         liked,
+        show_liked,
+        likes_public: a.likes_public,
         is_me,
         logout_csrf: viewer.csrf().unwrap_or("").to_owned(),
         follow,
@@ -449,6 +455,7 @@ struct SettingsPage {
     display_name: String,
     bio: String,
     private: bool,
+    likes_public: bool,
 }
 
 pub async fn settings(viewer: Viewer) -> Response {
@@ -458,6 +465,7 @@ pub async fn settings(viewer: Viewer) -> Response {
         display_name: a.display_name.clone(),
         bio: a.bio.clone(),
         private: a.private,
+        likes_public: a.likes_public,
     })
 }
 

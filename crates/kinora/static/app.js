@@ -568,7 +568,7 @@
   if (settings) {
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
-      api("PATCH", "/api/v1/me", { display_name: settings.display_name.value, bio: settings.bio.value, private: settings.private.checked })
+      api("PATCH", "/api/v1/me", { display_name: settings.display_name.value, bio: settings.bio.value, private: settings.private.checked, likes_public: settings.likes_public.checked })
         .then(function (a) { toast("Saved"); setTimeout(function () { location.href = "/@" + a.username; }, 600); })
         .catch(function (err) { toast(err.message); });
     });

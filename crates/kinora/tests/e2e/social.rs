@@ -90,6 +90,14 @@ async fn social_flows(b: Backend) {
     assert_eq!(app.get(&media, Some(&ann)).await.status(), 200);
     call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "public"}))).await;
 
+    // Liked videos: private to the liker unless they choose to show them.
+    assert_eq!(call(&app, M::GET, "/api/v1/accounts/bob/liked", &cat, None).await.0, 404);
+    assert_eq!(call(&app, M::GET, "/api/v1/accounts/bob/liked", &bob, None).await.1["items"][0]["id"], id.as_str());
+    call(&app, M::PATCH, "/api/v1/me", &bob, Some(json!({"likes_public": true}))).await;
+    let (s, liked) = call(&app, M::GET, "/api/v1/accounts/bob/liked", &cat, None).await;
+    assert_eq!((s, liked["items"][0]["id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(app.get_json("/api/v1/accounts/bob/liked", None).await.0, 200);
+
     // Comment settings.
     let (s, e) = call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "followers", "caption": "Now #sunset"}))).await;
     assert_eq!(s, 200, "{e}");

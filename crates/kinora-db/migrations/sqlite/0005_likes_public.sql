@@ -1,0 +1,2 @@
+-- Whether an account's liked videos are visible on its profile.
+ALTER TABLE accounts ADD COLUMN likes_public INTEGER NOT NULL DEFAULT 0;
