@@ -69,6 +69,8 @@ struct FeedPage {
 #[template(path = "video.html")]
 struct VideoPage {
     layout: Layout,
+    /// The owner gets an edit sheet (caption, visibility, comments).
+    owner_edit: Option<(String, String, String)>,
     title: String,
     c: Card,
     cards: Vec<Card>,
@@ -261,8 +263,11 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
         if t.is_empty() { "a video on Kinora".to_owned() } else { t }
     };
     let base = &st.base_url;
+    let owner_edit = (viewer.id() == Some(&v.account_id))
+        .then(|| (v.caption.as_str().to_owned(), v.visibility.as_str().to_owned(), v.comments_setting.clone()));
     let page = VideoPage {
         layout: Layout::new(&viewer, "home"),
+        owner_edit,
         title,
         page_url: format!("{base}/v/{}", c.id),
         abs_src: format!("{base}{}", c.src),

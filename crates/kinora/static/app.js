@@ -550,6 +550,30 @@
     }).catch(function () {});
   }
 
+  // ---------- owner's edit sheet on the share page ----------
+  var editSheet = document.getElementById("edit-sheet");
+  if (editSheet) {
+    var editForm = document.getElementById("edit-form");
+    document.querySelector(".edit-open").addEventListener("click", function () {
+      editSheet.hidden = false; requestAnimationFrame(function () { editSheet.classList.add("open"); });
+    });
+    editSheet.querySelector(".close").addEventListener("click", function () {
+      editSheet.classList.remove("open"); setTimeout(function () { editSheet.hidden = true; }, 250);
+    });
+    editForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("PATCH", "/api/v1/videos/" + editForm.dataset.id, {
+        caption: editForm.caption.value, visibility: editForm.visibility.value, comments: editForm.comments.value
+      }).then(function () { toast("Saved"); setTimeout(function () { location.reload(); }, 500); })
+        .catch(function (err) { toast(err.message); });
+    });
+    document.getElementById("delete-video").addEventListener("click", function () {
+      if (!confirm("Delete this video for good?")) return;
+      api("DELETE", "/api/v1/videos/" + editForm.dataset.id).then(function () { location.href = "/"; })
+        .catch(function (err) { toast(err.message); });
+    });
+  }
+
   // ---------- settings ----------
   var avatarForm = document.getElementById("avatar-form");
   if (avatarForm) {

@@ -53,7 +53,10 @@ async fn server_matches_its_openapi_document(b: Backend) {
                 "20261129",
                 "--no-shrink",
                 "--workers",
-                "2",
+                "1",
+                // The suite runs tests side by side on two cores: be patient.
+                "--request-timeout",
+                "60",
                 // Media bytes and uploads are exercised by their own tests with real files.
                 "--exclude-path-regex",
                 "^/media/|^/api/v1/uploads|^/api/v1/videos$|^/api/v1/auth/token$",

@@ -118,6 +118,10 @@ async fn web_flow(b: Backend) {
     assert!(image.starts_with(&app.base), "{image}");
     assert!(og("og:title").unwrap().contains("made in the browser"));
     assert_eq!(app.get(video.strip_prefix(&app.base).unwrap(), None).await.status(), 200);
+    // Only the owner gets the edit sheet.
+    assert!(!html.contains("edit-form"));
+    let mine = app.client.get(app.url(&format!("/v/{id}"))).header("cookie", &jar).send().await.unwrap().text().await.unwrap();
+    assert!(mine.contains("id=\"edit-form\""));
 
     let profile = app.get("/@webby", None).await;
     assert_eq!(profile.status(), 200);
