@@ -79,6 +79,27 @@ struct VideoPage {
     abs_poster: String,
 }
 
+/// A grid tile for a ready video, with its small preview.
+async fn tile(st: &AppState, v: &VideoRow) -> Result<Tile, ApiError> {
+    let preview = if v.status == VideoStatus::Ready {
+        st.db
+            .media_objects(&v.id)
+            .await?
+            .into_iter()
+            .find(|o| o.name.starts_with("preview-"))
+            .map(|o| format!("/media/{}/{}", v.id, o.name))
+    } else {
+        None
+    };
+    Ok(Tile {
+        id: v.id.to_string(),
+        poster: preview,
+        caption: v.caption.as_str().chars().take(100).collect(),
+        status: v.status.as_str(),
+        visibility: v.visibility.as_str(),
+    })
+}
+
 pub struct Tile {
     pub id: String,
     pub poster: Option<String>,
@@ -183,51 +204,71 @@ async fn cards(st: &AppState, viewer: &Viewer, rows: &[VideoRow]) -> Result<Vec<
 
 const PAGE: i64 = 8;
 
-pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
-    let rows = match st.db.for_you(viewer.id(), None, PAGE).await {
+/// A feed page's fixed texts.
+struct FeedKind {
+    tab: &'static str,
+    title: &'static str,
+    feed: &'static str,
+    empty: [&'static str; 4],
+}
+
+/// Renders the first page of a vertical feed; JS loads the rest from the API.
+async fn feed_page(
+    st: &AppState,
+    viewer: &Viewer,
+    kind: FeedKind,
+    rows: Result<Vec<VideoRow>, kinora_db::DbError>,
+    key: fn(&VideoRow) -> i64,
+) -> Response {
+    let rows = match rows {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.feed_score, &r.id)) } else { None };
-    let cards = match cards(&st, &viewer, &rows).await {
+    let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(key(r), &r.id)) } else { None };
+    let cards = match cards(st, viewer, &rows).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    let [empty_title, empty_text, empty_link, empty_action] = kind.empty;
     render(FeedPage {
-        layout: Layout::new(&viewer, "home"),
-        title: "For You",
-        feed: "for-you",
+        layout: Layout::new(viewer, kind.tab),
+        title: kind.title,
+        feed: kind.feed,
         next: next.unwrap_or_default(),
         cards,
-        empty_title: "Nothing to watch yet",
-        empty_text: "Be the first: post a video and it will show up here.",
-        empty_link: "/upload",
-        empty_action: "Upload a video",
+        empty_title,
+        empty_text,
+        empty_link,
+        empty_action,
     })
+}
+
+pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
+    let rows = st.db.for_you(viewer.id(), None, PAGE).await;
+    let kind = FeedKind {
+        tab: "home",
+        title: "For You",
+        feed: "for-you",
+        empty: ["Nothing to watch yet", "Be the first: post a video and it will show up here.", "/upload", "Upload a video"],
+    };
+    feed_page(&st, &viewer, kind, rows, |r| r.feed_score).await
 }
 
 pub async fn following(State(st): State<AppState>, viewer: Viewer) -> Response {
     let Some(me) = viewer.account.as_ref() else { return Redirect::to("/login").into_response() };
-    let rows = match st.db.following_feed(&me.id, None, PAGE).await {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let next = if rows.len() as i64 == PAGE { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
-    let cards = match cards(&st, &viewer, &rows).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    render(FeedPage {
-        layout: Layout::new(&viewer, "following"),
+    let rows = st.db.following_feed(&me.id, None, PAGE).await;
+    let kind = FeedKind {
+        tab: "following",
         title: "Following",
         feed: "following",
-        next: next.unwrap_or_default(),
-        cards,
-        empty_title: "No videos from people you follow",
-        empty_text: "Follow creators you like and their new videos land here.",
-        empty_link: "/",
-        empty_action: "Find creators on For You",
-    })
+        empty: [
+            "No videos from people you follow",
+            "Follow creators and hashtags you like and their new videos land here.",
+            "/",
+            "Find creators on For You",
+        ],
+    };
+    feed_page(&st, &viewer, kind, rows, |r| r.created_at).await
 }
 
 pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
@@ -314,37 +355,14 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         let rel = relation(&st, &viewer, &a.id).await?;
         let mut tiles = Vec::new();
         for v in rows.iter().filter(|v| can_view_video(rel, v.visibility, v.account_private, v.status)) {
-            let poster = if v.status == VideoStatus::Ready {
-                st.db
-                    .media_objects(&v.id)
-                    .await?
-                    .into_iter()
-                    .find(|o| o.name.starts_with("preview-"))
-                    .map(|o| format!("/media/{}/{}", v.id, o.name))
-            } else {
-                None
-            };
-            tiles.push(Tile {
-                id: v.id.to_string(),
-                poster,
-                caption: v.caption.as_str().chars().take(100).collect(),
-                status: v.status.as_str(),
-                visibility: v.visibility.as_str(),
-            });
+            tiles.push(tile(&st, v).await?);
         }
         let mut liked = Vec::new();
         let likes_visible = rel == kinora_core::policy::Relation::Owner
             || (a.likes_public && (!a.private || rel == kinora_core::policy::Relation::Follower));
         if likes_visible {
             for (v, _) in st.db.liked_videos(&a.id, viewer.id(), None, 60).await? {
-                let poster = st
-                    .db
-                    .media_objects(&v.id)
-                    .await?
-                    .into_iter()
-                    .find(|o| o.name.starts_with("preview-"))
-                    .map(|o| format!("/media/{}/{}", v.id, o.name));
-                liked.push(Tile { id: v.id.to_string(), poster, caption: v.caption.as_str().chars().take(100).collect(), status: "ready", visibility: "public" });
+                liked.push(tile(&st, &v).await?);
             }
         }
         let follow = match viewer.id() {
@@ -418,14 +436,7 @@ pub async fn tag_page(State(st): State<AppState>, viewer: Viewer, Path(tag): Pat
         let rows = st.db.tag_videos(&tag, viewer.id(), None, 60).await?;
         let mut tiles = Vec::new();
         for v in &rows {
-            let poster = st
-                .db
-                .media_objects(&v.id)
-                .await?
-                .into_iter()
-                .find(|o| o.name.starts_with("preview-"))
-                .map(|o| format!("/media/{}/{}", v.id, o.name));
-            tiles.push(Tile { id: v.id.to_string(), poster, caption: v.caption.as_str().chars().take(100).collect(), status: "ready", visibility: "public" });
+            tiles.push(tile(&st, v).await?);
         }
         let following = match viewer.id() {
             Some(me) => st.db.follows_tag(me, &tag).await?,

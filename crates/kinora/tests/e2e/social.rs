@@ -207,6 +207,15 @@ async fn write_rate_limits(b: Backend) {
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
     // Reads are not limited.
     assert_eq!(app.get_json("/api/v1/accounts/bob", Some(&ann)).await.0, 200);
+
+    // Per client address, across accounts and signed-out writes.
+    let app = TestApp::spawn_with(b, &[("KINORA_RATE_LIMITS_WRITES_PER_MINUTE_PER_IP", "4")]).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let r = app.client.post(app.url("/api/v1/videos/AAAAAAAAAAAAAAAA/views")).json(&json!({"watched_ms": i})).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
 }
 
 both!(avatars_are_reencoded_and_policed);
