@@ -236,6 +236,10 @@ async fn phone_browser_follows_likes_comments_and_searches() {
 
     // Follow from the profile page.
     d.goto(&app.url("/@creator")).await;
+    // Hidden things stay hidden (the block/report menu opens only from its button).
+    assert_eq!(d.js("return document.querySelector('.menu').offsetParent === null;").await, true);
+    d.click("button.more").await;
+    assert_eq!(d.js("return document.querySelector('.menu').offsetParent !== null;").await, true);
     d.click("button.follow").await;
     wait_for("return document.querySelector('button.follow').textContent.trim() === 'Following';", "follow").await;
 
