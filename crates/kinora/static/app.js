@@ -447,10 +447,8 @@
     b.addEventListener("click", function () {
       var u = b.dataset.username, a = b.dataset.action;
       if (a === "report") {
-        var why = prompt("Why are you reporting @" + u + "? (spam, harassment, hate, violence, sexual, self-harm, illegal, copyright, privacy, other)", "spam");
-        if (!why) return;
-        api("POST", "/api/v1/reports", { account: u, reason: why.trim().toLowerCase(), details: "" })
-          .then(function () { toast("Thanks, a moderator will look at it."); }).catch(function (e) { toast(e.message); });
+        var rf = document.querySelector(".report-form");
+        if (rf) rf.hidden = !rf.hidden;
         return;
       }
       if (a === "block" && !confirm("Block @" + u + "? You won't see each other.")) return;
@@ -458,6 +456,14 @@
         toast(a === "block" ? "Blocked" : "Muted");
         if (a === "block") location.href = "/";
       }).catch(function (e) { toast(e.message); });
+    });
+  });
+  document.querySelectorAll(".report-form").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("POST", "/api/v1/reports", { account: f.dataset.username, reason: f.reason.value, details: f.details.value })
+        .then(function () { f.hidden = true; toast("Thanks. A moderator will look at it."); })
+        .catch(function (err) { toast(err.message); });
     });
   });
   document.querySelectorAll(".tabs .tab").forEach(function (t) {
