@@ -159,6 +159,7 @@
         if (act.classList.contains("like")) toggleLike(card);
         else if (act.classList.contains("comment")) openComments(card);
         else if (act.classList.contains("share")) shareCard(card);
+        else if (act.classList.contains("report")) openReport({ video_id: card.dataset.id });
         return;
       }
       var now = Date.now();
@@ -357,6 +358,25 @@
       })
       .catch(function () { setTimeout(function () { poll(id); }, 2000); });
   }
+  // ---------- reports (videos, comments) ----------
+  function openReport(target) {
+    if (needSignIn()) return;
+    var dlg = document.getElementById("report-dialog");
+    if (!dlg || !dlg.showModal) return;
+    var f = dlg.querySelector("form");
+    f.reset();
+    dlg.onclose = function () {
+      if (dlg.returnValue !== "send") return;
+      var body = { reason: f.reason.value, details: f.details.value };
+      Object.keys(target).forEach(function (k) { body[k] = target[k]; });
+      api("POST", "/api/v1/reports", body)
+        .then(function () { toast("Thanks. A moderator will look at it."); })
+        .catch(function (err) { toast(err.message); });
+    };
+    dlg.returnValue = "";
+    dlg.showModal();
+  }
+
   // ---------- comments sheet ----------
   var sheet = document.getElementById("comments");
   var sheetCard = null, replyTo = null;
@@ -399,6 +419,11 @@
           input.value = "@" + c.author.username + " "; input.focus();
         });
         actions.appendChild(rep);
+        if (myName && c.author.username !== myName) {
+          var flag = el("button", { "class": "link" }, "Report");
+          flag.addEventListener("click", function () { openReport({ comment_id: c.id }); });
+          actions.appendChild(flag);
+        }
         if (c.author.username === myName) {
           var del = el("button", { "class": "link" }, "Delete");
           del.addEventListener("click", function () {

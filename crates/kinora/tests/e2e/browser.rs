@@ -252,6 +252,12 @@ async fn phone_browser_follows_likes_comments_and_searches() {
     d.js("const v = document.querySelector('.card video'); v.click(); setTimeout(() => v.click(), 80); return true;").await;
     wait_for("return document.querySelector('.card .like').classList.contains('on') && document.querySelector('.card .like .n').textContent === '1';", "like").await;
 
+    // Report the video from the rail.
+    d.click(".card .act.report").await;
+    wait_for("return document.getElementById('report-dialog').open;", "report dialog").await;
+    d.click("#report-dialog button[value=send]").await;
+    wait_for("return !document.getElementById('report-dialog').open && document.getElementById('toast').textContent.startsWith('Thanks');", "video report sent").await;
+
     // Comment in the sheet.
     d.click(".card .act.comment").await;
     wait_for(
