@@ -252,8 +252,27 @@ pub async fn head(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap
     })
 }
 
+/// Reads and drops what is left of a refused request's body (within limits), so
+/// the client's connection stays usable for its next request; tus clients reuse
+/// connections and resume right after a refusal.
+async fn drain(body: Option<Body>) {
+    let Some(body) = body else { return };
+    let mut s = body.into_data_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut n = 0usize;
+        while let Some(Ok(c)) = s.next().await {
+            n += c.len();
+            if n > 64 << 20 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// `PATCH /api/v1/uploads/{id}`: append bytes at `Upload-Offset`.
 pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+    let mut body = Some(body);
     let r = async {
         check_version(&headers)?;
         let row = owned(&st, &viewer, &id).await?;
@@ -276,7 +295,8 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
             m.insert(h("kinora-video-id"), hv(row.video_id.as_str()));
             return Ok((StatusCode::NO_CONTENT, m).into_response());
         }
-        let out = append(&st, &row, &headers, body).await?;
+        let b = body.take().ok_or_else(|| ApiError::internal("body already read"))?;
+        let out = append(&st, &row, &headers, b).await?;
         m.insert(h("upload-offset"), hv(&out.received.to_string()));
         m.insert(h("upload-expires"), hv(&http_date(out.expires_at)));
         if let Some(v) = out.video {
@@ -285,7 +305,13 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
         Ok((StatusCode::NO_CONTENT, m).into_response())
     }
     .await;
-    r.unwrap_or_else(tus_err)
+    match r {
+        Ok(resp) => resp,
+        Err(e) => {
+            drain(body).await;
+            tus_err(e)
+        }
+    }
 }
 
 /// `DELETE /api/v1/uploads/{id}`: termination.

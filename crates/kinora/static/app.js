@@ -471,24 +471,12 @@
   document.querySelectorAll(".menu [data-action]").forEach(function (b) {
     b.addEventListener("click", function () {
       var u = b.dataset.username, a = b.dataset.action;
-      if (a === "report") {
-        var rf = document.querySelector(".report-form");
-        if (rf) rf.hidden = !rf.hidden;
-        return;
-      }
+      if (a === "report") { openReport({ account: u }); return; }
       if (a === "block" && !confirm("Block @" + u + "? You won't see each other.")) return;
       api("POST", "/api/v1/accounts/" + u + "/" + a).then(function () {
         toast(a === "block" ? "Blocked" : "Muted");
         if (a === "block") location.href = "/";
       }).catch(function (e) { toast(e.message); });
-    });
-  });
-  document.querySelectorAll(".report-form").forEach(function (f) {
-    f.addEventListener("submit", function (e) {
-      e.preventDefault();
-      api("POST", "/api/v1/reports", { account: f.dataset.username, reason: f.reason.value, details: f.details.value })
-        .then(function () { f.hidden = true; toast("Thanks. A moderator will look at it."); })
-        .catch(function (err) { toast(err.message); });
     });
   });
   document.querySelectorAll(".tabs .tab").forEach(function (t) {

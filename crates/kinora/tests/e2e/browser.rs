@@ -241,7 +241,8 @@ async fn phone_browser_follows_likes_comments_and_searches() {
     d.click("button.more").await;
     assert_eq!(d.js("return document.querySelector('.menu').offsetParent !== null;").await, true);
     d.click("[data-action=report]").await;
-    d.click(".report-form button[type=submit]").await;
+    wait_for("return document.getElementById('report-dialog').open;", "report dialog").await;
+    d.click("#report-dialog button[value=send]").await;
     wait_for("return document.getElementById('toast').textContent.startsWith('Thanks');", "report sent").await;
     d.click("button.follow").await;
     wait_for("return document.querySelector('button.follow').textContent.trim() === 'Following';", "follow").await;
