@@ -115,7 +115,13 @@ impl TestApp {
         .expect("kinora did not start within 60 s");
         // Keep draining stdout so the server never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        // No connection reuse: a server may close a connection after refusing a
+        // request whose body it did not read, and a pooled client would then race it.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         TestApp { base, client, data, backend, db_url, child }
     }
 
