@@ -201,8 +201,12 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn state(c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<app::AppState> {
+async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Result<app::AppState> {
     std::fs::create_dir_all(&c.server.data)?;
+    // Absolute from here on: subprocesses run inside job directories, where a
+    // relative path (the default `./kinora-data`) would point somewhere else.
+    c.server.data = std::fs::canonicalize(&c.server.data)
+        .map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
     let db = kinora_db::Db::connect(&c.database_url()).await?;
     db.migrate().await?;
     let regions = storage::Regions::local(&c.server.data, &[c.server.region.as_str()])?;

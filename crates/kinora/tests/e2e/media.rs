@@ -4,7 +4,18 @@
 use crate::both;
 use crate::support::{clip, ffprobe_json, phone_clip, top_level_boxes, Backend, TestApp};
 
-both!(phone_upload_is_normalised, range_etag_semantics);
+both!(phone_upload_is_normalised, range_etag_semantics, default_relative_data_dir);
+
+/// Regression: with the default `./kinora-data` (relative) the media pipeline ran
+/// ffmpeg inside its job directory with paths relative to the server's directory.
+async fn default_relative_data_dir(b: Backend) {
+    let app = TestApp::spawn_default_data_dir(b).await;
+    let token = app.signup("relative").await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "r.mp4", 64, 112, 1), "", "public").await;
+    assert_eq!(v["status"], "ready", "{v}");
+    assert!(app.data.path().join("kinora-data/regions/local/originals").join(v["id"].as_str().unwrap()).exists());
+}
 
 async fn phone_upload_is_normalised(b: Backend) {
     let app = TestApp::spawn(b).await;

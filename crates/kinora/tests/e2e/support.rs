@@ -87,6 +87,23 @@ impl TestApp {
     pub async fn spawn_in(backend: Backend, data: tempfile::TempDir, db_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinora"));
         cmd.arg("serve").arg("--data").arg(data.path()).arg("--listen").arg("127.0.0.1:0");
+        Self::start(cmd, backend, data, db_url, env).await
+    }
+
+    /// Like a user following the README: run from a directory with the default
+    /// relative data directory (`./kinora-data`).
+    pub async fn spawn_default_data_dir(backend: Backend) -> TestApp {
+        let data = tempfile::tempdir().unwrap();
+        let db_url = match backend {
+            Backend::Postgres => Some(pg_database().await),
+            Backend::Sqlite => None,
+        };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinora"));
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").current_dir(data.path());
+        Self::start(cmd, backend, data, db_url, &[]).await
+    }
+
+    async fn start(mut cmd: Command, backend: Backend, data: tempfile::TempDir, db_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         if let Some(url) = &db_url {
             cmd.arg("--database-url").arg(url);
         }
