@@ -36,12 +36,11 @@ pub trait AccountRepo {
     fn create_account(&self, a: NewAccount<'_>) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
     fn account_by_username(&self, u: &Username) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
     fn account_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
-    /// (followers, following, videos visible to anyone).
-    fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64, i64)>> + Send;
+    /// (accepted followers, accepted followees). Video counts depend on the viewer:
+    /// see `Db::visible_count`.
+    fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
     /// Sets the profile picture's object key; returns the previous one.
     fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
-    /// Is `follower` an accepted follower of `followee`?
-    fn is_follower(&self, follower: &Id, followee: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
 }
 
 const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public";
@@ -111,18 +110,16 @@ impl AccountRepo for Db {
         r.as_ref().map(row).transpose()
     }
 
-    async fn account_counts(&self, id: &Id) -> Result<(i64, i64, i64)> {
+    async fn account_counts(&self, id: &Id) -> Result<(i64, i64)> {
         let r = sqlx::query(
             "SELECT \
                (SELECT COUNT(*) FROM follows WHERE followee_id = $1 AND state = 'accepted') AS followers, \
-               (SELECT COUNT(*) FROM follows WHERE follower_id = $1 AND state = 'accepted') AS following, \
-               (SELECT COUNT(*) FROM videos WHERE account_id = $1 AND status = 'ready' \
-                  AND visibility = 'public' AND deleted_at IS NULL) AS videos",
+               (SELECT COUNT(*) FROM follows WHERE follower_id = $1 AND state = 'accepted') AS following",
         )
         .bind(id.as_str())
         .fetch_one(self.pool())
         .await?;
-        Ok((col(&r, "followers")?, col(&r, "following")?, col(&r, "videos")?))
+        Ok((col(&r, "followers")?, col(&r, "following")?))
     }
 
     async fn set_avatar(&self, id: &Id, key: &str) -> Result<Option<String>> {
@@ -135,17 +132,6 @@ impl AccountRepo for Db {
             .flatten();
         sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2").bind(key).bind(id.as_str()).execute(self.pool()).await?;
         Ok(old)
-    }
-
-    async fn is_follower(&self, follower: &Id, followee: &Id) -> Result<bool> {
-        let r = sqlx::query(
-            "SELECT 1 AS one FROM follows WHERE follower_id = $1 AND followee_id = $2 AND state = 'accepted'",
-        )
-        .bind(follower.as_str())
-        .bind(followee.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(r.is_some())
     }
 }
 

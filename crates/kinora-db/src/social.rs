@@ -4,7 +4,7 @@
 //! Queries that return videos apply [`crate::videos::visible_to`], the SQL mirror of
 //! `kinora_core::policy`; queries that return accounts exclude blocks both ways.
 
-use crate::videos::{visible_to, VideoRow};
+use crate::videos::{cursor_parts, visible_to, VideoRow};
 use crate::{col, now_ms, AccountRow, Backend, Db, FeedCursor, Result};
 use kinora_core::Id;
 use sqlx::any::AnyRow;
@@ -90,13 +90,6 @@ fn comment(r: &AnyRow) -> Result<CommentRow> {
     })
 }
 
-fn cursor(c: Option<&FeedCursor>) -> (i64, String) {
-    match c {
-        Some(c) => (c.key, c.id.clone()),
-        None => (i64::MAX, "~".to_owned()),
-    }
-}
-
 /// FTS5 query: each word as a quoted prefix term (quotes doubled), ANDed.
 fn fts5_query(q: &str) -> Option<String> {
     let terms: Vec<String> = words(q).map(|w| format!("\"{}\"*", w.replace('"', "\"\""))).collect();
@@ -166,7 +159,7 @@ impl Db {
     /// Accepted followers (`followers = true`) or followees of `account`, newest first.
     pub async fn follow_list(&self, account: &Id, followers: bool, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<(AccountRow, i64)>> {
         let (mine, theirs) = if followers { ("followee_id", "follower_id") } else { ("follower_id", "followee_id") };
-        let (k, id) = cursor(after);
+        let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {ACOLS}, f.created_at AS followed_at FROM follows f JOIN accounts a ON a.id = f.{theirs} \
              WHERE f.{mine} = $1 AND f.state = 'accepted' AND {nb} AND (f.created_at, a.id) < ($3, $4) \
@@ -345,7 +338,7 @@ impl Db {
 
     /// Videos an account liked that the viewer may see, newest like first.
     pub async fn liked_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<(VideoRow, i64)>> {
-        let (k, id) = cursor(after);
+        let (k, id) = cursor_parts(after);
         let rows = sqlx::query(&format!(
             "SELECT {VCOLS}, l.created_at AS liked_at FROM likes l JOIN videos v ON v.id = l.video_id \
              JOIN accounts a ON a.id = v.account_id WHERE l.account_id = $1 AND v.status = 'ready' AND {vis} \
@@ -503,7 +496,7 @@ impl Db {
     // ---------- hashtags ----------
 
     pub async fn tag_videos(&self, tag: &str, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
-        let (k, id) = cursor(after);
+        let (k, id) = cursor_parts(after);
         let rows = sqlx::query(&format!(
             "SELECT {VCOLS} FROM video_tags t JOIN videos v ON v.id = t.video_id JOIN accounts a ON a.id = v.account_id \
              WHERE t.tag = $1 AND v.status = 'ready' AND {vis} AND (v.created_at, v.id) < ($3, $4) \
@@ -666,7 +659,7 @@ impl Db {
     }
 
     pub async fn notifications(&self, account: &Id, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<NotificationRow>> {
-        let (k, id) = cursor(after);
+        let (k, id) = cursor_parts(after);
         let rows = sqlx::query(
             "SELECT id, kind, actor_id, video_id, comment_id, created_at, read_at FROM notifications \
              WHERE account_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4",

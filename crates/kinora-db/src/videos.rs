@@ -444,7 +444,7 @@ impl VideoRepo for Db {
     }
 }
 
-fn cursor_parts(c: Option<&FeedCursor>) -> (i64, String) {
+pub(crate) fn cursor_parts(c: Option<&FeedCursor>) -> (i64, String) {
     match c {
         Some(c) => (c.key, c.id.clone()),
         // Above every real key: ids are base64url, which sorts below '~'.

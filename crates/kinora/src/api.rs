@@ -57,7 +57,7 @@ pub struct SignUp {
 /// An account as `viewer` sees it: counts of videos they may see, and their
 /// relationship (`follow`: none | requested | following) when signed in.
 pub async fn account_json(st: &AppState, viewer: Option<&Id>, a: &AccountRow) -> ApiResult<Value> {
-    let (followers, following, _) = st.db.account_counts(&a.id).await?;
+    let (followers, following) = st.db.account_counts(&a.id).await?;
     let videos = st.db.visible_count(&a.id, viewer).await?;
     let mut j = json!({
         "id": a.id,

@@ -349,7 +349,7 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         Err(e) => return e.into_response(),
     };
     let result = async {
-        let (followers, following, _) = st.db.account_counts(&a.id).await?;
+        let (followers, following) = st.db.account_counts(&a.id).await?;
         let videos = st.db.visible_count(&a.id, viewer.id()).await?;
         let rows = st.db.account_videos(&a.id, viewer.id(), None, 60).await?;
         let rel = relation(&st, &viewer, &a.id).await?;
