@@ -49,6 +49,52 @@ pub fn can_view_video(relation: Relation, visibility: Visibility, account_privat
     }
 }
 
+/// May the viewer see what an account liked (its liked-videos list, and its name
+/// among a video's likers)? Likes are private unless the account shows them, and a
+/// private account shows them to its followers only.
+pub fn can_see_likes(relation: Relation, likes_public: bool, account_private: bool) -> bool {
+    match relation {
+        Relation::Owner => true,
+        Relation::Blocked => false,
+        Relation::Follower => likes_public,
+        Relation::Anonymous | Relation::Stranger => likes_public && !account_private,
+    }
+}
+
+/// May the viewer see who an account follows and who follows it? A private
+/// account's lists are for its followers.
+pub fn can_see_follow_lists(relation: Relation, account_private: bool) -> bool {
+    match relation {
+        Relation::Owner | Relation::Follower => true,
+        Relation::Blocked => false,
+        Relation::Anonymous | Relation::Stranger => !account_private,
+    }
+}
+
+/// May a video appear in For You or count towards trending? Discovery surfaces
+/// show only what anyone on the internet may see: ready public videos of public
+/// accounts (never followers-only or private videos, not even the viewer's own).
+pub fn discoverable(visibility: Visibility, account_private: bool, status: VideoStatus) -> bool {
+    status == VideoStatus::Ready && effective_visibility(visibility, account_private) == Visibility::Public
+}
+
+/// May the viewer be shown a notification? Only while its actor is visible to
+/// them and the video it is about (if any) still is.
+pub fn can_see_notification(actor: Relation, video_visible: Option<bool>) -> bool {
+    can_view_account(actor) && video_visible.unwrap_or(true)
+}
+
+/// May a video's owner remove a comment? The author may always; the owner of the
+/// video may remove any comment on it, including one by someone they blocked.
+pub fn can_delete_comment(is_comment_author: bool, is_video_owner: bool) -> bool {
+    is_comment_author || is_video_owner
+}
+
+/// Cache policy for media bytes: shared caches may keep only what anyone may see.
+pub fn publicly_cacheable(visibility: Visibility, account_private: bool) -> bool {
+    effective_visibility(visibility, account_private) == Visibility::Public
+}
+
 /// Who may comment on a video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,6 +172,38 @@ mod tests {
         }
         assert!(!can_view_account(Blocked));
         assert!(can_view_account(Anonymous));
+    }
+
+    #[test]
+    fn likes_and_lists() {
+        use Relation::*;
+        // (relation, likes_public, private, may see likes)
+        for (rel, lp, private, want) in [
+            (Owner, false, true, true),
+            (Anonymous, false, false, false),
+            (Stranger, true, false, true),
+            (Stranger, true, true, false),
+            (Follower, true, true, true),
+            (Follower, false, false, false),
+            (Blocked, true, false, false),
+        ] {
+            assert_eq!(can_see_likes(rel, lp, private), want, "{rel:?} likes_public={lp} private={private}");
+        }
+        assert!(!can_see_follow_lists(Stranger, true));
+        assert!(can_see_follow_lists(Follower, true));
+        assert!(can_see_follow_lists(Anonymous, false));
+        assert!(!can_see_follow_lists(Blocked, false));
+        assert!(discoverable(Visibility::Public, false, VideoStatus::Ready));
+        assert!(!discoverable(Visibility::Public, true, VideoStatus::Ready));
+        assert!(!discoverable(Visibility::Followers, false, VideoStatus::Ready));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Processing));
+        assert!(!publicly_cacheable(Visibility::Public, true));
+        assert!(publicly_cacheable(Visibility::Public, false));
+        assert!(can_delete_comment(false, true));
+        assert!(!can_delete_comment(false, false));
+        assert!(!can_see_notification(Blocked, Some(true)));
+        assert!(!can_see_notification(Stranger, Some(false)));
+        assert!(can_see_notification(Stranger, None));
     }
 
     #[test]

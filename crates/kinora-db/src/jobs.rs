@@ -8,37 +8,77 @@
 //! * A worker that dies stops renewing its lease; once it expires the job is claimed
 //!   again. Finishing a job checks the lease holder, so a worker that lost its lease
 //!   cannot publish over the new holder.
+//! * Claims are fair across accounts: the next job belongs to the account whose
+//!   last claim is oldest (jobs of no account first), so one account with a hundred
+//!   uploads queued does not hold everyone else's for hours.
 
 use crate::{col, now_ms, Backend, Db, Result};
 use kinora_core::Id;
 use sqlx::{Any, Transaction};
 
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Transcode a new upload's original into the rendition ladder.
+    Transcode,
+    /// Transcode again with the current profiles (`kinora media reprocess`).
+    Reprocess,
+    /// Remove a deleted video's objects from its region.
+    PurgeVideo,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Transcode => "transcode",
+            JobKind::Reprocess => "reprocess",
+            JobKind::PurgeVideo => "purge_video",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A claimed job.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: String,
-    pub kind: String,
+    /// `None` for a kind this version does not know (written by a newer one).
+    pub kind: Option<JobKind>,
+    /// The stored kind, as written.
+    pub kind_name: String,
     pub payload: serde_json::Value,
     /// Attempts so far, counting this one.
     pub attempts: i64,
 }
 
-/// Inserts a job inside an open transaction.
+/// Inserts a job inside an open transaction; `account` is whose work it is (for
+/// fair claiming and per-account caps).
 pub(crate) async fn enqueue_in(
     tx: &mut Transaction<'static, Any>,
-    kind: &str,
+    kind: JobKind,
+    account: Option<&Id>,
     payload: &serde_json::Value,
 ) -> Result<String> {
     let id = Id::generate().to_string();
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)",
+        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at, account_id) \
+         VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4, $5)",
     )
     .bind(&id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(payload.to_string())
     .bind(now)
+    .bind(account.map(|a| a.as_str().to_owned()))
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -47,7 +87,7 @@ pub(crate) async fn enqueue_in(
 /// Queue operations.
 pub trait JobQueue {
     /// Enqueues a job on its own.
-    fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<String>> + Send;
+    fn enqueue(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<String>> + Send;
     /// Claims the next runnable job (queued and due, or running with an expired lease).
     fn claim(&self, worker: &str, lease_ms: i64) -> impl std::future::Future<Output = Result<Option<Job>>> + Send;
     /// Extends the lease; false if this worker no longer holds the job.
@@ -60,17 +100,21 @@ pub trait JobQueue {
     fn fail(&self, job: &str, worker: &str, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Enqueues `kind` with `payload` unless an identical job is queued or running;
     /// returns whether it enqueued.
-    fn enqueue_unique(&self, kind: &str, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn enqueue_unique(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Jobs of `kind` that are queued or running.
-    fn pending_jobs(&self, kind: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
+    fn pending_jobs(&self, kind: JobKind) -> impl std::future::Future<Output = Result<i64>> + Send;
+    /// Transcode jobs of `account` (its uploads) that are queued or running.
+    fn pending_media_jobs(&self, account: &Id) -> impl std::future::Future<Output = Result<i64>> + Send;
+    /// Deletes finished (done or failed) jobs last touched before `before_ms`.
+    fn forget_finished_jobs(&self, before_ms: i64) -> impl std::future::Future<Output = Result<u64>> + Send;
     /// Counts jobs by status (for tests and status output).
     fn count_jobs(&self, status: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
 
 impl JobQueue for Db {
-    async fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> Result<String> {
+    async fn enqueue(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<String> {
         let mut tx = self.pool().begin().await?;
-        let id = enqueue_in(&mut tx, kind, payload).await?;
+        let id = enqueue_in(&mut tx, kind, account, payload).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -81,12 +125,15 @@ impl JobQueue for Db {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // Fair across accounts: among runnable jobs, the one whose account was
+        // served longest ago (jobs of no account, and accounts never served, first).
         let sql = format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
-               attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs \
-               WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3) \
-               ORDER BY run_at, created_at LIMIT 1 {lock}) \
+               attempts = attempts + 1, updated_at = $3, claimed_at = $3 \
+             WHERE id = (SELECT j.id FROM jobs j \
+               WHERE (j.status = 'queued' AND j.run_at <= $3) OR (j.status = 'running' AND j.locked_until < $3) \
+               ORDER BY COALESCE((SELECT MAX(s.claimed_at) FROM jobs s WHERE s.account_id = j.account_id), 0), \
+                 j.run_at, j.created_at LIMIT 1 {lock}) \
              RETURNING id, kind, payload, attempts"
         );
         let r = sqlx::query(&sql)
@@ -97,9 +144,11 @@ impl JobQueue for Db {
             .await?;
         let Some(r) = r else { return Ok(None) };
         let payload: String = col(&r, "payload")?;
+        let kind_name: String = col(&r, "kind")?;
         Ok(Some(Job {
             id: col(&r, "id")?,
-            kind: col(&r, "kind")?,
+            kind: JobKind::parse(&kind_name),
+            kind_name,
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
             attempts: col(&r, "attempts")?,
         }))
@@ -131,11 +180,11 @@ impl JobQueue for Db {
         finish(self.pool(), job, worker, "failed", None, Some(error)).await
     }
 
-    async fn enqueue_unique(&self, kind: &str, payload: &serde_json::Value) -> Result<bool> {
+    async fn enqueue_unique(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let text = payload.to_string();
         let dup = sqlx::query("SELECT 1 AS one FROM jobs WHERE kind = $1 AND payload = $2 AND status IN ('queued', 'running')")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(&text)
             .fetch_optional(&mut *tx)
             .await?;
@@ -143,17 +192,36 @@ impl JobQueue for Db {
             tx.rollback().await?;
             return Ok(false);
         }
-        enqueue_in(&mut tx, kind, payload).await?;
+        enqueue_in(&mut tx, kind, account, payload).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn pending_jobs(&self, kind: &str) -> Result<i64> {
+    async fn pending_jobs(&self, kind: JobKind) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status IN ('queued', 'running')")
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_one(self.pool())
             .await?;
         col(&r, "n")
+    }
+
+    async fn pending_media_jobs(&self, account: &Id) -> Result<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE account_id = $1 AND kind = 'transcode' \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(account.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        col(&r, "n")
+    }
+
+    async fn forget_finished_jobs(&self, before_ms: i64) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
     }
 
     async fn count_jobs(&self, status: &str) -> Result<i64> {

@@ -15,13 +15,14 @@ mod social;
 mod tokens;
 mod uploads;
 mod videos;
+pub mod visibility;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
-pub use jobs::{Job, JobQueue};
+pub use jobs::{Job, JobKind, JobQueue};
 pub use social::{CommentRow, NewReport, NotificationRow, VideoStats};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
 pub use uploads::{UploadRepo, UploadRow};
-pub use videos::{FeedCursor, MediaObject, NewVideo, Published, VideoRepo, VideoRow};
+pub use videos::{FeedCursor, MediaObject, NewVideo, PublishOutcome, Published, VideoRepo, VideoRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

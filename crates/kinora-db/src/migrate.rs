@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_likes_public.sql"),
         postgres: include_str!("../migrations/postgres/0005_likes_public.sql"),
     },
+    Migration {
+        version: "0006_review",
+        sqlite: include_str!("../migrations/sqlite/0006_review.sql"),
+        postgres: include_str!("../migrations/postgres/0006_review.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

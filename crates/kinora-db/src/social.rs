@@ -1,10 +1,11 @@
 //! The social layer's storage: follows, likes, comments, hashtags, blocks, mutes,
 //! notifications, reports, shares, view events and full-text search.
 //!
-//! Queries that return videos apply [`crate::videos::visible_to`], the SQL mirror of
+//! Queries that return videos apply [`crate::visibility::video_visible_to`], the SQL mirror of
 //! `kinora_core::policy`; queries that return accounts exclude blocks both ways.
 
-use crate::videos::{cursor_parts, visible_to, VideoRow};
+use crate::videos::{cursor_parts, VideoRow};
+use crate::visibility::{discoverable, likes_visible_to, not_blocked, video_visible_to as visible_to};
 use crate::{col, now_ms, AccountRow, Backend, Db, FeedCursor, Result};
 use kinora_core::Id;
 use sqlx::any::AnyRow;
@@ -60,14 +61,6 @@ const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.passwo
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
-
-/// Accounts that block, or are blocked by, the viewer at `$n` are excluded.
-fn not_blocked(n: usize, account_col: &str) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {account_col} AND b.blocked_id = ${n}) \
-         OR (b.blocker_id = ${n} AND b.blocked_id = {account_col}))"
-    )
-}
 
 fn account_row(r: &AnyRow) -> Result<AccountRow> {
     crate::accounts::row_pub(r)
@@ -128,6 +121,16 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         Ok((col(&r, "state")?, col::<i64>(&r, "blocked")? > 0))
+    }
+
+    /// Whether `blocker` blocks `blocked` (one direction only).
+    pub async fn blocks(&self, blocker: &Id, blocked: &Id) -> Result<bool> {
+        let r = sqlx::query("SELECT 1 AS one FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker.as_str())
+            .bind(blocked.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(r.is_some())
     }
 
     /// Follows or requests to follow; returns the state and whether it is new.
@@ -321,12 +324,13 @@ impl Db {
         Ok(r.is_some())
     }
 
-    /// Accounts that liked a video, minus those blocked either way with the viewer.
+    /// Accounts that liked a video and whose likes the viewer may see
+    /// (`policy::can_see_likes`).
     pub async fn likers(&self, video: &Id, viewer: Option<&Id>, limit: i64) -> Result<Vec<AccountRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ACOLS} FROM likes l JOIN accounts a ON a.id = l.account_id WHERE l.video_id = $1 AND {nb} \
+            "SELECT {ACOLS} FROM likes l JOIN accounts a ON a.id = l.account_id WHERE l.video_id = $1 AND {lv} \
              ORDER BY l.created_at DESC LIMIT $3",
-            nb = not_blocked(2, "a.id")
+            lv = likes_visible_to(2)
         ))
         .bind(video.as_str())
         .bind(viewer.map(|v| v.as_str().to_owned()))
@@ -516,12 +520,12 @@ impl Db {
     /// Tags with the most videos anyone may see (public videos of public accounts)
     /// in the last `days` days; the counts reveal nothing else.
     pub async fn trending_tags(&self, days: i64, limit: i64) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT t.tag, COUNT(*) AS n FROM video_tags t JOIN videos v ON v.id = t.video_id \
              JOIN accounts a ON a.id = v.account_id \
-             WHERE v.status = 'ready' AND v.visibility = 'public' AND a.private = 0 AND v.deleted_at IS NULL \
-               AND v.created_at > $1 GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT $2",
-        )
+             WHERE {disc} AND v.created_at > $1 GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT $2",
+            disc = discoverable()
+        ))
         .bind(now_ms() - days * 86_400_000)
         .bind(limit)
         .fetch_all(self.pool())

@@ -1,6 +1,5 @@
 //! Resumable uploads (tus): one row per upload, the bytes on the node's disk.
 
-use crate::jobs::enqueue_in;
 use crate::{col, now_ms, Db, Result};
 use kinora_core::{Id, Visibility};
 use sqlx::any::AnyRow;
@@ -131,23 +130,21 @@ impl UploadRepo for Db {
             tx.rollback().await?;
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, \
-               original_bytes, original_name, created_at) \
-             VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, $9)",
+        let caption = kinora_core::Caption::from_trusted(u.caption.clone());
+        crate::videos::ingest_in(
+            &mut tx,
+            &crate::NewVideo {
+                id: &u.video_id,
+                account_id: &u.account_id,
+                caption: &caption,
+                visibility: u.visibility,
+                region,
+                original_key,
+                original_bytes: u.length,
+                original_name: &u.filename,
+            },
         )
-        .bind(u.video_id.as_str())
-        .bind(u.account_id.as_str())
-        .bind(&u.caption)
-        .bind(u.visibility.as_str())
-        .bind(region)
-        .bind(original_key)
-        .bind(u.length)
-        .bind(&u.filename)
-        .bind(now_ms())
-        .execute(&mut *tx)
         .await?;
-        enqueue_in(&mut tx, "transcode", &serde_json::json!({ "video_id": u.video_id.as_str() })).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Videos, their media objects, and the feeds built from them.
 
-use crate::jobs::{enqueue_in, finish};
+use crate::jobs::{enqueue_in, finish, JobKind};
+use crate::visibility::{discoverable, not_muted, video_visible_to as visible_to};
 use crate::{col, now_ms, Db, DbError, Result};
 use kinora_core::{Caption, Id, Username, VideoStatus, Visibility};
 use sqlx::any::AnyRow;
@@ -92,13 +93,16 @@ pub trait VideoRepo {
         job: &str,
         worker: &str,
         media: Published<'_>,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    ) -> impl std::future::Future<Output = Result<PublishOutcome>> + Send;
     /// Ends processing with an error code, and the job with it.
     fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Marks deleted and enqueues removal of its objects.
     fn delete_video(&self, video: &Id) -> impl std::future::Future<Output = Result<()>> + Send;
-    /// A deleted video's object keys (for the purge job).
-    fn deleted_video_keys(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
+    /// A deleted video's region (for the purge job, which removes everything under
+    /// its prefixes there); `None` if it is not deleted.
+    fn deleted_video_region(&self, video: &Id) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
+    /// Whether the video is deleted (or gone); workers check before and after work.
+    fn video_deleted(&self, video: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// An account's videos that `viewer` may see, newest first.
     fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready public videos of public accounts by feed score, minus blocked and muted
@@ -118,26 +122,6 @@ pub trait VideoRepo {
 const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
-
-/// The SQL form of `kinora_core::policy::can_view_video` for a viewer bound at
-/// `$n` (NULL when signed out), over `videos v JOIN accounts a`. Keep the two in
-/// step; the end-to-end visibility matrix checks every surface against both.
-pub(crate) fn visible_to(n: usize) -> String {
-    format!(
-        "v.deleted_at IS NULL \
-         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = v.account_id AND b.blocked_id = ${n}) \
-                                             OR (b.blocker_id = ${n} AND b.blocked_id = v.account_id)) \
-         AND (v.account_id = ${n} OR (v.status = 'ready' AND ( \
-               (v.visibility = 'public' AND a.private = 0) \
-            OR (v.visibility IN ('public', 'followers') AND EXISTS (SELECT 1 FROM follows f \
-                  WHERE f.follower_id = ${n} AND f.followee_id = v.account_id AND f.state = 'accepted')))))"
-    )
-}
-
-/// Excludes authors the viewer at `$n` has muted (feeds only).
-pub(crate) fn not_muted(n: usize) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${n} AND m.muted_id = v.account_id)")
-}
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<VideoRow> {
     row(r)
@@ -171,6 +155,67 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
     })
 }
 
+/// Ingest: the video row, its hashtags, notifications for the accounts its caption
+/// mentions and its transcode job, inside the caller's transaction. Multipart
+/// uploads, finished resumable uploads and demo content all come through here, so
+/// a crash can never leave a video without its tags, mentions or job.
+pub(crate) async fn ingest_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, v: &NewVideo<'_>) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, \
+           original_bytes, original_name, created_at) \
+         VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, $9)",
+    )
+    .bind(v.id.as_str())
+    .bind(v.account_id.as_str())
+    .bind(v.caption.as_str())
+    .bind(v.visibility.as_str())
+    .bind(v.region)
+    .bind(v.original_key)
+    .bind(v.original_bytes)
+    .bind(v.original_name)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for tag in kinora_core::text::hashtags(v.caption.as_str()) {
+        sqlx::query("INSERT INTO video_tags (video_id, tag, created_at) VALUES ($1, $2, $3) ON CONFLICT (video_id, tag) DO NOTHING")
+            .bind(v.id.as_str())
+            .bind(tag)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for u in kinora_core::text::mentions(v.caption.as_str()) {
+        // Who is mentioned sees the notification only while they may see the video
+        // (checked when notifications are read).
+        sqlx::query(
+            "INSERT INTO notifications (id, account_id, kind, actor_id, video_id, comment_id, created_at) \
+             SELECT $1, a.id, 'mention', $2, $3, NULL, $4 FROM accounts a WHERE a.username = $5 AND a.id <> $2",
+        )
+        .bind(Id::generate().as_str())
+        .bind(v.account_id.as_str())
+        .bind(v.id.as_str())
+        .bind(now)
+        .bind(u.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    enqueue_in(tx, JobKind::Transcode, Some(v.account_id), &serde_json::json!({ "video_id": v.id.as_str() })).await?;
+    Ok(())
+}
+
+/// What became of a finished transcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// The video is ready.
+    Published,
+    /// The worker lost its lease; the new holder publishes.
+    LostLease,
+    /// The video was deleted while it was processing: nothing was published, the
+    /// job is done, and the caller removes the objects it wrote.
+    Deleted,
+}
+
 /// Feed score: publication time, lifted by engagement (each doubling of likes is
 /// worth six hours of freshness).
 pub fn feed_score(published_ms: i64, likes: i64) -> i64 {
@@ -181,23 +226,7 @@ pub fn feed_score(published_ms: i64, likes: i64) -> i64 {
 impl VideoRepo for Db {
     async fn create_video(&self, v: NewVideo<'_>) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, \
-               original_bytes, original_name, created_at) \
-             VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, $9)",
-        )
-        .bind(v.id.as_str())
-        .bind(v.account_id.as_str())
-        .bind(v.caption.as_str())
-        .bind(v.visibility.as_str())
-        .bind(v.region)
-        .bind(v.original_key)
-        .bind(v.original_bytes)
-        .bind(v.original_name)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        enqueue_in(&mut tx, "transcode", &serde_json::json!({ "video_id": v.id.as_str() })).await?;
+        ingest_in(&mut tx, &v).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -262,13 +291,23 @@ impl VideoRepo for Db {
         Ok(Some((row(&r)?, o)))
     }
 
-    async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<bool> {
+    async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<PublishOutcome> {
         let Published { duration_ms, width, height, objects } = media;
         let mut tx = self.pool().begin().await?;
         if !finish(&mut *tx, job, worker, "done", None, None).await? {
             // Lost the lease: another worker owns this job now.
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(PublishOutcome::LostLease);
+        }
+        // A deleted video is never published. (Deleting takes the same row lock on
+        // PostgreSQL and the write lock on SQLite, so the two cannot interleave.)
+        let live = sqlx::query("UPDATE videos SET status = status WHERE id = $1 AND deleted_at IS NULL")
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if live.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(PublishOutcome::Deleted);
         }
         sqlx::query("DELETE FROM media_objects WHERE video_id = $1")
             .bind(video.as_str())
@@ -307,7 +346,7 @@ impl VideoRepo for Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(PublishOutcome::Published)
     }
 
     async fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> Result<bool> {
@@ -336,21 +375,25 @@ impl VideoRepo for Db {
         if r.rows_affected() == 0 {
             return Err(DbError::NotFound);
         }
-        enqueue_in(&mut tx, "purge_video", &serde_json::json!({ "video_id": video.as_str() })).await?;
+        enqueue_in(&mut tx, JobKind::PurgeVideo, None, &serde_json::json!({ "video_id": video.as_str() })).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn deleted_video_keys(&self, video: &Id) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT m.object_key AS k FROM media_objects m JOIN videos v ON v.id = m.video_id \
-               WHERE v.id = $1 AND v.deleted_at IS NOT NULL \
-             UNION ALL SELECT original_key AS k FROM videos WHERE id = $1 AND deleted_at IS NOT NULL",
-        )
-        .bind(video.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| col(r, "k")).collect()
+    async fn deleted_video_region(&self, video: &Id) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT region FROM videos WHERE id = $1 AND deleted_at IS NOT NULL")
+            .bind(video.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(|r| col(r, "region")).transpose()
+    }
+
+    async fn video_deleted(&self, video: &Id) -> Result<bool> {
+        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1 AND deleted_at IS NULL")
+            .bind(video.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(r.is_none())
     }
 
     async fn account_videos(
@@ -382,9 +425,10 @@ impl VideoRepo for Db {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.status = 'ready' AND v.visibility = 'public' AND a.private = 0 AND {vis} AND {muted} \
+             WHERE {disc} AND {vis} AND {muted} \
                AND (v.feed_score, v.id) < ($2, $3) \
              ORDER BY v.feed_score DESC, v.id DESC LIMIT $4",
+            disc = discoverable(),
             vis = visible_to(1),
             muted = not_muted(1)
         );

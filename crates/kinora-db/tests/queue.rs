@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kinora_core::{Caption, Id, Username, Visibility};
-use kinora_db::{AccountRepo, Db, JobQueue, NewAccount, NewVideo, VideoRepo};
+use kinora_db::{AccountRepo, Db, JobKind, JobQueue, MediaObject, NewAccount, NewVideo, PublishOutcome, Published, VideoRepo};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ async fn postgres() -> Db {
 
 async fn concurrent_claims_are_exclusive(db: Db) {
     for i in 0..40 {
-        db.enqueue("test", &serde_json::json!({ "n": i })).await.unwrap();
+        db.enqueue(JobKind::PurgeVideo, None, &serde_json::json!({ "n": i })).await.unwrap();
     }
     let mut set = tokio::task::JoinSet::new();
     for w in 0..6 {
@@ -55,7 +55,7 @@ async fn concurrent_claims_are_exclusive(db: Db) {
 }
 
 async fn dead_worker_lease_expires(db: Db) {
-    let id = db.enqueue("test", &serde_json::json!({})).await.unwrap();
+    let id = db.enqueue(JobKind::PurgeVideo, None, &serde_json::json!({})).await.unwrap();
     let a = db.claim("dead", 200).await.unwrap().unwrap();
     assert_eq!(a.id, id);
     assert_eq!(a.attempts, 1);
@@ -96,7 +96,7 @@ async fn video_and_job_commit_together(db: Db) {
     .unwrap();
     assert_eq!(db.count_jobs("queued").await.unwrap(), before + 1);
     let job = db.claim("w", 60_000).await.unwrap().unwrap();
-    assert_eq!(job.kind, "transcode");
+    assert_eq!(job.kind, Some(JobKind::Transcode));
     assert_eq!(job.payload["video_id"], id.as_str());
     // A duplicate id violates the primary key and leaves no job behind.
     let dup = db
@@ -114,6 +114,118 @@ async fn video_and_job_commit_together(db: Db) {
     assert!(dup.unwrap_err().is_conflict());
     assert_eq!(db.count_jobs("queued").await.unwrap(), before);
 }
+
+async fn account(db: &Db, name: &str) -> kinora_db::AccountRow {
+    let u = Username::parse(name).unwrap();
+    db.create_account(NewAccount { username: &u, email: None, password_hash: "x", region: "local" }).await.unwrap()
+}
+
+async fn video(db: &Db, owner: &Id, caption: &str) -> Id {
+    let id = Id::generate();
+    db.create_video(NewVideo {
+        id: &id,
+        account_id: owner,
+        caption: &Caption::parse(caption).unwrap(),
+        visibility: Visibility::Public,
+        region: "local",
+        original_key: "originals/x",
+        original_bytes: 1,
+        original_name: "x.mp4",
+    })
+    .await
+    .unwrap();
+    id
+}
+
+/// Review finding 7: one account's queue of uploads must not hold another's.
+async fn regression_claims_are_fair_across_accounts(db: Db) {
+    let busy = account(&db, "busy_uploader").await;
+    let other = account(&db, "one_upload").await;
+    for i in 0..5 {
+        video(&db, &busy.id, &format!("busy {i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let late = video(&db, &other.id, "late but fair").await;
+    let first = db.claim("w", 60_000).await.unwrap().unwrap();
+    assert!(db.complete(&first.id, "w").await.unwrap());
+    let second = db.claim("w", 60_000).await.unwrap().unwrap();
+    assert_eq!(second.payload["video_id"], late.as_str(), "the other account's job comes second, not sixth");
+    assert_eq!(db.pending_media_jobs(&busy.id).await.unwrap(), 4);
+    assert_eq!(db.pending_media_jobs(&other.id).await.unwrap(), 1);
+}
+
+/// Ingest writes the video, its tags, its mention notifications and its job in
+/// one transaction.
+async fn ingest_is_one_transaction(db: Db) {
+    let author = account(&db, "ingest_author").await;
+    let mentioned = account(&db, "ingest_friend").await;
+    let id = video(&db, &author.id, "dinner #Cooking with @ingest_friend").await;
+    let tags = db.tag_videos("cooking", Some(&author.id), None, 10).await.unwrap();
+    assert_eq!(tags.len(), 0, "not ready yet, so not listed");
+    let n: i64 = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM video_tags WHERE video_id = $1 AND tag = 'cooking'")
+        .bind(id.as_str())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let notes = db.notifications(&mentioned.id, None, 10).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].kind, "mention");
+    assert_eq!(db.pending_media_jobs(&author.id).await.unwrap(), 1);
+}
+
+/// Review finding 6: a video deleted while it transcodes is never published.
+async fn regression_deleted_while_transcoding_is_never_published(db: Db) {
+    let a = account(&db, "deleter").await;
+    let id = video(&db, &a.id, "soon gone").await;
+    let job = db.claim("w", 60_000).await.unwrap().unwrap();
+    db.delete_video(&id).await.unwrap();
+    let objects = [MediaObject {
+        name: "720p-x.mp4".into(),
+        object_key: format!("media/{id}/720p-x.mp4"),
+        mime: "video/mp4".into(),
+        width: 720,
+        height: 1280,
+        bitrate: 1,
+        bytes: 1,
+        sha256: "00".into(),
+    }];
+    let out = db
+        .publish_video(&id, &job.id, "w", Published { duration_ms: 1, width: 720, height: 1280, objects: &objects })
+        .await
+        .unwrap();
+    assert_eq!(out, PublishOutcome::Deleted);
+    let status: String = sqlx::query_scalar::<_, String>("SELECT status FROM videos WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "processing", "a deleted video never becomes ready");
+    assert_eq!(db.deleted_video_region(&id).await.unwrap().as_deref(), Some("local"));
+    assert!(db.video_deleted(&id).await.unwrap());
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (db, _d) = super::sqlite().await;
+                super::$name(db).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::postgres().await).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    regression_claims_are_fair_across_accounts,
+    ingest_is_one_transaction,
+    regression_deleted_while_transcoding_is_never_published
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_claims_are_exclusive() {

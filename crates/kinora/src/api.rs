@@ -460,7 +460,6 @@ pub async fn upload_video(
             original_name: &name,
         })
         .await?;
-    crate::social::index_caption(&st, &id, &me.id, caption.as_str()).await?;
     st.wake.notify_one();
     let v = st.db.video_by_id(&id).await?.ok_or_else(|| ApiError::internal("video vanished after insert"))?;
     Ok((StatusCode::ACCEPTED, Json(video_json(&st, &viewer, &v).await?)))

@@ -71,7 +71,6 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
                 original_name: "demo.mp4",
             })
             .await?;
-        crate::social::index_caption(st, &id, &account.id, caption).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
         st.wake.notify_one();
         let _ = tokio::fs::remove_file(&file).await;
     }

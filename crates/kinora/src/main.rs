@@ -235,7 +235,7 @@ async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Resul
 }
 
 async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String>) -> anyhow::Result<()> {
-    use kinora_db::{JobQueue, VideoRepo};
+    use kinora_db::{JobKind, JobQueue, VideoRepo};
     let st = state(c, None).await?;
     let ids: Vec<kinora_core::Id> = if all {
         st.db.reprocessable_videos().await?
@@ -245,16 +245,19 @@ async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String
             .map(|v| kinora_core::Id::parse(v).ok_or_else(|| anyhow::anyhow!("{v:?} is not a video id")))
             .collect::<anyhow::Result<_>>()?
     };
+    // Operator work shares one fair-share slot with every account's uploads, so a
+    // reprocess of the whole library does not hold new uploads back.
+    let operator = kinora_core::Id::from_trusted("operator".to_owned());
     let mut queued = 0;
     for id in &ids {
         if !st.db.video_exists(id).await? {
             anyhow::bail!("no video {id}");
         }
-        if st.db.enqueue_unique("reprocess", &serde_json::json!({ "video_id": id.as_str() })).await? {
+        if st.db.enqueue_unique(JobKind::Reprocess, Some(&operator), &serde_json::json!({ "video_id": id.as_str() })).await? {
             queued += 1;
         }
     }
-    let total = st.db.pending_jobs("reprocess").await?;
+    let total = st.db.pending_jobs(JobKind::Reprocess).await?;
     eprintln!("{queued} videos queued; {total} to reprocess (including earlier unfinished runs)");
     if total == 0 {
         return Ok(());
@@ -270,7 +273,7 @@ async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String
             .progress_chars("=> "),
     );
     loop {
-        let pending = st.db.pending_jobs("reprocess").await?;
+        let pending = st.db.pending_jobs(JobKind::Reprocess).await?;
         bar.set_position((total - pending.min(total)) as u64);
         if pending == 0 {
             break;

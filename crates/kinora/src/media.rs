@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kinora_core::policy::can_view_video;
-use kinora_core::{ErrorCode, Id, VideoStatus, Visibility};
+use kinora_core::{ErrorCode, Id, VideoStatus};
 use kinora_db::VideoRepo;
 
 /// What the request's validators and Range header ask for.
@@ -72,7 +72,9 @@ pub async fn serve(
     }
     let len = u64::try_from(obj.bytes).unwrap_or(0);
     let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
-    let public = v.visibility == Visibility::Public;
+    // Shared caches may keep only what anyone may see: a private account's
+    // "public" video is for its followers, so it is `private` here too.
+    let public = kinora_core::policy::publicly_cacheable(v.visibility, v.account_private);
     let mut h = HeaderMap::new();
     let hv = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
     h.insert(header::ETAG, hv(&etag));

@@ -32,18 +32,6 @@ fn brief(a: &AccountRow) -> Value {
     })
 }
 
-/// Indexes a caption's hashtags and notifies mentioned accounts (who will only see
-/// the notification while they may see the video).
-pub async fn index_caption(st: &AppState, video: &Id, author: &Id, caption: &str) -> ApiResult<()> {
-    st.db.edit_video(video, None, None, None, Some(&hashtags(caption))).await?;
-    for u in mentions(caption) {
-        if let Some(a) = st.db.account_by_username(&u).await? {
-            st.db.notify(&a.id, "mention", author, Some(video), None).await?;
-        }
-    }
-    Ok(())
-}
-
 // ---------- follows ----------
 
 pub async fn follow(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<Value>> {
@@ -69,8 +57,7 @@ pub async fn unfollow(State(st): State<AppState>, viewer: Viewer, Path(name): Pa
 
 async fn follow_list(st: AppState, viewer: Viewer, name: String, q: ListQuery, followers: bool) -> ApiResult<Json<Value>> {
     let (a, rel) = visible_account(&st, &viewer, &name).await?;
-    // A private account's lists are for its followers.
-    if a.private && !matches!(rel, Relation::Owner | Relation::Follower) {
+    if !kinora_core::policy::can_see_follow_lists(rel, a.private) {
         return Ok(Json(json!({"items": [], "next_cursor": null})));
     }
     let limit = q.limit()?;
@@ -149,9 +136,8 @@ async fn set_block(st: AppState, viewer: Viewer, name: String, on: bool) -> ApiR
         return Err(ApiError::new(ErrorCode::InvalidField, "username: you cannot block yourself"));
     }
     if on {
-        // Someone who blocks you does not exist for you.
-        let (_, blocked) = st.db.relation_flags(&me.id, &a.id).await?;
-        if blocked && !st.db.relation_flags(&a.id, &me.id).await?.1 {
+        // Someone who blocks you does not exist for you (unless you block them too).
+        if st.db.blocks(&a.id, &me.id).await? && !st.db.blocks(&me.id, &a.id).await? {
             return Err(ApiError::not_found());
         }
         st.db.block(&me.id, &a.id).await?;
@@ -217,8 +203,7 @@ pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<S
 /// shows them (or to itself), each still subject to the viewer's own access.
 pub async fn liked(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Value>> {
     let (a, rel) = visible_account(&st, &viewer, &name).await?;
-    let may = rel == Relation::Owner || (a.likes_public && (!a.private || rel == Relation::Follower));
-    if !may {
+    if !kinora_core::policy::can_see_likes(rel, a.likes_public, a.private) {
         return Err(ApiError::not_found());
     }
     let limit = q.limit()?;
@@ -404,8 +389,15 @@ async fn visible_comment(st: &AppState, viewer: &Viewer, id: &str) -> ApiResult<
 
 pub async fn delete_comment(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let me = viewer.require()?.clone();
-    let (c, v) = visible_comment(&st, &viewer, &id).await?;
-    if c.account_id != me.id && v.account_id != me.id {
+    let cid = Id::parse(&id).ok_or_else(ApiError::not_found)?;
+    let c = st.db.comment_by_id(&cid).await?.ok_or_else(ApiError::not_found)?;
+    let v = visible_video(&st, &viewer, c.video_id.as_str()).await?;
+    // The video's owner may remove any comment on it, even one by someone they
+    // blocked (whom they otherwise cannot see); everyone else needs to see it.
+    if v.account_id != me.id {
+        visible_comment(&st, &viewer, &id).await?;
+    }
+    if !kinora_core::policy::can_delete_comment(c.account_id == me.id, v.account_id == me.id) {
         return Err(ApiError::new(ErrorCode::Forbidden, "only the comment's author or the video's owner can delete it"));
     }
     st.db.delete_comment(&c).await?;

@@ -436,7 +436,6 @@ pub async fn finish(st: &AppState, row: &UploadRow) -> ApiResult<()> {
     let path = file_of(st, &row.id);
     storage::put_file(store, &key, &path).await.map_err(ApiError::internal)?;
     st.db.finish_upload(row, &account.region, &key).await?;
-    crate::social::index_caption(st, &row.video_id, &row.account_id, &row.caption).await?;
     let _ = tokio::fs::remove_file(&path).await;
     st.wake.notify_one();
     Ok(())

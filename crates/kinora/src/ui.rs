@@ -358,8 +358,7 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
             tiles.push(tile(&st, v).await?);
         }
         let mut liked = Vec::new();
-        let likes_visible = rel == kinora_core::policy::Relation::Owner
-            || (a.likes_public && (!a.private || rel == kinora_core::policy::Relation::Follower));
+        let likes_visible = kinora_core::policy::can_see_likes(rel, a.likes_public, a.private);
         if likes_visible {
             for (v, _) in st.db.liked_videos(&a.id, viewer.id(), None, 60).await? {
                 liked.push(tile(&st, &v).await?);

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::storage;
 use anyhow::Context;
 use kinora_core::Id;
-use kinora_db::{Job, JobQueue, MediaObject, Published, VideoRepo};
+use kinora_db::{Job, JobKind, JobQueue, MediaObject, PublishOutcome, Published, VideoRepo};
 use kinora_media::probe::{run_probe, RunProbeError};
 use kinora_media::process::{self, ProcessError, ProcessLimits};
 use kinora_media::{transcode, MediaError};
@@ -62,7 +62,7 @@ fn hostname() -> String {
 
 /// An internal failure: try again later with backoff, or give up after the limit.
 async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
-    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed");
+    tracing::warn!(job = %job.id, kind = %job.kind_name, attempts = job.attempts, %error, "job failed");
     let video = video_of(job);
     let r = if job.attempts >= st.config.media.max_attempts {
         match video {
@@ -83,23 +83,37 @@ fn video_of(job: &Job) -> Option<Id> {
 }
 
 async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
-    match job.kind.as_str() {
-        "transcode" => transcode_job(st, worker, job, false).await,
-        "reprocess" => transcode_job(st, worker, job, true).await,
-        "purge_video" => purge_job(st, worker, job).await,
-        other => {
-            st.db.fail(&job.id, worker, &format!("unknown job kind {other:?}")).await?;
+    match job.kind {
+        Some(JobKind::Transcode) => transcode_job(st, worker, job, false).await,
+        Some(JobKind::Reprocess) => transcode_job(st, worker, job, true).await,
+        Some(JobKind::PurgeVideo) => purge_job(st, worker, job).await,
+        None => {
+            st.db.fail(&job.id, worker, &format!("unknown job kind {:?}", job.kind_name)).await?;
             Ok(())
         }
     }
 }
 
+/// Removes every object of a video from its region: whatever is stored under its
+/// prefixes, not only what the database lists (a transcode that was running when
+/// the video was deleted may have written more).
+async fn remove_video_objects(store: &std::sync::Arc<dyn object_store::ObjectStore>, video: &Id) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for prefix in [format!("media/{video}"), format!("originals/{video}")] {
+        for (k, _) in storage::list(store, &prefix).await? {
+            storage::delete(store, &k).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 async fn purge_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
     let video = video_of(job).context("purge job without video_id")?;
-    let region = st.config.server.region.clone();
-    let store = st.regions.get(&region)?;
-    for key in st.db.deleted_video_keys(&video).await? {
-        storage::delete(store, &key).await?;
+    if let Some(region) = st.db.deleted_video_region(&video).await? {
+        let store = st.regions.get(&region)?;
+        let n = remove_video_objects(store, &video).await?;
+        tracing::info!(video = %video, region = %region, objects = n, "deleted video purged");
     }
     st.db.complete(&job.id, worker).await?;
     Ok(())
@@ -209,17 +223,26 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                     },
                 )
                 .await?;
-            if published {
-                // Objects of an earlier run that this one replaced, or that a run which
-                // crashed before publishing left behind.
-                for (k, _) in storage::list(&store, &format!("media/{video_id}")).await? {
-                    if !objects.iter().any(|n| n.object_key == k) {
-                        storage::delete(&store, &k).await?;
+            match published {
+                PublishOutcome::Published => {
+                    // Objects of an earlier run that this one replaced, or that a run
+                    // which crashed before publishing left behind.
+                    for (k, _) in storage::list(&store, &format!("media/{video_id}")).await? {
+                        if !objects.iter().any(|n| n.object_key == k) {
+                            storage::delete(&store, &k).await?;
+                        }
                     }
+                    tracing::info!(video = %video_id, ms = started.elapsed().as_millis() as u64, "video ready");
                 }
-                tracing::info!(video = %video_id, ms = started.elapsed().as_millis() as u64, "video ready");
-            } else {
-                tracing::warn!(video = %video_id, "lost the job lease before publishing; the new holder publishes");
+                PublishOutcome::Deleted => {
+                    // Deleted while we worked: never published; remove what we wrote
+                    // (the purge job may have run before these objects existed).
+                    remove_video_objects(&store, &video_id).await?;
+                    tracing::info!(video = %video_id, "video deleted while processing; its files were removed");
+                }
+                PublishOutcome::LostLease => {
+                    tracing::warn!(video = %video_id, "lost the job lease before publishing; the new holder publishes");
+                }
             }
         }
     }
