@@ -8,6 +8,7 @@
 //! * [`ErrorCode`]: the stable, documented error codes of the API.
 
 pub mod error;
+pub mod net;
 pub mod policy;
 pub mod text;
 pub mod types;

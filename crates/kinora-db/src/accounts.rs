@@ -39,6 +39,10 @@ pub trait AccountRepo {
     /// (accepted followers, accepted followees). Video counts depend on the viewer:
     /// see `Db::visible_count`.
     fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
+    /// Replaces the password hash.
+    fn set_password_hash(&self, id: &Id, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// How many accounts exist.
+    fn count_accounts(&self) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Sets the profile picture's object key; returns the previous one.
     fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
@@ -65,6 +69,16 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
 }
 
 impl AccountRepo for Db {
+    async fn set_password_hash(&self, id: &Id, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.as_str()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn count_accounts(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
+        col(&r, "n")
+    }
+
     async fn create_account(&self, a: NewAccount<'_>) -> Result<AccountRow> {
         let id = Id::generate();
         let now = now_ms();

@@ -750,6 +750,17 @@ impl Db {
         Ok(())
     }
 
+    /// Retention: deletes view events and notifications older than the cut-offs.
+    /// Returns (view events, notifications) deleted. Counts on videos stay.
+    pub async fn forget_old_activity(&self, views_before_ms: i64, notifications_before_ms: i64) -> Result<(u64, u64)> {
+        let v = sqlx::query("DELETE FROM view_events WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
+        let n = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
+            .bind(notifications_before_ms)
+            .execute(self.pool())
+            .await?;
+        Ok((v.rows_affected(), n.rows_affected()))
+    }
+
     /// Per-video numbers for an account's own videos (not deleted).
     pub async fn video_stats(&self, account: &Id) -> Result<Vec<VideoStats>> {
         let rows = sqlx::query(

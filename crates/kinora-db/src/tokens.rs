@@ -41,6 +41,11 @@ pub trait TokenRepo {
     /// The live (unexpired) token with this hash and kind.
     fn find_token(&self, hash: &str, kind: TokenKind) -> impl std::future::Future<Output = Result<Option<TokenRow>>> + Send;
     fn revoke_token(&self, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// Revokes every token and session of `account` but `except` (a token hash);
+    /// returns how many.
+    fn revoke_all_tokens(&self, account: &Id, except: Option<&str>) -> impl std::future::Future<Output = Result<u64>> + Send;
+    /// Deletes tokens and sessions whose time is up.
+    fn delete_expired_tokens(&self) -> impl std::future::Future<Output = Result<u64>> + Send;
 }
 
 impl TokenRepo for Db {
@@ -69,7 +74,7 @@ impl TokenRepo for Db {
     async fn find_token(&self, hash: &str, kind: TokenKind) -> Result<Option<TokenRow>> {
         let r = sqlx::query(
             "SELECT account_id, csrf FROM tokens WHERE hash = $1 AND kind = $2 \
-             AND (expires_at IS NULL OR expires_at > $3)",
+             AND expires_at > $3",
         )
         .bind(hash)
         .bind(kind.as_str())
@@ -85,5 +90,22 @@ impl TokenRepo for Db {
     async fn revoke_token(&self, hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM tokens WHERE hash = $1").bind(hash).execute(self.pool()).await?;
         Ok(())
+    }
+
+    async fn revoke_all_tokens(&self, account: &Id, except: Option<&str>) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE account_id = $1 AND hash <> $2")
+            .bind(account.as_str())
+            .bind(except.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn delete_expired_tokens(&self) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM tokens WHERE expires_at IS NULL OR expires_at <= $1")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
     }
 }

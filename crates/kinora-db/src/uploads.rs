@@ -158,7 +158,7 @@ impl UploadRepo for Db {
     }
 
     async fn complete_open_uploads(&self) -> Result<Vec<UploadRow>> {
-        let rows = sqlx::query(&format!("SELECT {COLS} FROM uploads WHERE state = 'open' AND received = length"))
+        let rows = sqlx::query(&format!("SELECT {COLS} FROM uploads WHERE state = 'open' AND received = length ORDER BY created_at, id"))
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(row).collect()

@@ -1,10 +1,9 @@
 //! JSON API handlers (API.md).
 
 use crate::app::{AppState, Limiters};
-use crate::auth::{self, AuthVia, Viewer};
+use crate::auth::{self, AuthVia, ClientAddr, Viewer};
 use crate::error::{ApiError, ApiResult};
-use crate::storage;
-use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +13,6 @@ use kinora_core::{Caption, Email, ErrorCode, Id, Password, Username, Visibility,
 use kinora_db::{AccountRepo, AccountRow, FeedCursor, NewAccount, NewVideo, TokenKind, TokenRepo, VideoRepo, VideoRow};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
 
 pub fn rfc3339(ms: i64) -> String {
@@ -82,15 +80,15 @@ pub async fn account_json(st: &AppState, viewer: Option<&Id>, a: &AccountRow) ->
 }
 
 /// Parses and stores a new account (shared by the API and the sign-up form).
-pub async fn register(st: &AppState, ip: SocketAddr, s: SignUp) -> ApiResult<AccountRow> {
+pub async fn register(st: &AppState, client: &ClientAddr, s: SignUp) -> ApiResult<AccountRow> {
     let username = Username::parse(s.username.as_deref().unwrap_or(""))?;
     let password = Password::parse(s.password.as_deref().unwrap_or(""))?;
     let email = match s.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
         Some(e) => Some(Email::parse(e)?),
         None => None,
     };
-    Limiters::check(&st.limiters.signup, ip.ip().to_string()).map_err(ApiError::rate_limited)?;
-    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    Limiters::check(&st.limiters.signup, client.key.clone()).map_err(ApiError::rate_limited)?;
+    let hash = st.passwords.hash(password.expose().to_owned()).await?;
     let row = st
         .db
         .create_account(NewAccount {
@@ -112,11 +110,11 @@ pub async fn register(st: &AppState, ip: SocketAddr, s: SignUp) -> ApiResult<Acc
 
 pub async fn create_account(
     State(st): State<AppState>,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     body: Result<Json<SignUp>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let Json(s) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let row = register(&st, ip, s).await?;
+    let row = register(&st, &client, s).await?;
     Ok((StatusCode::CREATED, Json(account_json(&st, Some(&row.id), &row).await?)))
 }
 
@@ -127,17 +125,18 @@ pub struct Credentials {
 }
 
 /// Checks credentials with the same work and the same answer whether or not the
-/// account exists.
-pub async fn check_credentials(st: &AppState, ip: SocketAddr, c: &Credentials) -> ApiResult<AccountRow> {
-    let name = c.username.as_deref().unwrap_or("").trim().to_ascii_lowercase();
-    Limiters::check(&st.limiters.signin, format!("{}|{}", ip.ip(), name)).map_err(ApiError::rate_limited)?;
-    let pw = c.password.clone().unwrap_or_default();
-    let account = match Username::parse(&name) {
-        Ok(u) => st.db.account_by_username(&u).await?,
-        Err(_) => None,
-    };
+/// account exists. Input is parsed before anything else: a username that cannot
+/// exist or an oversized password is refused without touching a limiter key or
+/// argon2. Limits: per client address, and per address and username.
+pub async fn check_credentials(st: &AppState, client: &ClientAddr, c: &Credentials) -> ApiResult<AccountRow> {
+    let wrong = || ApiError::new(ErrorCode::Unauthorized, "wrong username or password");
+    Limiters::check(&st.limiters.signin_addr, client.key.clone()).map_err(ApiError::rate_limited)?;
+    let name = Username::parse(c.username.as_deref().unwrap_or("").trim()).map_err(|_| wrong())?;
+    let pw = c.password.as_deref().filter(|p| p.len() <= 1024).ok_or_else(wrong)?.to_owned();
+    Limiters::check(&st.limiters.signin, format!("{}|{}", client.key, name)).map_err(ApiError::rate_limited)?;
+    let account = st.db.account_by_username(&name).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.to_string());
-    let ok = auth::verify_password(hash, pw).await;
+    let ok = st.passwords.verify(hash, pw).await?;
     match account {
         Some(a) if ok => Ok(a),
         _ => Err(ApiError::new(ErrorCode::Unauthorized, "wrong username or password")),
@@ -146,13 +145,14 @@ pub async fn check_credentials(st: &AppState, ip: SocketAddr, c: &Credentials) -
 
 pub async fn create_token(
     State(st): State<AppState>,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     body: Result<Json<Credentials>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(c) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let account = check_credentials(&st, ip, &c).await?;
+    let account = check_credentials(&st, &client, &c).await?;
     let (secret, hash) = auth::new_secret();
-    st.db.create_token(&hash, &account.id, TokenKind::Api, None, None).await?;
+    let expires = kinora_db::now_ms() + st.config.auth.api_token_days.max(1) * 86_400_000;
+    st.db.create_token(&hash, &account.id, TokenKind::Api, None, Some(expires)).await?;
     Ok(Json(json!({"access_token": secret, "token_type": "Bearer"})))
 }
 
@@ -399,6 +399,7 @@ pub async fn upload_video(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let me = viewer.require()?.clone();
     let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
+    check_pending_jobs(&st, &me.id, 0).await?;
     Limiters::check(&st.limiters.upload, me.id.to_string()).map_err(ApiError::rate_limited)?;
     let max = st.config.server.max_upload_bytes;
     let staging_dir = st.data_dir().join("staging");
@@ -442,11 +443,11 @@ pub async fn upload_video(
     if bytes == 0 {
         return Err(ApiError::new(ErrorCode::MediaInvalid, "file: the file is empty"));
     }
+    st.limiters.charge_upload(&me.id, bytes).map_err(ApiError::rate_limited)?;
     let id = Id::generate();
     let region = me.region.clone();
     let original_key = format!("originals/{id}");
-    let store = st.regions.get(&region).map_err(ApiError::internal)?;
-    storage::put_file(store, &original_key, &file.0).await.map_err(ApiError::internal)?;
+    st.regions.put_durable(&region, &original_key, &file.0).await.map_err(ApiError::internal)?;
     drop(file);
     st.db
         .create_video(NewVideo {
@@ -463,6 +464,63 @@ pub async fn upload_video(
     st.wake.notify_one();
     let v = st.db.video_by_id(&id).await?.ok_or_else(|| ApiError::internal("video vanished after insert"))?;
     Ok((StatusCode::ACCEPTED, Json(video_json(&st, &viewer, &v).await?)))
+}
+
+/// One account may have at most `uploads.max_pending_jobs` videos waiting for or
+/// in processing (counting `open` resumable uploads that will become videos), so
+/// nobody can fill the transcode queue for hours.
+pub async fn check_pending_jobs(st: &AppState, account: &Id, open_uploads: i64) -> ApiResult<()> {
+    let max = st.config.uploads.max_pending_jobs;
+    let pending = kinora_db::JobQueue::pending_media_jobs(&st.db, account).await? + open_uploads;
+    if pending >= max {
+        return Err(ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!("you have {pending} videos waiting to be processed (the limit is {max}); upload more when they are ready"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+/// `POST /api/v1/me/password`: a new password; every other token and session of
+/// the account is signed out (the one making the change stays).
+pub async fn change_password(
+    State(st): State<AppState>,
+    client: ClientAddr,
+    viewer: Viewer,
+    body: Result<Json<PasswordChange>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let me = viewer.require()?.clone();
+    let Json(c) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let new = Password::parse(c.new_password.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidField, format!("new_{e}")))?;
+    let current = c.current_password.as_deref().filter(|p| p.len() <= 1024).unwrap_or("").to_owned();
+    // Guessing the current password here is limited like signing in.
+    Limiters::check(&st.limiters.signin, format!("{}|{}", client.key, me.username)).map_err(ApiError::rate_limited)?;
+    if !st.passwords.verify(me.password_hash.clone(), current).await? {
+        return Err(ApiError::new(ErrorCode::InvalidField, "current_password: that is not your current password"));
+    }
+    let hash = st.passwords.hash(new.expose().to_owned()).await?;
+    st.db.set_password_hash(&me.id, &hash).await?;
+    let keep = match &viewer.via {
+        AuthVia::Bearer { token_hash } | AuthVia::Session { token_hash, .. } => Some(token_hash.as_str()),
+        AuthVia::None => None,
+    };
+    st.db.revoke_all_tokens(&me.id, keep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/me/sessions`: signs out everywhere: every token and session of
+/// the account, this one included.
+pub async fn sign_out_everywhere(State(st): State<AppState>, viewer: Viewer) -> ApiResult<StatusCode> {
+    let me = viewer.require()?;
+    st.db.revoke_all_tokens(&me.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn small_text(mut field: axum::extract::multipart::Field<'_>, max: usize) -> ApiResult<String> {

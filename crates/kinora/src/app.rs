@@ -35,6 +35,12 @@ pub struct AppState {
     pub isolate_network: bool,
     /// Resumable uploads with a request in flight on this node.
     pub busy_uploads: Arc<crate::tus::Busy>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub proxies: Arc<kinora_core::net::TrustedProxies>,
+    /// Bounded argon2 work.
+    pub passwords: Arc<crate::auth::Passwords>,
+    /// Profile-picture transcodes running at once (they run inside requests).
+    pub avatar_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -45,22 +51,49 @@ impl AppState {
 
 /// Per-key rate limiters (GCRA, in memory, per process).
 pub struct Limiters {
+    /// Per client address and username.
     pub signin: DefaultKeyedRateLimiter<String>,
+    /// Per client address, whatever the username.
+    pub signin_addr: DefaultKeyedRateLimiter<String>,
     pub signup: DefaultKeyedRateLimiter<String>,
     pub upload: DefaultKeyedRateLimiter<String>,
     pub writes_ip: DefaultKeyedRateLimiter<String>,
     pub writes_account: DefaultKeyedRateLimiter<String>,
+    /// Upload volume per account, in MiB (multipart and resumable together).
+    pub upload_mib: DefaultKeyedRateLimiter<String>,
+    /// View events that count, per (viewer or address, video).
+    pub views: DefaultKeyedRateLimiter<String>,
 }
 
 impl Limiters {
-    pub fn new(c: &crate::config::RateLimits) -> Limiters {
+    pub fn new(c: &crate::config::RateLimits, u: &crate::config::Uploads) -> Limiters {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         Limiters {
             signin: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute))),
+            signin_addr: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute_per_address))),
             signup: RateLimiter::keyed(Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour))),
             upload: RateLimiter::keyed(Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour))),
             writes_ip: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_ip))),
             writes_account: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_account))),
+            upload_mib: {
+                let mib = u32::try_from((u.bytes_per_hour.max(1) + (1 << 20) - 1) >> 20).unwrap_or(u32::MAX);
+                RateLimiter::keyed(Quota::per_hour(nz(mib)).allow_burst(nz(mib)))
+            },
+            // One view per viewer and video every 10 minutes counts; replays in
+            // between are not new views (and scripts cannot inflate counts).
+            views: RateLimiter::keyed(Quota::with_period(std::time::Duration::from_secs(600)).unwrap_or(Quota::per_hour(nz(6)))),
+        }
+    }
+
+    /// Charges `bytes` of upload volume to `account`; `Err(seconds)` when over.
+    pub fn charge_upload(&self, account: &kinora_core::Id, bytes: u64) -> Result<(), u64> {
+        let mib = u32::try_from(bytes.div_ceil(1 << 20).max(1)).unwrap_or(u32::MAX);
+        let n = NonZeroU32::new(mib).unwrap_or(NonZeroU32::MIN);
+        match self.upload_mib.check_key_n(&account.to_string(), n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(nu)) => Err(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1)),
+            // More than a whole hour's volume in one upload.
+            Err(_) => Err(3600),
         }
     }
 
@@ -74,17 +107,20 @@ impl Limiters {
 
     pub fn forget_idle(&self) {
         self.signin.retain_recent();
+        self.signin_addr.retain_recent();
         self.signup.retain_recent();
         self.upload.retain_recent();
         self.writes_ip.retain_recent();
         self.writes_account.retain_recent();
+        self.upload_mib.retain_recent();
+        self.views.retain_recent();
     }
 }
 
 /// Write operations are rate limited per client address and per account.
 async fn write_limits(
     axum::extract::State(st): axum::extract::State<AppState>,
-    axum::extract::ConnectInfo(ip): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    client: crate::auth::ClientAddr,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -92,7 +128,13 @@ async fn write_limits(
     if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
         return next.run(req).await;
     }
-    if let Err(secs) = Limiters::check(&st.limiters.writes_ip, ip.ip().to_string()) {
+    // The chunks of a resumable upload that was already admitted are not writes to
+    // limit: creations are (uploads per hour, bytes per hour, quotas). A real tus
+    // client sends hundreds of PATCHes for one phone video and does not retry a 4xx.
+    if *req.method() == axum::http::Method::PATCH && req.uri().path().starts_with("/api/v1/uploads/") {
+        return next.run(req).await;
+    }
+    if let Err(secs) = Limiters::check(&st.limiters.writes_ip, client.key) {
         return crate::error::ApiError::rate_limited(secs).into_response();
     }
     let (mut parts, body) = req.into_parts();
@@ -107,6 +149,11 @@ async fn write_limits(
     }
     next.run(axum::extract::Request::from_parts(parts, body)).await
 }
+
+/// The Content-Security-Policy of every response.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
     use crate::social as s;
@@ -139,7 +186,9 @@ pub fn router(state: AppState) -> Router {
         .route("/follow-requests/{username}/accept", post(s::accept_request))
         .route("/follow-requests/{username}/reject", post(s::reject_request))
         .route("/me/analytics", get(s::analytics))
-        .route("/me/avatar", post(s::upload_avatar))
+        .route("/me/avatar", post(s::upload_avatar).layer(DefaultBodyLimit::max(crate::social::AVATAR_MAX_BYTES + (64 << 10))))
+        .route("/me/password", post(crate::api::change_password))
+        .route("/me/sessions", axum::routing::delete(crate::api::sign_out_everywhere))
         .route("/videos/{id}/like", post(s::like).delete(s::unlike))
         .route("/videos/{id}/likes", get(s::likers))
         .route("/videos/{id}/share", post(s::share))
@@ -184,6 +233,12 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // Nothing from third parties, no inline script, no framing by other sites.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -16,29 +16,91 @@ use sha2::{Digest, Sha256};
 pub const SESSION_COOKIE: &str = "kinora_session";
 pub const CSRF_COOKIE: &str = "kinora_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Web sessions last 30 days.
-pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// Hashes a password with argon2id on a blocking thread.
-pub async fn hash_password(pw: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+/// Password hashing and checking (argon2id, 19 MiB and tens of milliseconds each)
+/// with a bound on how many run at once, so a flood of sign-ins cannot take every
+/// core and gigabytes of memory: past the bound a check waits up to `wait`, then
+/// is refused with 429.
+pub struct Passwords {
+    slots: tokio::sync::Semaphore,
+    wait: std::time::Duration,
 }
 
-/// Verifies a password against a PHC string on a blocking thread.
-pub async fn verify_password(hash: String, pw: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+impl Passwords {
+    pub fn new(concurrent: usize, wait: std::time::Duration) -> Passwords {
+        Passwords { slots: tokio::sync::Semaphore::new(concurrent.max(1)), wait }
+    }
+
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(self.wait, self.slots.acquire()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(ApiError::internal(e)),
+            Err(_) => Err(ApiError::rate_limited(1)),
+        }
+    }
+
+    /// Hashes a password with argon2id on a blocking thread.
+    pub async fn hash(&self, pw: String) -> Result<String, ApiError> {
+        let _slot = self.slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string())
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+    }
+
+    /// Verifies a password against a PHC string on a blocking thread.
+    pub async fn verify(&self, hash: String, pw: String) -> Result<bool, ApiError> {
+        let _slot = self.slot().await?;
+        Ok(tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false))
+    }
+}
+
+/// The client's address as rate limits see it: the TCP peer, or the client behind
+/// a trusted reverse proxy (`server.trusted_proxies`), keyed by IPv4 address or
+/// IPv6 /64.
+#[derive(Debug, Clone)]
+pub struct ClientAddr {
+    /// IPv4 address or IPv6 /64, as text.
+    pub key: String,
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
+        let xff: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let ip = state.proxies.client(peer, &xff);
+        Ok(ClientAddr { key: kinora_core::net::limit_key(ip) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn regression_password_checks_are_bounded() {
+        let p = std::sync::Arc::new(Passwords::new(1, std::time::Duration::from_millis(200)));
+        let held = p.slot().await.expect("first slot");
+        let refused = p.verify("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(), "pw".into()).await;
+        assert_eq!(refused.expect_err("no free slot").code, ErrorCode::RateLimited);
+        drop(held);
+        assert!(!p.verify("not a hash".into(), "pw".into()).await.expect("a slot is free again"));
+    }
 }
 
 /// A new random secret (43 chars) and the hash we store for it.

@@ -14,6 +14,43 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub uploads: Uploads,
+    pub auth: Auth,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    /// Days an API token (Bearer) stays valid after it was issued.
+    pub api_token_days: i64,
+    /// Days a web session lasts.
+    pub session_days: i64,
+    /// Password checks (argon2, 19 MiB each) running at once; more wait briefly,
+    /// then are refused with 429.
+    pub max_concurrent_password_checks: usize,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth { api_token_days: 90, session_days: 30, max_concurrent_password_checks: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Days view events (watch history) are kept; counts on videos stay.
+    pub view_events_days: i64,
+    /// Days notifications are kept.
+    pub notifications_days: i64,
+    /// Days finished (done or failed) jobs are kept.
+    pub finished_jobs_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { view_events_days: 90, notifications_days: 180, finished_jobs_days: 7 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,11 +62,16 @@ pub struct Uploads {
     pub max_inflight_bytes: i64,
     /// Hours an unfinished upload is kept after its last byte arrived.
     pub expiry_hours: i64,
+    /// Videos of one account waiting for (or in) processing; more uploads are
+    /// refused until some are done.
+    pub max_pending_jobs: i64,
+    /// Bytes one account may upload per hour (multipart and resumable together).
+    pub bytes_per_hour: i64,
 }
 
 impl Default for Uploads {
     fn default() -> Self {
-        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24 }
+        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 10, bytes_per_hour: 20 << 30 }
     }
 }
 
@@ -52,6 +94,19 @@ pub struct Server {
     pub region: String,
     /// Largest request body for uploads, in bytes.
     pub max_upload_bytes: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as comma-separated
+    /// addresses or CIDR blocks (`127.0.0.1, 10.0.0.0/8, ::1`). Empty: the TCP
+    /// peer is the client.
+    pub trusted_proxies: String,
+    /// Seconds a client has to send a request's headers (slowloris defence); also
+    /// how long an idle kept-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may go without sending a byte before it is cut off.
+    pub body_timeout_secs: u64,
+    /// Open client connections at most; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Password of the demo accounts. Empty: a random one, printed at start.
+    pub demo_password: String,
 }
 
 impl Default for Server {
@@ -65,6 +120,11 @@ impl Default for Server {
             demo: false,
             region: "local".into(),
             max_upload_bytes: 512 * 1024 * 1024,
+            trusted_proxies: String::new(),
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 4096,
+            demo_password: String::new(),
         }
     }
 }
@@ -110,8 +170,10 @@ impl Default for Media {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
-    /// Sign-in attempts per minute per client address.
+    /// Sign-in attempts per minute per client address and username.
     pub signin_per_minute: u32,
+    /// Sign-in attempts per minute per client address, whatever the username.
+    pub signin_per_minute_per_address: u32,
     /// Sign-ups per hour per client address.
     pub signup_per_hour: u32,
     /// Uploads per hour per account.
@@ -125,7 +187,8 @@ pub struct RateLimits {
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
-            signin_per_minute: 20,
+            signin_per_minute: 10,
+            signin_per_minute_per_address: 30,
             signup_per_hour: 30,
             uploads_per_hour: 60,
             writes_per_minute_per_ip: 600,

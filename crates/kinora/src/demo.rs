@@ -2,7 +2,6 @@
 //! videos generated with ffmpeg, then ingest them through the normal pipeline.
 
 use crate::app::AppState;
-use crate::storage;
 use kinora_core::{Caption, Id, Username, Visibility};
 use kinora_db::{AccountRepo, NewAccount, NewVideo, VideoRepo};
 use kinora_media::process::{self, ProcessLimits};
@@ -20,13 +19,21 @@ const DEMOS: &[(&str, &str, u32, &str)] = &[
 ];
 
 pub async fn seed(st: &AppState) -> anyhow::Result<()> {
-    let first = Username::parse(DEMOS[0].0)?;
-    if st.db.account_by_username(&first).await?.is_some() {
-        tracing::info!("demo content already present");
+    // Only into an empty instance: demo accounts with a known password have no
+    // place beside real people's.
+    if st.db.count_accounts().await? > 0 {
+        tracing::info!("the instance has accounts already; not seeding demo content");
         return Ok(());
     }
-    tracing::info!("seeding demo content (password for every demo account: demo-password)");
-    let hash = crate::auth::hash_password("demo-password".into()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let password = if st.config.server.demo_password.is_empty() {
+        crate::auth::new_secret().0[..16].to_owned()
+    } else {
+        st.config.server.demo_password.clone()
+    };
+    // Printed (not only logged) so whoever started the demo can sign in.
+    println!("demo accounts: aurora, pixelpop, lifeform; password: {password}");
+    tracing::info!("seeding demo content");
+    let hash = st.passwords.hash(password).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let work = st.data_dir().join("work").join("demo");
     tokio::fs::create_dir_all(&work).await?;
     for (i, (user, src, hz, caption)) in DEMOS.iter().enumerate() {
@@ -58,7 +65,7 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
         process::run(&st.tools.ffmpeg, &args, &work, limits).await?;
         let id = Id::generate();
         let key = format!("originals/{id}");
-        let bytes = storage::put_file(st.regions.get(&account.region)?, &key, &file).await?;
+        let bytes = st.regions.put_durable(&account.region, &key, &file).await?;
         st.db
             .create_video(NewVideo {
                 id: &id,

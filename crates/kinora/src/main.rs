@@ -219,10 +219,13 @@ async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Resul
     if c.media.isolate_network && !isolate_network {
         tracing::warn!("cannot give ffmpeg an empty network namespace here (needs root); relying on its protocol whitelist");
     }
-    let dummy_hash = auth::hash_password("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+    let passwords = auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
+    let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(app::AppState {
         db,
-        limiters: Arc::new(app::Limiters::new(&c.rate_limits)),
+        limiters: Arc::new(app::Limiters::new(&c.rate_limits, &c.uploads)),
         tools: kinora_media::Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() },
         regions,
         wake: Arc::new(tokio::sync::Notify::new()),
@@ -230,6 +233,9 @@ async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Resul
         dummy_hash: Arc::new(dummy_hash),
         isolate_network,
         busy_uploads: Arc::new(tus::Busy::default()),
+        proxies: Arc::new(proxies),
+        passwords: Arc::new(passwords),
+        avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
         config: Arc::new(c),
     })
 }
@@ -349,24 +355,93 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
         let st = st.clone();
         tokio::spawn(async move {
             let mut t = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut minutes = 0u64;
             loop {
                 t.tick().await;
                 st.limiters.forget_idle();
                 if let Err(e) = tus::sweep(&st).await {
                     tracing::error!(error = format!("{e:#}"), "upload housekeeping failed");
                 }
+                if minutes % 60 == 0 {
+                    if let Err(e) = retention(&st).await {
+                        tracing::error!(error = format!("{e:#}"), "retention sweep failed");
+                    }
+                }
+                minutes += 1;
             }
         });
     }
     let base = st.base_url.clone();
+    let server = st.config.server.clone();
     let router = app::router(st);
     // Tests and scripts read this line to find the port.
     println!("kinora listening on http://{addr}");
     tracing::info!(%addr, %base, "serving");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    serve_http(listener, router, &server).await
+}
+
+/// Deletes what is kept only for a while: expired tokens and sessions, old view
+/// events and notifications, finished jobs (`[retention]`).
+async fn retention(st: &app::AppState) -> anyhow::Result<()> {
+    use kinora_db::{JobQueue, TokenRepo};
+    let r = &st.config.retention;
+    let now = kinora_db::now_ms();
+    let day = 86_400_000i64;
+    let tokens = st.db.delete_expired_tokens().await?;
+    let (views, notes) = st
+        .db
+        .forget_old_activity(now - r.view_events_days.max(1) * day, now - r.notifications_days.max(1) * day)
         .await?;
+    let jobs = st.db.forget_finished_jobs(now - r.finished_jobs_days.max(1) * day).await?;
+    tracing::info!(tokens, view_events = views, notifications = notes, jobs, "retention sweep");
+    Ok(())
+}
+
+/// The HTTP server: hyper's HTTP/1 with a header-read timeout (which also closes
+/// idle kept-alive connections), a body timeout between chunks, and a cap on open
+/// connections, so slow or stalled clients cannot hold the server (slowloris).
+async fn serve_http(listener: tokio::net::TcpListener, router: axum::Router, cfg: &config::Server) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
+    let header_timeout = std::time::Duration::from_secs(cfg.header_timeout_secs.max(1));
+    let body_timeout = std::time::Duration::from_secs(cfg.body_timeout_secs.max(1));
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(|b| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                let mut r = router.clone();
+                async move { tower::Service::call(&mut r, req).await }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+        });
+    }
     Ok(())
 }

@@ -27,6 +27,11 @@ fn etag_matches(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
+/// Only a strong ETag can validate a range; a date or another tag means "send it all".
+fn has_stale_if_range(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|ir| ir.trim() != etag)
+}
+
 /// Decides the response from the headers, the object's length and its ETag.
 pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
@@ -35,11 +40,14 @@ pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
         }
     }
     let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Want::Full };
-    if let Some(ir) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-        // Only a strong ETag can validate a range; a date or another tag means "send it all".
-        if ir.trim() != etag {
-            return Want::Full;
+    // A suffix longer than the object means all of it (RFC 9110 14.1.2), not 416.
+    if let Some(n) = range.trim().strip_prefix("bytes=-").and_then(|n| n.trim().parse::<u64>().ok()) {
+        if n >= len && n > 0 && len > 0 && !has_stale_if_range(headers, etag) {
+            return Want::Range(0, len - 1);
         }
+    }
+    if has_stale_if_range(headers, etag) {
+        return Want::Full;
     }
     match http_range_header::parse_range_header(range) {
         Ok(parsed) => match parsed.validate(len) {
@@ -134,6 +142,14 @@ mod tests {
     }
 
     #[test]
+    fn regression_suffix_range_longer_than_the_file_sends_it_all() {
+        let e = "\"abc\"";
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-500")]), 100, e), Want::Range(0, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-100")]), 100, e), Want::Range(0, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-500"), (header::IF_RANGE, "\"old\"")]), 100, e), Want::Full);
+    }
+
+    #[test]
     fn range_decisions() {
         let e = "\"abc\"";
         assert_eq!(decide(&hm(&[]), 100, e), Want::Full);
@@ -141,6 +157,7 @@ mod tests {
         assert_eq!(decide(&hm(&[(header::RANGE, "bytes=90-")]), 100, e), Want::Range(90, 99));
         assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-10")]), 100, e), Want::Range(90, 99));
         assert_eq!(decide(&hm(&[(header::RANGE, "bytes=100-")]), 100, e), Want::Unsatisfiable);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-0")]), 100, e), Want::Unsatisfiable);
         assert_eq!(decide(&hm(&[(header::RANGE, "bytes=0-1,5-6")]), 100, e), Want::Full);
         assert_eq!(decide(&hm(&[(header::RANGE, "pages=1")]), 100, e), Want::Full);
         assert_eq!(decide(&hm(&[(header::IF_NONE_MATCH, "\"abc\"")]), 100, e), Want::NotModified);

@@ -228,9 +228,21 @@ pub struct ViewEvent {
     completed: Option<bool>,
 }
 
-pub async fn record_view(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, b: JsonBody<ViewEvent>) -> ApiResult<StatusCode> {
+pub async fn record_view(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    client: crate::auth::ClientAddr,
+    Path(id): Path<String>,
+    b: JsonBody<ViewEvent>,
+) -> ApiResult<StatusCode> {
     let v = visible_video(&st, &viewer, &id).await?;
     let e = body(b)?;
+    // A view counts once per viewer (account, or address when signed out) and
+    // video every ten minutes; the rest are accepted and not counted.
+    let who = viewer.id().map(|i| i.to_string()).unwrap_or_else(|| format!("addr:{}", client.key));
+    if crate::app::Limiters::check(&st.limiters.views, format!("{who}|{}", v.id)).is_err() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     // Watch time beyond ten loops of the video is not a real view of it.
     let cap = v.duration_ms.unwrap_or(60_000).max(1000) * 10;
     let watched = e.watched_ms.unwrap_or(0).clamp(0, cap);
@@ -600,6 +612,9 @@ pub async fn report(State(st): State<AppState>, viewer: Viewer, b: JsonBody<Repo
 
 // ---------- profile pictures ----------
 
+/// Largest profile picture upload.
+pub const AVATAR_MAX_BYTES: usize = 10 << 20;
+
 /// `POST /api/v1/me/avatar` (multipart `file`): any PNG, JPEG, WebP, GIF or BMP up
 /// to 10 MiB and 8192 px a side, re-encoded by sandboxed ffmpeg to a 256x256 JPEG
 /// with no metadata, stored in the account's home region.
@@ -611,7 +626,7 @@ pub async fn upload_avatar(
     use kinora_media::process::{self, ProcessLimits};
     let me = viewer.require()?.clone();
     let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
-    const MAX: usize = 10 << 20;
+    const MAX: usize = AVATAR_MAX_BYTES;
     let mut data = None;
     while let Some(mut f) = mp.next_field().await.map_err(|e| ApiError::bad_request(e.body_text()))? {
         if f.name() != Some("file") {
@@ -627,6 +642,11 @@ pub async fn upload_avatar(
         data = Some(buf);
     }
     let data = data.filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("file: send an image in the field `file`"))?;
+    // Transcodes run inside the request: a few at a time, the rest wait briefly.
+    let _slot = tokio::time::timeout(std::time::Duration::from_secs(20), st.avatar_slots.acquire())
+        .await
+        .map_err(|_| ApiError::rate_limited(5))?
+        .map_err(ApiError::internal)?;
     let dir = st.data_dir().join("work").join(format!("avatar-{}", Id::generate()));
     tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
     let result = async {
@@ -655,8 +675,8 @@ pub async fn upload_avatar(
         let bytes = tokio::fs::read(&out).await.map_err(ApiError::internal)?;
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         let key = format!("avatars/{}/{}.jpg", me.id, &sha[..16]);
+        st.regions.put_durable(&me.region, &key, &out).await.map_err(ApiError::internal)?;
         let store = st.regions.get(&me.region).map_err(ApiError::internal)?;
-        crate::storage::put_file(store, &key, &out).await.map_err(ApiError::internal)?;
         if let Some(old) = st.db.set_avatar(&me.id, &key).await? {
             if old != key {
                 let _ = crate::storage::delete(store, &old).await;

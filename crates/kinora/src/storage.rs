@@ -19,19 +19,50 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Clone, Debug)]
 pub struct Regions {
     stores: HashMap<String, Arc<dyn ObjectStore>>,
+    /// The directory behind each local region, to make writes durable (object_store's
+    /// local store renames into place without fsync).
+    roots: HashMap<String, std::path::PathBuf>,
 }
 
 impl Regions {
     /// Local directories under `data/regions/`.
     pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
         let mut stores: HashMap<String, Arc<dyn ObjectStore>> = HashMap::new();
+        let mut roots = HashMap::new();
         for name in names {
             let dir = data.join("regions").join(name);
             std::fs::create_dir_all(&dir)?;
             let store = LocalFileSystem::new_with_prefix(&dir)?;
             stores.insert((*name).to_owned(), Arc::new(store));
+            roots.insert((*name).to_owned(), dir);
         }
-        Ok(Regions { stores })
+        Ok(Regions { stores, roots })
+    }
+
+    /// Stores a local file under `k` in `region` and returns once the object is
+    /// durable: on local regions the file and its directories are fsynced (S3
+    /// acknowledges a PUT only once it is stored). Callers delete their source only
+    /// after this returns, so an acknowledged upload survives a power failure.
+    pub async fn put_durable(&self, region: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
+        let n = put_file(self.get(region)?, k, file).await?;
+        if let Some(root) = self.roots.get(region).cloned() {
+            let path = root.join(k);
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::File::open(&path)?.sync_all()?;
+                // The rename into place and any directories it created.
+                let mut dir = path.parent();
+                while let Some(d) = dir {
+                    std::fs::File::open(d)?.sync_all()?;
+                    if d == root.as_path() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+                Ok(())
+            })
+            .await??;
+        }
+        Ok(n)
     }
 
     pub fn get(&self, region: &str) -> anyhow::Result<&Arc<dyn ObjectStore>> {

@@ -12,7 +12,6 @@
 use crate::app::AppState;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::storage;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -171,10 +170,14 @@ async fn create_inner(st: &AppState, viewer: &Viewer, headers: &HeaderMap, body:
     if open >= q.max_concurrent {
         return Err(ApiError::new(ErrorCode::QuotaExceeded, format!("you already have {open} unfinished uploads; finish or delete one")));
     }
-    if bytes + length > q.max_inflight_bytes {
+    if bytes.saturating_add(length) > q.max_inflight_bytes {
         return Err(ApiError::new(ErrorCode::QuotaExceeded, "your unfinished uploads would exceed the in-flight byte quota"));
     }
+    crate::api::check_pending_jobs(st, &me.id, open).await?;
     crate::app::Limiters::check(&st.limiters.upload, me.id.to_string()).map_err(ApiError::rate_limited)?;
+    // Admission is where an upload's cost is counted: its bytes, once. Its chunks
+    // are not rate limited after this.
+    st.limiters.charge_upload(&me.id, length as u64).map_err(ApiError::rate_limited)?;
     let row = UploadRow {
         id: Id::generate(),
         account_id: me.id.clone(),
@@ -359,7 +362,8 @@ fn checksum(headers: &HeaderMap) -> ApiResult<Option<Checksum>> {
 async fn append(st: &AppState, row: &UploadRow, headers: &HeaderMap, body: Body) -> ApiResult<Appended> {
     let mut sum = checksum(headers)?;
     if let Some(len) = header_i64(headers, "content-length")? {
-        if row.received + len > row.length {
+        // Checked: a Content-Length near i64::MAX must not wrap around.
+        if row.received.checked_add(len).is_none_or(|end| end > row.length) {
             return Err(ApiError::new(ErrorCode::PayloadTooLarge, "the body goes past Upload-Length"));
         }
     }
@@ -380,7 +384,8 @@ async fn append(st: &AppState, row: &UploadRow, headers: &HeaderMap, body: Body)
                 break;
             }
         };
-        if row.received + written + chunk.len() as i64 > row.length {
+        let end = i64::try_from(chunk.len()).ok().and_then(|n| row.received.checked_add(written)?.checked_add(n));
+        if end.is_none_or(|end| end > row.length) {
             let f = w.into_inner();
             let _ = f.set_len(row.received as u64).await;
             return Err(ApiError::new(ErrorCode::PayloadTooLarge, "the body goes past Upload-Length"));
@@ -432,21 +437,33 @@ async fn append(st: &AppState, row: &UploadRow, headers: &HeaderMap, body: Body)
 pub async fn finish(st: &AppState, row: &UploadRow) -> ApiResult<()> {
     let account = kinora_db::AccountRepo::account_by_id(&st.db, &row.account_id).await?.ok_or_else(ApiError::not_found)?;
     let key = format!("originals/{}", row.video_id);
-    let store = st.regions.get(&account.region).map_err(ApiError::internal)?;
     let path = file_of(st, &row.id);
-    storage::put_file(store, &key, &path).await.map_err(ApiError::internal)?;
+    fault_fail_finish(row)?;
+    st.regions.put_durable(&account.region, &key, &path).await.map_err(ApiError::internal)?;
     st.db.finish_upload(row, &account.region, &key).await?;
     let _ = tokio::fs::remove_file(&path).await;
     st.wake.notify_one();
     Ok(())
 }
 
+/// Fault injection for the housekeeping tests: finishing an upload whose file name
+/// contains `KINORA_FAULT_FAIL_FINISH` (`*`: every upload) fails.
+fn fault_fail_finish(row: &UploadRow) -> ApiResult<()> {
+    match std::env::var("KINORA_FAULT_FAIL_FINISH") {
+        Ok(f) if f == "*" || (!f.is_empty() && row.filename.contains(&f)) => Err(ApiError::internal("KINORA_FAULT_FAIL_FINISH")),
+        _ => Ok(()),
+    }
+}
+
 /// Start-up and periodic housekeeping: finish complete uploads a crash left open,
-/// delete expired ones, and remove files no open upload owns.
+/// delete expired ones, and remove files no open upload owns. One upload that
+/// cannot be finished is logged and retried next time; it never stops the rest.
 pub async fn sweep(st: &AppState) -> anyhow::Result<()> {
     for row in st.db.complete_open_uploads().await? {
         if let Ok(_g) = lock(&st.busy_uploads, &row.id) {
-            finish(st, &row).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            if let Err(e) = finish(st, &row).await {
+                tracing::error!(upload = %row.id, error = %e.message, "finishing a complete upload failed; retrying at the next sweep");
+            }
         }
     }
     for id in st.db.expired_uploads().await? {

@@ -2,10 +2,10 @@
 
 use crate::api::{check_credentials, encode_cursor, register, relation, Credentials, SignUp};
 use crate::app::AppState;
-use crate::auth::{self, secret_eq, Viewer, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::auth::{self, secret_eq, ClientAddr, Viewer, CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::ApiError;
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -13,7 +13,6 @@ use kinora_core::policy::can_view_video;
 use kinora_core::{Id, VideoStatus};
 use kinora_db::{AccountRepo, TokenKind, TokenRepo, VideoRepo, VideoRow};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// What every page's layout needs.
 pub struct Layout {
@@ -156,9 +155,10 @@ struct NotFoundPage {
     layout: Layout,
 }
 
+/// Pages differ per viewer and carry CSRF tokens: no cache may keep them.
 fn render(t: impl Template) -> Response {
     match t.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }
@@ -502,7 +502,7 @@ pub async fn not_found(viewer: Viewer) -> Response {
 }
 
 /// The pre-session CSRF token (double-submit cookie) for the sign-in and sign-up forms.
-fn form_csrf(jar: CookieJar) -> (CookieJar, String) {
+fn form_csrf(st: &AppState, jar: CookieJar) -> (CookieJar, String) {
     if let Some(c) = jar.get(CSRF_COOKIE) {
         let v = c.value().to_owned();
         if v.len() >= 32 {
@@ -510,7 +510,12 @@ fn form_csrf(jar: CookieJar) -> (CookieJar, String) {
         }
     }
     let (secret, _) = auth::new_secret();
-    let cookie = Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).build();
+    let cookie = Cookie::build((CSRF_COOKIE, secret.clone()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(st.base_url.starts_with("https://"))
+        .build();
     (jar.add(cookie), secret)
 }
 
@@ -526,14 +531,28 @@ fn auth_page(viewer: &Viewer, signup: bool, csrf: String, username: String, erro
     }
 }
 
-pub async fn login_page(viewer: Viewer, jar: CookieJar) -> Response {
-    let (jar, csrf) = form_csrf(jar);
+/// Signed in already: the sign-in and sign-up pages send you home.
+pub async fn login_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar) -> Response {
+    if viewer.account.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let (jar, csrf) = form_csrf(&st, jar);
     (jar, render(auth_page(&viewer, false, csrf, String::new(), None))).into_response()
 }
 
-pub async fn signup_page(viewer: Viewer, jar: CookieJar) -> Response {
-    let (jar, csrf) = form_csrf(jar);
+pub async fn signup_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar) -> Response {
+    if viewer.account.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let (jar, csrf) = form_csrf(&st, jar);
     (jar, render(auth_page(&viewer, true, csrf, String::new(), None))).into_response()
+}
+
+/// The form posts are protected by their own double-submit token, not the session
+/// (a signed-in person may submit a sign-in form opened in another tab), so they
+/// render as for a signed-out visitor.
+fn anonymous() -> Viewer {
+    Viewer { account: None, via: auth::AuthVia::None }
 }
 
 #[derive(Deserialize)]
@@ -544,10 +563,10 @@ pub struct AuthForm {
     email: Option<String>,
 }
 
-fn form_error(viewer: &Viewer, jar: CookieJar, signup: bool, username: String, e: ApiError) -> Response {
-    let (jar, csrf) = form_csrf(jar);
+fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: ApiError) -> Response {
+    let (jar, csrf) = form_csrf(st, jar);
     let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = (jar, render(auth_page(viewer, signup, csrf, username, Some(e.message)))).into_response();
+    let mut r = (jar, render(auth_page(&anonymous(), signup, csrf, username, Some(e.message)))).into_response();
     *r.status_mut() = status;
     if let Some(s) = e.retry_after {
         if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
@@ -557,18 +576,22 @@ fn form_error(viewer: &Viewer, jar: CookieJar, signup: bool, username: String, e
     r
 }
 
+/// A new session (the one the browser had, if any, is revoked: sessions are not
+/// fixed across sign-ins).
 async fn start_session(st: &AppState, jar: CookieJar, account: &Id) -> Result<CookieJar, ApiError> {
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        st.db.revoke_token(&auth::hash_secret(old.value())).await?;
+    }
     let (secret, hash) = auth::new_secret();
     let (csrf, _) = auth::new_secret();
-    st.db
-        .create_token(&hash, account, TokenKind::Session, Some(&csrf), Some(kinora_db::now_ms() + SESSION_TTL_MS))
-        .await?;
+    let ttl_ms = st.config.auth.session_days.max(1) * 86_400_000;
+    st.db.create_token(&hash, account, TokenKind::Session, Some(&csrf), Some(kinora_db::now_ms() + ttl_ms)).await?;
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(st.base_url.starts_with("https://"))
-        .max_age(time_secs(SESSION_TTL_MS / 1000))
+        .max_age(time_secs(ttl_ms / 1000))
         .build();
     Ok(jar.add(cookie))
 }
@@ -588,45 +611,33 @@ fn csrf_error() -> ApiError {
     ApiError::new(kinora_core::ErrorCode::Forbidden, "The form expired. Please try again.")
 }
 
-pub async fn login_submit(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
-    Form(f): Form<AuthForm>,
-) -> Response {
-    let username = f.username.clone().unwrap_or_default();
+pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
+    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
     if !csrf_ok(&jar, &f) {
-        return form_error(&viewer, jar, false, username, csrf_error());
+        return form_error(&st, jar, false, username, csrf_error());
     }
     let creds = Credentials { username: f.username.clone(), password: f.password.clone() };
-    match check_credentials(&st, ip, &creds).await {
+    match check_credentials(&st, &client, &creds).await {
         Ok(a) => match start_session(&st, jar, &a.id).await {
             Ok(jar) => (jar, Redirect::to("/")).into_response(),
             Err(e) => e.into_response(),
         },
-        Err(e) => form_error(&viewer, jar, false, username, e),
+        Err(e) => form_error(&st, jar, false, username, e),
     }
 }
 
-pub async fn signup_submit(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
-    Form(f): Form<AuthForm>,
-) -> Response {
-    let username = f.username.clone().unwrap_or_default();
+pub async fn signup_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
+    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
     if !csrf_ok(&jar, &f) {
-        return form_error(&viewer, jar, true, username, csrf_error());
+        return form_error(&st, jar, true, username, csrf_error());
     }
     let s = SignUp { username: f.username.clone(), password: f.password.clone(), email: f.email.clone() };
-    match register(&st, ip, s).await {
+    match register(&st, &client, s).await {
         Ok(a) => match start_session(&st, jar, &a.id).await {
             Ok(jar) => (jar, Redirect::to("/upload")).into_response(),
             Err(e) => e.into_response(),
         },
-        Err(e) => form_error(&viewer, jar, true, username, e),
+        Err(e) => form_error(&st, jar, true, username, e),
     }
 }
 

@@ -191,7 +191,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                 .await??;
                 let name = format!("{stem}-{}.{ext}", &sha[..12]);
                 let key = format!("media/{video_id}/{name}");
-                let n = storage::put_file(&store, &key, file).await?;
+                let n = st.regions.put_durable(&video.region, &key, file).await?;
                 objects.push(MediaObject {
                     name,
                     object_key: key,
