@@ -131,7 +131,8 @@ async fn write_limits(
     // The chunks of a resumable upload that was already admitted are not writes to
     // limit: creations are (uploads per hour, bytes per hour, quotas). A real tus
     // client sends hundreds of PATCHes for one phone video and does not retry a 4xx.
-    if *req.method() == axum::http::Method::PATCH && req.uri().path().starts_with("/api/v1/uploads/") {
+    // (Nested under /api/v1, the path here is relative to it.)
+    if *req.method() == axum::http::Method::PATCH && req.uri().path().starts_with("/uploads/") {
         return next.run(req).await;
     }
     if let Err(secs) = Limiters::check(&st.limiters.writes_ip, client.key) {

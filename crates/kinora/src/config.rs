@@ -71,7 +71,7 @@ pub struct Uploads {
 
 impl Default for Uploads {
     fn default() -> Self {
-        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 10, bytes_per_hour: 20 << 30 }
+        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 20, bytes_per_hour: 20 << 30 }
     }
 }
 

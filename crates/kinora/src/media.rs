@@ -42,7 +42,10 @@ pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
     let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Want::Full };
     // A suffix longer than the object means all of it (RFC 9110 14.1.2), not 416.
     if let Some(n) = range.trim().strip_prefix("bytes=-").and_then(|n| n.trim().parse::<u64>().ok()) {
-        if n >= len && n > 0 && len > 0 && !has_stale_if_range(headers, etag) {
+        if n == 0 && len > 0 {
+            return Want::Unsatisfiable;
+        }
+        if n >= len && len > 0 && !has_stale_if_range(headers, etag) {
             return Want::Range(0, len - 1);
         }
     }

@@ -99,13 +99,13 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
 /// the video was deleted may have written more).
 async fn remove_video_objects(store: &std::sync::Arc<dyn object_store::ObjectStore>, video: &Id) -> anyhow::Result<usize> {
     let mut n = 0;
-    for prefix in [format!("media/{video}"), format!("originals/{video}")] {
-        for (k, _) in storage::list(store, &prefix).await? {
-            storage::delete(store, &k).await?;
-            n += 1;
-        }
+    for (k, _) in storage::list(store, &format!("media/{video}")).await? {
+        storage::delete(store, &k).await?;
+        n += 1;
     }
-    Ok(n)
+    // The original is one object (a listing would look under it, not at it).
+    storage::delete(store, &format!("originals/{video}")).await?;
+    Ok(n + 1)
 }
 
 async fn purge_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {

@@ -66,6 +66,23 @@ impl Driver {
         r["value"].clone()
     }
 
+    /// Runs an async script (its last argument is the callback) and returns its value.
+    async fn js_async(&self, script: &str) -> Value {
+        let t = json!({"script": 300_000});
+        self.client.post(format!("{}/session/{}/timeouts", self.base, self.session)).json(&t).send().await.unwrap();
+        let r: Value = self
+            .client
+            .post(format!("{}/session/{}/execute/async", self.base, self.session))
+            .json(&json!({"script": script, "args": []}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["value"].clone()
+    }
+
     async fn find(&self, css: &str) -> String {
         let r: Value = self
             .client
@@ -287,4 +304,38 @@ async fn phone_browser_follows_likes_comments_and_searches() {
     assert_eq!(acct["counts"]["followers"], 1);
     let (_, notes) = app.get_json("/api/v1/notifications", Some(&creator)).await;
     assert!(notes["unread"].as_i64().unwrap() >= 3, "{notes}");
+}
+
+/// Review finding 15: tus-js-client in a phone browser sends 100 MB in 256 KiB
+/// chunks (400 PATCHes, more than the per-account write limit allows in a minute)
+/// and the upload completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_15_tus_js_client_uploads_100_mb_in_256_kib_chunks() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("KINORA_WORKERS", "0")]).await;
+    let d = Driver::start().await;
+    d.goto(&app.url("/signup")).await;
+    d.type_into("input[name=username]", "bigtus").await;
+    d.type_into("input[name=password]", "a long enough password").await;
+    d.click("button[type=submit]").await;
+    let start = Instant::now();
+    while d.js("return location.pathname;").await != "/upload" {
+        assert!(start.elapsed() < Duration::from_secs(20), "sign-up did not lead to /upload");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The page's own tus-js-client, a 100 MB file made in the page.
+    let r = d
+        .js_async(
+            "var done = arguments[arguments.length - 1];\
+             var bytes = new Uint8Array(100 * 1024 * 1024); for (var i = 0; i < bytes.length; i += 4096) bytes[i] = i & 255;\
+             var file = new File([bytes], 'big.mp4', {type: 'video/mp4'});\
+             var csrf = document.querySelector('meta[name=csrf-token]').content;\
+             var up = new tus.Upload(file, {endpoint: '/api/v1/uploads', chunkSize: 256 * 1024, retryDelays: [],\
+               headers: {'X-CSRF-Token': csrf}, metadata: {filename: 'big.mp4', caption: 'big one'},\
+               onError: function (e) { done('error: ' + e); },\
+               onSuccess: function () { done('ok ' + up.url); }});\
+             up.start();",
+        )
+        .await;
+    let r = r.as_str().unwrap_or("").to_owned();
+    assert!(r.starts_with("ok "), "tus-js-client failed: {r}");
 }

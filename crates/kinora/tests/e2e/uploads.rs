@@ -187,7 +187,7 @@ async fn expired_uploads_vanish(b: Backend) {
 
 both!(expired_uploads_vanish);
 
-fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> Value {
+pub(crate) fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> Value {
     let py = std::env::var("KINORA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tus_client.py");
     let out = std::process::Command::new(py)
