@@ -36,6 +36,10 @@ pub struct ProcessLimits {
     /// Run in a new, empty network namespace (no interfaces, not even loopback).
     /// Needs CAP_SYS_ADMIN (root); see [`network_isolation_available`].
     pub isolate_network: bool,
+    /// Run as this (uid, gid) with no supplementary groups, so the tool cannot read
+    /// what the server's own user can (the database, originals, keys). Needs root;
+    /// see [`sandbox_user`].
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl Default for ProcessLimits {
@@ -47,6 +51,7 @@ impl Default for ProcessLimits {
             file_bytes: 2 << 30,
             max_stdout: 4 << 20,
             isolate_network: false,
+            run_as: None,
         }
     }
 }
@@ -56,6 +61,15 @@ impl Default for ProcessLimits {
 pub async fn network_isolation_available() -> bool {
     let limits = ProcessLimits { wall: Duration::from_secs(10), isolate_network: true, ..ProcessLimits::default() };
     run(Path::new("true"), &[], &std::env::temp_dir(), limits).await.is_ok()
+}
+
+/// The unprivileged user media tools run as, when the server runs as root:
+/// `nobody` (65534/65534). `None` when not root (the tools then run as the server's
+/// own user, and the data directory's permissions are what protects it).
+#[allow(unsafe_code)]
+pub fn sandbox_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    (unsafe { libc::geteuid() } == 0).then_some((65534, 65534))
 }
 
 /// Why a subprocess did not produce a result.
@@ -168,6 +182,9 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
             (libc::RLIMIT_FSIZE, limits.file_bytes),
             (libc::RLIMIT_CORE, 0),
             (libc::RLIMIT_NOFILE, 256),
+            // Threads count as processes: ffmpeg's encoders need a few dozen; a
+            // fork bomb needs more. (Root ignores it; the sandbox user does not.)
+            (libc::RLIMIT_NPROC, 512),
         ];
         for (resource, value) in pairs {
             let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
@@ -187,6 +204,16 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
         if limits.isolate_network && unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
+        if let Some((uid, gid)) = limits.run_as {
+            // SAFETY: setgroups/setgid/setuid are async-signal-safe syscalls on the
+            // child's own credentials; groups first, the uid last (after it, the
+            // others would be refused).
+            unsafe {
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+        }
         Ok(())
     };
     // SAFETY: the closure calls only setrlimit (async-signal-safe) and allocates
@@ -199,6 +226,29 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review finding 14: ffmpeg must not be able to read the database file.
+    #[tokio::test]
+    async fn regression_tools_run_as_another_user_and_cannot_read_the_servers_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("kinora.sqlite3");
+        std::fs::write(&secret, b"the database").expect("write");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        let args = [secret.clone().into_os_string()];
+        let cat = |run_as| {
+            let limits = ProcessLimits { run_as, ..lim(10_000) };
+            run(Path::new("cat"), &args, dir.path(), limits)
+        };
+        assert_eq!(cat(None).await.expect("the server's own user reads it"), b"the database");
+        match sandbox_user() {
+            // As root (CI, containers), the sandboxed tool is refused.
+            Some(user) => assert!(matches!(cat(Some(user)).await, Err(ProcessError::Failed { .. }))),
+            // Not root: no other user to become; the tools run as ours.
+            None => assert!(cat(None).await.is_ok()),
+        }
+    }
 
     fn lim(wall_ms: u64) -> ProcessLimits {
         ProcessLimits { wall: Duration::from_millis(wall_ms), ..ProcessLimits::default() }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub dummy_hash: Arc<String>,
     /// ffmpeg/ffprobe run in an empty network namespace (checked at start).
     pub isolate_network: bool,
+    /// ffmpeg/ffprobe run as this user (nobody) when the server runs as root.
+    pub sandbox_user: Option<(u32, u32)>,
     /// Resumable uploads with a request in flight on this node.
     pub busy_uploads: Arc<crate::tus::Busy>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -46,6 +48,17 @@ pub struct AppState {
 impl AppState {
     pub fn data_dir(&self) -> &PathBuf {
         &self.config.server.data
+    }
+
+    /// A scratch directory for one subprocess job, writable by the sandbox user.
+    pub async fn scratch_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.data_dir().join("work").join(name);
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        tokio::fs::create_dir_all(&dir).await?;
+        if let Some((uid, gid)) = self.sandbox_user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
+        Ok(dir)
     }
 }
 

@@ -219,6 +219,10 @@ async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Resul
     if c.media.isolate_network && !isolate_network {
         tracing::warn!("cannot give ffmpeg an empty network namespace here (needs root); relying on its protocol whitelist");
     }
+    let sandbox_user = kinora_media::process::sandbox_user();
+    if sandbox_user.is_some() {
+        protect_data_dir(&c.server.data)?;
+    }
     let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies)
         .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
     let passwords = auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
@@ -232,12 +236,38 @@ async fn state(mut c: config::Config, addr: Option<SocketAddr>) -> anyhow::Resul
         base_url,
         dummy_hash: Arc::new(dummy_hash),
         isolate_network,
+        sandbox_user,
         busy_uploads: Arc::new(tus::Busy::default()),
         proxies: Arc::new(proxies),
         passwords: Arc::new(passwords),
         avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
         config: Arc::new(c),
     })
+}
+
+/// When running as root, media tools run as `nobody`: they may pass through the
+/// data directory to their own scratch directory, and read nothing else in it (the
+/// database, region stores, uploads in flight).
+fn protect_data_dir(data: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &std::path::Path, mode: u32| -> anyhow::Result<()> {
+        if p.exists() {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        }
+        Ok(())
+    };
+    set(data, 0o711)?;
+    std::fs::create_dir_all(data.join("work"))?;
+    set(&data.join("work"), 0o711)?;
+    for private in ["regions", "uploads", "staging"] {
+        std::fs::create_dir_all(data.join(private))?;
+        set(&data.join(private), 0o700)?;
+    }
+    for db in ["kinora.sqlite3", "kinora.sqlite3-wal", "kinora.sqlite3-shm"] {
+        set(&data.join(db), 0o600)?;
+    }
+    Ok(())
 }
 
 async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String>) -> anyhow::Result<()> {

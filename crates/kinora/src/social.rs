@@ -647,8 +647,7 @@ pub async fn upload_avatar(
         .await
         .map_err(|_| ApiError::rate_limited(5))?
         .map_err(ApiError::internal)?;
-    let dir = st.data_dir().join("work").join(format!("avatar-{}", Id::generate()));
-    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
+    let dir = st.scratch_dir(&format!("avatar-{}", Id::generate())).await.map_err(ApiError::internal)?;
     let result = async {
         let input = dir.join("input");
         tokio::fs::write(&input, &data).await.map_err(ApiError::internal)?;
@@ -659,6 +658,7 @@ pub async fn upload_avatar(
             file_bytes: 16 << 20,
             max_stdout: 1 << 20,
             isolate_network: st.isolate_network,
+            run_as: st.sandbox_user,
         };
         let bad = |m: &str| ApiError::new(ErrorCode::UnsupportedMedia, format!("file: {m}"));
         let probe = kinora_media::probe::run_probe_with(&st.tools, &input, &dir, limits, kinora_media::probe::IMAGE_DEMUXER_WHITELIST)

@@ -156,9 +156,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
         return Ok(());
     };
     let started = std::time::Instant::now();
-    let dir = st.data_dir().join("work").join(&job.id);
-    let _ = tokio::fs::remove_dir_all(&dir).await;
-    tokio::fs::create_dir_all(&dir).await?;
+    let dir = st.scratch_dir(&job.id).await?;
     let scratch = Scratch(dir.clone());
     let input = dir.join("input");
     let store = st.regions.get(&video.region)?.clone();
@@ -273,6 +271,7 @@ fn limits(st: &AppState, wall: Duration) -> ProcessLimits {
         file_bytes: st.config.server.max_upload_bytes.max(1 << 30),
         max_stdout: 4 << 20,
         isolate_network: st.isolate_network,
+        run_as: st.sandbox_user,
     }
 }
 
