@@ -616,4 +616,20 @@
         .catch(function (err) { toast(err.message); });
     });
   }
+  var pw = document.getElementById("password-form");
+  if (pw) {
+    pw.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api("POST", "/api/v1/me/password", { current_password: pw.current_password.value, new_password: pw.new_password.value })
+        .then(function () { pw.reset(); toast("Password changed; other devices are signed out"); })
+        .catch(function (err) { toast(err.message); });
+    });
+  }
+  var everywhere = document.getElementById("signout-everywhere");
+  if (everywhere) {
+    everywhere.addEventListener("click", function () {
+      if (!confirm("Sign out on every device, this one included?")) return;
+      api("DELETE", "/api/v1/me/sessions").then(function () { location.href = "/login"; }).catch(function (err) { toast(err.message); });
+    });
+  }
 })();
