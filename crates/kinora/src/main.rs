@@ -392,7 +392,7 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
                 if let Err(e) = tus::sweep(&st).await {
                     tracing::error!(error = format!("{e:#}"), "upload housekeeping failed");
                 }
-                if minutes % 60 == 0 {
+                if minutes.is_multiple_of(60) {
                     if let Err(e) = retention(&st).await {
                         tracing::error!(error = format!("{e:#}"), "retention sweep failed");
                     }
