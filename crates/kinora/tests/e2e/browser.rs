@@ -53,9 +53,14 @@ impl Driver {
     }
 
     async fn js(&self, script: &str) -> Value {
+        self.execute("sync", script).await
+    }
+
+    /// Runs a W3C WebDriver script (`sync`, or `async` with a callback argument).
+    async fn execute(&self, kind: &str, script: &str) -> Value {
         let r: Value = self
             .client
-            .post(format!("{}/session/{}/execute/sync", self.base, self.session))
+            .post(format!("{}/session/{}/execute/{kind}", self.base, self.session))
             .json(&json!({"script": script, "args": []}))
             .send()
             .await
@@ -70,17 +75,7 @@ impl Driver {
     async fn js_async(&self, script: &str) -> Value {
         let t = json!({"script": 300_000});
         self.client.post(format!("{}/session/{}/timeouts", self.base, self.session)).json(&t).send().await.unwrap();
-        let r: Value = self
-            .client
-            .post(format!("{}/session/{}/execute/async", self.base, self.session))
-            .json(&json!({"script": script, "args": []}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["value"].clone()
+        self.execute("async", script).await
     }
 
     async fn find(&self, css: &str) -> String {
