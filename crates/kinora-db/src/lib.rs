@@ -19,9 +19,9 @@ pub mod visibility;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobKind, JobQueue};
-pub use social::{CommentRow, NewReport, NotificationRow, VideoStats};
+pub use social::{CommentRow, FollowState, NewReport, NotificationKind, NotificationRow, VideoStats};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
-pub use uploads::{UploadRepo, UploadRow};
+pub use uploads::{UploadRepo, UploadRow, UploadState};
 pub use videos::{FeedCursor, MediaObject, NewVideo, PublishOutcome, Published, VideoRepo, VideoRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

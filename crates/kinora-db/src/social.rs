@@ -23,11 +23,78 @@ pub struct CommentRow {
     pub created_at: i64,
 }
 
+/// Where a follow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowState {
+    /// Waiting for a private account's approval.
+    Requested,
+    /// Following.
+    Accepted,
+}
+
+impl FollowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowState::Requested => "requested",
+            FollowState::Accepted => "accepted",
+        }
+    }
+
+    fn parse(s: &str) -> Option<FollowState> {
+        match s {
+            "requested" => Some(FollowState::Requested),
+            "accepted" => Some(FollowState::Accepted),
+            _ => None,
+        }
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    Follow,
+    FollowRequest,
+    FollowAccepted,
+    Like,
+    Comment,
+    Reply,
+    Mention,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 7] = [
+        NotificationKind::Follow,
+        NotificationKind::FollowRequest,
+        NotificationKind::FollowAccepted,
+        NotificationKind::Like,
+        NotificationKind::Comment,
+        NotificationKind::Reply,
+        NotificationKind::Mention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Follow => "follow",
+            NotificationKind::FollowRequest => "follow_request",
+            NotificationKind::FollowAccepted => "follow_accepted",
+            NotificationKind::Like => "like",
+            NotificationKind::Comment => "comment",
+            NotificationKind::Reply => "reply",
+            NotificationKind::Mention => "mention",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotificationKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// A notification, before the read-time policy check.
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
     pub id: Id,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub actor_id: Id,
     pub video_id: Option<Id>,
     pub comment_id: Option<String>,
@@ -61,6 +128,11 @@ const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.passwo
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
+
+/// `$from, $from+1, ...` for an `IN` list of `n` values.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
 
 fn account_row(r: &AnyRow) -> Result<AccountRow> {
     crate::accounts::row_pub(r)
@@ -110,7 +182,7 @@ impl Db {
     // ---------- follows ----------
 
     /// (the viewer's follow state towards `owner`, a block either way).
-    pub async fn relation_flags(&self, viewer: &Id, owner: &Id) -> Result<(Option<String>, bool)> {
+    pub async fn relation_flags(&self, viewer: &Id, owner: &Id) -> Result<(Option<FollowState>, bool)> {
         let r = sqlx::query(
             "SELECT (SELECT state FROM follows WHERE follower_id = $1 AND followee_id = $2) AS state, \
                (SELECT COUNT(*) FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
@@ -120,7 +192,8 @@ impl Db {
         .bind(owner.as_str())
         .fetch_one(self.pool())
         .await?;
-        Ok((col(&r, "state")?, col::<i64>(&r, "blocked")? > 0))
+        let state: Option<String> = col(&r, "state")?;
+        Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0))
     }
 
     /// Whether `blocker` blocks `blocked` (one direction only).
@@ -134,20 +207,20 @@ impl Db {
     }
 
     /// Follows or requests to follow; returns the state and whether it is new.
-    pub async fn follow(&self, follower: &Id, followee: &Id, requested: bool) -> Result<(String, bool)> {
-        let state = if requested { "requested" } else { "accepted" };
+    pub async fn follow(&self, follower: &Id, followee: &Id, requested: bool) -> Result<(FollowState, bool)> {
+        let state = if requested { FollowState::Requested } else { FollowState::Accepted };
         let r = sqlx::query(
             "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (follower_id, followee_id) DO NOTHING",
         )
         .bind(follower.as_str())
         .bind(followee.as_str())
-        .bind(state)
+        .bind(state.as_str())
         .bind(now_ms())
         .execute(self.pool())
         .await?;
-        let now: Option<String> = self.relation_flags(follower, followee).await?.0;
-        Ok((now.unwrap_or_else(|| state.to_owned()), r.rows_affected() == 1))
+        let now = self.relation_flags(follower, followee).await?.0;
+        Ok((now.unwrap_or(state), r.rows_affected() == 1))
     }
 
     pub async fn unfollow(&self, follower: &Id, followee: &Id) -> Result<()> {
@@ -315,6 +388,37 @@ impl Db {
         Ok(changed)
     }
 
+    /// Which of `videos` the account liked: one query for a whole page.
+    pub async fn liked_among(&self, account: &Id, videos: &[Id]) -> Result<std::collections::HashSet<Id>> {
+        if videos.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!("SELECT video_id FROM likes WHERE account_id = $1 AND video_id IN ({})", placeholders(2, videos.len()));
+        let mut q = sqlx::query(&sql).bind(account.as_str());
+        for v in videos {
+            q = q.bind(v.as_str());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "video_id")?))).collect()
+    }
+
+    /// Which of `comments` the account liked: one query for a whole page.
+    pub async fn comments_liked_among(&self, account: &Id, comments: &[Id]) -> Result<std::collections::HashSet<Id>> {
+        if comments.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT comment_id FROM comment_likes WHERE account_id = $1 AND comment_id IN ({})",
+            placeholders(2, comments.len())
+        );
+        let mut q = sqlx::query(&sql).bind(account.as_str());
+        for c in comments {
+            q = q.bind(c.as_str());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "comment_id")?))).collect()
+    }
+
     pub async fn liked(&self, account: &Id, video: &Id) -> Result<bool> {
         let r = sqlx::query("SELECT 1 AS one FROM likes WHERE account_id = $1 AND video_id = $2")
             .bind(account.as_str())
@@ -470,15 +574,22 @@ impl Db {
     }
 
     /// Edits a video; `tags` replaces its hashtags when the caption changes.
-    pub async fn edit_video(&self, video: &Id, caption: Option<&str>, visibility: Option<&str>, comments: Option<&str>, tags: Option<&[String]>) -> Result<()> {
+    pub async fn edit_video(
+        &self,
+        video: &Id,
+        caption: Option<&str>,
+        visibility: Option<kinora_core::Visibility>,
+        comments: Option<kinora_core::policy::CommentSetting>,
+        tags: Option<&[String]>,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE videos SET caption = COALESCE($1, caption), visibility = COALESCE($2, visibility), \
                comments_setting = COALESCE($3, comments_setting) WHERE id = $4",
         )
         .bind(caption)
-        .bind(visibility)
-        .bind(comments)
+        .bind(visibility.map(|v| v.as_str()))
+        .bind(comments.map(|c| c.as_str()))
         .bind(video.as_str())
         .execute(&mut *tx)
         .await?;
@@ -642,7 +753,7 @@ impl Db {
 
     // ---------- notifications ----------
 
-    pub async fn notify(&self, recipient: &Id, kind: &str, actor: &Id, video: Option<&Id>, comment: Option<&Id>) -> Result<()> {
+    pub async fn notify(&self, recipient: &Id, kind: NotificationKind, actor: &Id, video: Option<&Id>, comment: Option<&Id>) -> Result<()> {
         if recipient == actor {
             return Ok(());
         }
@@ -652,7 +763,7 @@ impl Db {
         )
         .bind(Id::generate().as_str())
         .bind(recipient.as_str())
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(actor.as_str())
         .bind(video.map(|v| v.as_str().to_owned()))
         .bind(comment.map(|c| c.as_str().to_owned()))
@@ -678,7 +789,7 @@ impl Db {
             .map(|r| {
                 Ok(NotificationRow {
                     id: Id::from_trusted(col(r, "id")?),
-                    kind: col(r, "kind")?,
+                    kind: NotificationKind::parse(&col::<String>(r, "kind")?).unwrap_or(NotificationKind::Mention),
                     actor_id: Id::from_trusted(col(r, "actor_id")?),
                     video_id: col::<Option<String>>(r, "video_id")?.map(Id::from_trusted),
                     comment_id: col(r, "comment_id")?,

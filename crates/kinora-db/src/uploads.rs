@@ -16,8 +16,17 @@ pub struct UploadRow {
     pub caption: String,
     pub visibility: Visibility,
     /// `open` or `done`.
-    pub state: String,
+    pub state: UploadState,
     pub expires_at: i64,
+}
+
+/// Where a resumable upload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadState {
+    /// Receiving bytes.
+    Open,
+    /// All bytes arrived and its video exists.
+    Done,
 }
 
 const COLS: &str = "id, account_id, video_id, length, received, filename, caption, visibility, state, expires_at";
@@ -33,7 +42,7 @@ fn row(r: &AnyRow) -> Result<UploadRow> {
         filename: col(r, "filename")?,
         caption: col(r, "caption")?,
         visibility: Visibility::parse(&vis).unwrap_or(Visibility::Private),
-        state: col(r, "state")?,
+        state: if col::<String>(r, "state")? == "done" { UploadState::Done } else { UploadState::Open },
         expires_at: col(r, "expires_at")?,
     })
 }

@@ -29,8 +29,8 @@ pub struct VideoRow {
     pub created_at: i64,
     /// The author's account is private (its videos are `followers` at most).
     pub account_private: bool,
-    /// `everyone`, `followers` or `off`.
-    pub comments_setting: String,
+    /// Who may comment.
+    pub comments_setting: kinora_core::policy::CommentSetting,
     pub shares: i64,
 }
 
@@ -82,6 +82,8 @@ pub trait VideoRepo {
     /// A video that is not deleted, whoever may see it (callers apply the policy).
     fn video_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<VideoRow>>> + Send;
     fn media_objects(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<MediaObject>>> + Send;
+    /// The objects of several videos in one query (a feed page), largest first.
+    fn media_objects_for(&self, videos: &[Id]) -> impl std::future::Future<Output = Result<std::collections::HashMap<Id, Vec<MediaObject>>>> + Send;
     /// A video (not deleted) with one of its objects, in one query: the media
     /// byte-serving hot path.
     fn video_with_object(&self, video: &Id, name: &str) -> impl std::future::Future<Output = Result<Option<(VideoRow, MediaObject)>>> + Send;
@@ -150,7 +152,7 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
         feed_score: col(r, "feed_score")?,
         created_at: col(r, "created_at")?,
         account_private: col::<i64>(r, "account_private")? != 0,
-        comments_setting: col(r, "comments_setting")?,
+        comments_setting: kinora_core::policy::CommentSetting::parse(&col::<String>(r, "comments_setting")?).unwrap_or_default(),
         shares: col(r, "shares")?,
     })
 }
@@ -264,6 +266,35 @@ impl VideoRepo for Db {
                 })
             })
             .collect()
+    }
+
+    async fn media_objects_for(&self, videos: &[Id]) -> Result<std::collections::HashMap<Id, Vec<MediaObject>>> {
+        let mut out: std::collections::HashMap<Id, Vec<MediaObject>> = std::collections::HashMap::new();
+        if videos.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT video_id, name, object_key, mime, width, height, bitrate, bytes, sha256 FROM media_objects \
+             WHERE video_id IN ({}) ORDER BY video_id, height * width DESC, name",
+            crate::social::placeholders(1, videos.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for v in videos {
+            q = q.bind(v.as_str());
+        }
+        for r in q.fetch_all(self.pool()).await? {
+            out.entry(Id::from_trusted(col(&r, "video_id")?)).or_default().push(MediaObject {
+                name: col(&r, "name")?,
+                object_key: col(&r, "object_key")?,
+                mime: col(&r, "mime")?,
+                width: col(&r, "width")?,
+                height: col(&r, "height")?,
+                bitrate: col(&r, "bitrate")?,
+                bytes: col(&r, "bytes")?,
+                sha256: col(&r, "sha256")?,
+            });
+        }
+        Ok(out)
     }
 
     async fn video_with_object(&self, video: &Id, name: &str) -> Result<Option<(VideoRow, MediaObject)>> {

@@ -170,7 +170,7 @@ async fn ingest_is_one_transaction(db: Db) {
     assert_eq!(n, 1);
     let notes = db.notifications(&mentioned.id, None, 10).await.unwrap();
     assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].kind, "mention");
+    assert_eq!(notes[0].kind, kinora_db::NotificationKind::Mention);
     assert_eq!(db.pending_media_jobs(&author.id).await.unwrap(), 1);
 }
 

@@ -61,18 +61,25 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    pub fn code(&self) -> &'static str {
+    /// The stable API code of this verdict.
+    pub fn error_code(&self) -> kinora_core::ErrorCode {
+        use kinora_core::ErrorCode as C;
         match self {
-            MediaError::Invalid(_) => "media-invalid",
-            MediaError::Unsupported(_) => "unsupported-media",
-            MediaError::NoVideo => "media-no-video",
-            MediaError::Streams { .. } => "media-streams",
-            MediaError::FileTooLarge { .. } => "media-file-too-large",
-            MediaError::TooLong { .. } => "media-too-long",
-            MediaError::TooLarge { .. } => "media-too-large",
-            MediaError::FrameRate(..) => "media-frame-rate",
-            MediaError::Timeout => "media-timeout",
+            MediaError::Invalid(_) => C::MediaInvalid,
+            MediaError::Unsupported(_) => C::UnsupportedMedia,
+            MediaError::NoVideo => C::MediaNoVideo,
+            MediaError::Streams { .. } => C::MediaStreams,
+            MediaError::FileTooLarge { .. } => C::MediaFileTooLarge,
+            MediaError::TooLong { .. } => C::MediaTooLong,
+            MediaError::TooLarge { .. } => C::MediaTooLarge,
+            MediaError::FrameRate(..) => C::MediaFrameRate,
+            MediaError::Timeout => C::MediaTimeout,
         }
+    }
+
+    /// The code as a string (stored with failed videos).
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 

@@ -301,21 +301,8 @@ async fn regression_11_housekeeping_survives_an_upload_that_cannot_finish(b: Bac
 }
 
 fn base64_of(s: &str) -> String {
-    use std::fmt::Write;
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.write_char(A[((n >> (18 - 6 * i)) & 63) as usize] as char).unwrap();
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 async fn regression_12_password_change_and_sign_out_everywhere(b: Backend) {

@@ -6,8 +6,8 @@
 //! then publish (media rows + `ready` + job done) in one transaction. Each step is
 //! idempotent, so a job whose worker died simply runs again.
 
-use crate::app::AppState;
-use crate::storage;
+use crate::state::AppState;
+use kinora_store as storage;
 use anyhow::Context;
 use kinora_core::Id;
 use kinora_db::{Job, JobKind, JobQueue, MediaObject, PublishOutcome, Published, VideoRepo};

@@ -1,18 +1,14 @@
 //! Media bytes: Range (206/416), strong ETags, If-None-Match, If-Range, nosniff and
 //! caching, behind the same access policy as the video JSON.
 
-use crate::api::relation;
-use crate::app::AppState;
-use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::storage;
+use crate::extract::Viewer;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kinora_core::policy::can_view_video;
-use kinora_core::{ErrorCode, Id, VideoStatus};
-use kinora_db::VideoRepo;
+use kinora_app::{access, accounts, AppState};
+use kinora_core::ErrorCode;
 
 /// What the request's validators and Range header ask for.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,17 +71,11 @@ pub async fn serve(
     Path((video, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     // One query for the video and the object; the policy decides as everywhere.
-    let id = Id::parse(&video).ok_or_else(ApiError::not_found)?;
-    let (v, obj) = st.db.video_with_object(&id, &name).await?.ok_or_else(ApiError::not_found)?;
-    let rel = relation(&st, &viewer, &v.account_id).await?;
-    if v.status != VideoStatus::Ready || !can_view_video(rel, v.visibility, v.account_private, v.status) {
-        return Err(ApiError::not_found());
-    }
+    let (v, obj, public) = access::media_object(&st, &viewer.caller, &video, &name).await?;
     let len = u64::try_from(obj.bytes).unwrap_or(0);
     let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
     // Shared caches may keep only what anyone may see: a private account's
-    // "public" video is for its followers, so it is `private` here too.
-    let public = kinora_core::policy::publicly_cacheable(v.visibility, v.account_private);
+    // "public" video is for its followers, so `public` is false for it too.
     let mut h = HeaderMap::new();
     let hv = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
     h.insert(header::ETAG, hv(&etag));
@@ -128,8 +118,14 @@ pub async fn serve(
         return Ok((status, h).into_response());
     }
     let store = st.regions.get(&v.region).map_err(ApiError::internal)?;
-    let stream = storage::get_range(store, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
+    let stream = kinora_store::get_range(store, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
     Ok((status, h, Body::from_stream(stream)).into_response())
+}
+
+/// `GET /avatars/{account}/{name}`: a profile picture, for whoever may see the account.
+pub async fn serve_avatar(State(st): State<AppState>, viewer: Viewer, Path((account, name)): Path<(String, String)>) -> ApiResult<Response> {
+    let bytes = accounts::avatar_bytes(&st, &viewer.caller, &account, &name).await?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=3600")], bytes).into_response())
 }
 
 #[cfg(test)]

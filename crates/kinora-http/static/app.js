@@ -27,8 +27,6 @@
     clearTimeout(toast.timer);
     toast.timer = setTimeout(function () { t.hidden = true; }, 2200);
   }
-  var ICON_COMMENT = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4 22l4.6-2.4c1.1.3 2.2.4 3.4.4 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/></svg>';
-  var ICON_SHARE = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true"><path fill="currentColor" d="M14 4l8 7.5-8 7.5v-4.6C8.3 14.4 4.6 16.2 2 20c.9-5.5 4.1-10.1 12-11.2V4z"/></svg>';
 
   // Hashtags and mentions in captions and comments become links (built as DOM
   // nodes from text, so nothing a caption contains is ever parsed as HTML).
@@ -212,43 +210,26 @@
     function watch(card) { io.observe(card); }
     feed.querySelectorAll(".card").forEach(watch);
 
-    function cardFor(item) {
-      var src = item.sources && item.sources[item.sources.length - 1];
-      if (!src) return null;
-      var card = el("section", { "class": "card", "data-id": item.id });
-      var v = el("video", { "class": "player", playsinline: "", muted: "", loop: "", preload: "none",
-        poster: item.poster_url || "", "data-src": src.url, width: src.width, height: src.height,
-        "data-sources": JSON.stringify(item.sources) });
-      v.muted = true;
-      var o = el("div", { "class": "overlay" });
-      o.appendChild(el("a", { "class": "author", href: "/@" + item.author.username }, "@" + item.author.username));
-      var cap = el("p", { "class": "caption" }, item.caption || ""); linkify(cap); o.appendChild(cap);
-      var rail = el("div", { "class": "rail" });
-      var like = el("button", { "class": "act like" + (item.liked_by_me ? " on" : ""), "aria-label": "Like", "aria-pressed": String(!!item.liked_by_me) });
-      like.appendChild(el("span", { "class": "icon" }, "\u2665")); like.appendChild(el("span", { "class": "n" }, String(item.counts.likes)));
-      var com = el("button", { "class": "act comment", "aria-label": "Comments" });
-      var ci = el("span", { "class": "icon" }); ci.innerHTML = ICON_COMMENT; com.appendChild(ci);
-      com.appendChild(el("span", { "class": "n" }, String(item.counts.comments)));
-      var sh = el("button", { "class": "act share", "aria-label": "Share" });
-      var si = el("span", { "class": "icon" }); si.innerHTML = ICON_SHARE; sh.appendChild(si);
-      sh.appendChild(el("span", { "class": "n" }, "Share"));
-      rail.appendChild(like); rail.appendChild(com); rail.appendChild(sh);
-      card.dataset.duration = item.duration_ms || 0;
-      card.appendChild(v); card.appendChild(o); card.appendChild(rail);
-      card.appendChild(el("div", { "class": "hint", "aria-hidden": "true" }));
-      card.appendChild(el("div", { "class": "heart", "aria-hidden": "true" }, "\u2665"));
-      return card;
-    }
-
+    // Later pages are the same server-rendered card as the first page (one
+    // template), fetched as an HTML fragment with the next cursor in a header.
     function loadMore() {
       var kind = feed.dataset.feed, cursor = feed.dataset.next;
       if (loading || !cursor || (kind !== "for-you" && kind !== "following")) return;
       loading = true;
-      fetch("/api/v1/feed/" + kind + "?limit=8&cursor=" + encodeURIComponent(cursor), { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-        .then(function (page) {
-          page.items.forEach(function (it) { var c = cardFor(it); if (c) { feed.appendChild(c); watch(c); } });
-          feed.dataset.next = page.next_cursor || "";
+      fetch("/feed/" + kind + "/cards?cursor=" + encodeURIComponent(cursor), { credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) return Promise.reject(r.status);
+          feed.dataset.next = r.headers.get("X-Next-Cursor") || "";
+          return r.text();
+        })
+        .then(function (html) {
+          var tpl = document.createElement("template");
+          tpl.innerHTML = html;
+          tpl.content.querySelectorAll(".card").forEach(function (c) {
+            c.querySelectorAll(".caption").forEach(linkify);
+            feed.appendChild(c);
+            watch(c);
+          });
         })
         .catch(function () {})
         .then(function () { loading = false; });

@@ -1,4 +1,4 @@
-//! Media objects, one store per region. The embedded default is a directory per
+//! Kinora's object storage: media objects, one store per region. The embedded default is a directory per
 //! region under the data dir (`regions/<name>/`); handlers only see [`Regions`] and
 //! [`object_store::ObjectStore`], so an S3-compatible bucket per region slots in
 //! without touching them.

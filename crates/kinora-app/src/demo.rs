@@ -1,9 +1,9 @@
 //! Demo content: on an instance with no accounts, create a few demo accounts and
 //! videos generated with ffmpeg, then ingest them through the normal pipeline.
 
-use crate::app::AppState;
-use kinora_core::{Caption, Id, Username, Visibility};
-use kinora_db::{AccountRepo, NewAccount, NewVideo, VideoRepo};
+use crate::state::AppState;
+use kinora_core::{Caption, Username, Visibility};
+use kinora_db::{AccountRepo, NewAccount};
 use kinora_media::process::{self, ProcessLimits};
 use std::ffi::OsString;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
     // Printed (not only logged) so whoever started the demo can sign in.
     println!("demo accounts: aurora, pixelpop, lifeform; password: {password}");
     tracing::info!("seeding demo content");
-    let hash = st.passwords.hash(password).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let hash = st.passwords.hash(password).await?;
     let work = st.data_dir().join("work").join("demo");
     tokio::fs::create_dir_all(&work).await?;
     for (i, (user, src, hz, caption)) in DEMOS.iter().enumerate() {
@@ -63,22 +63,10 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
         .collect();
         let limits = ProcessLimits { wall: Duration::from_secs(300), ..ProcessLimits::default() };
         process::run(&st.tools.ffmpeg, &args, &work, limits).await?;
-        let id = Id::generate();
-        let key = format!("originals/{id}");
-        let bytes = st.regions.put_durable(&account.region, &key, &file).await?;
-        st.db
-            .create_video(NewVideo {
-                id: &id,
-                account_id: &account.id,
-                caption: &Caption::parse(caption)?,
-                visibility: Visibility::Public,
-                region: &account.region,
-                original_key: &key,
-                original_bytes: bytes as i64,
-                original_name: "demo.mp4",
-            })
-            .await?;
-        st.wake.notify_one();
+        let bytes = tokio::fs::metadata(&file).await?.len();
+        let caption = Caption::parse(caption)?;
+        let incoming = crate::ingest::Incoming { file: &file, bytes, caption: &caption, visibility: Visibility::Public, original_name: "demo.mp4" };
+        crate::ingest::ingest(st, &account, incoming).await?;
         let _ = tokio::fs::remove_file(&file).await;
     }
     let _ = tokio::fs::remove_dir_all(&work).await;

@@ -1,0 +1,66 @@
+//! Ingest: the one way a video comes in, for multipart uploads, finished resumable
+//! uploads and demo content alike. The original goes to the owner's home region
+//! (durably), then the video row, its hashtags, its mention notifications and its
+//! transcode job are written in one transaction (`kinora_db::videos::ingest_in`).
+
+use crate::error::{AppError, AppResult};
+use crate::state::{AppState, Limiters};
+use kinora_core::{Caption, ErrorCode, Id, Visibility};
+use kinora_db::{AccountRow, JobQueue, NewVideo, VideoRepo};
+use std::path::Path;
+
+/// One account may have at most `uploads.max_pending_jobs` videos waiting for or
+/// in processing (counting `open_uploads` that will become videos), so nobody can
+/// fill the transcode queue for hours.
+pub async fn check_pending_jobs(st: &AppState, account: &Id, open_uploads: i64) -> AppResult<()> {
+    let max = st.config.uploads.max_pending_jobs;
+    let pending = st.db.pending_media_jobs(account).await? + open_uploads;
+    if pending >= max {
+        return Err(AppError::new(
+            ErrorCode::QuotaExceeded,
+            format!("you have {pending} videos waiting to be processed (the limit is {max}); upload more when they are ready"),
+        ));
+    }
+    Ok(())
+}
+
+/// Before a multipart upload's body is read: the account may upload now.
+pub async fn admit(st: &AppState, account: &AccountRow) -> AppResult<()> {
+    check_pending_jobs(st, &account.id, 0).await?;
+    Limiters::limit(&st.limiters.upload, account.id.to_string())
+}
+
+/// What a new video is made of.
+pub struct Incoming<'a> {
+    /// The complete original, on local disk (staging); the caller removes it after.
+    pub file: &'a Path,
+    pub bytes: u64,
+    pub caption: &'a Caption,
+    pub visibility: Visibility,
+    pub original_name: &'a str,
+}
+
+/// Stores the original in the owner's home region and creates the video with its
+/// tags, mentions and transcode job. Returns the new video's id.
+pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppResult<Id> {
+    if v.bytes == 0 {
+        return Err(AppError::new(ErrorCode::MediaInvalid, "file: the file is empty"));
+    }
+    let id = Id::generate();
+    let original_key = format!("originals/{id}");
+    st.regions.put_durable(&owner.region, &original_key, v.file).await.map_err(AppError::internal)?;
+    st.db
+        .create_video(NewVideo {
+            id: &id,
+            account_id: &owner.id,
+            caption: v.caption,
+            visibility: v.visibility,
+            region: &owner.region,
+            original_key: &original_key,
+            original_bytes: i64::try_from(v.bytes).unwrap_or(i64::MAX),
+            original_name: v.original_name,
+        })
+        .await?;
+    st.wake.notify_one();
+    Ok(id)
+}

@@ -1,0 +1,31 @@
+//! Kinora as a library: the application without HTTP.
+//!
+//! * [`AppState`] holds what every service needs: the database, the region stores,
+//!   the configuration, the media tools, rate limiters. It knows nothing of axum.
+//! * Services are functions over `&AppState` and a [`auth::Caller`] that return
+//!   [`AppResult`]: errors carry a stable [`kinora_core::ErrorCode`].
+//! * [`access`] is the one door to data the access policy governs: every read of a
+//!   video, an account or a comment on behalf of someone goes through it.
+//! * [`ingest`] is the one way a video comes in; [`uploads`] the resumable part;
+//!   [`worker`] runs the jobs; [`housekeeping`] cleans and forgets.
+
+pub mod access;
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod feeds;
+pub mod housekeeping;
+pub mod ingest;
+pub mod social;
+pub mod state;
+pub mod uploads;
+pub mod views;
+pub mod worker;
+
+pub use auth::Caller;
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use state::{AppState, Limiters};

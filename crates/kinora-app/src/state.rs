@@ -1,0 +1,206 @@
+//! The application's state: everything services need, with no HTTP in it.
+
+use crate::config::Config;
+use kinora_store::Regions;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use kinora_db::Db;
+use kinora_media::Tools;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything a service needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub regions: Regions,
+    pub config: Arc<Config>,
+    pub tools: Tools,
+    /// Wakes a worker when a job is enqueued.
+    pub wake: Arc<Notify>,
+    pub limiters: Arc<Limiters>,
+    /// Absolute base URL, no trailing slash.
+    pub base_url: String,
+    /// A real argon2 hash, verified against when the username is unknown so both
+    /// failures take the same time.
+    pub dummy_hash: Arc<String>,
+    /// ffmpeg/ffprobe run in an empty network namespace (checked at start).
+    pub isolate_network: bool,
+    /// ffmpeg/ffprobe run as this user (nobody) when the server runs as root.
+    pub sandbox_user: Option<(u32, u32)>,
+    /// Resumable uploads with a request in flight on this node.
+    pub busy_uploads: Arc<crate::uploads::Busy>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub proxies: Arc<kinora_core::net::TrustedProxies>,
+    /// Bounded argon2 work.
+    pub passwords: Arc<crate::auth::Passwords>,
+    /// Profile-picture transcodes running at once (they run inside requests).
+    pub avatar_slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.config.server.data
+    }
+
+    /// A scratch directory for one subprocess job, writable by the sandbox user.
+    pub async fn scratch_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.data_dir().join("work").join(name);
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        tokio::fs::create_dir_all(&dir).await?;
+        if let Some((uid, gid)) = self.sandbox_user {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+        }
+        Ok(dir)
+    }
+}
+
+/// Per-key rate limiters (GCRA, in memory, per process).
+pub struct Limiters {
+    /// Per client address and username.
+    pub signin: DefaultKeyedRateLimiter<String>,
+    /// Per client address, whatever the username.
+    pub signin_addr: DefaultKeyedRateLimiter<String>,
+    pub signup: DefaultKeyedRateLimiter<String>,
+    pub upload: DefaultKeyedRateLimiter<String>,
+    pub writes_ip: DefaultKeyedRateLimiter<String>,
+    pub writes_account: DefaultKeyedRateLimiter<String>,
+    /// Upload volume per account, in MiB (multipart and resumable together).
+    pub upload_mib: DefaultKeyedRateLimiter<String>,
+    /// View events that count, per (viewer or address, video).
+    pub views: DefaultKeyedRateLimiter<String>,
+}
+
+impl Limiters {
+    pub fn new(c: &crate::config::RateLimits, u: &crate::config::Uploads) -> Limiters {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        Limiters {
+            signin: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute))),
+            signin_addr: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute_per_address))),
+            signup: RateLimiter::keyed(Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour))),
+            upload: RateLimiter::keyed(Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour))),
+            writes_ip: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_ip))),
+            writes_account: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_account))),
+            upload_mib: {
+                let mib = u32::try_from((u.bytes_per_hour.max(1) + (1 << 20) - 1) >> 20).unwrap_or(u32::MAX);
+                RateLimiter::keyed(Quota::per_hour(nz(mib)).allow_burst(nz(mib)))
+            },
+            // One view per viewer and video every 10 minutes counts; replays in
+            // between are not new views (and scripts cannot inflate counts).
+            views: RateLimiter::keyed(Quota::with_period(std::time::Duration::from_secs(600)).unwrap_or(Quota::per_hour(nz(6)))),
+        }
+    }
+
+    /// Charges `bytes` of upload volume to `account`; `Err(seconds)` when over.
+    pub fn charge_upload(&self, account: &kinora_core::Id, bytes: u64) -> Result<(), u64> {
+        let mib = u32::try_from(bytes.div_ceil(1 << 20).max(1)).unwrap_or(u32::MAX);
+        let n = NonZeroU32::new(mib).unwrap_or(NonZeroU32::MIN);
+        match self.upload_mib.check_key_n(&account.to_string(), n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(nu)) => Err(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1)),
+            // More than a whole hour's volume in one upload.
+            Err(_) => Err(3600),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `key` is over its limit.
+    pub fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<(), u64> {
+        limiter.check_key(&key).map_err(|nu| {
+            let wait = nu.wait_time_from(DefaultClock::default().now());
+            wait.as_secs().max(1)
+        })
+    }
+
+    /// [`Limiters::check`] as a `rate-limited` error.
+    pub fn limit(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> crate::AppResult<()> {
+        Self::check(limiter, key).map_err(crate::AppError::rate_limited)
+    }
+
+    pub fn forget_idle(&self) {
+        self.signin.retain_recent();
+        self.signin_addr.retain_recent();
+        self.signup.retain_recent();
+        self.upload.retain_recent();
+        self.writes_ip.retain_recent();
+        self.writes_account.retain_recent();
+        self.upload_mib.retain_recent();
+        self.views.retain_recent();
+    }
+}
+
+
+impl AppState {
+    /// Opens everything: the data directory, the database (migrated), the region
+    /// stores, the media tools' sandbox. `addr` is where the server listens, for
+    /// the default base URL.
+    pub async fn open(mut c: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&c.server.data)?;
+        // Absolute from here on: subprocesses run inside job directories, where a
+        // relative path (the default `./kinora-data`) would point somewhere else.
+        c.server.data = std::fs::canonicalize(&c.server.data)
+            .map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
+        let db = Db::connect(&c.database_url()).await?;
+        db.migrate().await?;
+        let regions = Regions::local(&c.server.data, &[c.server.region.as_str()])?;
+        let base_url = if !c.server.base_url.is_empty() {
+            c.server.base_url.trim_end_matches('/').to_owned()
+        } else {
+            format!("http://{}", addr.map(|a| a.to_string()).unwrap_or_else(|| c.server.listen.clone()))
+        };
+        let isolate_network = c.media.isolate_network && kinora_media::process::network_isolation_available().await;
+        if c.media.isolate_network && !isolate_network {
+            tracing::warn!("cannot give ffmpeg an empty network namespace here (needs root); relying on its protocol whitelist");
+        }
+        let sandbox_user = kinora_media::process::sandbox_user();
+        if sandbox_user.is_some() {
+            protect_data_dir(&c.server.data)?;
+        }
+        let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+        let passwords = crate::auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
+        let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(AppState {
+            db,
+            limiters: Arc::new(Limiters::new(&c.rate_limits, &c.uploads)),
+            tools: Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() },
+            regions,
+            wake: Arc::new(Notify::new()),
+            base_url,
+            dummy_hash: Arc::new(dummy_hash),
+            isolate_network,
+            sandbox_user,
+            busy_uploads: Arc::new(crate::uploads::Busy::default()),
+            proxies: Arc::new(proxies),
+            passwords: Arc::new(passwords),
+            avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
+            config: Arc::new(c),
+        })
+    }
+}
+
+/// When running as root, media tools run as `nobody`: they may pass through the
+/// data directory to their own scratch directory, and read nothing else in it (the
+/// database, region stores, uploads in flight).
+fn protect_data_dir(data: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &std::path::Path, mode: u32| -> anyhow::Result<()> {
+        if p.exists() {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        }
+        Ok(())
+    };
+    set(data, 0o711)?;
+    std::fs::create_dir_all(data.join("work"))?;
+    set(&data.join("work"), 0o711)?;
+    for private in ["regions", "uploads", "staging"] {
+        std::fs::create_dir_all(data.join(private))?;
+        set(&data.join(private), 0o700)?;
+    }
+    for db in ["kinora.sqlite3", "kinora.sqlite3-wal", "kinora.sqlite3-shm"] {
+        set(&data.join(db), 0o600)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Kinora over HTTP: the router of the JSON API (`api/`, a file per resource),
+//! resumable uploads, media bytes, the web UI (`ui/`), and the server itself
+//! (timeouts, connection cap). Handlers parse, call one `kinora_app` service and
+//! render; nothing here talks to the database.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod media;
+pub mod ui;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::{delete, get, head, post};
+use axum::Router;
+use kinora_app::{AppError, AppState, Limiters};
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Write operations are rate limited per client address and per account.
+async fn write_limits(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    client: crate::extract::ClientAddr,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    // The chunks of a resumable upload that was already admitted are not writes to
+    // limit: creations are (uploads per hour, bytes per hour, quotas). A real tus
+    // client sends hundreds of PATCHes for one phone video and does not retry a 4xx.
+    // (Nested under /api/v1, the path here is relative to it.)
+    if *req.method() == axum::http::Method::PATCH && req.uri().path().starts_with("/uploads/") {
+        return next.run(req).await;
+    }
+    if let Err(secs) = Limiters::check(&st.limiters.writes_ip, client.key) {
+        return crate::error::ApiError(AppError::rate_limited(secs)).into_response();
+    }
+    let (mut parts, body) = req.into_parts();
+    let viewer = match <crate::extract::Viewer as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &st).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(id) = viewer.id() {
+        if let Err(secs) = Limiters::check(&st.limiters.writes_account, id.to_string()) {
+            return crate::error::ApiError(AppError::rate_limited(secs)).into_response();
+        }
+    }
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}
+
+/// The Content-Security-Policy of every response.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    use api::{accounts as a, auth, comments as c, feeds, follow_requests as fr, me, notifications as n, reports, search, tags, uploads as tus, videos as v};
+    let upload_limit = usize::try_from(state.config.server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let avatar_limit = kinora_app::accounts::AVATAR_MAX_BYTES + (64 << 10);
+    let api = Router::new()
+        .route("/accounts", post(a::create_account))
+        .route("/accounts/{username}", get(a::get_account))
+        .route("/accounts/{username}/videos", get(a::account_videos))
+        .route("/accounts/{username}/follow", post(a::follow).delete(a::unfollow))
+        .route("/accounts/{username}/followers", get(a::followers))
+        .route("/accounts/{username}/following", get(a::following))
+        .route("/accounts/{username}/liked", get(a::liked))
+        .route("/accounts/{username}/block", post(a::block).delete(a::unblock))
+        .route("/accounts/{username}/mute", post(a::mute).delete(a::unmute))
+        .route("/auth/token", post(auth::create_token).delete(auth::revoke_token))
+        .route("/me", get(me::me).patch(me::edit_me))
+        .route("/me/analytics", get(me::analytics))
+        .route("/me/avatar", post(me::upload_avatar).layer(DefaultBodyLimit::max(avatar_limit)))
+        .route("/me/password", post(me::change_password))
+        .route("/me/sessions", delete(me::sign_out_everywhere))
+        .route("/videos", post(v::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/videos/{id}", get(v::get).delete(v::delete).patch(v::edit))
+        .route("/videos/{id}/like", post(v::like).delete(v::unlike))
+        .route("/videos/{id}/likes", get(v::likers))
+        .route("/videos/{id}/share", post(v::share))
+        .route("/videos/{id}/views", post(v::record_view))
+        .route("/videos/{id}/comments", get(c::list).post(c::create))
+        .route("/comments/{id}", delete(c::delete))
+        .route("/comments/{id}/like", post(c::like).delete(c::unlike))
+        .route("/uploads", post(tus::create).options(tus::options))
+        .route("/uploads/{id}", head(tus::head).patch(tus::patch).delete(tus::terminate))
+        .route("/feed/for-you", get(feeds::for_you))
+        .route("/feed/following", get(feeds::following))
+        .route("/follow-requests", get(fr::list))
+        .route("/follow-requests/{username}/accept", post(fr::accept))
+        .route("/follow-requests/{username}/reject", post(fr::reject))
+        .route("/tags/trending", get(tags::trending))
+        .route("/tags/{tag}/videos", get(tags::videos))
+        .route("/tags/{tag}/follow", post(tags::follow).delete(tags::unfollow))
+        .route("/search", get(search::search))
+        .route("/notifications", get(n::list))
+        .route("/notifications/read", post(n::mark_read))
+        .route("/reports", post(reports::create))
+        .fallback(api::api_not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), write_limits));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/healthz", get(api::healthz))
+        .route("/media/{video}/{name}", get(media::serve).head(media::serve))
+        .route("/avatars/{account}/{name}", get(media::serve_avatar))
+        .route("/static/{file}", get(ui::static_file))
+        .route("/", get(ui::for_you))
+        .route("/following", get(ui::following))
+        .route("/feed/{kind}/cards", get(ui::feed_cards))
+        .route("/upload", get(ui::upload))
+        .route("/search", get(ui::search_page))
+        .route("/tags/{tag}", get(ui::tag_page))
+        .route("/inbox", get(ui::inbox))
+        .route("/settings", get(ui::settings))
+        .route("/login", get(ui::login_page).post(ui::login_submit))
+        .route("/signup", get(ui::signup_page).post(ui::signup_submit))
+        .route("/logout", post(ui::logout))
+        .route("/v/{id}", get(ui::video_page))
+        .route("/{handle}", get(ui::profile))
+        .fallback(ui::not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Nothing from third parties, no inline script, no framing by other sites.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The HTTP server: hyper's HTTP/1 with a header-read timeout (which also closes
+/// idle kept-alive connections), a body timeout between chunks, and a cap on open
+/// connections, so slow or stalled clients cannot hold the server (slowloris).
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router, cfg: &kinora_app::config::Server) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
+    let header_timeout = std::time::Duration::from_secs(cfg.header_timeout_secs.max(1));
+    let body_timeout = std::time::Duration::from_secs(cfg.body_timeout_secs.max(1));
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = stream.set_nodelay(true);
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(|b| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                let mut r = router.clone();
+                async move { tower::Service::call(&mut r, req).await }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+        });
+    }
+    Ok(())
+}
