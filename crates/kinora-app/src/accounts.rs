@@ -229,9 +229,9 @@ pub async fn avatar_bytes(st: &AppState, caller: &Caller, account: &str, name: &
         .map_err(AppError::internal)
 }
 
+/// Engagement numbers, of one video or all of them.
 #[derive(Debug, Serialize)]
-pub struct VideoAnalytics {
-    pub video_id: Id,
+pub struct Numbers {
     pub views: i64,
     pub watch_time_ms: i64,
     pub average_watch_ms: i64,
@@ -241,15 +241,31 @@ pub struct VideoAnalytics {
     pub shares: i64,
 }
 
+impl Numbers {
+    fn of(s: &kinora_db::VideoStats) -> Numbers {
+        Numbers {
+            views: s.views,
+            watch_time_ms: s.watch_ms,
+            average_watch_ms: if s.views > 0 { s.watch_ms / s.views } else { 0 },
+            completion_rate: if s.views > 0 { s.completed as f64 / s.views as f64 } else { 0.0 },
+            likes: s.likes,
+            comments: s.comments,
+            shares: s.shares,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct VideoAnalytics {
+    pub video_id: Id,
+    #[serde(flatten)]
+    pub numbers: Numbers,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Totals {
-    pub views: i64,
-    pub watch_time_ms: i64,
-    pub average_watch_ms: i64,
-    pub completion_rate: f64,
-    pub likes: i64,
-    pub comments: i64,
-    pub shares: i64,
+    #[serde(flatten)]
+    pub numbers: Numbers,
     pub followers_gained_28d: i64,
 }
 
@@ -259,41 +275,21 @@ pub struct Analytics {
     pub videos: Vec<VideoAnalytics>,
 }
 
-fn ratio(a: i64, b: i64) -> f64 {
-    if b > 0 { a as f64 / b as f64 } else { 0.0 }
-}
-
 /// The creator's numbers: per video and in total.
 pub async fn analytics(st: &AppState, caller: &Caller) -> AppResult<Analytics> {
     let me = caller.require()?;
     let stats = st.db.video_stats(&me.id).await?;
     let gained = st.db.followers_since(&me.id, kinora_db::now_ms() - 28 * 86_400_000).await?;
-    let videos = stats
-        .iter()
-        .map(|s| VideoAnalytics {
-            video_id: s.video_id.clone(),
-            views: s.views,
-            watch_time_ms: s.watch_ms,
-            average_watch_ms: if s.views > 0 { s.watch_ms / s.views } else { 0 },
-            completion_rate: ratio(s.completed, s.views),
-            likes: s.likes,
-            comments: s.comments,
-            shares: s.shares,
-        })
-        .collect();
-    let sum = |f: fn(&kinora_db::VideoStats) -> i64| stats.iter().map(f).sum::<i64>();
-    let (views, watch, done) = (sum(|s| s.views), sum(|s| s.watch_ms), sum(|s| s.completed));
-    Ok(Analytics {
-        totals: Totals {
-            views,
-            watch_time_ms: watch,
-            average_watch_ms: if views > 0 { watch / views } else { 0 },
-            completion_rate: ratio(done, views),
-            likes: sum(|s| s.likes),
-            comments: sum(|s| s.comments),
-            shares: sum(|s| s.shares),
-            followers_gained_28d: gained,
-        },
-        videos,
-    })
+    let videos = stats.iter().map(|s| VideoAnalytics { video_id: s.video_id.clone(), numbers: Numbers::of(s) }).collect();
+    // The totals are the numbers of one video that is all of them.
+    let all = stats.iter().fold(kinora_db::VideoStats { video_id: me.id.clone(), views: 0, watch_ms: 0, completed: 0, likes: 0, comments: 0, shares: 0 }, |mut t, s| {
+        t.views += s.views;
+        t.watch_ms += s.watch_ms;
+        t.completed += s.completed;
+        t.likes += s.likes;
+        t.comments += s.comments;
+        t.shares += s.shares;
+        t
+    });
+    Ok(Analytics { totals: Totals { numbers: Numbers::of(&all), followers_gained_28d: gained }, videos })
 }

@@ -2,31 +2,13 @@
 //! is claimed again after its lease, and a lost lease cannot finish a job.
 #![allow(clippy::unwrap_used)]
 
-use kinora_core::{Caption, Id, Username, Visibility};
-use kinora_db::{AccountRepo, Db, JobKind, JobQueue, MediaObject, NewAccount, NewVideo, PublishOutcome, Published, VideoRepo};
+use kinora_core::{Caption, Visibility};
+mod common;
+
+use common::{account, new_video, postgres, sqlite, video};
+use kinora_db::{Db, JobKind, JobQueue, MediaObject, PublishOutcome, Published, VideoRepo};
 use std::collections::HashSet;
 use std::time::Duration;
-
-async fn sqlite() -> (Db, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&Db::sqlite_url(&dir.path().join("q.sqlite3"))).await.unwrap();
-    db.migrate().await.unwrap();
-    (db, dir)
-}
-
-async fn postgres() -> Db {
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL")
-        .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let admin_db = Db::connect(&admin).await.unwrap();
-    let name = format!("kinora_q_{}_{}", std::process::id(), Id::generate().as_str().to_ascii_lowercase().replace(['-', '_'], "x"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
-    let (prefix, _) = admin.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{prefix}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    // Migrating twice is a no-op.
-    db.migrate().await.unwrap();
-    db
-}
 
 async fn concurrent_claims_are_exclusive(db: Db) {
     for i in 0..40 {
@@ -75,66 +57,18 @@ async fn dead_worker_lease_expires(db: Db) {
 }
 
 async fn video_and_job_commit_together(db: Db) {
-    let u = Username::parse("queue_user").unwrap();
-    let a = db
-        .create_account(NewAccount { username: &u, email: None, password_hash: "x", region: "local" })
-        .await
-        .unwrap();
+    let a = account(&db, "queue_user").await;
     let before = db.count_jobs("queued").await.unwrap();
-    let id = Id::generate();
-    db.create_video(NewVideo {
-        id: &id,
-        account_id: &a.id,
-        caption: &Caption::parse("hi").unwrap(),
-        visibility: Visibility::Public,
-        region: "local",
-        original_key: "originals/x",
-        original_bytes: 1,
-        original_name: "x.mp4",
-    })
-    .await
-    .unwrap();
+    let id = video(&db, &a.id, "hi").await;
     assert_eq!(db.count_jobs("queued").await.unwrap(), before + 1);
     let job = db.claim("w", 60_000).await.unwrap().unwrap();
     assert_eq!(job.kind, Some(JobKind::Transcode));
     assert_eq!(job.payload["video_id"], id.as_str());
     // A duplicate id violates the primary key and leaves no job behind.
-    let dup = db
-        .create_video(NewVideo {
-            id: &id,
-            account_id: &a.id,
-            caption: &Caption::parse("again").unwrap(),
-            visibility: Visibility::Public,
-            region: "local",
-            original_key: "originals/x",
-            original_bytes: 1,
-            original_name: "x.mp4",
-        })
-        .await;
+    let again = Caption::parse("again").unwrap();
+    let dup = db.create_video(new_video(&id, &a.id, &again, Visibility::Public)).await;
     assert!(dup.unwrap_err().is_conflict());
     assert_eq!(db.count_jobs("queued").await.unwrap(), before);
-}
-
-async fn account(db: &Db, name: &str) -> kinora_db::AccountRow {
-    let u = Username::parse(name).unwrap();
-    db.create_account(NewAccount { username: &u, email: None, password_hash: "x", region: "local" }).await.unwrap()
-}
-
-async fn video(db: &Db, owner: &Id, caption: &str) -> Id {
-    let id = Id::generate();
-    db.create_video(NewVideo {
-        id: &id,
-        account_id: owner,
-        caption: &Caption::parse(caption).unwrap(),
-        visibility: Visibility::Public,
-        region: "local",
-        original_key: "originals/x",
-        original_bytes: 1,
-        original_name: "x.mp4",
-    })
-    .await
-    .unwrap();
-    id
 }
 
 /// Review finding 7: one account's queue of uploads must not hold another's.

@@ -4,33 +4,12 @@
 //! videos, every liker setting for likes, blocks both ways for accounts.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{account, new_video, postgres, sqlite};
 use kinora_core::policy::{self, Relation};
-use kinora_core::{Caption, Id, Username, Visibility, VideoStatus};
-use kinora_db::{visibility, AccountRepo, AccountRow, Db, NewAccount, NewVideo, VideoRepo};
-
-async fn sqlite() -> (Db, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&Db::sqlite_url(&dir.path().join("v.sqlite3"))).await.unwrap();
-    db.migrate().await.unwrap();
-    (db, dir)
-}
-
-async fn postgres() -> Db {
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL")
-        .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let admin_db = Db::connect(&admin).await.unwrap();
-    let name = format!("kinora_v_{}_{}", std::process::id(), Id::generate().as_str().to_ascii_lowercase().replace(['-', '_'], "x"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
-    let (prefix, _) = admin.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{prefix}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    db
-}
-
-async fn account(db: &Db, name: &str) -> AccountRow {
-    let u = Username::parse(name).unwrap();
-    db.create_account(NewAccount { username: &u, email: None, password_hash: "x", region: "local" }).await.unwrap()
-}
+use kinora_core::{Caption, Id, Visibility, VideoStatus};
+use kinora_db::{visibility, AccountRepo, AccountRow, Db, VideoRepo};
 
 /// The kinds of viewer, and how to make each one of an owner.
 #[derive(Debug, Clone, Copy)]
@@ -113,18 +92,8 @@ async fn sql_mirrors_the_policy(db: Db) {
         for vis in [Visibility::Public, Visibility::Followers, Visibility::Private] {
             for status in [VideoStatus::Ready, VideoStatus::Processing, VideoStatus::Failed] {
                 let id = Id::generate();
-                db.create_video(NewVideo {
-                    id: &id,
-                    account_id: &owner.id,
-                    caption: &Caption::parse("m").unwrap(),
-                    visibility: vis,
-                    region: "local",
-                    original_key: "originals/x",
-                    original_bytes: 1,
-                    original_name: "x",
-                })
-                .await
-                .unwrap();
+                let caption = Caption::parse("m").unwrap();
+                db.create_video(new_video(&id, &owner.id, &caption, vis)).await.unwrap();
                 sqlx::query("UPDATE videos SET status = $1 WHERE id = $2").bind(status.as_str()).bind(id.as_str()).execute(db.pool()).await.unwrap();
                 videos.push((id, vis, status, false));
             }

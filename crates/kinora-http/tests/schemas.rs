@@ -4,7 +4,7 @@
 //! there. A field added to a struct or to the document alone fails here.
 #![allow(clippy::unwrap_used)]
 
-use kinora_app::accounts::{Analytics, Totals, VideoAnalytics};
+use kinora_app::accounts::{Analytics, Numbers, Totals, VideoAnalytics};
 use kinora_app::social::{CommentPage, LikeCount, Liked, NotificationPage, Reported, ShareCount, Shared, TagFollow};
 use kinora_app::feeds::TagPage;
 use kinora_app::views::*;
@@ -55,6 +55,10 @@ fn comment() -> CommentView {
         counts: CommentCounts { likes: 1 },
         liked_by_me: false,
     }
+}
+
+fn numbers() -> Numbers {
+    Numbers { views: 0, watch_time_ms: 0, average_watch_ms: 0, completion_rate: 0.0, likes: 0, comments: 0, shares: 0 }
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -123,8 +127,8 @@ fn openapi_matches_the_response_structs() {
         &doc,
         "Analytics",
         Analytics {
-            totals: Totals { views: 0, watch_time_ms: 0, average_watch_ms: 0, completion_rate: 0.0, likes: 0, comments: 0, shares: 0, followers_gained_28d: 0 },
-            videos: vec![VideoAnalytics { video_id: id(), views: 0, watch_time_ms: 0, average_watch_ms: 0, completion_rate: 0.0, likes: 0, comments: 0, shares: 0 }],
+            totals: Totals { numbers: numbers(), followers_gained_28d: 0 },
+            videos: vec![VideoAnalytics { video_id: id(), numbers: numbers() }],
         },
     );
     check(&doc, "Token", kinora_http::api::auth::Token { access_token: "t".into(), token_type: "Bearer" });

@@ -47,6 +47,19 @@ impl Driver {
         Driver { base, session, client, _child: child }
     }
 
+    /// Signs up with the form, as a phone user does, and waits for `/upload`.
+    async fn sign_up(&self, app: &TestApp, username: &str) {
+        self.goto(&app.url("/signup")).await;
+        self.type_into("input[name=username]", username).await;
+        self.type_into("input[name=password]", "a long enough password").await;
+        self.click("button[type=submit]").await;
+        let start = Instant::now();
+        while self.js("return location.pathname;").await != "/upload" {
+            assert!(start.elapsed() < Duration::from_secs(20), "sign-up did not lead to /upload");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn goto(&self, url: &str) {
         let r = self.client.post(format!("{}/session/{}/url", self.base, self.session)).json(&json!({"url": url})).send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
@@ -182,15 +195,7 @@ async fn phone_browser_signs_up_and_uploads() {
     let dir = tempfile::tempdir().unwrap();
     let f = clip(dir.path(), "phone.mp4", 360, 640, 2);
     let d = Driver::start().await;
-    d.goto(&app.url("/signup")).await;
-    d.type_into("input[name=username]", "webtus").await;
-    d.type_into("input[name=password]", "a long enough password").await;
-    d.click("button[type=submit]").await;
-    let start = Instant::now();
-    while d.js("return location.pathname;").await != "/upload" {
-        assert!(start.elapsed() < Duration::from_secs(20), "sign-up did not lead to /upload");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.sign_up(&app, "webtus").await;
     d.type_into("input[type=file]", f.to_str().unwrap()).await;
     d.type_into("textarea[name=caption]", "sent with tus from a phone").await;
     d.click("button[type=submit]").await;
@@ -308,15 +313,7 @@ async fn phone_browser_follows_likes_comments_and_searches() {
 async fn regression_15_tus_js_client_uploads_100_mb_in_256_kib_chunks() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("KINORA_WORKERS", "0")]).await;
     let d = Driver::start().await;
-    d.goto(&app.url("/signup")).await;
-    d.type_into("input[name=username]", "bigtus").await;
-    d.type_into("input[name=password]", "a long enough password").await;
-    d.click("button[type=submit]").await;
-    let start = Instant::now();
-    while d.js("return location.pathname;").await != "/upload" {
-        assert!(start.elapsed() < Duration::from_secs(20), "sign-up did not lead to /upload");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.sign_up(&app, "bigtus").await;
     // The page's own tus-js-client, a 100 MB file made in the page.
     let r = d
         .js_async(
@@ -333,4 +330,36 @@ async fn regression_15_tus_js_client_uploads_100_mb_in_256_kib_chunks() {
         .await;
     let r = r.as_str().unwrap_or("").to_owned();
     assert!(r.starts_with("ok "), "tus-js-client failed: {r}");
+}
+
+/// Infinite scroll in a phone browser: swiping to the end of the first page loads
+/// the next one as the same cards (Report included, hashtags linked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_scrolls_past_the_first_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.signup("scroller").await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "s.mp4", 64, 112, 1);
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let (s, v) = app.upload(Some(&token), &f, "s.mp4", &format!("clip {i} #scroll"), "public").await;
+        assert_eq!(s, 202, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(app.wait(&token, id).await["status"], "ready");
+    }
+    let d = Driver::start().await;
+    d.goto(&app.url("/")).await;
+    let start = Instant::now();
+    loop {
+        let n = d.js("const f = document.querySelector('.feed'); f.scrollTo(0, f.scrollHeight); return document.querySelectorAll('.card').length;").await;
+        if n.as_u64() == Some(10) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the second page never arrived: {n} cards");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let last = d.js("const c = document.querySelectorAll('.card')[9]; return [!!c.querySelector('.act.report'), !!c.querySelector('.caption a[href=\"/tags/scroll\"]')];").await;
+    assert_eq!(last, serde_json::json!([true, true]), "later cards are the same card");
 }

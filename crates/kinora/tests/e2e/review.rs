@@ -511,3 +511,38 @@ async fn regression_15_tuspy_uploads_100_mb_in_256_kib_chunks() {
     let small = clip(dir.path(), "a.mp4", 180, 320, 1);
     assert_eq!(app.upload(Some(&token), &small, "a.mp4", "", "public").await.0, 202);
 }
+
+/// The shape: pages of the feed loaded by infinite scroll are the same card as
+/// the first page (they had drifted: later cards lacked the Report button).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_one_card_for_every_feed_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let alice = app.signup("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "a.mp4", 64, 112, 1);
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let (s, v) = app.upload(Some(&alice), &f, "a.mp4", &format!("clip {i} #tiny"), "public").await;
+        assert_eq!(s, 202, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(app.wait(&alice, id).await["status"], "ready");
+    }
+    let first = app.get("/", None).await.text().await.unwrap();
+    let cards = |html: &str| html.matches("<section class=\"card\"").count();
+    assert_eq!(cards(&first), 8);
+    let next = first.split("data-next=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(!next.is_empty());
+    let r = app.get(&format!("/feed/for-you/cards?cursor={next}"), None).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-next-cursor").is_none(), "the last page has no next cursor");
+    let more = r.text().await.unwrap();
+    assert_eq!(cards(&more), 2);
+    // Every card, first page or later, is the one template: same rail, Report included.
+    for html in [&first, &more] {
+        assert_eq!(html.matches("class=\"act report\"").count(), cards(html));
+        assert_eq!(html.matches("class=\"act share\"").count(), cards(html));
+    }
+    assert_eq!(app.get("/feed/nonsense/cards", None).await.status(), 404);
+}
