@@ -39,6 +39,12 @@ pub async fn register(st: &AppState, client: &str, s: SignUp) -> AppResult<Accou
         .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "username: that username is taken") } else { e.into() })
 }
 
+/// Sign-up: the new account, as its owner sees it.
+pub async fn sign_up(st: &AppState, client: &str, s: SignUp) -> AppResult<AccountView> {
+    let row = register(st, client, s).await?;
+    views::account(st, &Caller { account: Some(row.clone()) }, &row).await
+}
+
 /// Checks credentials with the same work and the same answer whether or not the
 /// account exists. Input is parsed before anything else: a username that cannot
 /// exist or an oversized password is refused without touching a limiter key or

@@ -176,7 +176,13 @@ pub async fn record_view(st: &AppState, caller: &Caller, client: &str, id: &str,
     Ok(())
 }
 
-// ---------- video edits and deletion ----------
+// ---------- videos ----------
+
+/// One video, as the caller may see it.
+pub async fn get_video(st: &AppState, caller: &Caller, id: &str) -> AppResult<VideoView> {
+    let v = access::visible_video(st, caller, id).await?;
+    views::video(st, caller, &v).await
+}
 
 /// An owner's edit; `None` leaves a field as it is.
 #[derive(Debug, Default)]

@@ -23,9 +23,7 @@ impl From<SignUp> for accounts::SignUp {
 }
 
 pub async fn create_account(State(st): State<AppState>, client: ClientAddr, b: JsonBody<SignUp>) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    let row = accounts::register(&st, &client.key, body(b)?.into()).await?;
-    let caller = kinora_app::Caller { account: Some(row.clone()) };
-    Ok((StatusCode::CREATED, Json(kinora_app::views::account(&st, &caller, &row).await?)))
+    Ok((StatusCode::CREATED, Json(accounts::sign_up(&st, &client.key, body(b)?.into()).await?)))
 }
 
 pub async fn get_account(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<AccountView>> {

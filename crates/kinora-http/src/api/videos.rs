@@ -7,15 +7,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kinora_app::social::{self, Liked, Shared};
-use kinora_app::views::{self, BriefAccount, Page, VideoView};
-use kinora_app::{access, ingest, AppError, AppState};
+use kinora_app::views::{BriefAccount, Page, VideoView};
+use kinora_app::{ingest, AppError, AppState};
 use kinora_core::{Caption, ErrorCode, Id, Visibility};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<VideoView>> {
-    let v = access::visible_video(&st, &viewer.caller, &id).await?;
-    Ok(Json(views::video(&st, &viewer.caller, &v).await?))
+    Ok(Json(social::get_video(&st, &viewer.caller, &id).await?))
 }
 
 pub async fn delete(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -138,8 +137,7 @@ pub async fn upload(
     let incoming = ingest::Incoming { file: &file.0, bytes, caption: &caption, visibility, original_name: &name };
     let id = ingest::ingest(&st, &me, incoming).await?;
     drop(file);
-    let v = access::visible_video(&st, &viewer.caller, id.as_str()).await?;
-    Ok((StatusCode::ACCEPTED, Json(views::video(&st, &viewer.caller, &v).await?)))
+    Ok((StatusCode::ACCEPTED, Json(social::get_video(&st, &viewer.caller, id.as_str()).await?)))
 }
 
 async fn small_text(mut field: axum::extract::multipart::Field<'_>, max: usize) -> ApiResult<String> {
