@@ -33,7 +33,7 @@ pub async fn register(st: &AppState, client: &str, s: SignUp) -> AppResult<Accou
             username: &username,
             email: email.as_ref().map(|e| e.as_str()),
             password_hash: &hash,
-            region: &st.config.server.region,
+            region: &st.regions.primary,
         })
         .await
         .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "username: that username is taken") } else { e.into() })
@@ -207,11 +207,10 @@ pub async fn set_avatar(st: &AppState, caller: &Caller, data: &[u8]) -> AppResul
         let bytes = tokio::fs::read(&out).await.map_err(AppError::internal)?;
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         let key = format!("avatars/{}/{}.jpg", me.id, &sha[..16]);
-        st.regions.put_durable(&me.region, &key, &out).await.map_err(AppError::internal)?;
+        crate::objects::put(st, &me.region, &key, &out).await.map_err(AppError::internal)?;
         if let Some(old) = st.db.set_avatar(&me.id, &key).await? {
             if old != key {
-                let store = st.regions.get(&me.region).map_err(AppError::internal)?;
-                let _ = kinora_store::delete(store, &old).await;
+                let _ = crate::objects::delete(st, &me.region, &old).await;
             }
         }
         Ok(())
@@ -225,14 +224,7 @@ pub async fn set_avatar(st: &AppState, caller: &Caller, data: &[u8]) -> AppResul
 /// The bytes of a profile picture the caller may see.
 pub async fn avatar_bytes(st: &AppState, caller: &Caller, account: &str, name: &str) -> AppResult<bytes::Bytes> {
     let (a, key) = access::avatar(st, caller, account, name).await?;
-    let store = st.regions.get(&a.region).map_err(AppError::internal)?;
-    store
-        .get(&kinora_store::key(&key))
-        .await
-        .map_err(AppError::internal)?
-        .bytes()
-        .await
-        .map_err(AppError::internal)
+    st.regions.get_bytes_with_fallback(&a.region, &key).await.map_err(AppError::internal)
 }
 
 /// Engagement numbers, of one video or all of them.

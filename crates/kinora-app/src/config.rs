@@ -6,7 +6,7 @@ use kinora_media::Limits;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: Server,
@@ -16,6 +16,62 @@ pub struct Config {
     pub uploads: Uploads,
     pub auth: Auth,
     pub retention: Retention,
+    /// Named storage locations. Default: one, `local`, under the data directory.
+    pub regions: std::collections::BTreeMap<String, RegionConfig>,
+    pub residency: Residency,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: Server::default(),
+            media: Media::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimits::default(),
+            uploads: Uploads::default(),
+            auth: Auth::default(),
+            retention: Retention::default(),
+            regions: [("local".to_owned(), RegionConfig::default())].into_iter().collect(),
+            residency: Residency::default(),
+        }
+    }
+}
+
+/// A region: where its objects are stored, under which jurisdiction.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionConfig {
+    /// `file:///srv/kinora/eu-a`, `s3://bucket?endpoint=http://host:9000&region=eu-central-1`,
+    /// or empty for `<data>/regions/<name>/`.
+    pub storage: String,
+    /// A label for people: "EU", "CH".
+    pub jurisdiction: String,
+}
+
+/// Where accounts live by default and where backups and replicas go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Residency {
+    /// New accounts' home region.
+    pub primary: String,
+    /// Every object is replicated here (and backups go here); empty: no backup.
+    pub backup: String,
+}
+
+impl Default for Residency {
+    fn default() -> Self {
+        Residency { primary: "local".into(), backup: String::new() }
+    }
+}
+
+impl Config {
+    /// The regions as the store crate takes them.
+    pub fn region_specs(&self) -> Vec<kinora_store::RegionSpec> {
+        self.regions
+            .iter()
+            .map(|(name, r)| kinora_store::RegionSpec { name: name.clone(), storage: r.storage.clone(), jurisdiction: r.jurisdiction.clone() })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,8 +146,6 @@ pub struct Server {
     pub workers: usize,
     /// Seed demo accounts and videos into an empty instance.
     pub demo: bool,
-    /// This instance's region; new accounts live here.
-    pub region: String,
     /// Largest request body for uploads, in bytes.
     pub max_upload_bytes: u64,
     /// Reverse proxies whose `X-Forwarded-For` is believed, as comma-separated
@@ -118,7 +172,6 @@ impl Default for Server {
             base_url: String::new(),
             workers: 1,
             demo: false,
-            region: "local".into(),
             max_upload_bytes: 512 * 1024 * 1024,
             trusted_proxies: String::new(),
             header_timeout_secs: 10,
@@ -231,6 +284,11 @@ impl Config {
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
+        // Regions named in a file replace the default one instead of joining it.
+        if k == "regions" {
+            base.insert(k, v);
+            continue;
+        }
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
             (_, v) => {

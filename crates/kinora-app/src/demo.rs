@@ -46,7 +46,7 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
                         username: &username,
                         email: None,
                         password_hash: &hash,
-                        region: &st.config.server.region,
+                        region: &st.regions.primary,
                     })
                     .await?
             }

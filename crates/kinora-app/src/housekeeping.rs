@@ -17,23 +17,23 @@ pub async fn startup_cleanup(st: &AppState) {
             }
         }
     }
-    let region = st.config.server.region.clone();
-    let Ok(store) = st.regions.get(&region) else { return };
     let cutoff = kinora_db::now_ms() - 3_600_000;
-    match kinora_store::list(store, "originals").await {
-        Ok(keys) => {
-            for (k, modified) in keys {
-                let Some(id) = k.rsplit('/').next().and_then(kinora_core::Id::parse) else { continue };
-                if modified > cutoff {
-                    continue;
-                }
-                if !st.db.video_exists(&id).await.unwrap_or(true) {
-                    tracing::info!(key = %k, "removing an original no video owns");
-                    let _ = kinora_store::delete(store, &k).await;
+    for region in st.regions.all() {
+        match kinora_store::list(&region.store, "originals").await {
+            Ok(keys) => {
+                for (k, modified) in keys {
+                    let Some(id) = k.rsplit('/').next().and_then(kinora_core::Id::parse) else { continue };
+                    if modified > cutoff {
+                        continue;
+                    }
+                    if !st.db.video_exists(&id).await.unwrap_or(true) {
+                        tracing::info!(key = %k, region = %region.name, "removing an original no video owns");
+                        let _ = kinora_store::delete(&region.store, &k).await;
+                    }
                 }
             }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), region = %region.name, "could not list originals"),
         }
-        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not list originals"),
     }
 }
 

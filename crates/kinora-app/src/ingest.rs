@@ -48,7 +48,7 @@ pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppRe
     }
     let id = Id::generate();
     let original_key = format!("originals/{id}");
-    st.regions.put_durable(&owner.region, &original_key, v.file).await.map_err(AppError::internal)?;
+    crate::objects::put(st, &owner.region, &original_key, v.file).await.map_err(AppError::internal)?;
     st.db
         .create_video(NewVideo {
             id: &id,

@@ -143,7 +143,8 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
         let db = Db::connect(&c.database_url()).await?;
         db.migrate().await?;
-        let regions = Regions::local(&c.server.data, &[c.server.region.as_str()])?;
+        let backup = Some(c.residency.backup.as_str()).filter(|b| !b.is_empty());
+        let regions = Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)?;
         let base_url = if !c.server.base_url.is_empty() {
             c.server.base_url.trim_end_matches('/').to_owned()
         } else {

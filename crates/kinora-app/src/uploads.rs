@@ -227,7 +227,7 @@ pub async fn finish(st: &AppState, row: &UploadRow) -> AppResult<()> {
     let key = format!("originals/{}", row.video_id);
     let path = file_of(st, &row.id);
     fault_fail_finish(row)?;
-    st.regions.put_durable(&account.region, &key, &path).await.map_err(AppError::internal)?;
+    crate::objects::put(st, &account.region, &key, &path).await.map_err(AppError::internal)?;
     st.db.finish_upload(row, &account.region, &key).await?;
     let _ = tokio::fs::remove_file(&path).await;
     st.wake.notify_one();

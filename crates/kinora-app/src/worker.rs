@@ -87,6 +87,16 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
         Some(JobKind::Transcode) => transcode_job(st, worker, job, false).await,
         Some(JobKind::Reprocess) => transcode_job(st, worker, job, true).await,
         Some(JobKind::PurgeVideo) => purge_job(st, worker, job).await,
+        Some(JobKind::Replicate) => {
+            let field = |k: &str| job.payload.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let (Some(from), Some(to), Some(key)) = (field("from"), field("to"), field("key")) else {
+                st.db.fail(&job.id, worker, "replicate job without from, to and key").await?;
+                return Ok(());
+            };
+            crate::objects::replicate(st, &from, &to, &key).await?;
+            st.db.complete(&job.id, worker).await?;
+            Ok(())
+        }
         None => {
             st.db.fail(&job.id, worker, &format!("unknown job kind {:?}", job.kind_name)).await?;
             Ok(())
@@ -94,25 +104,20 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
     }
 }
 
-/// Removes every object of a video from its region: whatever is stored under its
-/// prefixes, not only what the database lists (a transcode that was running when
-/// the video was deleted may have written more).
-async fn remove_video_objects(store: &std::sync::Arc<dyn object_store::ObjectStore>, video: &Id) -> anyhow::Result<usize> {
-    let mut n = 0;
-    for (k, _) in storage::list(store, &format!("media/{video}")).await? {
-        storage::delete(store, &k).await?;
-        n += 1;
-    }
+/// Removes every object of a video from its home region and the backup region:
+/// whatever is stored under its prefix, not only what the database lists (a
+/// transcode that was running when the video was deleted may have written more).
+async fn remove_video_objects(st: &AppState, home: &str, video: &Id) -> anyhow::Result<usize> {
+    let n = crate::objects::delete_prefix(st, home, &format!("media/{video}")).await?;
     // The original is one object (a listing would look under it, not at it).
-    storage::delete(store, &format!("originals/{video}")).await?;
+    crate::objects::delete(st, home, &format!("originals/{video}")).await?;
     Ok(n + 1)
 }
 
 async fn purge_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
     let video = video_of(job).context("purge job without video_id")?;
     if let Some(region) = st.db.deleted_video_region(&video).await? {
-        let store = st.regions.get(&region)?;
-        let n = remove_video_objects(store, &video).await?;
+        let n = remove_video_objects(st, &region, &video).await?;
         tracing::info!(video = %video, region = %region, objects = n, "deleted video purged");
     }
     st.db.complete(&job.id, worker).await?;
@@ -160,7 +165,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
     let scratch = Scratch(dir.clone());
     let input = dir.join("input");
     let store = st.regions.get(&video.region)?.clone();
-    let bytes = storage::get_to_file(&store, &video.original_key, &input).await?;
+    let bytes = st.regions.get_to_file_with_fallback(&video.region, &video.original_key, &input).await?;
 
     match media_pipeline(st, &dir, &input, bytes).await? {
         Err(media_err) if reprocess && video.status == kinora_core::VideoStatus::Ready => {
@@ -189,7 +194,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                 .await??;
                 let name = format!("{stem}-{}.{ext}", &sha[..12]);
                 let key = format!("media/{video_id}/{name}");
-                let n = st.regions.put_durable(&video.region, &key, file).await?;
+                let n = crate::objects::put(st, &video.region, &key, file).await?;
                 objects.push(MediaObject {
                     name,
                     object_key: key,
@@ -227,7 +232,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                     // which crashed before publishing left behind.
                     for (k, _) in storage::list(&store, &format!("media/{video_id}")).await? {
                         if !objects.iter().any(|n| n.object_key == k) {
-                            storage::delete(&store, &k).await?;
+                            crate::objects::delete(st, &video.region, &k).await?;
                         }
                     }
                     tracing::info!(video = %video_id, ms = started.elapsed().as_millis() as u64, "video ready");
@@ -235,7 +240,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                 PublishOutcome::Deleted => {
                     // Deleted while we worked: never published; remove what we wrote
                     // (the purge job may have run before these objects existed).
-                    remove_video_objects(&store, &video_id).await?;
+                    remove_video_objects(st, &video.region, &video_id).await?;
                     tracing::info!(video = %video_id, "video deleted while processing; its files were removed");
                 }
                 PublishOutcome::LostLease => {

@@ -25,6 +25,8 @@ pub enum JobKind {
     Reprocess,
     /// Remove a deleted video's objects from its region.
     PurgeVideo,
+    /// Copy an object to the backup region and verify the copy.
+    Replicate,
 }
 
 impl JobKind {
@@ -33,11 +35,12 @@ impl JobKind {
             JobKind::Transcode => "transcode",
             JobKind::Reprocess => "reprocess",
             JobKind::PurgeVideo => "purge_video",
+            JobKind::Replicate => "replicate",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo].into_iter().find(|k| k.as_str() == s)
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -16,6 +16,8 @@ mod tokens;
 mod uploads;
 mod videos;
 pub mod visibility;
+mod residency;
+pub use residency::KnownObject;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobKind, JobQueue};

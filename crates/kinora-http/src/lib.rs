@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", get(n::list))
         .route("/notifications/read", post(n::mark_read))
         .route("/reports", post(reports::create))
+        .route("/instance/residency", get(api::residency))
         .fallback(api::api_not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), write_limits));
     Router::new()
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/following", get(ui::following))
         .route("/feed/{kind}/cards", get(ui::feed_cards))
         .route("/upload", get(ui::upload))
+        .route("/about/data", get(ui::about_data))
         .route("/search", get(ui::search_page))
         .route("/tags/{tag}", get(ui::tag_page))
         .route("/inbox", get(ui::inbox))

@@ -117,8 +117,8 @@ pub async fn serve(
     if method == Method::HEAD || count == 0 {
         return Ok((status, h).into_response());
     }
-    let store = st.regions.get(&v.region).map_err(ApiError::internal)?;
-    let stream = kinora_store::get_range(store, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
+    // From the home region, or the backup replica when home fails.
+    let stream = st.regions.get_range_with_fallback(&v.region, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 

@@ -133,6 +133,19 @@ fn openapi_matches_the_response_structs() {
     );
     check(&doc, "Token", kinora_http::api::auth::Token { access_token: "t".into(), token_type: "Bearer" });
     check(&doc, "FollowState", kinora_http::api::accounts::FollowAnswer { state: FollowView::Following });
+    let region = kinora_app::residency::RegionInfo { name: "eu-a".into(), jurisdiction: "EU".into(), role: "primary" };
+    check(&doc, "RegionInfo", region.clone());
+    check(&doc, "DataKind", kinora_app::registry::REGISTRY[0]);
+    check(
+        &doc,
+        "Residency",
+        kinora_app::residency::Declaration {
+            primary: region.clone(),
+            backup: Some(region.clone()),
+            regions: vec![region],
+            data: kinora_app::registry::REGISTRY.to_vec(),
+        },
+    );
     // Every documented notification kind is one the server can send, and back.
     let kinds: BTreeSet<String> = NotificationKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
     if let Some(e) = doc["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"].as_array() {

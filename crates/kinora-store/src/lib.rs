@@ -1,4 +1,7 @@
-//! Kinora's object storage: media objects, one store per region. The embedded default is a directory per
+//! Kinora's object storage: media objects, one store per region (a local directory
+//! or an S3-compatible bucket, both through object_store), the primary and backup
+//! regions, verified replication, reads that fall back to the replica, and which
+//! regions are failing. The embedded default is a directory per
 //! region under the data dir (`regions/<name>/`); handlers only see [`Regions`] and
 //! [`object_store::ObjectStore`], so an S3-compatible bucket per region slots in
 //! without touching them.
@@ -15,28 +18,129 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The object stores of every configured region.
+/// A region as configured: where its objects live and under which jurisdiction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionSpec {
+    pub name: String,
+    /// `file:///path`, `s3://bucket?endpoint=http://host:9000&region=eu-central-1`, or
+    /// empty for `<data>/regions/<name>/`.
+    pub storage: String,
+    /// A label for people: "EU", "CH", "US-CA".
+    pub jurisdiction: String,
+}
+
+/// One region: its store, and (for local directories) the directory behind it.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: String,
+    pub jurisdiction: String,
+    /// Where it is, for people (`file:///...`, `s3://bucket at http://...`), no secrets.
+    pub location: String,
+    pub store: Arc<dyn ObjectStore>,
+    root: Option<std::path::PathBuf>,
+}
+
+/// The object stores of every configured region, which one is primary (new
+/// accounts live there) and which one holds backups and replicas.
 #[derive(Clone, Debug)]
 pub struct Regions {
-    stores: HashMap<String, Arc<dyn ObjectStore>>,
-    /// The directory behind each local region, to make writes durable (object_store's
-    /// local store renames into place without fsync).
-    roots: HashMap<String, std::path::PathBuf>,
+    regions: std::collections::BTreeMap<String, Region>,
+    pub primary: String,
+    pub backup: Option<String>,
+    /// Regions whose store failed recently: name -> (since ms, what failed).
+    failing: Arc<std::sync::Mutex<HashMap<String, (i64, String)>>>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Opens the store a region's `storage` names.
+fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<(Arc<dyn ObjectStore>, Option<std::path::PathBuf>, String)> {
+    let s = spec.storage.trim();
+    if s.is_empty() || s.starts_with("file://") {
+        let dir = if s.is_empty() { data.join("regions").join(&spec.name) } else { std::path::PathBuf::from(&s["file://".len()..]) };
+        std::fs::create_dir_all(&dir)?;
+        let store = LocalFileSystem::new_with_prefix(&dir)?;
+        let location = format!("file://{}", dir.display());
+        return Ok((Arc::new(store), Some(dir), location));
+    }
+    if let Some(rest) = s.strip_prefix("s3://") {
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if bucket.is_empty() || bucket.contains('/') {
+            anyhow::bail!("region {}: {s:?} names no bucket (s3://BUCKET?endpoint=...&region=...)", spec.name);
+        }
+        // Credentials come from the usual AWS_* variables.
+        let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut endpoint = String::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "endpoint" => {
+                    endpoint = v.to_owned();
+                    b = b.with_endpoint(v).with_allow_http(v.starts_with("http://")).with_virtual_hosted_style_request(false);
+                }
+                "region" => b = b.with_region(v),
+                other => anyhow::bail!("region {}: unknown storage option {other:?} (endpoint, region)", spec.name),
+            }
+        }
+        let store = b.build().map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
+        let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
+        return Ok((Arc::new(store), None, format!("s3://{bucket}{at}")));
+    }
+    anyhow::bail!("region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...", spec.name)
 }
 
 impl Regions {
-    /// Local directories under `data/regions/`.
-    pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
-        let mut stores: HashMap<String, Arc<dyn ObjectStore>> = HashMap::new();
-        let mut roots = HashMap::new();
-        for name in names {
-            let dir = data.join("regions").join(name);
-            std::fs::create_dir_all(&dir)?;
-            let store = LocalFileSystem::new_with_prefix(&dir)?;
-            stores.insert((*name).to_owned(), Arc::new(store));
-            roots.insert((*name).to_owned(), dir);
+    /// Opens every region; `primary` and `backup` must be among them.
+    pub fn open(data: &Path, specs: &[RegionSpec], primary: &str, backup: Option<&str>) -> anyhow::Result<Regions> {
+        let mut regions = std::collections::BTreeMap::new();
+        for spec in specs {
+            let (store, root, location) = open_store(data, spec)?;
+            regions.insert(
+                spec.name.clone(),
+                Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root },
+            );
         }
-        Ok(Regions { stores, roots })
+        if !regions.contains_key(primary) {
+            anyhow::bail!("residency.primary {primary:?} is not a configured region");
+        }
+        if let Some(b) = backup {
+            if !regions.contains_key(b) {
+                anyhow::bail!("residency.backup {b:?} is not a configured region");
+            }
+            if b == primary {
+                anyhow::bail!("residency.backup must differ from residency.primary");
+            }
+        }
+        Ok(Regions { regions, primary: primary.to_owned(), backup: backup.map(str::to_owned), failing: Default::default() })
+    }
+
+    /// Local directories under `data/regions/`, the first one primary, no backup.
+    pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
+        let specs: Vec<RegionSpec> = names
+            .iter()
+            .map(|n| RegionSpec { name: (*n).to_owned(), storage: String::new(), jurisdiction: String::new() })
+            .collect();
+        Regions::open(data, &specs, names.first().copied().unwrap_or("local"), None)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Region> {
+        self.regions.values()
+    }
+
+    pub fn region(&self, name: &str) -> anyhow::Result<&Region> {
+        self.regions.get(name).ok_or_else(|| anyhow::anyhow!("region {name:?} is not configured"))
+    }
+
+    pub fn get(&self, region: &str) -> anyhow::Result<&Arc<dyn ObjectStore>> {
+        Ok(&self.region(region)?.store)
+    }
+
+    /// Where the replica of an object in `home` goes: the backup region, unless
+    /// home is the backup region or there is none.
+    pub fn backup_of(&self, home: &str) -> Option<&str> {
+        self.backup.as_deref().filter(|b| *b != home)
     }
 
     /// Stores a local file under `k` in `region` and returns once the object is
@@ -44,8 +148,9 @@ impl Regions {
     /// acknowledges a PUT only once it is stored). Callers delete their source only
     /// after this returns, so an acknowledged upload survives a power failure.
     pub async fn put_durable(&self, region: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
-        let n = put_file(self.get(region)?, k, file).await?;
-        if let Some(root) = self.roots.get(region).cloned() {
+        let r = self.region(region)?;
+        let n = self.watch(region, put_file(&r.store, k, file).await)?;
+        if let Some(root) = r.root.clone() {
             let path = root.join(k);
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 std::fs::File::open(&path)?.sync_all()?;
@@ -65,9 +170,103 @@ impl Regions {
         Ok(n)
     }
 
-    pub fn get(&self, region: &str) -> anyhow::Result<&Arc<dyn ObjectStore>> {
-        self.stores.get(region).ok_or_else(|| anyhow::anyhow!("region {region:?} is not configured"))
+    /// Records whether an operation on a region's store worked, for `/healthz`.
+    pub fn watch<T>(&self, region: &str, r: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Ok(mut f) = self.failing.lock() {
+            match &r {
+                Ok(_) => {
+                    f.remove(region);
+                }
+                Err(e) => {
+                    if !f.contains_key(region) {
+                        tracing::error!(region, error = format!("{e:#}"), "region store failing");
+                    }
+                    f.entry(region.to_owned()).or_insert_with(|| (now_ms(), format!("{e:#}")));
+                }
+            }
+        }
+        r
     }
+
+    /// Regions whose store failed most recently: (name, since ms, error).
+    pub fn failing(&self) -> Vec<(String, i64, String)> {
+        self.failing.lock().map(|f| f.iter().map(|(k, (t, e))| (k.clone(), *t, e.clone())).collect()).unwrap_or_default()
+    }
+
+    /// A byte range of an object in `home`, or from its replica in the backup region
+    /// when the home store fails; the server keeps serving and reports the region.
+    pub async fn get_range_with_fallback(
+        &self,
+        home: &str,
+        k: &str,
+        range: std::ops::Range<u64>,
+    ) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+        let first = self.watch(home, get_range(self.get(home)?, k, range.clone()).await);
+        match (first, self.backup_of(home)) {
+            (Ok(s), _) => Ok(s),
+            (Err(e), Some(b)) => {
+                tracing::warn!(region = home, backup = b, key = k, error = format!("{e:#}"), "reading the backup replica");
+                self.watch(b, get_range(self.get(b)?, k, range).await)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// A whole object from `home`, or from the backup replica when home fails.
+    pub async fn get_bytes_with_fallback(&self, home: &str, k: &str) -> anyhow::Result<Bytes> {
+        async fn bytes(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<Bytes> {
+            Ok(store.get(&key(k)).await?.bytes().await?)
+        }
+        let first = self.watch(home, bytes(self.get(home)?, k).await);
+        match (first, self.backup_of(home)) {
+            (Ok(b), _) => Ok(b),
+            (Err(_), Some(b)) => self.watch(b, bytes(self.get(b)?, k).await),
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// An object into a local file, from `home` or the backup replica.
+    pub async fn get_to_file_with_fallback(&self, home: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
+        let first = self.watch(home, get_to_file(self.get(home)?, k, file).await);
+        match (first, self.backup_of(home)) {
+            (Ok(n), _) => Ok(n),
+            (Err(_), Some(b)) => self.watch(b, get_to_file(self.get(b)?, k, file).await),
+            (Err(e), None) => Err(e),
+        }
+    }
+}
+
+/// Size and SHA-256 of an object, read as a stream.
+pub async fn size_and_hash(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<(u64, String)> {
+    use sha2::Digest;
+    let mut stream = store.get(&key(k)).await?.into_stream();
+    let mut h = sha2::Sha256::new();
+    let mut n = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        n += chunk.len() as u64;
+        h.update(&chunk);
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// Copies an object between stores (streamed in parts) and checks that the copy
+/// has the source's size and SHA-256.
+pub async fn copy_verified(from: &Arc<dyn ObjectStore>, to: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<u64> {
+    let (n, sha) = size_and_hash(from, k).await?;
+    let mut stream = from.get(&key(k)).await?.into_stream();
+    let upload = to.put_multipart(&key(k)).await?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    while let Some(chunk) = stream.next().await {
+        w.wait_for_capacity(4).await?;
+        w.put(chunk?);
+    }
+    w.finish().await?;
+    let (m, sha2) = size_and_hash(to, k).await?;
+    if (m, &sha2) != (n, &sha) {
+        anyhow::bail!("replica of {k} is {m} bytes {sha2}, the original {n} bytes {sha}");
+    }
+    Ok(n)
 }
 
 pub fn key(s: &str) -> ObjPath {
@@ -165,6 +364,18 @@ pub async fn delete(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<()>
     }
 }
 
+/// Every object of a store with its size.
+pub async fn list_all(store: &Arc<dyn ObjectStore>) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    let mut s = store.list(None);
+    while let Some(m) = s.next().await {
+        let m = m?;
+        out.push((m.location.to_string(), m.size));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Keys under `prefix` with their last-modified time in ms.
 pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {
     let p = key(prefix);
@@ -181,6 +392,19 @@ pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<
 mod tests {
     use super::*;
     use futures_util::TryStreamExt;
+
+    #[tokio::test]
+    async fn verified_copies_between_regions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let regions = Regions::local(dir.path(), &["a", "b"]).expect("regions");
+        let src = dir.path().join("src");
+        std::fs::write(&src, vec![7u8; 9 << 20]).expect("write");
+        regions.put_durable("a", "media/v/x", &src).await.expect("put");
+        let n = copy_verified(regions.get("a").expect("a"), regions.get("b").expect("b"), "media/v/x").await.expect("copy");
+        assert_eq!(n, 9 << 20);
+        assert_eq!(size_and_hash(regions.get("b").expect("b"), "media/v/x").await.expect("hash").0, 9 << 20);
+        assert!(copy_verified(regions.get("a").expect("a"), regions.get("b").expect("b"), "media/v/missing").await.is_err());
+    }
 
     #[tokio::test]
     async fn ranges_across_chunk_boundaries() {

@@ -28,6 +28,24 @@ enum Command {
     /// Media tools for operators.
     #[command(subcommand)]
     Media(MediaCommand),
+    /// Checks that prove what Kinora claims.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
+}
+
+#[derive(Subcommand)]
+enum VerifyCommand {
+    /// Lists every region's store and checks it against the database: each object of
+    /// an account is in its home region and its backup region and nowhere else, every
+    /// replica exists with the right size and hash, nothing unknown is stored. Exits 0
+    /// only when all holds; works while the server runs.
+    Residency {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Print `{"ok", "regions", "violations"}` as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +197,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
+            Command::Verify(VerifyCommand::Residency { common, json }) => verify_residency(load(&common)?, json).await,
             Command::Migrate(a) => {
                 let c = load(&a)?;
                 std::fs::create_dir_all(&c.server.data)?;
@@ -189,6 +208,48 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+async fn verify_residency(c: config::Config, json: bool) -> anyhow::Result<()> {
+    let st = AppState::open(c, None).await?;
+    let bar = indicatif::ProgressBar::new(0);
+    if !json {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} checking [{bar:40}] {pos}/{len} objects, {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = kinora_app::residency::verify(&st, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{:<12} {:<8} {:<8} {:>9} {:>14}  {}", "region", "role", "law", "objects", "bytes", "kinds");
+        for (name, r) in &report.regions {
+            let kinds: Vec<String> = r.kinds.iter().map(|(k, t)| format!("{k} {}/{} B", t.objects, t.bytes)).collect();
+            println!("{:<12} {:<8} {:<8} {:>9} {:>14}  {}", name, r.role, r.jurisdiction, r.objects, r.bytes, kinds.join(", "));
+            println!("{:<12} at {}", "", r.location);
+        }
+        if report.ok {
+            println!("ok: every object is where it belongs, with its replica, and nothing else is stored");
+        } else {
+            println!("{} violations:", report.violations.len());
+            for v in &report.violations {
+                println!("  {:<16} {:<10} {}  ({})", v.kind, v.region, v.key, v.detail);
+            }
+        }
+    }
+    if !report.ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String>) -> anyhow::Result<()> {

@@ -21,14 +21,28 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kinora_app::AppState;
 
+/// `GET /healthz`: 200 while the server can serve (the database answers); the body
+/// names any region whose store is failing (reads then come from the backup).
 pub async fn healthz(State(st): State<AppState>) -> Response {
     match kinora_app::admin::healthy(&st).await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(()) => {
+            let mut body = String::from("ok\n");
+            for (region, since, error) in st.regions.failing() {
+                body.push_str(&format!("region {region}: failing since {}: {error}\n", kinora_app::views::rfc3339(since)));
+            }
+            (StatusCode::OK, body).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
+}
+
+/// `GET /api/v1/instance/residency`: the regions, their jurisdictions, which is
+/// primary and which holds backups, and what is kept where.
+pub async fn residency(State(st): State<AppState>) -> axum::Json<kinora_app::residency::Declaration> {
+    axum::Json(kinora_app::residency::declaration(&st))
 }
 
 pub async fn api_not_found() -> ApiError {

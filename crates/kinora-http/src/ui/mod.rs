@@ -112,6 +112,18 @@ fn tiles(views: &[VideoView]) -> Vec<Tile> {
 }
 
 #[derive(Template)]
+#[template(path = "about-data.html")]
+struct AboutDataPage {
+    layout: Layout,
+    d: kinora_app::residency::Declaration,
+}
+
+/// `/about/data`: the privacy page, generated from the personal-data registry.
+pub async fn about_data(State(st): State<AppState>, viewer: Viewer) -> Response {
+    render(AboutDataPage { layout: Layout::new(&viewer, ""), d: kinora_app::residency::declaration(&st) })
+}
+
+#[derive(Template)]
 #[template(path = "cards.html")]
 struct CardsFragment {
     cards: Vec<Card>,
@@ -220,6 +232,8 @@ struct InboxPage {
 #[template(path = "settings.html")]
 struct SettingsPage {
     layout: Layout,
+    /// "stored in eu-a (EU), backup in eu-b (EU)".
+    residency: String,
     display_name: String,
     bio: String,
     private: bool,
@@ -450,10 +464,11 @@ pub async fn inbox(viewer: Viewer) -> Response {
     render(InboxPage { layout: Layout::new(&viewer, "inbox") })
 }
 
-pub async fn settings(viewer: Viewer) -> Response {
+pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
     let Some(a) = viewer.account() else { return Redirect::to("/login").into_response() };
     render(SettingsPage {
         layout: Layout::new(&viewer, "me"),
+        residency: kinora_app::residency::describe(&st, &a.region),
         display_name: a.display_name.clone(),
         bio: a.bio.clone(),
         private: a.private,

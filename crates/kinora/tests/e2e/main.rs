@@ -16,6 +16,7 @@ mod matrix;
 mod media;
 mod openapi;
 mod reprocess;
+mod residency;
 mod review;
 mod social;
 mod uploads;

@@ -1,0 +1,104 @@
+//! The personal-data registry: every table and every kind of stored object, what it
+//! holds, why, where it is kept, for how long and who can see it. The privacy page
+//! (`/about/data`) and `GET /api/v1/instance/residency` are rendered from it, the
+//! residency check reads its object kinds, and a test fails when the database has
+//! a table this registry does not classify.
+
+use serde::Serialize;
+
+/// Where a kind of data is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    /// The database, which lives in the primary region.
+    Database,
+    /// Objects in the account's home region, replicated to the backup region.
+    HomeRegionAndBackup,
+    /// The local disk of the node that received it, while it is in flight.
+    NodeDisk,
+}
+
+/// Whether it is personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// Anyone on the internet may see it (public videos and profiles) while it is public.
+    Public,
+    /// Everything else about a person.
+    Protected,
+    /// Not about anyone (hashtags' videos lists, job bookkeeping without content).
+    Operational,
+}
+
+/// One kind of data.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DataKind {
+    /// A table name, or `object:<prefix>` for stored objects.
+    pub name: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub place: Place,
+    pub class: Class,
+    pub kept: &'static str,
+    pub who_sees: &'static str,
+}
+
+macro_rules! kind {
+    ($name:expr, $place:ident, $class:ident, $what:expr, $why:expr, $kept:expr, $who:expr) => {
+        DataKind { name: $name, what: $what, why: $why, place: Place::$place, class: Class::$class, kept: $kept, who_sees: $who }
+    };
+}
+
+/// Every kind of data Kinora keeps.
+pub const REGISTRY: &[DataKind] = &[
+    kind!("accounts", Database, Protected, "username, display name, bio, email, password hash (argon2id), privacy settings, home region",
+        "to run your account", "until you delete your account", "your profile (not email or password) as your privacy setting allows; the rest only you"),
+    kind!("tokens", Database, Protected, "hashes of API tokens and web sessions, with their CSRF tokens",
+        "to keep you signed in", "until they expire (90 days for API tokens, 30 for sessions) or you sign out", "no one"),
+    kind!("follows", Database, Protected, "who follows whom, and pending follow requests",
+        "for Following feeds and private accounts", "until unfollowed or an account is deleted", "the two accounts; lists of a private account only its followers"),
+    kind!("videos", Database, Protected, "captions, visibility, counts, processing state, original file name",
+        "to show your videos", "until you delete them", "as each video's visibility allows"),
+    kind!("media_objects", Database, Protected, "which renditions, posters and previews a video has, their sizes and hashes",
+        "to serve your videos", "as long as the video", "as the video's visibility allows"),
+    kind!("jobs", Database, Operational, "background work: transcodes, replication, purges (video ids, object keys)",
+        "to process uploads reliably", "7 days after they finish", "no one"),
+    kind!("uploads", Database, Protected, "resumable uploads in progress: size, caption, visibility, file name",
+        "to resume interrupted uploads", "until finished, or 24 hours after the last byte", "only you"),
+    kind!("likes", Database, Protected, "which videos you liked",
+        "to count likes and show your liked videos", "until you unlike or delete your account", "only you unless you show your likes"),
+    kind!("comments", Database, Protected, "comments and replies",
+        "to show conversations", "until deleted by you or the video's owner", "whoever may see the video, minus blocked accounts"),
+    kind!("comment_likes", Database, Protected, "which comments you liked", "to count comment likes", "until you unlike", "only you"),
+    kind!("video_tags", Database, Operational, "hashtags of captions", "hashtag pages and search", "as long as the caption", "as the video's visibility allows"),
+    kind!("tag_follows", Database, Protected, "hashtags you follow", "for your Following feed", "until you unfollow", "only you"),
+    kind!("blocks", Database, Protected, "accounts you block", "to keep them away from you", "until you unblock", "only you"),
+    kind!("mutes", Database, Protected, "accounts you mute", "to keep them out of your feeds", "until you unmute", "only you"),
+    kind!("notifications", Database, Protected, "likes, comments, follows and mentions addressed to you",
+        "your inbox", "180 days", "only you, and only while you may see who and what they are about"),
+    kind!("reports", Database, Protected, "reports you filed: target, reason, details",
+        "moderation", "until handled", "you and moderators"),
+    kind!("view_events", Database, Protected, "watch history: what you watched, how long, whether to the end",
+        "creator analytics and recommendations", "90 days", "no one (creators see totals)"),
+    kind!("videos_fts", Database, Protected, "a search index of captions", "search", "as long as the captions", "as the videos' visibility allows"),
+    kind!("accounts_fts", Database, Protected, "a search index of names and bios", "search", "as long as the profile", "as the account's visibility allows"),
+    kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
+    kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",
+        "to re-encode when formats change", "until the video is deleted", "no one: never served"),
+    kind!("object:media", HomeRegionAndBackup, Protected, "re-encoded renditions, posters and previews, without metadata",
+        "to play your videos", "until the video is deleted", "as the video's visibility allows"),
+    kind!("object:avatars", HomeRegionAndBackup, Protected, "profile pictures, re-encoded without metadata",
+        "your profile", "until replaced or the account is deleted", "whoever may see your account"),
+    kind!("disk:uploads", NodeDisk, Protected, "bytes of resumable uploads in progress",
+        "to resume interrupted uploads", "until finished or expired", "no one"),
+];
+
+/// The object kinds (key prefixes) that belong to accounts.
+pub fn object_prefixes() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().filter_map(|k| k.name.strip_prefix("object:"))
+}
+
+/// Whether a table is classified.
+pub fn classifies_table(table: &str) -> bool {
+    REGISTRY.iter().any(|k| k.place == Place::Database && k.name == table)
+}

@@ -1,0 +1,230 @@
+//! Regions and the residency proof: objects go to the account's home region and
+//! its backup and nowhere else, replicas are verified, reads fall back to the
+//! backup when home fails, and `kinora verify residency` catches a planted file, a
+//! removed replica and an object copied into a region it does not belong to. Run
+//! with local directories and with two real S3-protocol servers (moto).
+#![allow(clippy::unwrap_used)]
+
+use crate::both;
+use crate::support::{clip, Backend, TestApp};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+both!(residency_in_local_regions, residency_in_s3_regions);
+
+/// Where the test's regions are.
+enum Stores {
+    Local(PathBuf),
+    S3 { a: String, b: String, c: String },
+}
+
+fn config(stores: &Stores) -> String {
+    let (a, b, c) = match stores {
+        Stores::Local(root) => (
+            format!("file://{}", root.join("eu-a").display()),
+            format!("file://{}", root.join("eu-b").display()),
+            format!("file://{}", root.join("us-c").display()),
+        ),
+        Stores::S3 { a, b, c } => (a.clone(), b.clone(), c.clone()),
+    };
+    format!(
+        "[regions.eu-a]\nstorage = \"{a}\"\njurisdiction = \"EU\"\n\
+         [regions.eu-b]\nstorage = \"{b}\"\njurisdiction = \"EU\"\n\
+         [regions.us-c]\nstorage = \"{c}\"\njurisdiction = \"US\"\n\
+         [residency]\nprimary = \"eu-a\"\nbackup = \"eu-b\"\n"
+    )
+}
+
+/// `kinora verify residency --json` against the app's data, database and config.
+fn verify(app: &TestApp, cfg: &Path) -> (i32, Value) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(["verify", "residency", "--json", "--data"]).arg(app.data.path()).arg("--config").arg(cfg);
+    if let Some(url) = &app.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd.envs(s3_env());
+    let out = cmd.output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn s3_env() -> Vec<(&'static str, &'static str)> {
+    vec![("AWS_ACCESS_KEY_ID", "kinora-test"), ("AWS_SECRET_ACCESS_KEY", "kinora-test"), ("AWS_REGION", "us-east-1")]
+}
+
+fn kinds(report: &Value) -> Vec<(String, String)> {
+    report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["kind"].as_str().unwrap().to_owned(), v["region"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Waits until the check passes (replication is a background job).
+async fn until_ok(app: &TestApp, cfg: &Path) -> Value {
+    let start = Instant::now();
+    loop {
+        let (code, report) = verify(app, cfg);
+        if code == 0 && report["ok"] == true {
+            return report;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "residency never verified: {report}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// An object store for planting faults by hand.
+fn store(stores: &Stores, region: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+    match stores {
+        Stores::Local(root) => {
+            std::fs::create_dir_all(root.join(region)).unwrap();
+            std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root.join(region)).unwrap())
+        }
+        Stores::S3 { a, b, c } => {
+            let url = match region {
+                "eu-a" => a,
+                "eu-b" => b,
+                _ => c,
+            };
+            let rest = url.trim_start_matches("s3://");
+            let (bucket, q) = rest.split_once('?').unwrap();
+            let endpoint = q.split('&').find_map(|p| p.strip_prefix("endpoint=")).unwrap();
+            std::sync::Arc::new(
+                object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_endpoint(endpoint)
+                    .with_allow_http(true)
+                    .with_region("us-east-1")
+                    .with_access_key_id("kinora-test")
+                    .with_secret_access_key("kinora-test")
+                    .build()
+                    .unwrap(),
+            )
+        }
+    }
+}
+
+async fn scenario(b: Backend, stores: Stores) {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("kinora.toml");
+    std::fs::write(&cfg, config(&stores)).unwrap();
+    let mut env = s3_env();
+    let cfg_str = cfg.to_str().unwrap().to_owned();
+    env.push(("KINORA_CONFIG", Box::leak(cfg_str.into_boxed_str())));
+    let app = TestApp::spawn_with(b, &env).await;
+
+    // The declaration, for machines and for people.
+    let (s, decl) = app.get_json("/api/v1/instance/residency", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(decl["primary"]["name"], "eu-a");
+    assert_eq!(decl["primary"]["jurisdiction"], "EU");
+    assert_eq!(decl["backup"]["name"], "eu-b");
+    assert!(decl["data"].as_array().unwrap().iter().any(|k| k["name"] == "object:originals"));
+    let about = app.get("/about/data", None).await.text().await.unwrap();
+    assert!(about.contains("eu-b") && about.contains("watch history"), "{about}");
+
+    let token = app.signup("resident").await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "r.mp4", 180, 320, 1), "where am I", "public").await;
+    assert_eq!(v["status"], "ready", "{v}");
+    let report = until_ok(&app, &cfg).await;
+    let regions = &report["regions"];
+    assert!(regions["eu-a"]["objects"].as_u64().unwrap() >= 4, "original, rendition, poster, preview: {report}");
+    assert_eq!(regions["eu-a"]["objects"], regions["eu-b"]["objects"], "every object has its replica: {report}");
+    assert_eq!(regions["us-c"]["objects"], 0);
+
+    // Settings say where the data lives.
+    let settings = web_settings(&app, "resident").await;
+    assert!(settings.contains("stored in eu-a (EU), backup in eu-b (EU)"), "{settings}");
+
+    // Three planted faults, each caught.
+    let id = v["id"].as_str().unwrap();
+    let src = v["sources"][0]["url"].as_str().unwrap().trim_start_matches("/media/").to_owned();
+    let media_key = format!("media/{src}");
+    let a = store(&stores, "eu-a");
+    let bk = store(&stores, "eu-b");
+    let c = store(&stores, "us-c");
+    a.put(&"planted/by-hand".into(), b"someone's file".to_vec().into()).await.unwrap();
+    bk.delete(&format!("originals/{id}").as_str().into()).await.unwrap();
+    let bytes = a.get(&media_key.as_str().into()).await.unwrap().bytes().await.unwrap();
+    c.put(&media_key.as_str().into(), bytes.into()).await.unwrap();
+    let (code, report) = verify(&app, &cfg);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["ok"], false);
+    let mut got = kinds(&report);
+    got.sort();
+    assert_eq!(
+        got,
+        [("misplaced".to_owned(), "us-c".to_owned()), ("missing-replica".into(), "eu-b".into()), ("unknown-object".into(), "eu-a".into())],
+        "{report}"
+    );
+
+    // Reads fall back to the backup replica when the home region fails.
+    if let Stores::Local(root) = &stores {
+        std::fs::rename(root.join("eu-a"), root.join("eu-a.gone")).unwrap();
+        let r = app.get(&format!("/media/{src}"), None).await;
+        assert_eq!(r.status(), 200, "served from eu-b");
+        assert!(!r.bytes().await.unwrap().is_empty());
+        let health = app.get("/healthz", None).await;
+        assert_eq!(health.status(), 200);
+        let text = health.text().await.unwrap();
+        assert!(text.contains("region eu-a: failing"), "{text}");
+        std::fs::rename(root.join("eu-a.gone"), root.join("eu-a")).unwrap();
+    }
+}
+
+/// Signs in with the web form and returns the settings page.
+async fn web_settings(app: &TestApp, username: &str) -> String {
+    let page = app.get("/login", None).await;
+    let csrf = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("kinora_csrf=").map(|r| r.split(';').next().unwrap().to_owned()))
+        .unwrap();
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("cookie", format!("kinora_csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("kinora_session=").map(|r| r.split(';').next().unwrap().to_owned()))
+        .unwrap();
+    app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap()
+}
+
+async fn residency_in_local_regions(b: Backend) {
+    let root = tempfile::tempdir().unwrap();
+    scenario(b, Stores::Local(root.path().to_owned())).await;
+}
+
+/// Creates a bucket on a moto server (it takes unsigned requests) and returns the
+/// region's storage URL.
+async fn bucket(server_var: &str, name: &str) -> String {
+    let server = std::env::var(server_var).unwrap_or_else(|_| panic!("{server_var} is not set: run the suite with scripts/test, which starts moto"));
+    let r = reqwest::Client::new().put(format!("{server}/{name}")).send().await.unwrap();
+    assert!(r.status().is_success(), "creating bucket {name}: {}", r.status());
+    format!("s3://{name}?endpoint={server}&region=us-east-1")
+}
+
+async fn residency_in_s3_regions(b: Backend) {
+    let tag = format!("{}{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1000);
+    let n = match b {
+        Backend::Sqlite => "s",
+        Backend::Postgres => "p",
+    };
+    let a = bucket("KINORA_TEST_S3_A", &format!("kin-{n}{tag}-a")).await;
+    let bk = bucket("KINORA_TEST_S3_B", &format!("kin-{n}{tag}-b")).await;
+    let c = bucket("KINORA_TEST_S3_A", &format!("kin-{n}{tag}-c")).await;
+    scenario(b, Stores::S3 { a, b: bk, c }).await;
+}
