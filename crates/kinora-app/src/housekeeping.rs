@@ -49,7 +49,8 @@ pub async fn retention(st: &AppState) -> anyhow::Result<()> {
         .forget_old_activity(now - r.view_events_days.max(1) * day, now - r.notifications_days.max(1) * day)
         .await?;
     let jobs = st.db.forget_finished_jobs(now - r.finished_jobs_days.max(1) * day).await?;
-    tracing::info!(tokens, view_events = views, notifications = notes, jobs, "retention sweep");
+    let exports = crate::exports::forget_expired(st).await?;
+    tracing::info!(tokens, view_events = views, notifications = notes, jobs, exports, "retention sweep");
     Ok(())
 }
 

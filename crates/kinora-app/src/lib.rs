@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod exports;
 pub mod feeds;
 pub mod housekeeping;
 pub mod ingest;

@@ -50,7 +50,7 @@ pub async fn replicate(st: &AppState, from: &str, to: &str, key: &str) -> anyhow
     let src = st.regions.get(from)?;
     match src.head(&kinora_store::key(key)).await {
         Err(object_store::Error::NotFound { .. }) => return Ok(()),
-        Err(e) => return Err(st.regions.watch(from, Err(e.into())).map(|_: ()| ()).unwrap_err()),
+        Err(e) => st.regions.watch::<()>(from, Err(e.into()))?,
         Ok(_) => {}
     }
     let dst = st.regions.get(to)?;

@@ -82,6 +82,8 @@ pub const REGISTRY: &[DataKind] = &[
         "creator analytics and recommendations", "90 days", "no one (creators see totals)"),
     kind!("videos_fts", Database, Protected, "a search index of captions", "search", "as long as the captions", "as the videos' visibility allows"),
     kind!("accounts_fts", Database, Protected, "a search index of names and bios", "search", "as long as the profile", "as the account's visibility allows"),
+    kind!("exports", Database, Protected, "your data downloads: when, how big, where the archive is",
+        "to hand you your data", "7 days after the archive is ready", "only you"),
     kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
     kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",
         "to re-encode when formats change", "until the video is deleted", "no one: never served"),
@@ -89,6 +91,8 @@ pub const REGISTRY: &[DataKind] = &[
         "to play your videos", "until the video is deleted", "as the video's visibility allows"),
     kind!("object:avatars", HomeRegionAndBackup, Protected, "profile pictures, re-encoded without metadata",
         "your profile", "until replaced or the account is deleted", "whoever may see your account"),
+    kind!("object:exports", HomeRegionAndBackup, Protected, "archives of all your data that you asked for",
+        "to hand you your data", "7 days", "only you"),
     kind!("disk:uploads", NodeDisk, Protected, "bytes of resumable uploads in progress",
         "to resume interrupted uploads", "until finished or expired", "no one"),
 ];

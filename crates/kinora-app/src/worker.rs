@@ -65,6 +65,11 @@ async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
     tracing::warn!(job = %job.id, kind = %job.kind_name, attempts = job.attempts, %error, "job failed");
     let video = video_of(job);
     let r = if job.attempts >= st.config.media.max_attempts {
+        if let Some(export) = job.payload.get("export_id").and_then(|v| v.as_str()).and_then(Id::parse) {
+            if let Err(e) = crate::exports::give_up(st, &export, "building the archive failed repeatedly; try again later").await {
+                tracing::error!(error = %e, "could not record the export's failure");
+            }
+        }
         match video {
             Some(v) => st.db.fail_video(&v, &job.id, worker, "internal", "processing failed repeatedly; see the server log").await,
             None => st.db.fail(&job.id, worker, error).await,
@@ -87,6 +92,12 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
         Some(JobKind::Transcode) => transcode_job(st, worker, job, false).await,
         Some(JobKind::Reprocess) => transcode_job(st, worker, job, true).await,
         Some(JobKind::PurgeVideo) => purge_job(st, worker, job).await,
+        Some(JobKind::Export) => {
+            let id = job.payload.get("export_id").and_then(|v| v.as_str()).and_then(Id::parse).context("export job without export_id")?;
+            crate::exports::build(st, &id).await?;
+            st.db.complete(&job.id, worker).await?;
+            Ok(())
+        }
         Some(JobKind::Replicate) => {
             let field = |k: &str| job.payload.get(k).and_then(|v| v.as_str()).map(str::to_owned);
             let (Some(from), Some(to), Some(key)) = (field("from"), field("to"), field("key")) else {

@@ -27,6 +27,8 @@ pub enum JobKind {
     PurgeVideo,
     /// Copy an object to the backup region and verify the copy.
     Replicate,
+    /// Build an account's data download.
+    Export,
 }
 
 impl JobKind {
@@ -36,11 +38,12 @@ impl JobKind {
             JobKind::Reprocess => "reprocess",
             JobKind::PurgeVideo => "purge_video",
             JobKind::Replicate => "replicate",
+            JobKind::Export => "export",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate].into_iter().find(|k| k.as_str() == s)
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export].into_iter().find(|k| k.as_str() == s)
     }
 }
 

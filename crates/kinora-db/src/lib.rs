@@ -17,6 +17,8 @@ mod uploads;
 mod videos;
 pub mod visibility;
 mod residency;
+mod exports;
+pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use residency::KnownObject;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};

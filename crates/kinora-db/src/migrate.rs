@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_review.sql"),
         postgres: include_str!("../migrations/postgres/0006_review.sql"),
     },
+    Migration {
+        version: "0007_exports",
+        sqlite: include_str!("../migrations/sqlite/0007_exports.sql"),
+        postgres: include_str!("../migrations/postgres/0007_exports.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

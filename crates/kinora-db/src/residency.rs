@@ -12,7 +12,7 @@ pub struct KnownObject {
     /// The account's (or video's) home region.
     pub home: String,
     pub key: String,
-    /// `originals`, `media` or `avatars`.
+    /// `originals`, `media`, `avatars` or `exports`.
     pub kind: String,
     pub bytes: Option<i64>,
     pub sha256: Option<String>,
@@ -30,7 +30,9 @@ impl Db {
              UNION ALL SELECT v.account_id, v.region, m.object_key, 'media', m.bytes, m.sha256, \
                CASE WHEN v.deleted_at IS NULL THEN 0 ELSE 1 END FROM media_objects m JOIN videos v ON v.id = m.video_id \
              UNION ALL SELECT a.id, a.region, a.avatar_key, 'avatars', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), 0 \
-             FROM accounts a WHERE a.avatar_key IS NOT NULL",
+             FROM accounts a WHERE a.avatar_key IS NOT NULL \
+             UNION ALL SELECT e.account_id, e.region, e.object_key, 'exports', e.bytes, CAST(NULL AS TEXT), 0 \
+             FROM exports e WHERE e.object_key IS NOT NULL",
         )
         .fetch_all(self.pool())
         .await?;

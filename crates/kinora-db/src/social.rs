@@ -60,10 +60,12 @@ pub enum NotificationKind {
     Comment,
     Reply,
     Mention,
+    /// A data download is ready.
+    ExportReady,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 7] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::Follow,
         NotificationKind::FollowRequest,
         NotificationKind::FollowAccepted,
@@ -71,6 +73,7 @@ impl NotificationKind {
         NotificationKind::Comment,
         NotificationKind::Reply,
         NotificationKind::Mention,
+        NotificationKind::ExportReady,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +85,7 @@ impl NotificationKind {
             NotificationKind::Comment => "comment",
             NotificationKind::Reply => "reply",
             NotificationKind::Mention => "mention",
+            NotificationKind::ExportReady => "export_ready",
         }
     }
 

@@ -519,6 +519,12 @@
     api("GET", "/api/v1/notifications?limit=100").then(function (r) {
       r.items.forEach(function (n) {
         var li = el("li", { "class": n.read ? "" : "unread" });
+        if (n.kind === "export_ready") {
+          li.appendChild(document.createTextNode("Your data download is ready: "));
+          li.appendChild(el("a", { href: "/settings" }, "save it from settings"));
+          notes.appendChild(li);
+          return;
+        }
         li.appendChild(el("a", { href: "/@" + n.actor.username, "class": "who" }, "@" + n.actor.username));
         li.appendChild(document.createTextNode(" " + (KIND[n.kind] || n.kind) + " "));
         if (n.video) li.appendChild(el("a", { href: "/v/" + n.video.id }, "“" + (n.video.caption || "video").slice(0, 40) + "”"));
@@ -611,6 +617,33 @@
     everywhere.addEventListener("click", function () {
       if (!confirm("Sign out on every device, this one included?")) return;
       api("DELETE", "/api/v1/me/sessions").then(function () { location.href = "/login"; }).catch(function (err) { toast(err.message); });
+    });
+  }
+  var exportBtn = document.getElementById("export-start");
+  if (exportBtn) {
+    var exportStatus = document.getElementById("export-status");
+    var pollExport = function (id, started) {
+      api("GET", "/api/v1/me/exports/" + id).then(function (e) {
+        if (e.status === "ready") {
+          exportStatus.textContent = "";
+          var a = document.createElement("a");
+          a.href = e.download_url; a.className = "button"; a.textContent = "Save the ZIP (" + Math.max(1, Math.round(e.bytes / 1048576)) + " MB)";
+          exportStatus.appendChild(a);
+          exportBtn.disabled = false;
+        } else if (e.status === "failed") {
+          exportStatus.textContent = "The archive could not be built: " + (e.error || "try again later");
+          exportBtn.disabled = false;
+        } else {
+          exportStatus.textContent = "Gathering your videos and data… " + Math.round((Date.now() - started) / 1000) + " s";
+          setTimeout(function () { pollExport(id, started); }, 1500);
+        }
+      }).catch(function (err) { exportStatus.textContent = err.message; exportBtn.disabled = false; });
+    };
+    exportBtn.addEventListener("click", function () {
+      exportBtn.disabled = true;
+      exportStatus.textContent = "Starting…";
+      api("POST", "/api/v1/me/exports").then(function (e) { pollExport(e.id, Date.now()); })
+        .catch(function (err) { exportStatus.textContent = err.message; exportBtn.disabled = false; });
     });
   }
 })();

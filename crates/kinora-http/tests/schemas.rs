@@ -146,6 +146,19 @@ fn openapi_matches_the_response_structs() {
             data: kinora_app::registry::REGISTRY.to_vec(),
         },
     );
+    check(
+        &doc,
+        "Export",
+        kinora_app::exports::ExportView {
+            id: id(),
+            status: kinora_db::ExportStatus::Ready,
+            download_url: Some("/x".into()),
+            expires_at: Some(rfc3339(0)),
+            bytes: Some(1),
+            error: None,
+            created_at: rfc3339(0),
+        },
+    );
     // Every documented notification kind is one the server can send, and back.
     let kinds: BTreeSet<String> = NotificationKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
     if let Some(e) = doc["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"].as_array() {

@@ -231,7 +231,7 @@ async fn verify_residency(c: config::Config, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{:<12} {:<8} {:<8} {:>9} {:>14}  {}", "region", "role", "law", "objects", "bytes", "kinds");
+        println!("{:<12} {:<8} {:<8} {:>9} {:>14}  kinds", "region", "role", "law", "objects", "bytes");
         for (name, r) in &report.regions {
             let kinds: Vec<String> = r.kinds.iter().map(|(k, t)| format!("{k} {}/{} B", t.objects, t.bytes)).collect();
             println!("{:<12} {:<8} {:<8} {:>9} {:>14}  {}", name, r.role, r.jurisdiction, r.objects, r.bytes, kinds.join(", "));

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod comments;
+pub mod exports;
 pub mod feeds;
 pub mod follow_requests;
 pub mod me;

@@ -5,6 +5,7 @@
 mod support;
 
 mod crash;
+mod exports;
 
 mod accounts;
 mod bombs;

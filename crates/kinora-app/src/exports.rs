@@ -1,0 +1,196 @@
+//! "Download your data" (GDPR Art. 20): a ZIP of everything about an account, built
+//! by a job into the account's home region (replicated like its other objects),
+//! downloadable by its owner until it expires, announced by a notification. The
+//! files and their fields are documented in docs/data-export.md.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use kinora_core::{ErrorCode, Id};
+use kinora_db::{ExportRow, ExportStatus, JobKind, JobQueue, NotificationKind, VideoRepo};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Days a ready export can be downloaded.
+pub const EXPORT_DAYS: i64 = 7;
+
+/// An export as its owner sees it.
+#[derive(Debug, Serialize)]
+pub struct ExportView {
+    pub id: Id,
+    pub status: ExportStatus,
+    pub download_url: Option<String>,
+    pub expires_at: Option<String>,
+    pub bytes: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: String,
+}
+
+fn view(e: &ExportRow) -> ExportView {
+    ExportView {
+        id: e.id.clone(),
+        status: e.status,
+        download_url: (e.status == ExportStatus::Ready).then(|| format!("/api/v1/me/exports/{}/download", e.id)),
+        expires_at: e.expires_at.map(crate::views::rfc3339),
+        bytes: e.bytes,
+        error: e.error.clone(),
+        created_at: crate::views::rfc3339(e.created_at),
+    }
+}
+
+/// Starts building an export; one at a time per account.
+pub async fn request(st: &AppState, caller: &Caller) -> AppResult<ExportView> {
+    let me = caller.require()?;
+    if let Some(p) = st.db.pending_export(&me.id).await? {
+        return Ok(view(&p));
+    }
+    let id = Id::generate();
+    st.db.create_export(&id, &me.id, &me.region).await?;
+    st.db.enqueue(JobKind::Export, Some(&me.id), &serde_json::json!({"export_id": id.as_str()})).await?;
+    st.wake.notify_one();
+    let e = st.db.export_by_id(&id).await?.ok_or_else(|| AppError::internal("export vanished"))?;
+    Ok(view(&e))
+}
+
+/// The caller's export, or the same 404 as a missing one.
+async fn own(st: &AppState, caller: &Caller, id: &str) -> AppResult<ExportRow> {
+    let me = caller.require()?;
+    let id = Id::parse(id).ok_or_else(AppError::not_found)?;
+    let e = st.db.export_by_id(&id).await?.ok_or_else(AppError::not_found)?;
+    if e.account_id != me.id {
+        return Err(AppError::not_found());
+    }
+    Ok(e)
+}
+
+pub async fn get(st: &AppState, caller: &Caller, id: &str) -> AppResult<ExportView> {
+    Ok(view(&own(st, caller, id).await?))
+}
+
+/// The ZIP's bytes (from the home region or its replica) and a file name.
+pub async fn download(st: &AppState, caller: &Caller, id: &str) -> AppResult<(bytes::Bytes, String)> {
+    let e = own(st, caller, id).await?;
+    let key = e.object_key.filter(|_| e.status == ExportStatus::Ready).ok_or_else(|| AppError::new(ErrorCode::Conflict, "the export is not ready yet"))?;
+    let bytes = st.regions.get_bytes_with_fallback(&e.region, &key).await.map_err(AppError::internal)?;
+    Ok((bytes, format!("kinora-{}.zip", e.id)))
+}
+
+const README: &str = "Your data from Kinora\n\
+=====================\n\n\
+This archive holds everything this Kinora server keeps about your account.\n\
+The fields of every file are described in the server's docs/data-export.md.\n\n\
+README.txt            this file\n\
+account.json          your profile, email, settings and home region\n\
+videos.json           your videos: caption, visibility, who may comment, counts, size, dates\n\
+videos/<id>/original  each video's file exactly as you uploaded it (it may carry location data)\n\
+videos/<id>/<name>    each video's best rendition as Kinora serves it\n\
+comments.json         comments you wrote\n\
+likes.json            videos you liked\n\
+following.json        accounts you follow (and requests you sent)\n\
+followers.json        accounts that follow you (and requests you received)\n\
+blocks.json           accounts you block\n\
+mutes.json            accounts you mute\n\
+hashtags.json         hashtags you follow\n\
+notifications.json    your notifications\n\
+watch-history.json    what you watched, for how long, whether to the end\n\
+reports.json          reports you filed\n\
+access-log.json       staff access to your data (none is possible on this version)\n\n\
+`kinora import` (or the import in settings) recreates your profile and videos from this\n\
+archive on another Kinora server.\n";
+
+/// The export job: gathers, zips (videos stored as they are), stores, announces.
+pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
+    let Some(e) = st.db.export_by_id(export_id).await? else { return Ok(()) };
+    if e.status != ExportStatus::Pending {
+        return Ok(());
+    }
+    let data = st.db.personal_data(&e.account_id).await?;
+    let dir = st.scratch_dir(&format!("export-{}", e.id)).await?;
+    let result = async {
+        // Each video's original and top rendition, fetched into the scratch directory.
+        let mut files = Vec::new();
+        for v in &data.videos {
+            let Some(vid) = v["id"].as_str().and_then(Id::parse) else { continue };
+            let Some(row) = st.db.video_by_id(&vid).await? else { continue };
+            let original = dir.join(format!("{vid}-original"));
+            st.regions.get_to_file_with_fallback(&row.region, &row.original_key, &original).await?;
+            files.push((format!("videos/{vid}/original"), original));
+            if let Some(top) = st.db.media_objects(&vid).await?.into_iter().find(|o| o.mime == "video/mp4") {
+                let path = dir.join(format!("{vid}-{}", top.name));
+                st.regions.get_to_file_with_fallback(&row.region, &top.object_key, &path).await?;
+                files.push((format!("videos/{vid}/{}", top.name), path));
+            }
+        }
+        let docs: Vec<(&str, String)> = vec![
+            ("README.txt", README.to_owned()),
+            ("account.json", pretty(&data.account)),
+            ("videos.json", pretty(&data.videos)),
+            ("comments.json", pretty(&data.comments)),
+            ("likes.json", pretty(&data.likes)),
+            ("following.json", pretty(&data.following)),
+            ("followers.json", pretty(&data.followers)),
+            ("blocks.json", pretty(&data.blocks)),
+            ("mutes.json", pretty(&data.mutes)),
+            ("hashtags.json", pretty(&data.hashtags_followed)),
+            ("notifications.json", pretty(&data.notifications)),
+            ("watch-history.json", pretty(&data.watch_history)),
+            ("reports.json", pretty(&data.reports)),
+            ("access-log.json", "[]\n".to_owned()),
+        ];
+        let zip_path = dir.join("export.zip");
+        let zp = zip_path.clone();
+        tokio::task::spawn_blocking(move || write_zip(&zp, &docs, &files)).await??;
+        let key = format!("exports/{}/{}.zip", e.account_id, e.id);
+        let bytes = crate::objects::put(st, &e.region, &key, &zip_path).await?;
+        let expires = kinora_db::now_ms() + EXPORT_DAYS * 86_400_000;
+        st.db.finish_export(&e.id, &key, i64::try_from(bytes).unwrap_or(i64::MAX), expires).await?;
+        st.db.notify_self(&e.account_id, NotificationKind::ExportReady).await?;
+        tracing::info!(export = %e.id, bytes, "export ready");
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    result
+}
+
+/// Marks an export failed for good (the job gave up).
+pub async fn give_up(st: &AppState, export_id: &Id, error: &str) -> anyhow::Result<()> {
+    st.db.fail_export(export_id, error).await?;
+    Ok(())
+}
+
+fn write_zip(path: &Path, docs: &[(&str, String)], files: &[(String, std::path::PathBuf)]) -> anyhow::Result<()> {
+    use zip::write::SimpleFileOptions;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path)?);
+    let text = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(false);
+    // Videos are compressed already: stored as they are.
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
+    for (name, body) in docs {
+        z.start_file(*name, text)?;
+        z.write_all(body.as_bytes())?;
+    }
+    for (name, file) in files {
+        z.start_file(name.as_str(), stored)?;
+        std::io::copy(&mut std::fs::File::open(file)?, &mut z)?;
+    }
+    z.finish()?.sync_all()?;
+    Ok(())
+}
+
+/// Deletes exports whose time is up, objects first.
+pub async fn forget_expired(st: &AppState) -> anyhow::Result<usize> {
+    let expired = st.db.expired_exports().await?;
+    for e in &expired {
+        if let Some(key) = &e.object_key {
+            crate::objects::delete(st, &e.region, key).await?;
+        }
+        st.db.delete_export(&e.id).await?;
+    }
+    Ok(expired.len())
+}
+
+/// Pretty JSON of one of the archive's documents.
+fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()) + "\n"
+}

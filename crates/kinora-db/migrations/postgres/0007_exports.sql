@@ -1,0 +1,14 @@
+-- Data downloads (GDPR Art. 20): a ZIP of everything about an account, built by a
+-- job into the account's home region, downloadable until it expires.
+CREATE TABLE exports (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    status      TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    object_key  TEXT,
+    bytes       BIGINT,
+    error       TEXT,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT
+);
+CREATE INDEX exports_account ON exports(account_id, created_at);

@@ -1,0 +1,98 @@
+//! "Download your data": the archive holds every file the docs list, the original
+//! bytes of every video, and what the account did; only its owner can fetch it.
+#![allow(clippy::unwrap_used)]
+
+use crate::both;
+use crate::support::{clip, phone_clip, Backend, TestApp};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+both!(export_holds_everything);
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn export_holds_everything(b: Backend) {
+    use reqwest::Method as M;
+    let app = TestApp::spawn(b).await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    app.signup("carol").await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = phone_clip(dir.path());
+    let mine = app.upload_and_wait(&alice, &phone, "from my phone #me", "followers").await;
+    let theirs = app.upload_and_wait(&bob, &clip(dir.path(), "b.mp4", 180, 320, 1), "bob's", "public").await;
+    let (mine_id, theirs_id) = (mine["id"].as_str().unwrap(), theirs["id"].as_str().unwrap());
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &alice, None).await.0, 200);
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &alice, Some(json!({"text": "nice one"}))).await.0, 201);
+    assert_eq!(call(&app, M::POST, "/api/v1/accounts/bob/follow", &alice, None).await.0, 200);
+    assert_eq!(call(&app, M::POST, "/api/v1/accounts/carol/block", &alice, None).await.0, 204);
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &alice, Some(json!({"watched_ms": 800, "completed": true}))).await.0, 204);
+    assert_eq!(call(&app, M::POST, "/api/v1/reports", &alice, Some(json!({"video_id": theirs_id, "reason": "spam"}))).await.0, 201);
+
+    let (s, e) = call(&app, M::POST, "/api/v1/me/exports", &alice, None).await;
+    assert_eq!(s, 202, "{e}");
+    assert_eq!(e["status"], "pending");
+    let id = e["id"].as_str().unwrap().to_owned();
+    // Nobody else sees it.
+    assert_eq!(call(&app, M::GET, &format!("/api/v1/me/exports/{id}"), &bob, None).await.0, 404);
+    assert_eq!(app.get_json(&format!("/api/v1/me/exports/{id}"), None).await.0, 401);
+    let start = Instant::now();
+    let ready = loop {
+        let (s, e) = call(&app, M::GET, &format!("/api/v1/me/exports/{id}"), &alice, None).await;
+        assert_eq!(s, 200, "{e}");
+        if e["status"] == "ready" {
+            break e;
+        }
+        assert_ne!(e["status"], "failed", "{e}");
+        assert!(start.elapsed() < Duration::from_secs(60), "export never ready: {e}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let (_, notes) = call(&app, M::GET, "/api/v1/notifications", &alice, None).await;
+    assert!(notes["items"].as_array().unwrap().iter().any(|n| n["kind"] == "export_ready"), "{notes}");
+    let url = ready["download_url"].as_str().unwrap();
+    assert_eq!(app.client.get(app.url(url)).bearer_auth(&bob).send().await.unwrap().status(), 404);
+    let r = app.client.get(app.url(url)).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    let zip_bytes = r.bytes().await.unwrap();
+    assert_eq!(zip_bytes.len() as i64, ready["bytes"].as_i64().unwrap());
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
+    let mut read = |name: &str| -> Vec<u8> {
+        let mut f = z.by_name(name).unwrap_or_else(|_| panic!("{name} is in the archive"));
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        out
+    };
+    let json_of = |b: Vec<u8>| -> Value { serde_json::from_slice(&b).unwrap() };
+    assert!(String::from_utf8(read("README.txt")).unwrap().contains("watch-history.json"));
+    let account = json_of(read("account.json"));
+    assert_eq!(account["username"], "alice");
+    assert_eq!(account["home_region"], "local");
+    let videos = json_of(read("videos.json"));
+    assert_eq!(videos.as_array().unwrap().len(), 1);
+    assert_eq!(videos[0]["id"], mine_id);
+    assert_eq!(videos[0]["visibility"], "followers");
+    // The original, byte for byte (GPS and all: it is theirs).
+    assert_eq!(read(&format!("videos/{mine_id}/original")), std::fs::read(&phone).unwrap());
+    assert_eq!(json_of(read("likes.json"))[0]["video_id"], theirs_id);
+    assert_eq!(json_of(read("comments.json"))[0]["text"], "nice one");
+    assert_eq!(json_of(read("following.json"))[0]["username"], "bob");
+    assert_eq!(json_of(read("blocks.json"))[0]["username"], "carol");
+    assert_eq!(json_of(read("watch-history.json"))[0]["completed"], true);
+    assert_eq!(json_of(read("reports.json"))[0]["reason"], "spam");
+    assert_eq!(json_of(read("access-log.json")), json!([]));
+    for f in ["followers.json", "mutes.json", "hashtags.json", "notifications.json"] {
+        assert!(json_of(read(f)).is_array(), "{f}");
+    }
+    let names: Vec<String> = (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
+    assert!(names.iter().any(|n| n.starts_with(&format!("videos/{mine_id}/")) && n.ends_with(".mp4")), "{names:?}");
+}
