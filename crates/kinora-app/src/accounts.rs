@@ -49,17 +49,32 @@ pub async fn sign_up(st: &AppState, client: &str, s: SignUp) -> AppResult<Accoun
 /// account exists. Input is parsed before anything else: a username that cannot
 /// exist or an oversized password is refused without touching a limiter key or
 /// argon2. Limits: per client address, and per address and username.
-pub async fn check_credentials(st: &AppState, client: &str, username: Option<&str>, password: Option<&str>) -> AppResult<AccountRow> {
+///
+/// An account scheduled for deletion is refused with a message saying so (after
+/// the password is right); `cancel_deletion` cancels the deletion and signs in.
+pub async fn check_credentials(
+    st: &AppState,
+    client: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    cancel_deletion: bool,
+) -> AppResult<AccountRow> {
     let wrong = || AppError::new(ErrorCode::Unauthorized, "wrong username or password");
     Limiters::limit(&st.limiters.signin_addr, client.to_owned())?;
     let name = Username::parse(username.unwrap_or("").trim()).map_err(|_| wrong())?;
     let pw = password.filter(|p| p.len() <= 1024).ok_or_else(wrong)?.to_owned();
     Limiters::limit(&st.limiters.signin, format!("{client}|{name}"))?;
-    let account = st.db.account_by_username(&name).await?;
-    let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.to_string());
+    let account = st.db.account_for_signin(&name).await?;
+    let hash = account.as_ref().map(|(a, _)| a.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.to_string());
     let ok = st.passwords.verify(hash, pw).await?;
     match account {
-        Some(a) if ok => Ok(a),
+        Some((a, None)) if ok => Ok(a),
+        Some((a, Some(_))) if ok && cancel_deletion => {
+            st.db.cancel_erasure(&a.id).await?;
+            tracing::info!(account = %a.id, "scheduled erasure cancelled");
+            Ok(a)
+        }
+        Some((_, Some(erase_at))) if ok => Err(crate::erasure::scheduled_error(erase_at)),
         _ => Err(wrong()),
     }
 }

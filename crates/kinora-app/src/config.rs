@@ -19,6 +19,21 @@ pub struct Config {
     /// Named storage locations. Default: one, `local`, under the data directory.
     pub regions: std::collections::BTreeMap<String, RegionConfig>,
     pub residency: Residency,
+    pub accounts: Accounts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accounts {
+    /// Hours between asking to delete an account and its erasure (it is deactivated
+    /// at once and can be restored by signing in); 0 erases at once.
+    pub erasure_grace_hours: i64,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts { erasure_grace_hours: 72 }
+    }
 }
 
 impl Default for Config {
@@ -33,6 +48,7 @@ impl Default for Config {
             retention: Retention::default(),
             regions: [("local".to_owned(), RegionConfig::default())].into_iter().collect(),
             residency: Residency::default(),
+            accounts: Accounts::default(),
         }
     }
 }

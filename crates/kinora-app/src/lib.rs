@@ -15,6 +15,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod exports;
 pub mod feeds;

@@ -38,6 +38,9 @@ pub struct AppState {
     pub passwords: Arc<crate::auth::Passwords>,
     /// Profile-picture transcodes running at once (they run inside requests).
     pub avatar_slots: Arc<tokio::sync::Semaphore>,
+    /// The key of the erasure journal's keyed hashes (`<data>/keys/journal.key`,
+    /// never part of a backup).
+    pub journal_key: Arc<[u8; 32]>,
 }
 
 impl AppState {
@@ -176,9 +179,27 @@ impl AppState {
             proxies: Arc::new(proxies),
             passwords: Arc::new(passwords),
             avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
+            journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
             config: Arc::new(c),
         })
     }
+}
+
+/// A 32-byte secret kept in a file only the server's user can read; made on first use.
+fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Ok(bytes) = std::fs::read(path) {
+        return bytes.try_into().map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let key: [u8; 32] = rand::random();
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    std::io::Write::write_all(&mut f, &key)?;
+    f.sync_all()?;
+    Ok(key)
 }
 
 /// When running as root, media tools run as `nobody`: they may pass through the

@@ -92,6 +92,12 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
         Some(JobKind::Transcode) => transcode_job(st, worker, job, false).await,
         Some(JobKind::Reprocess) => transcode_job(st, worker, job, true).await,
         Some(JobKind::PurgeVideo) => purge_job(st, worker, job).await,
+        Some(JobKind::EraseAccount) => {
+            let id = job.payload.get("account_id").and_then(|v| v.as_str()).and_then(Id::parse).context("erase job without account_id")?;
+            crate::erasure::erase(st, &id).await?;
+            st.db.complete(&job.id, worker).await?;
+            Ok(())
+        }
         Some(JobKind::Export) => {
             let id = job.payload.get("export_id").and_then(|v| v.as_str()).and_then(Id::parse).context("export job without export_id")?;
             crate::exports::build(st, &id).await?;

@@ -51,6 +51,8 @@ pub enum ErrorCode {
     UnsupportedContentType,
     /// A per-account quota (concurrent uploads, in-flight bytes) would be exceeded.
     QuotaExceeded,
+    /// The account is scheduled for deletion; signing in with `cancel_deletion` keeps it.
+    AccountScheduledForDeletion,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
     /// A server fault; details are in the server log.
@@ -83,6 +85,7 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => "checksum-mismatch",
             ErrorCode::UnsupportedContentType => "unsupported-content-type",
             ErrorCode::QuotaExceeded => "quota-exceeded",
+            ErrorCode::AccountScheduledForDeletion => "account-scheduled-for-deletion",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Internal => "internal",
         }
@@ -118,6 +121,7 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => 460,
             ErrorCode::UnsupportedContentType => 415,
             ErrorCode::QuotaExceeded => 403,
+            ErrorCode::AccountScheduledForDeletion => 403,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
@@ -148,6 +152,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::ChecksumMismatch,
     ErrorCode::UnsupportedContentType,
     ErrorCode::QuotaExceeded,
+    ErrorCode::AccountScheduledForDeletion,
     ErrorCode::RateLimited,
     ErrorCode::Internal,
 ];

@@ -47,7 +47,7 @@ pub trait AccountRepo {
     fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
 
-const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public";
+pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -109,7 +109,8 @@ impl AccountRepo for Db {
     }
 
     async fn account_by_username(&self, u: &Username) -> Result<Option<AccountRow>> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE username = $1"))
+        // An account scheduled for erasure is deactivated: it answers like a missing one.
+        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE username = $1 AND erase_at IS NULL"))
             .bind(u.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -117,7 +118,7 @@ impl AccountRepo for Db {
     }
 
     async fn account_by_id(&self, id: &Id) -> Result<Option<AccountRow>> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE id = $1"))
+        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE id = $1 AND erase_at IS NULL"))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;

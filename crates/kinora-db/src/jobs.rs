@@ -29,6 +29,8 @@ pub enum JobKind {
     Replicate,
     /// Build an account's data download.
     Export,
+    /// Erase an account scheduled for deletion (runs at its `erase_at`).
+    EraseAccount,
 }
 
 impl JobKind {
@@ -39,11 +41,12 @@ impl JobKind {
             JobKind::PurgeVideo => "purge_video",
             JobKind::Replicate => "replicate",
             JobKind::Export => "export",
+            JobKind::EraseAccount => "erase_account",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export].into_iter().find(|k| k.as_str() == s)
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export, JobKind::EraseAccount].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -74,17 +77,29 @@ pub(crate) async fn enqueue_in(
     account: Option<&Id>,
     payload: &serde_json::Value,
 ) -> Result<String> {
+    enqueue_at(tx, kind, account, payload, now_ms()).await
+}
+
+/// Like [`enqueue_in`], to run at `run_at` (ms) at the earliest.
+pub(crate) async fn enqueue_at(
+    tx: &mut Transaction<'static, Any>,
+    kind: JobKind,
+    account: Option<&Id>,
+    payload: &serde_json::Value,
+    run_at: i64,
+) -> Result<String> {
     let id = Id::generate().to_string();
     let now = now_ms();
     sqlx::query(
         "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at, account_id) \
-         VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4, $5)",
+         VALUES ($1, $2, $3, 'queued', 0, $6, $4, $4, $5)",
     )
     .bind(&id)
     .bind(kind.as_str())
     .bind(payload.to_string())
     .bind(now)
     .bind(account.map(|a| a.as_str().to_owned()))
+    .bind(run_at)
     .execute(&mut **tx)
     .await?;
     Ok(id)

@@ -18,6 +18,7 @@ mod videos;
 pub mod visibility;
 mod residency;
 mod exports;
+mod erasure;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use residency::KnownObject;
 
@@ -109,7 +110,7 @@ impl Db {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=15000;",
+                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=15000; PRAGMA secure_delete=ON;",
                     )
                     .await?;
                     Ok(())

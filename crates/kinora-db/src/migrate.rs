@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_exports.sql"),
         postgres: include_str!("../migrations/postgres/0007_exports.sql"),
     },
+    Migration {
+        version: "0008_erasure",
+        sqlite: include_str!("../migrations/sqlite/0008_erasure.sql"),
+        postgres: include_str!("../migrations/postgres/0008_erasure.sql"),
+    },
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -236,7 +236,7 @@ impl VideoRepo for Db {
     async fn video_by_id(&self, id: &Id) -> Result<Option<VideoRow>> {
         let r = sqlx::query(&format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.id = $1 AND v.deleted_at IS NULL"
+             WHERE v.id = $1 AND v.deleted_at IS NULL AND a.erase_at IS NULL"
         ))
         .bind(id.as_str())
         .fetch_optional(self.pool())
@@ -302,7 +302,7 @@ impl VideoRepo for Db {
             "SELECT {COLS}, m.name, m.object_key, m.mime, m.width AS m_width, m.height AS m_height, m.bitrate, \
                m.bytes, m.sha256 \
              FROM videos v JOIN accounts a ON a.id = v.account_id JOIN media_objects m ON m.video_id = v.id \
-             WHERE v.id = $1 AND m.name = $2 AND v.deleted_at IS NULL"
+             WHERE v.id = $1 AND m.name = $2 AND v.deleted_at IS NULL AND a.erase_at IS NULL"
         ))
         .bind(video.as_str())
         .bind(name)

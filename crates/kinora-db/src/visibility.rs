@@ -8,7 +8,7 @@
 /// `policy::can_view_video` over `videos v JOIN accounts a` (plus: not deleted).
 pub fn video_visible_to(n: usize) -> String {
     format!(
-        "v.deleted_at IS NULL AND {nb} \
+        "v.deleted_at IS NULL AND a.erase_at IS NULL AND {nb} \
          AND (v.account_id = ${n} OR (v.status = 'ready' AND ( \
                (v.visibility = 'public' AND a.private = 0) \
             OR (v.visibility IN ('public', 'followers') AND {follows}))))",
@@ -19,14 +19,16 @@ pub fn video_visible_to(n: usize) -> String {
 
 /// `policy::discoverable` over `videos v JOIN accounts a`: For You and trending.
 pub fn discoverable() -> &'static str {
-    "v.deleted_at IS NULL AND v.status = 'ready' AND v.visibility = 'public' AND a.private = 0"
+    "v.deleted_at IS NULL AND a.erase_at IS NULL AND v.status = 'ready' AND v.visibility = 'public' AND a.private = 0"
 }
 
-/// `policy::can_view_account` for the account in `account_col`: no block either way.
+/// `policy::can_view_account` for the account in `account_col`: no block either way,
+/// and not deactivated (scheduled for erasure: it answers like a missing account).
 pub fn not_blocked(n: usize, account_col: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {account_col} AND b.blocked_id = ${n}) \
-         OR (b.blocker_id = ${n} AND b.blocked_id = {account_col}))"
+         OR (b.blocker_id = ${n} AND b.blocked_id = {account_col})) \
+         AND NOT EXISTS (SELECT 1 FROM accounts gone WHERE gone.id = {account_col} AND gone.erase_at IS NOT NULL)"
     )
 }
 

@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/{username}/block", post(a::block).delete(a::unblock))
         .route("/accounts/{username}/mute", post(a::mute).delete(a::unmute))
         .route("/auth/token", post(auth::create_token).delete(auth::revoke_token))
-        .route("/me", get(me::me).patch(me::edit_me))
+        .route("/me", get(me::me).patch(me::edit_me).delete(me::delete_account))
         .route("/me/analytics", get(me::analytics))
         .route("/me/avatar", post(me::upload_avatar).layer(DefaultBodyLimit::max(avatar_limit)))
         .route("/me/password", post(me::change_password))

@@ -646,4 +646,14 @@
         .catch(function (err) { exportStatus.textContent = err.message; exportBtn.disabled = false; });
     });
   }
+  var del = document.getElementById("delete-form");
+  if (del) {
+    del.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!confirm("Delete your account? This cannot be undone once the grace period is over.")) return;
+      api("DELETE", "/api/v1/me", { password: del.password.value })
+        .then(function (r) { toast("Your account is scheduled for deletion on " + r.erase_at.slice(0, 10)); setTimeout(function () { location.href = "/"; }, 1200); })
+        .catch(function (err) { toast(err.message); });
+    });
+  }
 })();

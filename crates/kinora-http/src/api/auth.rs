@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct Credentials {
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Keep an account that is scheduled for deletion.
+    #[serde(default)]
+    pub cancel_deletion: bool,
 }
 
 #[derive(Serialize)]
@@ -22,7 +25,7 @@ pub struct Token {
 
 pub async fn create_token(State(st): State<AppState>, client: ClientAddr, b: JsonBody<Credentials>) -> ApiResult<Json<Token>> {
     let c = body(b)?;
-    let account = accounts::check_credentials(&st, &client.key, c.username.as_deref(), c.password.as_deref()).await?;
+    let account = accounts::check_credentials(&st, &client.key, c.username.as_deref(), c.password.as_deref(), c.cancel_deletion).await?;
     let access_token = accounts::create_api_token(&st, &account).await?;
     Ok(Json(Token { access_token, token_type: "Bearer" }))
 }

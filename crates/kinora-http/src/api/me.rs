@@ -53,6 +53,24 @@ pub async fn upload_avatar(
 }
 
 #[derive(Deserialize)]
+pub struct DeleteAccount {
+    pub password: Option<String>,
+}
+
+/// `DELETE /api/v1/me` `{"password"}` -> 202 `{"erase_at"}`: deactivated at once,
+/// erased after the grace period.
+pub async fn delete_account(
+    State(st): State<AppState>,
+    client: ClientAddr,
+    viewer: Viewer,
+    b: JsonBody<DeleteAccount>,
+) -> ApiResult<(StatusCode, Json<kinora_app::erasure::Scheduled>)> {
+    let d = body(b)?;
+    let scheduled = kinora_app::erasure::request(&st, &viewer.caller, &client.key, d.password.as_deref().unwrap_or("")).await?;
+    Ok((StatusCode::ACCEPTED, Json(scheduled)))
+}
+
+#[derive(Deserialize)]
 pub struct PasswordChange {
     pub current_password: Option<String>,
     pub new_password: Option<String>,

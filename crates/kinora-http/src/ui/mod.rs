@@ -191,6 +191,8 @@ struct UploadPage {
 #[template(path = "auth.html")]
 struct AuthPage {
     layout: Layout,
+    /// The account is scheduled for deletion: offer to keep it.
+    offer_cancel: bool,
     heading: &'static str,
     action: &'static str,
     signup: bool,
@@ -234,6 +236,8 @@ struct SettingsPage {
     layout: Layout,
     /// "stored in eu-a (EU), backup in eu-b (EU)".
     residency: String,
+    /// Hours before a deleted account is erased.
+    grace_hours: i64,
     display_name: String,
     bio: String,
     private: bool,
@@ -469,6 +473,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
     render(SettingsPage {
         layout: Layout::new(&viewer, "me"),
         residency: kinora_app::residency::describe(&st, &a.region),
+        grace_hours: st.config.accounts.erasure_grace_hours,
         display_name: a.display_name.clone(),
         bio: a.bio.clone(),
         private: a.private,
@@ -514,7 +519,12 @@ fn form_csrf(st: &AppState, jar: CookieJar) -> (CookieJar, String) {
 }
 
 fn auth_page(signup: bool, csrf: String, username: String, error: Option<String>) -> AuthPage {
+    auth_page_offering(signup, csrf, username, error, false)
+}
+
+fn auth_page_offering(signup: bool, csrf: String, username: String, error: Option<String>, offer_cancel: bool) -> AuthPage {
     AuthPage {
+        offer_cancel,
         // The forms render as for a signed-out visitor: they are protected by their
         // own double-submit token, not the session (a signed-in person may submit a
         // sign-in form opened in another tab).
@@ -548,6 +558,8 @@ pub async fn signup_page(State(st): State<AppState>, viewer: Viewer, jar: Cookie
 #[derive(Deserialize)]
 pub struct AuthForm {
     csrf: Option<String>,
+    /// "1": keep an account that is scheduled for deletion.
+    cancel_deletion: Option<String>,
     username: Option<String>,
     password: Option<String>,
     email: Option<String>,
@@ -556,7 +568,8 @@ pub struct AuthForm {
 fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError) -> Response {
     let (jar, csrf) = form_csrf(st, jar);
     let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = (jar, render(auth_page(signup, csrf, username, Some(e.message)))).into_response();
+    let offer_cancel = e.code == ErrorCode::AccountScheduledForDeletion;
+    let mut r = (jar, render(auth_page_offering(signup, csrf, username, Some(e.message), offer_cancel))).into_response();
     *r.status_mut() = status;
     if let Some(s) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         r.headers_mut().insert(header::RETRY_AFTER, s);
@@ -594,7 +607,8 @@ pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: C
     if !csrf_ok(&jar, &f) {
         return form_error(&st, jar, false, username, csrf_error());
     }
-    match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref()).await {
+    let cancel = f.cancel_deletion.as_deref() == Some("1");
+    match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref(), cancel).await {
         Ok(a) => match start_session(&st, jar, &a.id).await {
             Ok(jar) => (jar, Redirect::to("/")).into_response(),
             Err(e) => ApiError(e).into_response(),

@@ -5,6 +5,7 @@
 mod support;
 
 mod crash;
+mod erasure;
 mod exports;
 
 mod accounts;

@@ -1,0 +1,177 @@
+//! Delete your account: deactivated at once (answers like a missing account),
+//! signing in explains and can cancel; after the grace period every row and object
+//! is gone: a byte scan of the data directory and every region (local and backup)
+//! finds none of the account's text or media, and other accounts are untouched.
+#![allow(clippy::unwrap_used)]
+
+use crate::both;
+use crate::support::{clip, phone_clip, Backend, TestApp};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+both!(deactivate_and_cancel, erasure_leaves_no_byte_behind);
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn deactivate_and_cancel(b: Backend) {
+    use reqwest::Method as M;
+    let app = TestApp::spawn(b).await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = app.upload_and_wait(&alice, &clip(dir.path(), "a.mp4", 180, 320, 1), "still here?", "public").await;
+    let id = v["id"].as_str().unwrap();
+    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "wrong password!"}))).await;
+    assert_eq!(s, 422, "{body}");
+    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "correct horse battery"}))).await;
+    assert_eq!(s, 202, "{body}");
+    assert!(body["erase_at"].as_str().unwrap().ends_with('Z'));
+    // Deactivated: gone for everyone, signed out everywhere.
+    assert_eq!(app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0, 404);
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{id}"), None).await.0, 404);
+    assert_eq!(app.get_json("/api/v1/me", Some(&alice)).await.0, 401);
+    let (_, feed) = app.get_json("/api/v1/feed/for-you", None).await;
+    assert_eq!(feed["items"].as_array().unwrap().len(), 0);
+    let (_, found) = app.get_json("/api/v1/search?type=accounts&q=alice", Some(&bob)).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 0);
+    // Signing in explains; with cancel_deletion the account comes back.
+    let (s, e) = app.token("alice", "correct horse battery").await.unwrap_err();
+    assert_eq!(s, 403);
+    assert_eq!(e["error"]["code"], "account-scheduled-for-deletion");
+    assert_eq!(app.token("alice", "wrong password!").await.unwrap_err().0, 401, "nothing is said without the password");
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"username": "alice", "password": "correct horse battery", "cancel_deletion": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{id}"), None).await.0, 200);
+    assert_eq!(app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0, 200);
+}
+
+/// Every file under `root` that contains `needle`.
+fn files_with(root: &Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    out.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn erasure_leaves_no_byte_behind(b: Backend) {
+    use reqwest::Method as M;
+    let backup = tempfile::tempdir().unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("kinora.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[regions.home]\nstorage = \"\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{}\"\njurisdiction = \"EU\"\n\
+             [residency]\nprimary = \"home\"\nbackup = \"copy\"\n[accounts]\nerasure_grace_hours = 0\n",
+            backup.path().display()
+        ),
+    )
+    .unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
+    let zed = app.signup("zebulonquux").await;
+    let bob = app.signup("bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = phone_clip(dir.path());
+    let original = std::fs::read(&phone).unwrap();
+    let r = app.client.patch(app.url("/api/v1/me")).bearer_auth(&zed).json(&json!({"bio": "xylophonebio7731"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mine = app.upload_and_wait(&zed, &phone, "quokkacaption4412 #quokkatag", "public").await;
+    let theirs = app.upload_and_wait(&bob, &clip(dir.path(), "b.mp4", 180, 320, 1), "bob's video", "public").await;
+    let theirs_id = theirs["id"].as_str().unwrap();
+    let mine_id = mine["id"].as_str().unwrap();
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &zed, None).await.0, 200);
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await.0, 201);
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{mine_id}/comments"), &bob, Some(json!({"text": "bob was here"}))).await.0, 201);
+    assert_eq!(call(&app, M::POST, "/api/v1/accounts/bob/follow", &zed, None).await.0, 200);
+    assert_eq!(call(&app, M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None).await.0, 200);
+    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &zed, Some(json!({"watched_ms": 500}))).await.0, 204);
+    let (s, e) = call(&app, M::POST, "/api/v1/me/exports", &zed, None).await;
+    assert_eq!(s, 202, "{e}");
+    // Wait until the replicas and the export exist, so the erasure has them to remove.
+    let home = app.data.path().join("regions").join("home");
+    let start = Instant::now();
+    while files_with(backup.path(), &original[1000..1064]).is_empty() || files_with(&home, b"watch-history.json").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "replica or export never appeared");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, before) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
+    assert_eq!(before["counts"]["likes"], 1);
+    assert_eq!(before["counts"]["comments"], 1);
+
+    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &zed, Some(json!({"password": "correct horse battery"}))).await;
+    assert_eq!(s, 202, "{body}");
+    // The erase job runs at once (grace 0); wait for its end: the account row is gone.
+    sqlx::any::install_default_drivers();
+    let url = match &app.db_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", app.data.path().join("kinora.sqlite3").display()),
+    };
+    let start = Instant::now();
+    loop {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'zebulonquux'").fetch_one(&mut conn).await.unwrap();
+        let journal: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erasure_journal").fetch_one(&mut conn).await.unwrap();
+        drop(conn);
+        if n == 0 && journal == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the account was never erased");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Let the scrub after the erasure finish (it follows the transaction).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Others' counts are corrected; their own things stay.
+    let (s, after) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(after["counts"]["likes"], 0);
+    assert_eq!(after["counts"]["comments"], 0);
+    assert_eq!(app.get_json("/api/v1/accounts/bob", Some(&bob)).await.0, 200);
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{mine_id}"), Some(&bob)).await.0, 404);
+
+    // No byte of it: not its text in the database file, its WAL or its indexes,
+    // not its media in any region, not its export.
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("username", b"zebulonquux".to_vec()),
+        ("bio", b"xylophonebio7731".to_vec()),
+        ("caption", b"quokkacaption4412".to_vec()),
+        ("hashtag", b"quokkatag".to_vec()),
+        ("comment", b"wombatcomment9981".to_vec()),
+        ("original bytes", original[1000..1064].to_vec()),
+        ("export", b"watch-history.json".to_vec()),
+    ];
+    for (what, needle) in &needles {
+        for root in [app.data.path(), backup.path()] {
+            let found = files_with(root, needle);
+            assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
+        }
+    }
+}
