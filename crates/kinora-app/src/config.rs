@@ -20,6 +20,15 @@ pub struct Config {
     pub regions: std::collections::BTreeMap<String, RegionConfig>,
     pub residency: Residency,
     pub accounts: Accounts,
+    pub backup: Backup,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// Hours between scheduled backups made by `kinora serve`; 0: none (run
+    /// `kinora backup create` from cron instead).
+    pub every_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +58,7 @@ impl Default for Config {
             regions: [("local".to_owned(), RegionConfig::default())].into_iter().collect(),
             residency: Residency::default(),
             accounts: Accounts::default(),
+            backup: Backup::default(),
         }
     }
 }

@@ -77,7 +77,12 @@ pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
     for row in st.db.account_upload_ids(account).await? {
         let _ = tokio::fs::remove_file(uploads.join(row.as_str())).await;
     }
-    st.db.erase_account(account, &subject(st, account)).await?;
+    let subject = subject(st, account);
+    st.db.erase_account(account, &subject).await?;
+    // Crypto-shredding: its rows in every backup become unreadable; the journal
+    // outside the database makes any restore erase it again.
+    st.keys.destroy(account)?;
+    st.keys.append_journal(&subject)?;
     st.db.scrub().await?;
     tracing::info!(objects = removed, "account erased");
     Ok(())

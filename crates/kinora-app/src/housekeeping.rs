@@ -65,6 +65,13 @@ pub async fn run(st: AppState) {
         if let Err(e) = crate::uploads::sweep(&st).await {
             tracing::error!(error = format!("{e:#}"), "upload housekeeping failed");
         }
+        let every = st.config.backup.every_hours.saturating_mul(60);
+        if every > 0 && minutes > 0 && minutes.is_multiple_of(every) {
+            match crate::backup::create(&st, &|_, _, _| {}).await {
+                Ok(b) => tracing::info!(backup = %b.id, bytes = b.bytes, "scheduled backup written"),
+                Err(e) => tracing::error!(error = format!("{e:#}"), "scheduled backup failed"),
+            }
+        }
         if minutes.is_multiple_of(60) {
             if let Err(e) = retention(&st).await {
                 tracing::error!(error = format!("{e:#}"), "retention sweep failed");

@@ -13,6 +13,7 @@ pub mod access;
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod erasure;

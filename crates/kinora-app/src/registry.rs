@@ -84,6 +84,8 @@ pub const REGISTRY: &[DataKind] = &[
     kind!("accounts_fts", Database, Protected, "a search index of names and bios", "search", "as long as the profile", "as the account's visibility allows"),
     kind!("exports", Database, Protected, "your data downloads: when, how big, where the archive is",
         "to hand you your data", "7 days after the archive is ready", "only you"),
+    kind!("erasure_journal", Database, Operational, "keyed hashes of erased accounts' ids (not who they were)",
+        "so that no restore of an old backup brings an erased account back", "always", "no one"),
     kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
     kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",
         "to re-encode when formats change", "until the video is deleted", "no one: never served"),

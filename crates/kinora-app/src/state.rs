@@ -41,6 +41,8 @@ pub struct AppState {
     /// The key of the erasure journal's keyed hashes (`<data>/keys/journal.key`,
     /// never part of a backup).
     pub journal_key: Arc<[u8; 32]>,
+    /// Per-account backup keys and the erasure journal (`<data>/keys/`).
+    pub keys: Arc<crate::backup::KeyStore>,
 }
 
 impl AppState {
@@ -180,6 +182,7 @@ impl AppState {
             passwords: Arc::new(passwords),
             avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
             journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
+            keys: Arc::new(crate::backup::KeyStore::open(&c.server.data.join("keys"))?),
             config: Arc::new(c),
         })
     }

@@ -19,6 +19,7 @@ pub mod visibility;
 mod residency;
 mod exports;
 mod erasure;
+pub mod backup;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use residency::KnownObject;
 

@@ -9,6 +9,7 @@ mod erasure;
 mod exports;
 
 mod accounts;
+mod backups;
 mod bombs;
 mod browser;
 mod feed;

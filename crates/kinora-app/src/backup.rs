@@ -1,0 +1,239 @@
+//! Backups of the database, in the backup region, encrypted: each account's rows
+//! under a key of that account's own, everything else under the instance's backup
+//! key. Keys live in a key store outside the backups (`<data>/keys/`): erasing an
+//! account destroys its key, so every old backup of it becomes unreadable
+//! (crypto-shredding), and a restore re-applies the erasure journal as well.
+//!
+//! Layout in the backup region: `backups/<id>/manifest.json` (id, time, sizes, the
+//! accounts it holds) and `backups/<id>/<part>.bin` (`instance`, or an account id):
+//! a 12-byte nonce and ChaCha20-Poly1305 over a JSON array of `[table, row]`.
+
+use crate::state::AppState;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use kinora_core::Id;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The key store: one 32-byte key per account, and the instance's. A directory
+/// only the server's user can read; never inside a backup.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    dir: PathBuf,
+}
+
+impl KeyStore {
+    pub fn open(dir: &Path) -> anyhow::Result<KeyStore> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir.join("accounts"))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        Ok(KeyStore { dir: dir.to_owned() })
+    }
+
+    fn path(&self, who: &str) -> PathBuf {
+        if who == "instance" {
+            self.dir.join("backup-instance.key")
+        } else {
+            self.dir.join("accounts").join(format!("{who}.key"))
+        }
+    }
+
+    /// The key of `who` (`instance` or an account id), made on first use.
+    pub fn key(&self, who: &str) -> anyhow::Result<[u8; 32]> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path(who);
+        if let Ok(bytes) = std::fs::read(&path) {
+            return bytes.try_into().map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
+        }
+        let key: [u8; 32] = rand::random();
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        std::io::Write::write_all(&mut f, &key)?;
+        f.sync_all()?;
+        Ok(key)
+    }
+
+    /// The key if it exists (a restore never makes keys).
+    pub fn existing(&self, who: &str) -> Option<[u8; 32]> {
+        std::fs::read(self.path(who)).ok().and_then(|b| b.try_into().ok())
+    }
+
+    /// Appends to the erasure journal kept beside the keys (outside every backup and
+    /// outside the database, so a restore from any backup can apply it).
+    pub fn append_journal(&self, subject: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("erasure-journal"))?;
+        writeln!(f, "{subject}")?;
+        f.sync_all()?;
+        Ok(())
+    }
+
+    /// The keyed hashes of every erased account.
+    pub fn journal(&self) -> std::collections::HashSet<String> {
+        std::fs::read_to_string(self.dir.join("erasure-journal"))
+            .map(|s| s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Destroys an account's key: its data in every backup is unreadable from now on.
+    pub fn destroy(&self, account: &Id) -> anyhow::Result<()> {
+        let path = self.path(account.as_str());
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) {
+            // Overwrite before unlinking, so the key is not left in the freed blocks.
+            std::io::Write::write_all(&mut f, &[0u8; 32])?;
+            f.sync_all()?;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Ok(d) = std::fs::File::open(path.parent().unwrap_or(&self.dir)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn seal(key: &[u8; 32], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let nonce: [u8; 12] = rand::random();
+    let c = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| anyhow::anyhow!("encryption failed"))?;
+    Ok([nonce.as_slice(), &c].concat())
+}
+
+fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+    if sealed.len() < 12 {
+        anyhow::bail!("truncated backup part");
+    }
+    let (nonce, c) = sealed.split_at(12);
+    ChaCha20Poly1305::new(Key::from_slice(key)).decrypt(Nonce::from_slice(nonce), c).map_err(|_| anyhow::anyhow!("wrong key or damaged backup part"))
+}
+
+/// A row in a part: its table and its columns.
+type PartRow<'a> = (&'a str, &'a Map<String, Value>);
+
+/// What `backup list` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupInfo {
+    pub id: String,
+    pub created_at: String,
+    pub bytes: u64,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    id: String,
+    created_at: String,
+    rows: usize,
+    bytes: u64,
+    /// Parts: `instance` and one per account.
+    parts: Vec<String>,
+}
+
+/// The region backups go to: the backup region, or the primary when there is none.
+pub fn region(st: &AppState) -> String {
+    st.regions.backup.clone().unwrap_or_else(|| st.regions.primary.clone())
+}
+
+/// Writes a consistent backup; `progress(step, done, total)` reports as it goes.
+pub async fn create(st: &AppState, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> anyhow::Result<BackupInfo> {
+    let rows = st.db.dump(&|table, n| progress(table, n as u64, 0)).await?;
+    let mut parts: BTreeMap<String, Vec<PartRow<'_>>> = BTreeMap::new();
+    for r in &rows {
+        parts.entry(r.owner.clone().unwrap_or_else(|| "instance".into())).or_default().push((r.table, &r.row));
+    }
+    let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), &Id::generate().as_str()[..6]);
+    let region = region(st);
+    let store = st.regions.get(&region)?;
+    let keys = &st.keys;
+    let total = parts.len() as u64;
+    let mut bytes = 0u64;
+    for (i, (who, rows)) in parts.iter().enumerate() {
+        let key = keys.key(who)?;
+        let sealed = seal(&key, &serde_json::to_vec(rows)?)?;
+        bytes += sealed.len() as u64;
+        store.put(&kinora_store::key(&format!("backups/{id}/{who}.bin")), sealed.into()).await?;
+        progress("encrypting", i as u64 + 1, total);
+    }
+    let manifest = Manifest { id: id.clone(), created_at: crate::views::rfc3339(kinora_db::now_ms()), rows: rows.len(), bytes, parts: parts.keys().cloned().collect() };
+    // The manifest last: a backup without one is incomplete and is not listed.
+    store.put(&kinora_store::key(&format!("backups/{id}/manifest.json")), serde_json::to_vec_pretty(&manifest)?.into()).await?;
+    tracing::info!(backup = %id, rows = rows.len(), bytes, %region, "backup written");
+    Ok(BackupInfo { id, created_at: manifest.created_at, bytes, region })
+}
+
+/// Backups in the backup region, oldest first.
+pub async fn list(st: &AppState) -> anyhow::Result<Vec<BackupInfo>> {
+    let region = region(st);
+    let store = st.regions.get(&region)?;
+    let mut out = Vec::new();
+    for (k, _) in kinora_store::list_all(store).await? {
+        if !(k.starts_with("backups/") && k.ends_with("/manifest.json")) {
+            continue;
+        }
+        let m: Manifest = serde_json::from_slice(&store.get(&kinora_store::key(&k)).await?.bytes().await?)?;
+        out.push(BackupInfo { id: m.id, created_at: m.created_at, bytes: m.bytes, region: region.clone() });
+    }
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    Ok(out)
+}
+
+/// What a restore did.
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    pub rows: usize,
+    pub dropped: usize,
+    /// Parts whose key no longer exists (erased accounts): unreadable, skipped.
+    pub unreadable: usize,
+    /// Accounts in the erasure journal, erased again after loading.
+    pub erased_again: usize,
+}
+
+/// Restores backup `id` into this instance's (empty) database, then re-applies the
+/// erasure journal.
+pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> anyhow::Result<Restored> {
+    let keys = &st.keys;
+    if !st.db.is_empty().await? {
+        anyhow::bail!("the database already holds accounts; restore into an empty instance (a new --data and --database-url)");
+    }
+    let region = region(st);
+    let store = st.regions.get(&region)?;
+    let get = |k: String| async move { anyhow::Ok(store.get(&kinora_store::key(&k)).await?.bytes().await?) };
+    let m: Manifest = serde_json::from_slice(&get(format!("backups/{id}/manifest.json")).await.map_err(|e| anyhow::anyhow!("backup {id}: {e}"))?)?;
+    let mut rows: Vec<(String, Map<String, Value>)> = Vec::with_capacity(m.rows);
+    let mut unreadable = 0;
+    let total = m.parts.len() as u64;
+    for (i, who) in m.parts.iter().enumerate() {
+        progress("decrypting", i as u64 + 1, total);
+        let Some(key) = keys.existing(who) else {
+            unreadable += 1;
+            continue;
+        };
+        let plain = open_sealed(&key, &get(format!("backups/{id}/{who}.bin")).await?)?;
+        let part: Vec<(String, Map<String, Value>)> = serde_json::from_slice(&plain)?;
+        rows.extend(part);
+    }
+    progress("loading", 0, 1);
+    let (loaded, dropped) = st.db.load(&rows).await?;
+    // The erasure journal: whoever was erased after this backup was made is erased again.
+    let mut journal = keys.journal();
+    journal.extend(st.db.erasure_journal().await?);
+    let mut erased_again = 0;
+    for (table, row) in &rows {
+        if table != "accounts" {
+            continue;
+        }
+        let Some(acc) = row.get("id").and_then(Value::as_str).and_then(Id::parse) else { continue };
+        if journal.contains(&crate::erasure::subject(st, &acc)) {
+            st.db.erase_account(&acc, &crate::erasure::subject(st, &acc)).await?;
+            erased_again += 1;
+        }
+    }
+    if erased_again > 0 {
+        st.db.scrub().await?;
+    }
+    progress("loading", 1, 1);
+    Ok(Restored { rows: loaded, dropped, unreadable, erased_again })
+}

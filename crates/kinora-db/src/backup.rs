@@ -1,0 +1,203 @@
+//! Logical backups: every table's rows, each tagged with the account it belongs to
+//! (so it can be encrypted under that account's key), read in one consistent
+//! snapshot; and loading them into an empty database of either backend, dropping
+//! rows that point at what was not restored (an erased account's).
+
+use crate::{Backend, Db, Result};
+use serde_json::{Map, Value};
+use sqlx::{Column, Row};
+use std::collections::{HashMap, HashSet};
+
+/// What a table's rows belong to, and what they point at.
+pub struct TableRule {
+    pub table: &'static str,
+    /// SQL for the owning account of a row of `t` (NULL: the instance).
+    pub owner: &'static str,
+    /// (column, table it points at) for rows that must be dropped when the target
+    /// is not restored.
+    pub refs: &'static [(&'static str, &'static str)],
+}
+
+/// Every table a backup holds, in an order that satisfies foreign keys on restore.
+/// Not backed up: `tokens` (people sign in again), `uploads` (their bytes are on a
+/// node's disk), full-text indexes (rebuilt), `schema_migrations` (migrate).
+pub const TABLES: &[TableRule] = &[
+    TableRule { table: "accounts", owner: "t.id", refs: &[] },
+    TableRule { table: "videos", owner: "t.account_id", refs: &[("account_id", "accounts")] },
+    TableRule {
+        table: "media_objects",
+        owner: "(SELECT v.account_id FROM videos v WHERE v.id = t.video_id)",
+        refs: &[("video_id", "videos")],
+    },
+    TableRule {
+        table: "video_tags",
+        owner: "(SELECT v.account_id FROM videos v WHERE v.id = t.video_id)",
+        refs: &[("video_id", "videos")],
+    },
+    TableRule { table: "comments", owner: "t.account_id", refs: &[("account_id", "accounts"), ("video_id", "videos")] },
+    TableRule { table: "comment_likes", owner: "t.account_id", refs: &[("account_id", "accounts"), ("comment_id", "comments")] },
+    TableRule { table: "likes", owner: "t.account_id", refs: &[("account_id", "accounts"), ("video_id", "videos")] },
+    TableRule { table: "follows", owner: "t.follower_id", refs: &[("follower_id", "accounts"), ("followee_id", "accounts")] },
+    TableRule { table: "blocks", owner: "t.blocker_id", refs: &[("blocker_id", "accounts"), ("blocked_id", "accounts")] },
+    TableRule { table: "mutes", owner: "t.muter_id", refs: &[("muter_id", "accounts"), ("muted_id", "accounts")] },
+    TableRule { table: "tag_follows", owner: "t.account_id", refs: &[("account_id", "accounts")] },
+    TableRule { table: "notifications", owner: "t.account_id", refs: &[("account_id", "accounts"), ("actor_id", "accounts")] },
+    TableRule { table: "reports", owner: "t.reporter_id", refs: &[("reporter_id", "accounts")] },
+    TableRule { table: "view_events", owner: "t.viewer_id", refs: &[("video_id", "videos")] },
+    TableRule { table: "exports", owner: "t.account_id", refs: &[("account_id", "accounts")] },
+    TableRule { table: "jobs", owner: "t.account_id", refs: &[] },
+    TableRule { table: "erasure_journal", owner: "NULL", refs: &[] },
+];
+
+/// Tables deliberately left out of backups.
+pub const NOT_BACKED_UP: &[&str] = &["tokens", "uploads", "videos_fts", "accounts_fts", "schema_migrations"];
+
+/// A dumped row: its table, its owner, its columns.
+pub struct DumpedRow {
+    pub table: &'static str,
+    pub owner: Option<String>,
+    pub row: Map<String, Value>,
+}
+
+fn cell(r: &sqlx::any::AnyRow, i: usize) -> Value {
+    if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+        return v.map(Value::from).unwrap_or(Value::Null);
+    }
+    if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+        return v.map(Value::from).unwrap_or(Value::Null);
+    }
+    if let Ok(v) = r.try_get::<Option<f64>, _>(i) {
+        return v.map(Value::from).unwrap_or(Value::Null);
+    }
+    if let Ok(v) = r.try_get::<Option<bool>, _>(i) {
+        return v.map(Value::from).unwrap_or(Value::Null);
+    }
+    Value::Null
+}
+
+impl Db {
+    /// Every backed-up row, read in one transaction (one snapshot: SQLite's WAL read
+    /// transaction, PostgreSQL's REPEATABLE READ). `each` is called per table with
+    /// the rows read so far, for progress.
+    pub async fn dump(&self, each: &(dyn Fn(&str, usize) + Sync)) -> Result<Vec<DumpedRow>> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+        }
+        let mut out = Vec::new();
+        for rule in TABLES {
+            // Stored columns only: derived ones (PostgreSQL's search vectors) are
+            // rebuilt, not backed up.
+            let cols: Vec<String> = self.columns(rule.table).await?.into_iter().filter(|(_, t)| !t.contains("tsvector")).map(|(c, _)| format!("t.{c}")).collect();
+            let sql = format!("SELECT {}, {} AS kinora_owner FROM {} t", cols.join(", "), rule.owner, rule.table);
+            let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
+            for r in &rows {
+                let mut row = Map::new();
+                let mut owner = None;
+                for (i, c) in r.columns().iter().enumerate() {
+                    if c.name() == "kinora_owner" {
+                        owner = r.try_get::<Option<String>, _>(i).ok().flatten();
+                    } else {
+                        row.insert(c.name().to_owned(), cell(r, i));
+                    }
+                }
+                out.push(DumpedRow { table: rule.table, owner, row });
+            }
+            each(rule.table, out.len());
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Whether the database holds any account (restores need an empty one).
+    pub async fn is_empty(&self) -> Result<bool> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
+        Ok(crate::col::<i64>(&r, "n")? == 0)
+    }
+
+    async fn integer_columns(&self, table: &str) -> Result<HashSet<String>> {
+        Ok(self.columns(table).await?.into_iter().filter(|(_, t)| t.contains("int")).map(|(c, _)| c).collect())
+    }
+
+    /// A table's columns and their (lowercase) declared types.
+    async fn columns(&self, table: &str) -> Result<Vec<(String, String)>> {
+        let rows = match self.backend() {
+            Backend::Sqlite => sqlx::query(&format!("SELECT name AS c, type AS t FROM pragma_table_info('{table}')")).fetch_all(self.pool()).await?,
+            Backend::Postgres => {
+                sqlx::query("SELECT CAST(column_name AS TEXT) AS c, CAST(data_type AS TEXT) AS t FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()")
+                    .bind(table)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter().map(|r| Ok((crate::col(r, "c")?, crate::col::<String>(r, "t")?.to_ascii_lowercase()))).collect()
+    }
+
+    /// Loads rows into this (empty, migrated) database in one transaction, table by
+    /// table in [`TABLES`] order, dropping rows that point at rows not restored.
+    /// Returns (rows loaded, rows dropped).
+    pub async fn load(&self, rows: &[(String, Map<String, Value>)]) -> Result<(usize, usize)> {
+        let mut by_table: HashMap<&str, Vec<&Map<String, Value>>> = HashMap::new();
+        for (t, r) in rows {
+            by_table.entry(t.as_str()).or_default().push(r);
+        }
+        let mut present: HashMap<&str, HashSet<String>> = HashMap::new();
+        let (mut loaded, mut dropped) = (0, 0);
+        let mut tx = self.pool().begin().await?;
+        for rule in TABLES {
+            let Some(rows) = by_table.get(rule.table) else { continue };
+            let ints = self.integer_columns(rule.table).await?;
+            for row in rows {
+                let ok = rule.refs.iter().all(|(c, target)| match row.get(*c).and_then(Value::as_str) {
+                    Some(v) => present.get(target).is_some_and(|s| s.contains(v)),
+                    None => true,
+                });
+                if !ok {
+                    dropped += 1;
+                    continue;
+                }
+                let cols: Vec<&String> = row.keys().collect();
+                let sql = format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    rule.table,
+                    cols.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                    (1..=cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for c in &cols {
+                    let v = &row[c.as_str()];
+                    q = if ints.contains(c.as_str()) {
+                        q.bind(v.as_i64().or_else(|| v.as_bool().map(i64::from)))
+                    } else {
+                        q.bind(match v {
+                            Value::Null => None,
+                            Value::String(s) => Some(s.clone()),
+                            other => Some(other.to_string()),
+                        })
+                    };
+                }
+                q.execute(&mut *tx).await?;
+                loaded += 1;
+                if let Some(id) = row.get("id").and_then(Value::as_str) {
+                    present.entry(rule.table).or_default().insert(id.to_owned());
+                }
+            }
+        }
+        // Counters follow the rows that came back (an erased account's likes and
+        // comments did not).
+        sqlx::query(
+            "UPDATE videos SET likes = (SELECT COUNT(*) FROM likes l WHERE l.video_id = videos.id), \
+               comments = (SELECT COUNT(*) FROM comments c WHERE c.video_id = videos.id AND c.deleted_at IS NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE comments SET likes = (SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = comments.id)").execute(&mut *tx).await?;
+        tx.commit().await?;
+        if self.backend() == Backend::Sqlite {
+            for sql in ["INSERT INTO videos_fts(videos_fts) VALUES ('rebuild')", "INSERT INTO accounts_fts(accounts_fts) VALUES ('rebuild')"] {
+                sqlx::query(sql).execute(self.pool()).await?;
+            }
+        }
+        Ok((loaded, dropped))
+    }
+}
