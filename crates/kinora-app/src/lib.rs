@@ -21,6 +21,7 @@ pub mod error;
 pub mod exports;
 pub mod feeds;
 pub mod housekeeping;
+pub mod imports;
 pub mod ingest;
 pub mod objects;
 pub mod registry;

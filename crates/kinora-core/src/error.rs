@@ -53,6 +53,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// The account is scheduled for deletion; signing in with `cancel_deletion` keeps it.
     AccountScheduledForDeletion,
+    /// An archive to import is not a Kinora export, or is damaged; nothing was imported.
+    InvalidArchive,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
     /// A server fault; details are in the server log.
@@ -86,6 +88,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedContentType => "unsupported-content-type",
             ErrorCode::QuotaExceeded => "quota-exceeded",
             ErrorCode::AccountScheduledForDeletion => "account-scheduled-for-deletion",
+            ErrorCode::InvalidArchive => "invalid-archive",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Internal => "internal",
         }
@@ -122,6 +125,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedContentType => 415,
             ErrorCode::QuotaExceeded => 403,
             ErrorCode::AccountScheduledForDeletion => 403,
+            ErrorCode::InvalidArchive => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
@@ -153,6 +157,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::UnsupportedContentType,
     ErrorCode::QuotaExceeded,
     ErrorCode::AccountScheduledForDeletion,
+    ErrorCode::InvalidArchive,
     ErrorCode::RateLimited,
     ErrorCode::Internal,
 ];

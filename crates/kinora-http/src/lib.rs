@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me/password", post(me::change_password))
         .route("/me/sessions", delete(me::sign_out_everywhere))
         .route("/me/exports", post(api::exports::create))
+        .route("/me/imports", post(api::imports::create).layer(DefaultBodyLimit::disable()))
         .route("/me/exports/{id}", get(api::exports::get))
         .route("/me/exports/{id}/download", get(api::exports::download))
         .route("/videos", post(v::upload).layer(DefaultBodyLimit::max(upload_limit)))

@@ -656,4 +656,26 @@
         .catch(function (err) { toast(err.message); });
     });
   }
+  var imp = document.getElementById("import-form");
+  if (imp) {
+    imp.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var f = imp.file.files[0], st = document.getElementById("import-status"), bar = document.getElementById("import-progress");
+      if (!f) return;
+      var x = new XMLHttpRequest();
+      x.open("POST", "/api/v1/me/imports");
+      x.setRequestHeader("Content-Type", "application/zip");
+      x.setRequestHeader("X-CSRF-Token", csrf);
+      bar.hidden = false;
+      x.upload.onprogress = function (ev) { if (ev.lengthComputable) bar.value = Math.round(ev.loaded * 100 / ev.total); };
+      x.onload = function () {
+        var j = {}; try { j = JSON.parse(x.responseText); } catch (err) {}
+        if (x.status === 201) st.textContent = "Imported " + j.videos.length + " videos; they are processing and appear on your profile when ready.";
+        else st.textContent = (j.error && j.error.message) || ("Import failed (HTTP " + x.status + ")");
+      };
+      x.onerror = function () { st.textContent = "The connection dropped; try again."; };
+      st.textContent = "Uploading the archive…";
+      x.send(f);
+    });
+  }
 })();

@@ -159,6 +159,7 @@ fn openapi_matches_the_response_structs() {
             created_at: rfc3339(0),
         },
     );
+    check(&doc, "Imported", kinora_app::imports::Imported { username: "u".into(), videos: vec![id()] });
     // Every documented notification kind is one the server can send, and back.
     let kinds: BTreeSet<String> = NotificationKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
     if let Some(e) = doc["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"].as_array() {

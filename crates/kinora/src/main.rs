@@ -34,6 +34,18 @@ enum Command {
     /// Encrypted backups of the database in the backup region.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Recreates an account from a Kinora export archive: profile and videos (which
+    /// go through the normal pipeline), captions, visibility and comment settings
+    /// kept. The account is made (with a printed random password) if it is new.
+    Import {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The export ZIP.
+        archive: PathBuf,
+        /// The account to import into.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +244,19 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json }) => verify_residency(load(&common)?, json).await,
             Command::Backup(cmd) => backup(cmd).await,
+            Command::Import { common, archive, username } => {
+                let st = AppState::open(load(&common)?, None).await?;
+                match kinora_app::imports::import_cli(&st, &archive, &username).await {
+                    Ok((done, password)) => {
+                        println!("imported {} videos into @{}; they are processing (a running server's workers do it)", done.videos.len(), done.username);
+                        if let Some(p) = password {
+                            println!("new account @{}: password {p} (change it in settings)", done.username);
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(anyhow::anyhow!("{}: {}", e.code.as_str(), e.message)),
+                }
+            }
             Command::Migrate(a) => {
                 let c = load(&a)?;
                 std::fs::create_dir_all(&c.server.data)?;

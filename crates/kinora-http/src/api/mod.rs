@@ -8,6 +8,7 @@ pub mod comments;
 pub mod exports;
 pub mod feeds;
 pub mod follow_requests;
+pub mod imports;
 pub mod me;
 pub mod notifications;
 pub mod reports;

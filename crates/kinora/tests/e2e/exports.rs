@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-both!(export_holds_everything);
+both!(export_holds_everything, export_then_import_elsewhere);
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
     let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
@@ -95,4 +95,113 @@ async fn export_holds_everything(b: Backend) {
     }
     let names: Vec<String> = (0..z.len()).map(|i| z.by_index(i).unwrap().name().unwrap().to_string()).collect();
     assert!(names.iter().any(|n| n.starts_with(&format!("videos/{mine_id}/")) && n.ends_with(".mp4")), "{names:?}");
+}
+
+async fn wait_export(app: &TestApp, token: &str) -> Vec<u8> {
+    let (s, e) = call(app, reqwest::Method::POST, "/api/v1/me/exports", token, None).await;
+    assert_eq!(s, 202, "{e}");
+    let id = e["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    loop {
+        let (_, e) = call(app, reqwest::Method::GET, &format!("/api/v1/me/exports/{id}"), token, None).await;
+        if e["status"] == "ready" {
+            let r = app.client.get(app.url(e["download_url"].as_str().unwrap())).bearer_auth(token).send().await.unwrap();
+            return r.bytes().await.unwrap().to_vec();
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "export never ready: {e}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.write_all(body).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+async fn import_api(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = app.client.post(app.url("/api/v1/me/imports")).bearer_auth(token).header("content-type", "application/zip").body(body).send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn export_then_import_elsewhere(b: Backend) {
+    use reqwest::Method as M;
+    let from = TestApp::spawn(b).await;
+    let alice = from.signup("alice").await;
+    let r = from.client.patch(from.url("/api/v1/me")).bearer_auth(&alice).json(&json!({"bio": "moved here"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let a = from.upload_and_wait(&alice, &clip(dir.path(), "a.mp4", 180, 320, 1), "first #moved", "public").await;
+    let b2 = from.upload_and_wait(&alice, &clip(dir.path(), "b.mp4", 320, 180, 1), "second, friends only", "followers").await;
+    let id_b = b2["id"].as_str().unwrap();
+    assert_eq!(call(&from, M::PATCH, &format!("/api/v1/videos/{id_b}"), &alice, Some(json!({"comments": "off"}))).await.0, 200);
+    let archive = wait_export(&from, &alice).await;
+    let zip_path = dir.path().join("alice.zip");
+    std::fs::write(&zip_path, &archive).unwrap();
+    let _ = a;
+
+    let to = TestApp::spawn(b).await;
+    // The command line, into a new account, while the server runs.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(["import"]).arg(&zip_path).args(["--username", "alicia", "--data"]).arg(to.data.path());
+    if let Some(url) = &to.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("imported 2 videos"), "{stdout}");
+    let password = stdout.split("password ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let token = to.token("alicia", &password).await.unwrap();
+    let (_, me) = to.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["bio"], "moved here");
+    let (_, list) = to.get_json("/api/v1/accounts/alicia/videos", Some(&token)).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    for v in items {
+        let done = to.wait(&token, v["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "ready", "{done}");
+    }
+    let by_caption = |c: &str| items.iter().find(|v| v["caption"] == c).unwrap().clone();
+    assert_eq!(by_caption("first #moved")["visibility"], "public");
+    assert_eq!(by_caption("second, friends only")["visibility"], "followers");
+    assert_eq!(by_caption("second, friends only")["comments"], "off");
+
+    // The API, into an existing account.
+    let carl = to.signup("carl").await;
+    let (s, body) = import_api(&to, &carl, archive.clone()).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["videos"].as_array().unwrap().len(), 2);
+
+    // Bad archives: a clear error, nothing imported.
+    let dave = to.signup("dave").await;
+    for (what, bytes) in [
+        ("not a zip", b"this is not a zip file at all".to_vec()),
+        ("no account.json", zip_of(&[("videos.json", b"[]")])),
+        ("a listed video without its file", zip_of(&[("account.json", b"{}"), ("videos.json", br#"[{"id":"AbCdEfGhIjKlMnOp","caption":"x","visibility":"public"}]"#)])),
+        ("broken json", zip_of(&[("account.json", b"{"), ("videos.json", b"[]")])),
+    ] {
+        let (s, body) = import_api(&to, &dave, bytes).await;
+        assert_eq!(s, 422, "{what}: {body}");
+        assert_eq!(body["error"]["code"], "invalid-archive", "{what}");
+    }
+    let (_, list) = to.get_json("/api/v1/accounts/dave/videos", Some(&dave)).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    // The command line with a bad archive makes no account.
+    let bad = dir.path().join("bad.zip");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(["import"]).arg(&bad).args(["--username", "nobodyhere", "--data"]).arg(to.data.path());
+    if let Some(url) = &to.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid-archive"));
+    assert_eq!(to.get_json("/api/v1/accounts/nobodyhere", None).await.0, 404);
 }
