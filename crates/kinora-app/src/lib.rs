@@ -23,6 +23,7 @@ pub mod feeds;
 pub mod housekeeping;
 pub mod imports;
 pub mod ingest;
+pub mod moves;
 pub mod objects;
 pub mod registry;
 pub mod residency;

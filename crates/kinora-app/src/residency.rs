@@ -10,6 +10,7 @@
 use crate::registry::{DataKind, REGISTRY};
 use crate::state::AppState;
 use serde::Serialize;
+use kinora_core::Id;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +67,8 @@ pub fn describe(st: &AppState, home: &str) -> String {
 /// One thing wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
-    /// `misplaced`, `missing-replica`, `unknown-object`.
+    /// `misplaced`, `missing-replica`, `unknown-object`, `erased-remnant`,
+    /// `backup-misplaced`.
     pub kind: &'static str,
     pub region: String,
     pub key: String,
@@ -102,6 +104,9 @@ pub struct Report {
 /// (objects checked, objects in all) as the check goes.
 pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<Report> {
     let known = st.db.known_objects().await?;
+    let backup_region = crate::backup::region(st);
+    let mut journal = st.keys.journal();
+    journal.extend(st.db.erasure_journal().await?);
     let by_key: HashMap<&str, &kinora_db::KnownObject> = known.iter().map(|o| (o.key.as_str(), o)).collect();
     let mut listings = Vec::new();
     for r in st.regions.all() {
@@ -133,8 +138,20 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
             t.objects += 1;
             t.bytes += size;
             let v = |kind: &'static str, detail: String| Violation { kind, region: r.name.clone(), key: key.clone(), detail };
+            if key.starts_with("backups/") {
+                if r.name != backup_region {
+                    violations.push(v("backup-misplaced", format!("backups belong in {backup_region} only")));
+                }
+                continue;
+            }
             let Some(o) = by_key.get(key.as_str()) else {
-                violations.push(v("unknown-object", "the database knows no such object".into()));
+                // Objects keyed by account: an erased account's leftovers are named as such.
+                let owner = key.split('/').nth(1).filter(|_| key.starts_with("avatars/") || key.starts_with("exports/")).and_then(Id::parse);
+                if owner.is_some_and(|a| journal.contains(&crate::erasure::subject(st, &a))) {
+                    violations.push(v("erased-remnant", "belongs to an erased account".into()));
+                } else {
+                    violations.push(v("unknown-object", "the database knows no such object".into()));
+                }
                 continue;
             };
             found.insert((r.name.as_str(), o.key.as_str()), *size);

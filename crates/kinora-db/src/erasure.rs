@@ -186,6 +186,21 @@ impl Db {
         Ok(())
     }
 
+    /// Moves an account's home region: the account, its videos and exports point at
+    /// `region` from now on (the objects are copied first by the caller).
+    pub async fn set_account_region(&self, account: &Id, region: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for sql in [
+            "UPDATE accounts SET region = $1 WHERE id = $2",
+            "UPDATE videos SET region = $1 WHERE account_id = $2",
+            "UPDATE exports SET region = $1 WHERE account_id = $2",
+        ] {
+            sqlx::query(sql).bind(region).bind(account.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The account's resumable uploads (their bytes are on a node's disk).
     pub async fn account_upload_ids(&self, account: &Id) -> Result<Vec<Id>> {
         let rows = sqlx::query("SELECT id FROM uploads WHERE account_id = $1").bind(account.as_str()).fetch_all(self.pool()).await?;

@@ -34,6 +34,9 @@ enum Command {
     /// Encrypted backups of the database in the backup region.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Account administration.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// Recreates an account from a Kinora export archive: profile and videos (which
     /// go through the normal pipeline), captions, visibility and comment settings
     /// kept. The account is made (with a printed random password) if it is new.
@@ -45,6 +48,21 @@ enum Command {
         /// The account to import into.
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Moves an account's home region: its objects are copied to the new region and
+    /// that region's backup, verified, then removed from where they were.
+    Move {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The account.
+        username: String,
+        /// The new home region (a configured region).
+        #[arg(long)]
+        region: String,
     },
 }
 
@@ -244,6 +262,18 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json }) => verify_residency(load(&common)?, json).await,
             Command::Backup(cmd) => backup(cmd).await,
+            Command::Accounts(AccountsCommand::Move { common, username, region }) => {
+                let st = AppState::open(load(&common)?, None).await?;
+                let bar = bar("{spinner} moving [{bar:40}] {pos}/{len} objects, {elapsed}");
+                let n = kinora_app::moves::move_account(&st, &username, &region, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+                bar.finish_and_clear();
+                println!("@{username} now lives in {region} ({n} objects moved)");
+                Ok(())
+            }
             Command::Import { common, archive, username } => {
                 let st = AppState::open(load(&common)?, None).await?;
                 match kinora_app::imports::import_cli(&st, &archive, &username).await {

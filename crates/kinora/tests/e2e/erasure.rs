@@ -97,6 +97,7 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
     let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
     let zed = app.signup("zebulonquux").await;
+    let zed_id = app.get_json("/api/v1/me", Some(&zed)).await.1["id"].as_str().unwrap().to_owned();
     let bob = app.signup("bob").await;
     let dir = tempfile::tempdir().unwrap();
     let phone = phone_clip(dir.path());
@@ -174,4 +175,26 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
             assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
         }
     }
+
+    // The residency check names leftovers of an erased account, and backups outside
+    // the backup region.
+    let verify = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+        cmd.args(["verify", "residency", "--json", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg);
+        if let Some(url) = &app.db_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap())
+    };
+    let (code, report) = verify();
+    assert_eq!(code, Some(0), "{report}");
+    std::fs::create_dir_all(home.join("avatars").join(&zed_id)).unwrap();
+    std::fs::write(home.join("avatars").join(&zed_id).join("left.jpg"), b"left behind").unwrap();
+    std::fs::create_dir_all(home.join("backups").join("x")).unwrap();
+    std::fs::write(home.join("backups").join("x").join("manifest.json"), b"{}").unwrap();
+    let (code, report) = verify();
+    assert_eq!(code, Some(1));
+    let kinds: Vec<&str> = report["violations"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["backup-misplaced", "erased-remnant"], "{report}");
 }

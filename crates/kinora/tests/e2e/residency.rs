@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-both!(residency_in_local_regions, residency_in_s3_regions);
+both!(residency_in_local_regions, residency_in_s3_regions, account_moves_home_region);
 
 /// Where the test's regions are.
 enum Stores {
@@ -227,4 +227,33 @@ async fn residency_in_s3_regions(b: Backend) {
     let bk = bucket("KINORA_TEST_S3_B", &format!("kin-{n}{tag}-b")).await;
     let c = bucket("KINORA_TEST_S3_A", &format!("kin-{n}{tag}-c")).await;
     scenario(b, Stores::S3 { a, b: bk, c }).await;
+}
+
+/// An operator moves an account to another region: everything follows, verified.
+async fn account_moves_home_region(b: Backend) {
+    let root = tempfile::tempdir().unwrap();
+    let stores = Stores::Local(root.path().to_owned());
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("kinora.toml");
+    std::fs::write(&cfg, config(&stores)).unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
+    let token = app.signup("mover").await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "m.mp4", 180, 320, 1), "moving", "public").await;
+    until_ok(&app, &cfg).await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(["accounts", "move", "mover", "--region", "us-c", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg);
+    if let Some(url) = &app.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = until_ok(&app, &cfg).await;
+    assert_eq!(report["regions"]["eu-a"]["objects"], 0, "{report}");
+    assert_eq!(report["regions"]["us-c"]["objects"], report["regions"]["eu-b"]["objects"], "{report}");
+    let src = v["sources"][0]["url"].as_str().unwrap();
+    assert_eq!(app.get(src, None).await.status(), 200, "served from the new home");
+    let settings = web_settings(&app, "mover").await;
+    assert!(settings.contains("stored in us-c (US), backup in eu-b (EU)"), "{settings}");
 }
