@@ -98,6 +98,19 @@ pub struct Report {
     pub ok: bool,
     pub regions: BTreeMap<String, RegionReport>,
     pub violations: Vec<Violation>,
+    /// Missing replicas that can be copied again from their home: (from, to, key).
+    #[serde(skip)]
+    pub repairable: Vec<(String, String, String)>,
+}
+
+/// Queues a verified copy for every missing replica the report found repairable;
+/// returns how many (a running server's workers, or this process, make them).
+pub async fn repair(st: &AppState, report: &Report) -> anyhow::Result<usize> {
+    use kinora_db::{JobKind, JobQueue};
+    for (from, to, key) in &report.repairable {
+        st.db.enqueue(JobKind::Replicate, None, &serde_json::json!({"from": from, "to": to, "key": key})).await?;
+    }
+    Ok(report.repairable.len())
 }
 
 /// Checks every region's store against the database. `progress` is called with
@@ -119,6 +132,7 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
     let mut regions = BTreeMap::new();
     // (region, key) pairs found.
     let mut found: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut repairable: Vec<(String, String, String)> = Vec::new();
     for (r, objects) in &listings {
         let mut report = RegionReport {
             jurisdiction: r.jurisdiction.clone(),
@@ -182,11 +196,15 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
     for o in known.iter().filter(|o| !o.deleted) {
         for region in std::iter::once(o.home.as_str()).chain(st.regions.backup_of(&o.home)) {
             if !found.contains_key(&(region, o.key.as_str())) {
+                // A replica can be made again from the home copy; the repair queues it.
+                if region != o.home && found.contains_key(&(o.home.as_str(), o.key.as_str())) {
+                    repairable.push((o.home.clone(), region.to_owned(), o.key.clone()));
+                }
                 let detail = if region == o.home { "missing from the home region" } else { "no replica in the backup region" };
                 violations.push(Violation { kind: "missing-replica", region: region.to_owned(), key: o.key.clone(), detail: detail.into() });
             }
         }
     }
     violations.sort_by(|a, b| (a.kind, &a.region, &a.key).cmp(&(b.kind, &b.region, &b.key)));
-    Ok(Report { ok: violations.is_empty(), regions, violations })
+    Ok(Report { ok: violations.is_empty(), regions, violations, repairable })
 }

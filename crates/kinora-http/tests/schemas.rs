@@ -160,6 +160,15 @@ fn openapi_matches_the_response_structs() {
         },
     );
     check(&doc, "Imported", kinora_app::imports::Imported { username: "u".into(), videos: vec![id()] });
+    // The documented error codes are exactly the ones the server has.
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let codes: BTreeSet<String> = kinora_core::error::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    assert_eq!(documented, codes, "error codes in the OpenAPI document");
     // Every documented notification kind is one the server can send, and back.
     let kinds: BTreeSet<String> = NotificationKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
     if let Some(e) = doc["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"].as_array() {

@@ -108,6 +108,10 @@ enum VerifyCommand {
         /// Print `{"ok", "regions", "violations"}` as JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// Queue a verified copy for every missing replica whose home copy exists
+        /// (a running server's workers make them; check again after).
+        #[arg(long)]
+        repair: bool,
     },
 }
 
@@ -260,7 +264,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
-            Command::Verify(VerifyCommand::Residency { common, json }) => verify_residency(load(&common)?, json).await,
+            Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
             Command::Backup(cmd) => backup(cmd).await,
             Command::Accounts(AccountsCommand::Move { common, username, region }) => {
                 let st = AppState::open(load(&common)?, None).await?;
@@ -369,7 +373,7 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn verify_residency(c: config::Config, json: bool) -> anyhow::Result<()> {
+async fn verify_residency(c: config::Config, json: bool, repair: bool) -> anyhow::Result<()> {
     let st = AppState::open(c, None).await?;
     let bar = indicatif::ProgressBar::new(0);
     if !json {
@@ -387,6 +391,10 @@ async fn verify_residency(c: config::Config, json: bool) -> anyhow::Result<()> {
     })
     .await?;
     bar.finish_and_clear();
+    if repair && !report.repairable.is_empty() {
+        let n = kinora_app::residency::repair(&st, &report).await?;
+        eprintln!("{n} replicas queued for repair; run the check again once the workers are done");
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -161,6 +161,23 @@ async fn scenario(b: Backend, stores: Stores) {
         "{report}"
     );
 
+    // The repair makes the removed replica again (the server's workers copy it).
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(["verify", "residency", "--json", "--repair", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg).envs(s3_env());
+    if let Some(url) = &app.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    assert!(String::from_utf8_lossy(&cmd.output().unwrap().stderr).contains("1 replicas queued"));
+    let start = Instant::now();
+    loop {
+        let (_, report) = verify(&app, &cfg);
+        if !kinds(&report).iter().any(|(k, _)| k == "missing-replica") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the replica was never repaired: {report}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     // Reads fall back to the backup replica when the home region fails.
     if let Stores::Local(root) = &stores {
         std::fs::rename(root.join("eu-a"), root.join("eu-a.gone")).unwrap();
