@@ -169,9 +169,17 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         ("original bytes", original[1000..1064].to_vec()),
         ("export", b"watch-history.json".to_vec()),
     ];
+    // On PostgreSQL, its table files too (`base/`: tables, indexes, TOAST; its
+    // write-ahead log recycles on its own schedule and is not a table).
+    let mut pg_tables = None;
+    if let (Some(dir), Some(db)) = (std::env::var("KINORA_TEST_POSTGRES_DATA").ok(), app.db_url.as_ref()) {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db).await.unwrap();
+        let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+        pg_tables = Some(Path::new(&dir).join("base").join(oid));
+    }
     for (what, needle) in &needles {
-        for root in [app.data.path(), backup.path()] {
-            let found = files_with(root, needle);
+        for root in [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone()].into_iter().flatten() {
+            let found = files_with(&root, needle);
             assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
         }
     }
