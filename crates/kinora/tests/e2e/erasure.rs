@@ -12,15 +12,6 @@ use std::time::{Duration, Instant};
 
 both!(deactivate_and_cancel, erasure_leaves_no_byte_behind);
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 async fn deactivate_and_cancel(b: Backend) {
     use reqwest::Method as M;
@@ -30,9 +21,9 @@ async fn deactivate_and_cancel(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let v = app.upload_and_wait(&alice, &clip(dir.path(), "a.mp4", 180, 320, 1), "still here?", "public").await;
     let id = v["id"].as_str().unwrap();
-    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "wrong password!"}))).await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "wrong password!"}))).await;
     assert_eq!(s, 422, "{body}");
-    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "correct horse battery"}))).await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "correct horse battery"}))).await;
     assert_eq!(s, 202, "{body}");
     assert!(body["erase_at"].as_str().unwrap().ends_with('Z'));
     // Deactivated: gone for everyone, signed out everywhere.
@@ -108,13 +99,13 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let theirs = app.upload_and_wait(&bob, &clip(dir.path(), "b.mp4", 180, 320, 1), "bob's video", "public").await;
     let theirs_id = theirs["id"].as_str().unwrap();
     let mine_id = mine["id"].as_str().unwrap();
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &zed, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await.0, 201);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{mine_id}/comments"), &bob, Some(json!({"text": "bob was here"}))).await.0, 201);
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/bob/follow", &zed, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &zed, Some(json!({"watched_ms": 500}))).await.0, 204);
-    let (s, e) = call(&app, M::POST, "/api/v1/me/exports", &zed, None).await;
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &zed, None).await.0, 200);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{mine_id}/comments"), &bob, Some(json!({"text": "bob was here"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/bob/follow", &zed, None).await.0, 200);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None).await.0, 200);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &zed, Some(json!({"watched_ms": 500}))).await.0, 204);
+    let (s, e) = app.call(M::POST, "/api/v1/me/exports", &zed, None).await;
     assert_eq!(s, 202, "{e}");
     // Wait until the replicas and the export exist, so the erasure has them to remove.
     let home = app.data.path().join("regions").join("home");
@@ -127,7 +118,7 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     assert_eq!(before["counts"]["likes"], 1);
     assert_eq!(before["counts"]["comments"], 1);
 
-    let (s, body) = call(&app, M::DELETE, "/api/v1/me", &zed, Some(json!({"password": "correct horse battery"}))).await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &zed, Some(json!({"password": "correct horse battery"}))).await;
     assert_eq!(s, 202, "{body}");
     // The erase job runs at once (grace 0); wait for its end: the account row is gone.
     sqlx::any::install_default_drivers();

@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 
 both!(export_holds_everything, export_then_import_elsewhere);
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 async fn export_holds_everything(b: Backend) {
     use reqwest::Method as M;
@@ -31,23 +22,23 @@ async fn export_holds_everything(b: Backend) {
     let mine = app.upload_and_wait(&alice, &phone, "from my phone #me", "followers").await;
     let theirs = app.upload_and_wait(&bob, &clip(dir.path(), "b.mp4", 180, 320, 1), "bob's", "public").await;
     let (mine_id, theirs_id) = (mine["id"].as_str().unwrap(), theirs["id"].as_str().unwrap());
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &alice, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &alice, Some(json!({"text": "nice one"}))).await.0, 201);
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/bob/follow", &alice, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/carol/block", &alice, None).await.0, 204);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &alice, Some(json!({"watched_ms": 800, "completed": true}))).await.0, 204);
-    assert_eq!(call(&app, M::POST, "/api/v1/reports", &alice, Some(json!({"video_id": theirs_id, "reason": "spam"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &alice, None).await.0, 200);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &alice, Some(json!({"text": "nice one"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/bob/follow", &alice, None).await.0, 200);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/carol/block", &alice, None).await.0, 204);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &alice, Some(json!({"watched_ms": 800, "completed": true}))).await.0, 204);
+    assert_eq!(app.call(M::POST, "/api/v1/reports", &alice, Some(json!({"video_id": theirs_id, "reason": "spam"}))).await.0, 201);
 
-    let (s, e) = call(&app, M::POST, "/api/v1/me/exports", &alice, None).await;
+    let (s, e) = app.call(M::POST, "/api/v1/me/exports", &alice, None).await;
     assert_eq!(s, 202, "{e}");
     assert_eq!(e["status"], "pending");
     let id = e["id"].as_str().unwrap().to_owned();
     // Nobody else sees it.
-    assert_eq!(call(&app, M::GET, &format!("/api/v1/me/exports/{id}"), &bob, None).await.0, 404);
+    assert_eq!(app.call(M::GET, &format!("/api/v1/me/exports/{id}"), &bob, None).await.0, 404);
     assert_eq!(app.get_json(&format!("/api/v1/me/exports/{id}"), None).await.0, 401);
     let start = Instant::now();
     let ready = loop {
-        let (s, e) = call(&app, M::GET, &format!("/api/v1/me/exports/{id}"), &alice, None).await;
+        let (s, e) = app.call(M::GET, &format!("/api/v1/me/exports/{id}"), &alice, None).await;
         assert_eq!(s, 200, "{e}");
         if e["status"] == "ready" {
             break e;
@@ -56,7 +47,7 @@ async fn export_holds_everything(b: Backend) {
         assert!(start.elapsed() < Duration::from_secs(60), "export never ready: {e}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    let (_, notes) = call(&app, M::GET, "/api/v1/notifications", &alice, None).await;
+    let (_, notes) = app.call(M::GET, "/api/v1/notifications", &alice, None).await;
     assert!(notes["items"].as_array().unwrap().iter().any(|n| n["kind"] == "export_ready"), "{notes}");
     let url = ready["download_url"].as_str().unwrap();
     assert_eq!(app.client.get(app.url(url)).bearer_auth(&bob).send().await.unwrap().status(), 404);
@@ -98,12 +89,12 @@ async fn export_holds_everything(b: Backend) {
 }
 
 async fn wait_export(app: &TestApp, token: &str) -> Vec<u8> {
-    let (s, e) = call(app, reqwest::Method::POST, "/api/v1/me/exports", token, None).await;
+    let (s, e) = app.call(reqwest::Method::POST, "/api/v1/me/exports", token, None).await;
     assert_eq!(s, 202, "{e}");
     let id = e["id"].as_str().unwrap().to_owned();
     let start = Instant::now();
     loop {
-        let (_, e) = call(app, reqwest::Method::GET, &format!("/api/v1/me/exports/{id}"), token, None).await;
+        let (_, e) = app.call(reqwest::Method::GET, &format!("/api/v1/me/exports/{id}"), token, None).await;
         if e["status"] == "ready" {
             let r = app.client.get(app.url(e["download_url"].as_str().unwrap())).bearer_auth(token).send().await.unwrap();
             return r.bytes().await.unwrap().to_vec();
@@ -139,7 +130,7 @@ async fn export_then_import_elsewhere(b: Backend) {
     let a = from.upload_and_wait(&alice, &clip(dir.path(), "a.mp4", 180, 320, 1), "first #moved", "public").await;
     let b2 = from.upload_and_wait(&alice, &clip(dir.path(), "b.mp4", 320, 180, 1), "second, friends only", "followers").await;
     let id_b = b2["id"].as_str().unwrap();
-    assert_eq!(call(&from, M::PATCH, &format!("/api/v1/videos/{id_b}"), &alice, Some(json!({"comments": "off"}))).await.0, 200);
+    assert_eq!(from.call(M::PATCH, &format!("/api/v1/videos/{id_b}"), &alice, Some(json!({"comments": "off"}))).await.0, 200);
     let archive = wait_export(&from, &alice).await;
     let zip_path = dir.path().join("alice.zip");
     std::fs::write(&zip_path, &archive).unwrap();

@@ -194,29 +194,7 @@ async fn scenario(b: Backend, stores: Stores) {
 
 /// Signs in with the web form and returns the settings page.
 async fn web_settings(app: &TestApp, username: &str) -> String {
-    let page = app.get("/login", None).await;
-    let csrf = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("kinora_csrf=").map(|r| r.split(';').next().unwrap().to_owned()))
-        .unwrap();
-    let r = app
-        .client
-        .post(app.url("/login"))
-        .header("cookie", format!("kinora_csrf={csrf}"))
-        .form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap();
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("kinora_session=").map(|r| r.split(';').next().unwrap().to_owned()))
-        .unwrap();
+    let session = app.web_session(username).await;
     app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap()
 }
 

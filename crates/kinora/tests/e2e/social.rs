@@ -9,15 +9,6 @@ use serde_json::{json, Value};
 
 both!(social_flows, write_rate_limits);
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 use reqwest::Method as M;
 
@@ -32,55 +23,55 @@ async fn social_flows(b: Backend) {
     let id = v["id"].as_str().unwrap().to_owned();
 
     // Follow, counts, lists.
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/ann/follow", &bob, None).await, (200, json!({"state": "following"})));
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/ann/follow", &bob, None).await.1["state"], "following");
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/bob/follow", &bob, None).await.0, 422);
-    let (_, acct) = call(&app, M::GET, "/api/v1/accounts/ann", &bob, None).await;
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/ann/follow", &bob, None).await, (200, json!({"state": "following"})));
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/ann/follow", &bob, None).await.1["state"], "following");
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/bob/follow", &bob, None).await.0, 422);
+    let (_, acct) = app.call(M::GET, "/api/v1/accounts/ann", &bob, None).await;
     assert_eq!(acct["counts"]["followers"], 1);
     assert_eq!(acct["follow"], "following");
-    let (_, fl) = call(&app, M::GET, "/api/v1/accounts/ann/followers", &cat, None).await;
+    let (_, fl) = app.call(M::GET, "/api/v1/accounts/ann/followers", &cat, None).await;
     assert_eq!(fl["items"][0]["username"], "bob");
-    let (_, fl) = call(&app, M::GET, "/api/v1/accounts/bob/following", &cat, None).await;
+    let (_, fl) = app.call(M::GET, "/api/v1/accounts/bob/following", &cat, None).await;
     assert_eq!(fl["items"][0]["username"], "ann");
-    let (_, feed) = call(&app, M::GET, "/api/v1/feed/following", &bob, None).await;
+    let (_, feed) = app.call(M::GET, "/api/v1/feed/following", &bob, None).await;
     assert_eq!(feed["items"][0]["id"], id.as_str());
 
     // Likes: idempotent, counted, liked_by_me.
     for _ in 0..2 {
-        let (s, l) = call(&app, M::POST, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
+        let (s, l) = app.call(M::POST, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
         assert_eq!((s, l["counts"]["likes"].as_i64()), (200, Some(1)));
     }
-    let (_, vj) = call(&app, M::GET, &format!("/api/v1/videos/{id}"), &bob, None).await;
+    let (_, vj) = app.call(M::GET, &format!("/api/v1/videos/{id}"), &bob, None).await;
     assert_eq!(vj["liked_by_me"], true);
     assert_eq!(vj["counts"]["likes"], 1);
     // Bob keeps his likes private (the default), so others do not see his name
     // among the likers (review finding 4); he sees himself.
-    let (_, likers) = call(&app, M::GET, &format!("/api/v1/videos/{id}/likes"), &cat, None).await;
+    let (_, likers) = app.call(M::GET, &format!("/api/v1/videos/{id}/likes"), &cat, None).await;
     assert_eq!(likers["items"].as_array().map(Vec::len), Some(0), "{likers}");
-    let (_, likers) = call(&app, M::GET, &format!("/api/v1/videos/{id}/likes"), &bob, None).await;
+    let (_, likers) = app.call(M::GET, &format!("/api/v1/videos/{id}/likes"), &bob, None).await;
     assert_eq!(likers["items"][0]["username"], "bob");
-    let (_, l) = call(&app, M::DELETE, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
+    let (_, l) = app.call(M::DELETE, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
     assert_eq!(l["counts"]["likes"], 0);
-    call(&app, M::POST, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
+    app.call(M::POST, &format!("/api/v1/videos/{id}/like"), &bob, None).await;
 
     // Comments, one level of replies, comment likes, deletion rights.
-    let (s, c1) = call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "Lovely! @cat look"}))).await;
+    let (s, c1) = app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "Lovely! @cat look"}))).await;
     assert_eq!(s, 201, "{c1}");
     let c1id = c1["id"].as_str().unwrap().to_owned();
-    let (_, r1) = call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &ann, Some(json!({"text": "thanks", "reply_to": c1id}))).await;
-    let (_, r2) = call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "agreed", "reply_to": r1["id"]}))).await;
+    let (_, r1) = app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &ann, Some(json!({"text": "thanks", "reply_to": c1id}))).await;
+    let (_, r2) = app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "agreed", "reply_to": r1["id"]}))).await;
     assert_eq!(r2["reply_to"], c1id.as_str(), "a reply to a reply answers the top comment");
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "  "}))).await.0, 422);
-    let (_, cl) = call(&app, M::POST, &format!("/api/v1/comments/{c1id}/like"), &ann, None).await;
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "  "}))).await.0, 422);
+    let (_, cl) = app.call(M::POST, &format!("/api/v1/comments/{c1id}/like"), &ann, None).await;
     assert_eq!(cl["counts"]["likes"], 1);
-    let (_, list) = call(&app, M::GET, &format!("/api/v1/videos/{id}/comments"), &cat, None).await;
+    let (_, list) = app.call(M::GET, &format!("/api/v1/videos/{id}/comments"), &cat, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 3);
-    assert_eq!(call(&app, M::DELETE, &format!("/api/v1/comments/{c1id}"), &cat, None).await.0, 403);
-    let (_, vj) = call(&app, M::GET, &format!("/api/v1/videos/{id}"), &cat, None).await;
+    assert_eq!(app.call(M::DELETE, &format!("/api/v1/comments/{c1id}"), &cat, None).await.0, 403);
+    let (_, vj) = app.call(M::GET, &format!("/api/v1/videos/{id}"), &cat, None).await;
     assert_eq!(vj["counts"]["comments"], 3);
     // The video's owner may delete any comment; replies go with it.
-    assert_eq!(call(&app, M::DELETE, &format!("/api/v1/comments/{c1id}"), &ann, None).await.0, 204);
-    let (_, vj) = call(&app, M::GET, &format!("/api/v1/videos/{id}"), &cat, None).await;
+    assert_eq!(app.call(M::DELETE, &format!("/api/v1/comments/{c1id}"), &ann, None).await.0, 204);
+    let (_, vj) = app.call(M::GET, &format!("/api/v1/videos/{id}"), &cat, None).await;
     assert_eq!(vj["counts"]["comments"], 0);
 
     // Making a video private stops its media URLs at once, and shared caches were
@@ -88,78 +79,78 @@ async fn social_flows(b: Backend) {
     let media = vj["sources"][0]["url"].as_str().unwrap().to_owned();
     let r = app.get(&media, None).await;
     assert!(r.headers()["cache-control"].to_str().unwrap().contains("s-maxage=10"));
-    call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "private"}))).await;
+    app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "private"}))).await;
     assert_eq!(app.get(&media, None).await.status(), 404);
     assert_eq!(app.get(&media, Some(&bob)).await.status(), 404);
     assert_eq!(app.get(&media, Some(&ann)).await.status(), 200);
-    call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "public"}))).await;
+    app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"visibility": "public"}))).await;
 
     // Liked videos: private to the liker unless they choose to show them.
-    assert_eq!(call(&app, M::GET, "/api/v1/accounts/bob/liked", &cat, None).await.0, 404);
-    assert_eq!(call(&app, M::GET, "/api/v1/accounts/bob/liked", &bob, None).await.1["items"][0]["id"], id.as_str());
-    call(&app, M::PATCH, "/api/v1/me", &bob, Some(json!({"likes_public": true}))).await;
-    let (s, liked) = call(&app, M::GET, "/api/v1/accounts/bob/liked", &cat, None).await;
+    assert_eq!(app.call(M::GET, "/api/v1/accounts/bob/liked", &cat, None).await.0, 404);
+    assert_eq!(app.call(M::GET, "/api/v1/accounts/bob/liked", &bob, None).await.1["items"][0]["id"], id.as_str());
+    app.call(M::PATCH, "/api/v1/me", &bob, Some(json!({"likes_public": true}))).await;
+    let (s, liked) = app.call(M::GET, "/api/v1/accounts/bob/liked", &cat, None).await;
     assert_eq!((s, liked["items"][0]["id"].as_str()), (200, Some(id.as_str())));
     assert_eq!(app.get_json("/api/v1/accounts/bob/liked", None).await.0, 200);
 
     // Comment settings.
-    let (s, e) = call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "followers", "caption": "Now #sunset"}))).await;
+    let (s, e) = app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "followers", "caption": "Now #sunset"}))).await;
     assert_eq!(s, 200, "{e}");
     assert_eq!(e["comments"], "followers");
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "hi"}))).await.0, 403);
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "hi"}))).await.0, 201);
-    call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "off"}))).await;
-    assert_eq!(call(&app, M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "hi"}))).await.0, 403);
-    assert_eq!(call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &bob, Some(json!({"caption": "mine"}))).await.0, 403);
-    assert_eq!(call(&app, M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "nobody"}))).await.0, 422);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &cat, Some(json!({"text": "hi"}))).await.0, 403);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "hi"}))).await.0, 201);
+    app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "off"}))).await;
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{id}/comments"), &bob, Some(json!({"text": "hi"}))).await.0, 403);
+    assert_eq!(app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &bob, Some(json!({"caption": "mine"}))).await.0, 403);
+    assert_eq!(app.call(M::PATCH, &format!("/api/v1/videos/{id}"), &ann, Some(json!({"comments": "nobody"}))).await.0, 422);
     // Editing the caption re-indexes hashtags.
-    let (_, beach) = call(&app, M::GET, "/api/v1/tags/beach/videos", &cat, None).await;
+    let (_, beach) = app.call(M::GET, "/api/v1/tags/beach/videos", &cat, None).await;
     assert!(beach["items"].as_array().unwrap().is_empty());
-    let (_, sunset) = call(&app, M::GET, "/api/v1/tags/sunset/videos", &cat, None).await;
+    let (_, sunset) = app.call(M::GET, "/api/v1/tags/sunset/videos", &cat, None).await;
     assert_eq!(sunset["items"][0]["id"], id.as_str());
 
     // Hashtag follows feed the following feed.
-    assert_eq!(call(&app, M::POST, "/api/v1/tags/sunset/follow", &cat, None).await.1["following"], true);
-    let (_, feed) = call(&app, M::GET, "/api/v1/feed/following", &cat, None).await;
+    assert_eq!(app.call(M::POST, "/api/v1/tags/sunset/follow", &cat, None).await.1["following"], true);
+    let (_, feed) = app.call(M::GET, "/api/v1/feed/following", &cat, None).await;
     assert_eq!(feed["items"][0]["id"], id.as_str());
-    let (_, trending) = call(&app, M::GET, "/api/v1/tags/trending", &cat, None).await;
+    let (_, trending) = app.call(M::GET, "/api/v1/tags/trending", &cat, None).await;
     assert_eq!(trending["items"][0]["tag"], "sunset");
 
     // Notifications: follow, like, comment, reply, mention; mark read.
-    let (_, n) = call(&app, M::GET, "/api/v1/notifications", &ann, None).await;
+    let (_, n) = app.call(M::GET, "/api/v1/notifications", &ann, None).await;
     let kinds: Vec<&str> = n["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     for k in ["follow", "like", "comment"] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
     assert!(n["unread"].as_i64().unwrap() >= 3);
-    let (_, nb) = call(&app, M::GET, "/api/v1/notifications", &bob, None).await;
+    let (_, nb) = app.call(M::GET, "/api/v1/notifications", &bob, None).await;
     let bob_kinds: Vec<&str> = nb["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert!(bob_kinds.contains(&"mention"), "{bob_kinds:?}");
-    assert_eq!(call(&app, M::POST, "/api/v1/notifications/read", &ann, Some(json!({}))).await.0, 204);
-    assert_eq!(call(&app, M::GET, "/api/v1/notifications", &ann, None).await.1["unread"], 0);
+    assert_eq!(app.call(M::POST, "/api/v1/notifications/read", &ann, Some(json!({}))).await.0, 204);
+    assert_eq!(app.call(M::GET, "/api/v1/notifications", &ann, None).await.1["unread"], 0);
 
     // Mutes hide from feeds; the video stays reachable.
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/ann/mute", &bob, None).await.0, 204);
-    let (_, fy) = call(&app, M::GET, "/api/v1/feed/for-you", &bob, None).await;
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/ann/mute", &bob, None).await.0, 204);
+    let (_, fy) = app.call(M::GET, "/api/v1/feed/for-you", &bob, None).await;
     assert!(fy["items"].as_array().unwrap().is_empty());
-    let (_, fo) = call(&app, M::GET, "/api/v1/feed/following", &bob, None).await;
+    let (_, fo) = app.call(M::GET, "/api/v1/feed/following", &bob, None).await;
     assert!(fo["items"].as_array().unwrap().is_empty());
-    assert_eq!(call(&app, M::GET, &format!("/api/v1/videos/{id}"), &bob, None).await.0, 200);
-    call(&app, M::DELETE, "/api/v1/accounts/ann/mute", &bob, None).await;
+    assert_eq!(app.call(M::GET, &format!("/api/v1/videos/{id}"), &bob, None).await.0, 200);
+    app.call(M::DELETE, "/api/v1/accounts/ann/mute", &bob, None).await;
 
     // Private accounts: requests, accept, reject; going public accepts the rest.
-    call(&app, M::PATCH, "/api/v1/me", &cat, Some(json!({"private": true, "display_name": "Cat C", "bio": "meow"}))).await;
-    assert_eq!(call(&app, M::POST, "/api/v1/accounts/cat/follow", &ann, None).await.1["state"], "requested");
-    assert_eq!(call(&app, M::GET, "/api/v1/accounts/cat", &ann, None).await.1["follow"], "requested");
-    assert_eq!(call(&app, M::POST, "/api/v1/follow-requests/ann/reject", &cat, None).await.0, 200);
-    assert_eq!(call(&app, M::POST, "/api/v1/follow-requests/ann/reject", &cat, None).await.0, 404);
-    call(&app, M::POST, "/api/v1/accounts/cat/follow", &bob, None).await;
-    call(&app, M::PATCH, "/api/v1/me", &cat, Some(json!({"private": false}))).await;
-    assert_eq!(call(&app, M::GET, "/api/v1/accounts/cat", &bob, None).await.1["follow"], "following");
-    assert_eq!(call(&app, M::PATCH, "/api/v1/me", &cat, Some(json!({"bio": "x".repeat(501)}))).await.0, 422);
+    app.call(M::PATCH, "/api/v1/me", &cat, Some(json!({"private": true, "display_name": "Cat C", "bio": "meow"}))).await;
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/cat/follow", &ann, None).await.1["state"], "requested");
+    assert_eq!(app.call(M::GET, "/api/v1/accounts/cat", &ann, None).await.1["follow"], "requested");
+    assert_eq!(app.call(M::POST, "/api/v1/follow-requests/ann/reject", &cat, None).await.0, 200);
+    assert_eq!(app.call(M::POST, "/api/v1/follow-requests/ann/reject", &cat, None).await.0, 404);
+    app.call(M::POST, "/api/v1/accounts/cat/follow", &bob, None).await;
+    app.call(M::PATCH, "/api/v1/me", &cat, Some(json!({"private": false}))).await;
+    assert_eq!(app.call(M::GET, "/api/v1/accounts/cat", &bob, None).await.1["follow"], "following");
+    assert_eq!(app.call(M::PATCH, "/api/v1/me", &cat, Some(json!({"bio": "x".repeat(501)}))).await.0, 422);
 
     // Shares, views, analytics.
-    let (s, sh) = call(&app, M::POST, &format!("/api/v1/videos/{id}/share"), &cat, None).await;
+    let (s, sh) = app.call(M::POST, &format!("/api/v1/videos/{id}/share"), &cat, None).await;
     assert_eq!(s, 200);
     assert!(sh["share_url"].as_str().unwrap().ends_with(&format!("/v/{id}")));
     // Two viewers (one signed out, one signed in); a viewer's repeats within ten
@@ -171,7 +162,7 @@ async fn social_flows(b: Backend) {
         }
         assert_eq!(r.send().await.unwrap().status(), 204);
     }
-    let (s, an) = call(&app, M::GET, "/api/v1/me/analytics", &ann, None).await;
+    let (s, an) = app.call(M::GET, "/api/v1/me/analytics", &ann, None).await;
     assert_eq!(s, 200);
     let vs = &an["videos"][0];
     assert_eq!(vs["views"], 2);
@@ -183,21 +174,21 @@ async fn social_flows(b: Backend) {
     assert_eq!(an["totals"]["followers_gained_28d"], 1);
 
     // Reports are stored; they must name exactly one visible thing.
-    let (s, rep) = call(&app, M::POST, "/api/v1/reports", &cat, Some(json!({"video_id": id, "reason": "spam", "details": "ads"}))).await;
+    let (s, rep) = app.call(M::POST, "/api/v1/reports", &cat, Some(json!({"video_id": id, "reason": "spam", "details": "ads"}))).await;
     assert_eq!((s, rep["status"].as_str()), (201, Some("open")));
-    assert_eq!(call(&app, M::POST, "/api/v1/reports", &cat, Some(json!({"account": "ann", "reason": "nope"}))).await.0, 422);
-    assert_eq!(call(&app, M::POST, "/api/v1/reports", &cat, Some(json!({"reason": "spam"}))).await.0, 422);
-    assert_eq!(call(&app, M::POST, "/api/v1/reports", &cat, Some(json!({"video_id": "AAAAAAAAAAAAAAAA", "reason": "spam"}))).await.0, 404);
+    assert_eq!(app.call(M::POST, "/api/v1/reports", &cat, Some(json!({"account": "ann", "reason": "nope"}))).await.0, 422);
+    assert_eq!(app.call(M::POST, "/api/v1/reports", &cat, Some(json!({"reason": "spam"}))).await.0, 422);
+    assert_eq!(app.call(M::POST, "/api/v1/reports", &cat, Some(json!({"video_id": "AAAAAAAAAAAAAAAA", "reason": "spam"}))).await.0, 404);
 
     // Search: username prefix, display name and bio full text, captions.
-    let (_, acc) = call(&app, M::GET, "/api/v1/search?type=accounts&q=ca", &ann, None).await;
+    let (_, acc) = app.call(M::GET, "/api/v1/search?type=accounts&q=ca", &ann, None).await;
     assert_eq!(acc["items"][0]["username"], "cat");
-    let (_, acc) = call(&app, M::GET, "/api/v1/search?type=accounts&q=meow", &ann, None).await;
+    let (_, acc) = app.call(M::GET, "/api/v1/search?type=accounts&q=meow", &ann, None).await;
     assert_eq!(acc["items"][0]["username"], "cat");
-    let (_, vids) = call(&app, M::GET, "/api/v1/search?type=videos&q=suns", &cat, None).await;
+    let (_, vids) = app.call(M::GET, "/api/v1/search?type=videos&q=suns", &cat, None).await;
     assert_eq!(vids["items"][0]["id"], id.as_str());
-    assert_eq!(call(&app, M::GET, "/api/v1/search?type=people&q=x", &cat, None).await.0, 422);
-    let (s, weird) = call(&app, M::GET, "/api/v1/search?type=videos&q=%22%29%28*%3A%26%7C%21", &cat, None).await;
+    assert_eq!(app.call(M::GET, "/api/v1/search?type=people&q=x", &cat, None).await.0, 422);
+    let (s, weird) = app.call(M::GET, "/api/v1/search?type=videos&q=%22%29%28*%3A%26%7C%21", &cat, None).await;
     assert_eq!(s, 200, "{weird}");
 }
 
@@ -270,7 +261,7 @@ async fn avatars_are_reencoded_and_policed(b: Backend) {
     assert_eq!((p["streams"][0]["width"].as_i64(), p["streams"][0]["height"].as_i64()), (Some(256), Some(256)));
     assert_eq!(app.get_json("/api/v1/accounts/ann", None).await.1["avatar_url"], url.as_str());
     // Blocked: the picture is gone for them, like the account.
-    call(&app, M::POST, "/api/v1/accounts/bob/block", &ann, None).await;
+    app.call(M::POST, "/api/v1/accounts/bob/block", &ann, None).await;
     assert_eq!(app.get(&url, Some(&bob)).await.status(), 404);
     // Not an image.
     let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"#EXTM3U\nhttp://127.0.0.1:9/x\n".to_vec()).file_name("x.png"));

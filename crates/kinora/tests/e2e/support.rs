@@ -227,6 +227,40 @@ impl TestApp {
         }
     }
 
+    /// An API call with a Bearer token and an optional JSON body: (status, JSON).
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs in with the web form (double-submit CSRF) and returns the session
+    /// cookie's value.
+    pub async fn web_session(&self, username: &str) -> String {
+        let cookie = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| c.strip_prefix(&format!("{name}=")).map(|r| r.split(';').next().unwrap().to_owned()))
+        };
+        let page = self.get("/login", None).await;
+        let csrf = cookie(&page, "kinora_csrf").expect("a CSRF cookie");
+        let r = self
+            .client
+            .post(self.url("/login"))
+            .header("cookie", format!("kinora_csrf={csrf}"))
+            .form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")])
+            .send()
+            .await
+            .unwrap();
+        cookie(&r, "kinora_session").expect("a session cookie")
+    }
+
     pub async fn healthy(&self) -> bool {
         matches!(self.client.get(self.url("/healthz")).send().await, Ok(r) if r.status() == 200)
     }
