@@ -70,6 +70,8 @@ pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
                 kinora_store::delete(&region.store, &key).await?;
                 removed += 1;
             }
+            // Buckets that keep versions keep the older ones, and a delete marker.
+            removed += st.regions.purge_versions(&region.name, &key).await?;
         }
     }
     // Resumable uploads in progress live on this node's disk.

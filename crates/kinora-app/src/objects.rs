@@ -22,11 +22,12 @@ pub async fn replicate_later(st: &AppState, home: &str, key: &str) -> anyhow::Re
     Ok(())
 }
 
-/// Deletes `key` from `home` and from its backup region.
+/// Deletes `key` from `home` and from its backup region, older versions included
+/// where a bucket keeps them.
 pub async fn delete(st: &AppState, home: &str, key: &str) -> anyhow::Result<()> {
-    kinora_store::delete(st.regions.get(home)?, key).await?;
-    if let Some(backup) = st.regions.backup_of(home) {
-        kinora_store::delete(st.regions.get(backup)?, key).await?;
+    for region in std::iter::once(home).chain(st.regions.backup_of(home)) {
+        kinora_store::delete(st.regions.get(region)?, key).await?;
+        st.regions.purge_versions(region, key).await?;
     }
     Ok(())
 }
@@ -41,6 +42,7 @@ pub async fn delete_prefix(st: &AppState, home: &str, prefix: &str) -> anyhow::R
             kinora_store::delete(store, &k).await?;
             n += 1;
         }
+        st.regions.purge_versions(region, prefix).await?;
     }
     Ok(n)
 }

@@ -8,6 +8,8 @@
 //!
 //! Keys: `originals/<video>` (private, never served), `media/<video>/<name>`.
 
+pub mod versions;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
@@ -38,6 +40,8 @@ pub struct Region {
     pub location: String,
     pub store: Arc<dyn ObjectStore>,
     root: Option<std::path::PathBuf>,
+    /// For S3 buckets: how to reach older versions of objects.
+    s3: Option<versions::S3Bucket>,
 }
 
 /// The object stores of every configured region, which one is primary (new
@@ -56,14 +60,16 @@ fn now_ms() -> i64 {
 }
 
 /// Opens the store a region's `storage` names.
-fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<(Arc<dyn ObjectStore>, Option<std::path::PathBuf>, String)> {
+type Opened = (Arc<dyn ObjectStore>, Option<std::path::PathBuf>, String, Option<versions::S3Bucket>);
+
+fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
     let s = spec.storage.trim();
     if s.is_empty() || s.starts_with("file://") {
         let dir = if s.is_empty() { data.join("regions").join(&spec.name) } else { std::path::PathBuf::from(&s["file://".len()..]) };
         std::fs::create_dir_all(&dir)?;
         let store = LocalFileSystem::new_with_prefix(&dir)?;
         let location = format!("file://{}", dir.display());
-        return Ok((Arc::new(store), Some(dir), location));
+        return Ok((Arc::new(store), Some(dir), location, None));
     }
     if let Some(rest) = s.strip_prefix("s3://") {
         let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -73,6 +79,7 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<(Arc<dyn ObjectS
         // Credentials come from the usual AWS_* variables.
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         let mut endpoint = String::new();
+        let mut s3_region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
@@ -80,13 +87,24 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<(Arc<dyn ObjectS
                     endpoint = v.to_owned();
                     b = b.with_endpoint(v).with_allow_http(v.starts_with("http://")).with_virtual_hosted_style_request(false);
                 }
-                "region" => b = b.with_region(v),
+                "region" => {
+                    s3_region = v.to_owned();
+                    b = b.with_region(v);
+                }
                 other => anyhow::bail!("region {}: unknown storage option {other:?} (endpoint, region)", spec.name),
             }
         }
         let store = b.build().map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
         let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
-        return Ok((Arc::new(store), None, format!("s3://{bucket}{at}")));
+        let versions = versions::S3Bucket {
+            endpoint: if endpoint.is_empty() { format!("https://s3.{s3_region}.amazonaws.com") } else { endpoint.clone() },
+            bucket: bucket.to_owned(),
+            region: s3_region,
+            access_key: std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+            secret_key: std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+            session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
+        };
+        return Ok((Arc::new(store), None, format!("s3://{bucket}{at}"), Some(versions)));
     }
     anyhow::bail!("region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...", spec.name)
 }
@@ -96,10 +114,10 @@ impl Regions {
     pub fn open(data: &Path, specs: &[RegionSpec], primary: &str, backup: Option<&str>) -> anyhow::Result<Regions> {
         let mut regions = std::collections::BTreeMap::new();
         for spec in specs {
-            let (store, root, location) = open_store(data, spec)?;
+            let (store, root, location, s3) = open_store(data, spec)?;
             regions.insert(
                 spec.name.clone(),
-                Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root },
+                Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root, s3 },
             );
         }
         if !regions.contains_key(primary) {
@@ -168,6 +186,15 @@ impl Regions {
             .await??;
         }
         Ok(n)
+    }
+
+    /// Deletes every version of every object under `prefix` in `region` (S3 buckets
+    /// keep older versions when versioning is on; local directories keep none).
+    pub async fn purge_versions(&self, region: &str, prefix: &str) -> anyhow::Result<usize> {
+        match &self.region(region)?.s3 {
+            Some(b) => b.purge_versions(prefix).await,
+            None => Ok(0),
+        }
     }
 
     /// Records whether an operation on a region's store worked, for `/healthz`.

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-both!(deactivate_and_cancel, erasure_leaves_no_byte_behind);
+both!(deactivate_and_cancel, erasure_leaves_no_byte_behind, erasure_removes_every_version_in_s3);
 
 
 async fn deactivate_and_cancel(b: Backend) {
@@ -196,4 +196,61 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     assert_eq!(code, Some(1));
     let kinds: Vec<&str> = report["violations"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["backup-misplaced", "erased-remnant"], "{report}");
+}
+
+/// A bucket with versioning on a moto server; returns its storage URL and how to
+/// list its versions.
+async fn versioned_bucket(server_var: &str, name: &str) -> (String, String) {
+    let server = std::env::var(server_var).unwrap_or_else(|_| panic!("{server_var} is not set: run the suite with scripts/test, which starts moto"));
+    let c = reqwest::Client::new();
+    assert!(c.put(format!("{server}/{name}")).send().await.unwrap().status().is_success());
+    let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    assert!(c.put(format!("{server}/{name}?versioning")).body(body).send().await.unwrap().status().is_success());
+    (format!("s3://{name}?endpoint={server}&region=us-east-1"), format!("{server}/{name}?versions"))
+}
+
+/// Erasure on buckets that keep versions: no version and no delete marker of the
+/// account's objects is left in its home region or its backup.
+async fn erasure_removes_every_version_in_s3(b: Backend) {
+    let tag = format!("{}{}", std::process::id(), if b == Backend::Sqlite { "s" } else { "p" });
+    let (home, home_versions) = versioned_bucket("KINORA_TEST_S3_A", &format!("kin-ver-{tag}-home")).await;
+    let (copy, copy_versions) = versioned_bucket("KINORA_TEST_S3_B", &format!("kin-ver-{tag}-copy")).await;
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("kinora.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[regions.home]\nstorage = \"{home}\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"{copy}\"\njurisdiction = \"EU\"\n\
+             [residency]\nprimary = \"home\"\nbackup = \"copy\"\n[accounts]\nerasure_grace_hours = 0\n"
+        ),
+    )
+    .unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let env = [("KINORA_CONFIG", cfg_s), ("AWS_ACCESS_KEY_ID", "kinora-test"), ("AWS_SECRET_ACCESS_KEY", "kinora-test"), ("AWS_REGION", "us-east-1")];
+    let app = TestApp::spawn_with(b, &env).await;
+    let token = app.signup("versioned").await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "v.mp4", 180, 320, 1), "kept in versions?", "public").await;
+    assert_eq!(v["status"], "ready");
+    let count = |url: String| async move {
+        let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+        xml.matches("<Version>").count() + xml.matches("<DeleteMarker>").count()
+    };
+    let start = Instant::now();
+    while count(copy_versions.clone()).await < 4 {
+        assert!(start.elapsed() < Duration::from_secs(60), "replicas never arrived");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(count(home_versions.clone()).await >= 4);
+    let r = app.client.delete(app.url("/api/v1/me")).bearer_auth(&token).json(&json!({"password": "correct horse battery"})).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let start = Instant::now();
+    loop {
+        let (h, c) = (count(home_versions.clone()).await, count(copy_versions.clone()).await);
+        if h == 0 && c == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "versions left: home {h}, backup {c}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
