@@ -11,47 +11,26 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: "0001_core",
-        sqlite: include_str!("../migrations/sqlite/0001_core.sql"),
-        postgres: include_str!("../migrations/postgres/0001_core.sql"),
-    },
-    Migration {
-        version: "0002_uploads",
-        sqlite: include_str!("../migrations/sqlite/0002_uploads.sql"),
-        postgres: include_str!("../migrations/postgres/0002_uploads.sql"),
-    },
-    Migration {
-        version: "0003_social",
-        sqlite: include_str!("../migrations/sqlite/0003_social.sql"),
-        postgres: include_str!("../migrations/postgres/0003_social.sql"),
-    },
-    Migration {
-        version: "0004_avatars",
-        sqlite: include_str!("../migrations/sqlite/0004_avatars.sql"),
-        postgres: include_str!("../migrations/postgres/0004_avatars.sql"),
-    },
-    Migration {
-        version: "0005_likes_public",
-        sqlite: include_str!("../migrations/sqlite/0005_likes_public.sql"),
-        postgres: include_str!("../migrations/postgres/0005_likes_public.sql"),
-    },
-    Migration {
-        version: "0006_review",
-        sqlite: include_str!("../migrations/sqlite/0006_review.sql"),
-        postgres: include_str!("../migrations/postgres/0006_review.sql"),
-    },
-    Migration {
-        version: "0007_exports",
-        sqlite: include_str!("../migrations/sqlite/0007_exports.sql"),
-        postgres: include_str!("../migrations/postgres/0007_exports.sql"),
-    },
-    Migration {
-        version: "0008_erasure",
-        sqlite: include_str!("../migrations/sqlite/0008_erasure.sql"),
-        postgres: include_str!("../migrations/postgres/0008_erasure.sql"),
-    },
+/// The migrations of both backends, in order: `migrations/<backend>/<version>.sql`.
+macro_rules! migrations {
+    ($($v:literal),* $(,)?) => {
+        &[$(Migration {
+            version: $v,
+            sqlite: include_str!(concat!("../migrations/sqlite/", $v, ".sql")),
+            postgres: include_str!(concat!("../migrations/postgres/", $v, ".sql")),
+        }),*]
+    };
+}
+
+const MIGRATIONS: &[Migration] = migrations![
+    "0001_core",
+    "0002_uploads",
+    "0003_social",
+    "0004_avatars",
+    "0005_likes_public",
+    "0006_review",
+    "0007_exports",
+    "0008_erasure",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {
