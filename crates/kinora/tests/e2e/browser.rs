@@ -118,6 +118,8 @@ impl Driver {
     }
 
     async fn click(&self, css: &str) {
+        // As a person does: scroll it to the middle of the screen (not under the tab bar).
+        self.js(&format!("document.querySelector({css:?}).scrollIntoView({{block: 'center'}}); return true;")).await;
         let el = self.find(css).await;
         let r = self
             .client
@@ -127,6 +129,32 @@ impl Driver {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    /// Accepts the page's `confirm()` dialog.
+    async fn accept_dialog(&self) {
+        let start = Instant::now();
+        loop {
+            let r = self.client.post(format!("{}/session/{}/alert/accept", self.base, self.session)).json(&json!({})).send().await.unwrap();
+            if r.status().is_success() {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "no dialog to accept");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `script` returns a truthy value; returns it.
+    async fn until(&self, script: &str, what: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.js(script).await;
+            if !(v.is_null() || v == false || v == "") {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "{what} never happened");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Waits until the `n`th card's video has played past `secs`.
@@ -362,4 +390,38 @@ async fn phone_browser_scrolls_past_the_first_page() {
     }
     let last = d.js("const c = document.querySelectorAll('.card')[9]; return [!!c.querySelector('.act.report'), !!c.querySelector('.caption a[href=\"/tags/scroll\"]')];").await;
     assert_eq!(last, serde_json::json!([true, true]), "later cards are the same card");
+}
+
+/// Settings at phone size, as a person uses them: where the data lives, change the
+/// password, download the data, then delete the account (confirming the dialog).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_settings_password_download_and_delete() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("KINORA_ACCOUNTS_ERASURE_GRACE_HOURS", "72")]).await;
+    let d = Driver::start().await;
+    d.sign_up(&app, "settler").await;
+    d.goto(&app.url("/settings")).await;
+    let residency = d.js("return document.getElementById('residency').textContent;").await;
+    assert!(residency.as_str().unwrap().contains("stored in local"), "{residency}");
+    // Password change keeps this session.
+    d.type_into("#password-form input[name=current_password]", "a long enough password").await;
+    d.type_into("#password-form input[name=new_password]", "an even longer password").await;
+    d.click("#password-form button[type=submit]").await;
+    d.until("return document.getElementById('toast').textContent.indexOf('Password changed') >= 0;", "the password change").await;
+    assert!(app.token("settler", "an even longer password").await.is_ok());
+    // Download your data: progress, then a link to the ZIP.
+    d.click("#export-start").await;
+    let href = d.until("const a = document.querySelector('#export-status a'); return a && a.getAttribute('href');", "the download link").await;
+    assert!(href.as_str().unwrap().ends_with("/download"), "{href}");
+    let zip = d
+        .js_async("var done = arguments[arguments.length - 1]; fetch(document.querySelector('#export-status a').href).then(function (r) { return r.arrayBuffer(); }).then(function (b) { var u = new Uint8Array(b); done([u.length, u[0], u[1]]); });")
+        .await;
+    assert!(zip[0].as_u64().unwrap() > 100 && zip[1] == 0x50 && zip[2] == 0x4b, "a ZIP: {zip}");
+    // Delete the account: confirm, then it is gone.
+    d.type_into("#delete-form input[name=password]", "an even longer password").await;
+    d.click("#delete-form button[type=submit]").await;
+    d.accept_dialog().await;
+    d.until("return location.pathname === '/';", "the way home after deletion").await;
+    assert_eq!(app.get_json("/api/v1/accounts/settler", None).await.0, 404);
+    let (s, e) = app.token("settler", "an even longer password").await.unwrap_err();
+    assert_eq!((s, e["error"]["code"].as_str()), (403, Some("account-scheduled-for-deletion")));
 }
