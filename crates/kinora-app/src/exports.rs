@@ -95,7 +95,7 @@ hashtags.json         hashtags you follow\n\
 notifications.json    your notifications\n\
 watch-history.json    what you watched, for how long, whether to the end\n\
 reports.json          reports you filed\n\
-access-log.json       staff access to your data (none is possible on this version)\n\n\
+access-log.json       every staff or legal access to your data, with its place in the public log\n\n\
 `kinora import` (or the import in settings) recreates your profile and videos from this\n\
 archive on another Kinora server.\n";
 
@@ -136,7 +136,7 @@ pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
             ("notifications.json", pretty(&data.notifications)),
             ("watch-history.json", pretty(&data.watch_history)),
             ("reports.json", pretty(&data.reports)),
-            ("access-log.json", "[]\n".to_owned()),
+            ("access-log.json", pretty(&crate::staff::history_of(st, &e.account_id).await.map(|h| h.items).unwrap_or_default())),
         ];
         let zip_path = dir.join("export.zip");
         let zp = zip_path.clone();

@@ -43,6 +43,8 @@ pub struct AppState {
     pub journal_key: Arc<[u8; 32]>,
     /// Per-account backup keys and the erasure journal (`<data>/keys/`).
     pub keys: Arc<crate::backup::KeyStore>,
+    /// The transparency log of staff access.
+    pub log: Arc<crate::transparency::Log>,
 }
 
 impl AppState {
@@ -167,6 +169,8 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
         let passwords = crate::auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
         let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keys = crate::backup::KeyStore::open(&c.server.data.join("keys"))?;
+        let log = crate::transparency::Log::open(&db, &c.server.data.join("keys"), &crate::transparency::origin(&base_url)).await?;
         Ok(AppState {
             db,
             limiters: Arc::new(Limiters::new(&c.rate_limits, &c.uploads)),
@@ -182,7 +186,8 @@ impl AppState {
             passwords: Arc::new(passwords),
             avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
             journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
-            keys: Arc::new(crate::backup::KeyStore::open(&c.server.data.join("keys"))?),
+            keys: Arc::new(keys),
+            log: Arc::new(log),
             config: Arc::new(c),
         })
     }

@@ -47,6 +47,10 @@ pub const TABLES: &[TableRule] = &[
     TableRule { table: "exports", owner: "t.account_id", refs: &[("account_id", "accounts")] },
     TableRule { table: "jobs", owner: "t.account_id", refs: &[] },
     TableRule { table: "erasure_journal", owner: "NULL", refs: &[] },
+    TableRule { table: "staff", owner: "NULL", refs: &[("account_id", "accounts")] },
+    TableRule { table: "log_entries", owner: "NULL", refs: &[] },
+    TableRule { table: "log_hashes", owner: "NULL", refs: &[] },
+    TableRule { table: "log_checkpoints", owner: "NULL", refs: &[] },
 ];
 
 /// Tables deliberately left out of backups.

@@ -120,6 +120,10 @@ impl Db {
             "DELETE FROM uploads WHERE account_id = $1",
             "DELETE FROM exports WHERE account_id = $1",
             "DELETE FROM jobs WHERE account_id = $1",
+            // The log is append-only: its entries stay (they name the subject only by a
+            // keyed commitment); the link to the account goes.
+            "UPDATE log_entries SET subject_account = NULL WHERE subject_account = $1",
+            "DELETE FROM staff WHERE account_id = $1",
             "DELETE FROM accounts WHERE id = $1",
         ];
         // Counts on others' videos, recomputed after the deletions.

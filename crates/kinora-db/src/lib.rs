@@ -20,6 +20,8 @@ mod residency;
 mod exports;
 mod erasure;
 pub mod backup;
+mod translog;
+pub use translog::StaffRow;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use residency::KnownObject;
 

@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0006_review",
     "0007_exports",
     "0008_erasure",
+    "0009_transparency",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

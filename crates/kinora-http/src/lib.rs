@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod log;
 pub mod media;
 pub mod ui;
 
@@ -104,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", get(n::list))
         .route("/notifications/read", post(n::mark_read))
         .route("/reports", post(reports::create))
+        .route("/staff/access", post(api::staff::access))
+        .route("/me/access-log", get(api::staff::my_access_log))
         .route("/instance/residency", get(api::residency))
         .fallback(api::api_not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), write_limits));
@@ -111,6 +114,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(api::openapi))
         .route("/healthz", get(api::healthz))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/tile/{*path}", get(log::tile))
         .route("/media/{video}/{name}", get(media::serve).head(media::serve))
         .route("/avatars/{account}/{name}", get(media::serve_avatar))
         .route("/static/{file}", get(ui::static_file))

@@ -160,6 +160,21 @@ fn openapi_matches_the_response_structs() {
         },
     );
     check(&doc, "Imported", kinora_app::imports::Imported { username: "u".into(), videos: vec![id()] });
+    let record = kinora_app::staff::AccessRecord {
+        log_index: 1,
+        time: rfc3339(0),
+        actor: "mona".into(),
+        role: "moderator".into(),
+        scopes: vec!["profile".into()],
+        reason: "support".into(),
+        reference: "t-1".into(),
+        leaf_hash: "00".into(),
+        proof: vec![],
+        tree_size: 2,
+    };
+    check(&doc, "AccessHistory", kinora_app::staff::AccessHistory { items: vec![], next_cursor: None, checkpoint: "x".into() });
+    check(&doc, "AccessRecord", record);
+    check(&doc, "StaffAccess", kinora_app::staff::Access { log_index: 1, data: serde_json::json!({}) });
     // The documented error codes are exactly the ones the server has.
     let documented: BTreeSet<String> = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
         .as_array()

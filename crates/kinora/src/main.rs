@@ -37,6 +37,9 @@ enum Command {
     /// Account administration.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Staff roles (every grant and revoke is an entry in the public transparency log).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Recreates an account from a Kinora export archive: profile and videos (which
     /// go through the normal pipeline), captions, visibility and comment settings
     /// kept. The account is made (with a printed random password) if it is new.
@@ -48,6 +51,30 @@ enum Command {
         /// The account to import into.
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Makes an account a moderator or an admin.
+    Grant {
+        #[command(flatten)]
+        common: CommonArgs,
+        username: String,
+        /// `moderator` or `admin`.
+        #[arg(long)]
+        role: String,
+    },
+    /// Takes an account's staff role away.
+    Revoke {
+        #[command(flatten)]
+        common: CommonArgs,
+        username: String,
+    },
+    /// Lists the staff.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
     },
 }
 
@@ -266,6 +293,27 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
             Command::Backup(cmd) => backup(cmd).await,
+            Command::Staff(cmd) => match cmd {
+                StaffCommand::Grant { common, username, role } => {
+                    let st = AppState::open(load(&common)?, None).await?;
+                    let idx = kinora_app::staff::grant(&st, &username, &role).await?;
+                    println!("@{username} is now {role} (log entry {idx})");
+                    Ok(())
+                }
+                StaffCommand::Revoke { common, username } => {
+                    let st = AppState::open(load(&common)?, None).await?;
+                    let idx = kinora_app::staff::revoke(&st, &username).await?;
+                    println!("@{username} is no longer staff (log entry {idx})");
+                    Ok(())
+                }
+                StaffCommand::List { common } => {
+                    let st = AppState::open(load(&common)?, None).await?;
+                    for s in st.db.staff_list().await? {
+                        println!("{:<30} {:<10} since {}", s.username, s.role, kinora_app::views::rfc3339(s.granted_at));
+                    }
+                    Ok(())
+                }
+            },
             Command::Accounts(AccountsCommand::Move { common, username, region }) => {
                 let st = AppState::open(load(&common)?, None).await?;
                 let bar = bar("{spinner} moving [{bar:40}] {pos}/{len} objects, {elapsed}");

@@ -13,6 +13,7 @@ pub mod me;
 pub mod notifications;
 pub mod reports;
 pub mod search;
+pub mod staff;
 pub mod tags;
 pub mod uploads;
 pub mod videos;

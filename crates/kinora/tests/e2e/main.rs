@@ -22,5 +22,6 @@ mod reprocess;
 mod residency;
 mod review;
 mod social;
+mod transparency;
 mod uploads;
 mod web;

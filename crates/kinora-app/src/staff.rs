@@ -1,0 +1,162 @@
+//! Staff: roles granted and revoked only from the command line, and the one door
+//! through which staff read data a person could not see as an ordinary user. Every
+//! grant, revoke and access is appended to the transparency log first; only when
+//! the entry is durably sequenced does any data leave the server.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use kinora_core::{ErrorCode, Id, Username};
+use kinora_db::{AccountRepo, AccountRow};
+use kinora_translog::Entry;
+use serde::Serialize;
+
+pub const ROLES: &[&str] = &["moderator", "admin"];
+pub const SCOPES: &[&str] = &["profile", "videos", "comments", "watch-history", "sessions", "reports"];
+pub const REASONS: &[&str] = &["report-review", "legal-request", "security", "support", "erasure-check"];
+
+fn entry(actor: &str, role: &str, subject: String, scopes: Vec<String>, reason: &str, reference: &str) -> Entry {
+    Entry {
+        v: 1,
+        time: crate::views::rfc3339(kinora_db::now_ms()),
+        actor: actor.to_owned(),
+        role: role.to_owned(),
+        subject,
+        scopes,
+        reason: reason.to_owned(),
+        reference: reference.to_owned(),
+    }
+}
+
+async fn account(st: &AppState, username: &str) -> anyhow::Result<AccountRow> {
+    let name = Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
+    st.db.account_by_username(&name).await?.ok_or_else(|| anyhow::anyhow!("no account @{username}"))
+}
+
+/// `kinora staff grant`: logged (reason `staff-grant`), then granted.
+pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<u64> {
+    if !ROLES.contains(&role) {
+        anyhow::bail!("role must be one of {}", ROLES.join(", "));
+    }
+    let a = account(st, username).await?;
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-grant", &format!("{username}:{role}"));
+    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    st.db.set_staff(&a.id, Some(role)).await?;
+    Ok(idx)
+}
+
+/// `kinora staff revoke`: logged (reason `staff-revoke`), then revoked.
+pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
+    let a = account(st, username).await?;
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-revoke", username);
+    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    st.db.set_staff(&a.id, None).await?;
+    Ok(idx)
+}
+
+/// What a staff member asks to read.
+#[derive(Debug)]
+pub struct AccessRequest {
+    pub subject: String,
+    pub scopes: Vec<String>,
+    pub reason: String,
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Access {
+    pub log_index: u64,
+    pub data: serde_json::Value,
+}
+
+/// The staff access door. Non-staff get the same 404 as for a missing route.
+pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResult<Access> {
+    let me = caller.require().map_err(|_| AppError::not_found())?;
+    let role = st.db.staff_role(&me.id).await?.ok_or_else(AppError::not_found)?;
+    if r.reason.is_empty() || !REASONS.contains(&r.reason.as_str()) {
+        return Err(AppError::bad_request(format!("reason: one of {}", REASONS.join(", "))));
+    }
+    if r.reference.trim().is_empty() {
+        return Err(AppError::bad_request("reference: say which report, case or ticket this access is for"));
+    }
+    if r.scopes.is_empty() || r.scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(AppError::bad_request(format!("scopes: one or more of {}", SCOPES.join(", "))));
+    }
+    let name = Username::parse(&r.subject).map_err(|_| AppError::not_found())?;
+    let subject = st.db.account_by_username(&name).await?.ok_or_else(AppError::not_found)?;
+    let mut scopes = r.scopes.clone();
+    scopes.sort();
+    scopes.dedup();
+    let e = entry(me.username.as_str(), &role, crate::transparency::commit(st, &subject.id), scopes.clone(), &r.reason, r.reference.trim());
+    // Write-ahead: sequenced and committed before anything is read for release.
+    let log_index = st.log.append(&st.db, &e, Some(&subject.id)).await?;
+    let p = st.db.personal_data(&subject.id).await?;
+    let mut data = serde_json::Map::new();
+    for s in &scopes {
+        let v = match s.as_str() {
+            "profile" => p.account.clone(),
+            "videos" => serde_json::json!(p.videos),
+            "comments" => serde_json::json!(p.comments),
+            "watch-history" => serde_json::json!(p.watch_history),
+            "reports" => serde_json::json!(p.reports),
+            "sessions" => serde_json::json!(st.db.sessions_of(&subject.id).await?),
+            _ => continue,
+        };
+        data.insert(s.clone(), v);
+    }
+    Ok(Access { log_index, data: serde_json::Value::Object(data) })
+}
+
+/// One entry of a person's access history, with its proof.
+#[derive(Debug, Serialize)]
+pub struct AccessRecord {
+    pub log_index: u64,
+    pub time: String,
+    pub actor: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub reason: String,
+    pub reference: String,
+    /// RFC 9162 leaf hash of the entry, hex.
+    pub leaf_hash: String,
+    /// Inclusion proof against the tree of `tree_size` entries, hex hashes.
+    pub proof: Vec<String>,
+    pub tree_size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessHistory {
+    pub items: Vec<AccessRecord>,
+    pub next_cursor: Option<String>,
+    /// The signed checkpoint the proofs are against.
+    pub checkpoint: String,
+}
+
+/// `GET /api/v1/me/access-log`: every logged access to the caller's data.
+pub async fn history(st: &AppState, caller: &Caller) -> AppResult<AccessHistory> {
+    let me = caller.require()?;
+    history_of(st, &me.id).await
+}
+
+pub async fn history_of(st: &AppState, account: &Id) -> AppResult<AccessHistory> {
+    let checkpoint = String::from_utf8_lossy(&st.log.checkpoint(&st.db).await?).into_owned();
+    let mut items = Vec::new();
+    for (idx, text) in st.db.log_entries_about(account).await? {
+        let e = Entry::parse(text.as_bytes()).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let index = u64::try_from(idx).unwrap_or(0);
+        let (tree_size, proof) = st.log.prove(&st.db, index).await?;
+        items.push(AccessRecord {
+            log_index: index,
+            time: e.time,
+            actor: e.actor,
+            role: e.role,
+            scopes: e.scopes,
+            reason: e.reason,
+            reference: e.reference,
+            leaf_hash: hex::encode(kinora_translog::record_hash(text.as_bytes()).0),
+            proof,
+            tree_size,
+        });
+    }
+    Ok(AccessHistory { items, next_cursor: None, checkpoint })
+}

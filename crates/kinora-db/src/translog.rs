@@ -1,0 +1,123 @@
+//! Storage of the transparency log: entries and the tree's stored hashes, appended
+//! together in one transaction (the log's index is the row's `idx`), signed
+//! checkpoints, and staff roles.
+
+use crate::{col, now_ms, Db, Result};
+use kinora_core::Id;
+
+/// A staff member.
+#[derive(Debug, Clone)]
+pub struct StaffRow {
+    pub account_id: Id,
+    pub username: String,
+    pub role: String,
+    pub granted_at: i64,
+}
+
+impl Db {
+    /// Every stored hash, in order, and the number of entries.
+    pub async fn log_state(&self) -> Result<(Vec<String>, i64)> {
+        let hashes = sqlx::query("SELECT hash FROM log_hashes ORDER BY idx").fetch_all(self.pool()).await?;
+        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries").fetch_one(self.pool()).await?;
+        Ok((hashes.iter().map(|r| col(r, "hash")).collect::<Result<_>>()?, col(&n, "n")?))
+    }
+
+    /// The number of entries and the stored hashes from stored index `first` on (to
+    /// catch up with entries another process appended).
+    pub async fn log_tail(&self, first: i64) -> Result<(Vec<String>, i64)> {
+        let hashes = sqlx::query("SELECT hash FROM log_hashes WHERE idx >= $1 ORDER BY idx").bind(first).fetch_all(self.pool()).await?;
+        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries").fetch_one(self.pool()).await?;
+        Ok((hashes.iter().map(|r| col(r, "hash")).collect::<Result<_>>()?, col(&n, "n")?))
+    }
+
+    /// Appends entry `idx` and its new stored hashes (starting at stored index
+    /// `first_hash`) in one transaction. Fails if `idx` is taken (another writer).
+    pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO log_entries (idx, entry, subject_account, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(idx)
+            .bind(entry)
+            .bind(subject_account.map(|a| a.as_str().to_owned()))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        for (i, h) in hashes.iter().enumerate() {
+            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES ($1, $2)").bind(first_hash + i as i64).bind(h).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries `from..to` in order.
+    pub async fn log_entries(&self, from: i64, to: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx").bind(from).bind(to).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| col(r, "entry")).collect()
+    }
+
+    /// The entries about an account: (index, entry).
+    pub async fn log_entries_about(&self, account: &Id) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE subject_account = $1 ORDER BY idx")
+            .bind(account.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((col(r, "idx")?, col(r, "entry")?))).collect()
+    }
+
+    pub async fn save_checkpoint(&self, size: i64, note: &str) -> Result<()> {
+        sqlx::query("INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
+            .bind(size)
+            .bind(note)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The latest signed checkpoint: (size, note).
+    pub async fn latest_checkpoint(&self) -> Result<Option<(i64, String)>> {
+        let r = sqlx::query("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1").fetch_optional(self.pool()).await?;
+        r.map(|r| Ok((col(&r, "size")?, col(&r, "note")?))).transpose()
+    }
+
+    /// The account's sessions and API tokens (no secrets): kind, created, expires.
+    pub async fn sessions_of(&self, account: &Id) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT kind, created_at, expires_at FROM tokens WHERE account_id = $1 ORDER BY created_at")
+            .bind(account.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(serde_json::json!({"kind": col::<String>(r, "kind")?, "created_at": col::<i64>(r, "created_at")?, "expires_at": col::<Option<i64>>(r, "expires_at")?})))
+            .collect()
+    }
+
+    pub async fn staff_role(&self, account: &Id) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT role FROM staff WHERE account_id = $1").bind(account.as_str()).fetch_optional(self.pool()).await?;
+        r.map(|r| col(&r, "role")).transpose()
+    }
+
+    pub async fn set_staff(&self, account: &Id, role: Option<&str>) -> Result<()> {
+        match role {
+            Some(role) => {
+                sqlx::query("INSERT INTO staff (account_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET role = $2, granted_at = $3")
+                    .bind(account.as_str())
+                    .bind(role)
+                    .bind(now_ms())
+                    .execute(self.pool())
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM staff WHERE account_id = $1").bind(account.as_str()).execute(self.pool()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn staff_list(&self) -> Result<Vec<StaffRow>> {
+        let rows = sqlx::query("SELECT s.account_id, a.username, s.role, s.granted_at FROM staff s JOIN accounts a ON a.id = s.account_id ORDER BY a.username")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(StaffRow { account_id: Id::from_trusted(col(r, "account_id")?), username: col(r, "username")?, role: col(r, "role")?, granted_at: col(r, "granted_at")? }))
+            .collect()
+    }
+}

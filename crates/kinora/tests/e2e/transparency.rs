@@ -1,0 +1,112 @@
+//! Staff access through the one door, written to the transparency log before any
+//! data is released: roles from the command line (each a log entry), the access
+//! API, the C2SP tiles and signed checkpoint, the subject's history with proofs
+//! that check out, and a stored tree that disagrees with its checkpoint refusing to
+//! serve.
+#![allow(clippy::unwrap_used)]
+
+use crate::both;
+use crate::support::{clip, Backend, TestApp};
+use kinora_translog::{check_record, open_checkpoint, parse_data_tile, record_hash, Entry, Hash};
+use serde_json::json;
+
+both!(staff_access_is_logged_first_and_provable);
+
+fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(args).arg("--data").arg(app.data.path());
+    if let Some(url) = &app.db_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn unhex(s: &str) -> Hash {
+    Hash((0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<u8>>().try_into().unwrap())
+}
+
+async fn staff_access_is_logged_first_and_provable(b: Backend) {
+    use reqwest::Method as M;
+    let app = TestApp::spawn(b).await;
+    let alice = app.signup("alice").await;
+    let moderator = app.signup("mona").await;
+    let dir = tempfile::tempdir().unwrap();
+    app.upload_and_wait(&alice, &clip(dir.path(), "p.mp4", 180, 320, 1), "just for me", "private").await;
+    let alice_id = app.get_json("/api/v1/me", Some(&alice)).await.1["id"].as_str().unwrap().to_owned();
+    let ask = json!({"subject": "alice", "scopes": ["profile", "videos"], "reason": "report-review", "reference": "report-1"});
+
+    // Not staff: the door does not exist.
+    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask.clone())).await.0, 404);
+    let (ok, out) = kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("log entry 0"), "{out}");
+    let (ok, out) = kinora(&app, &["staff", "list"]);
+    assert!(ok && out.contains("mona") && out.contains("moderator"), "{out}");
+
+    // Bad requests are refused before anything is logged.
+    for (bad, what) in [
+        (json!({"subject": "alice", "scopes": ["profile"], "reference": "x"}), "no reason"),
+        (json!({"subject": "alice", "scopes": ["profile"], "reason": "report-review"}), "no reference"),
+        (json!({"subject": "alice", "scopes": ["passwords"], "reason": "report-review", "reference": "x"}), "unknown scope"),
+    ] {
+        assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(bad)).await.0, 400, "{what}");
+    }
+    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "nobody_here", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))).await.0, 404);
+
+    let (s, access) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask)).await;
+    assert_eq!(s, 200, "{access}");
+    assert_eq!(access["log_index"], 1);
+    assert_eq!(access["data"]["profile"]["username"], "alice");
+    assert_eq!(access["data"]["videos"][0]["visibility"], "private", "staff see what strangers cannot");
+
+    // The log: a signed checkpoint, tiles, entries with a commitment for a subject.
+    let vkey = app.get("/log/key", None).await.text().await.unwrap();
+    let note = app.get("/log/checkpoint", None).await.bytes().await.unwrap();
+    let cp = open_checkpoint(vkey.trim(), &note).unwrap();
+    assert_eq!(cp.size(), 2);
+    assert!(cp.origin().ends_with("/kinora/access-log"));
+    let bundle = app.get("/log/tile/entries/000.p/2", None).await.bytes().await.unwrap();
+    let entries = parse_data_tile(&bundle).unwrap();
+    assert_eq!(entries.len(), 2);
+    let e = Entry::parse(&entries[1]).unwrap();
+    assert_eq!((e.actor.as_str(), e.role.as_str(), e.reason.as_str(), e.reference.as_str()), ("mona", "moderator", "report-review", "report-1"));
+    let text = String::from_utf8(entries[1].clone()).unwrap();
+    assert!(!text.contains("alice") && !text.contains(&alice_id), "the public log does not say whose data: {text}");
+    assert_eq!(Entry::parse(&entries[0]).unwrap().reason, "staff-grant");
+    let tile = app.get("/log/tile/0/000.p/2", None).await.bytes().await.unwrap();
+    assert_eq!(&tile[..32], &record_hash(&entries[0]).0);
+    assert_eq!(&tile[32..], &record_hash(&entries[1]).0);
+    assert_eq!(app.get("/log/tile/0/001", None).await.status(), 404, "no tile beyond the tree");
+
+    // The subject sees the access, with a proof against the checkpoint.
+    let (s, history) = app.get_json("/api/v1/me/access-log", Some(&alice)).await;
+    assert_eq!(s, 200, "{history}");
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{history}");
+    let item = &items[0];
+    assert_eq!(item["actor"], "mona");
+    let proof: Vec<Hash> = item["proof"].as_array().unwrap().iter().map(|h| unhex(h.as_str().unwrap())).collect();
+    let cp = open_checkpoint(vkey.trim(), history["checkpoint"].as_str().unwrap().as_bytes()).unwrap();
+    check_record(&proof, cp.size(), *cp.hash(), 1, unhex(item["leaf_hash"].as_str().unwrap())).unwrap();
+    // The moderator's own history holds the grant.
+    assert_eq!(app.get_json("/api/v1/me/access-log", Some(&moderator)).await.1["items"][0]["reason"], "staff-grant");
+
+    // A restart checks the stored tree against the last checkpoint: it agrees...
+    let (b2, data, db) = app.kill9().await;
+    let app = TestApp::spawn_in(b2, data, db, &[]).await;
+    assert_eq!(open_checkpoint(vkey.trim(), &app.get("/log/checkpoint", None).await.bytes().await.unwrap()).unwrap().size(), 2);
+    // ...and once the stored tree is edited, the log and staff access are refused.
+    sqlx::any::install_default_drivers();
+    let url = app.db_url.clone().unwrap_or_else(|| format!("sqlite://{}", app.data.path().join("kinora.sqlite3").display()));
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query(&format!("UPDATE log_hashes SET hash = '{}' WHERE idx = 0", "00".repeat(32))).execute(&mut conn).await.unwrap();
+    drop(conn);
+    let (b3, data, db) = app.kill9().await;
+    let app = TestApp::spawn_in(b3, data, db, &[]).await;
+    let moderator = app.token("mona", "correct horse battery").await.unwrap();
+    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-2"}))).await;
+    assert_eq!(s, 500, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("transparency log is unavailable"), "{body}");
+    assert_ne!(app.get("/log/checkpoint", None).await.status(), 200);
+}
