@@ -148,6 +148,10 @@ impl Db {
         let mut present: HashMap<&str, HashSet<String>> = HashMap::new();
         let (mut loaded, mut dropped) = (0, 0);
         let mut tx = self.pool().begin().await?;
+        // A fresh instance has signed the empty log; the restored log replaces it.
+        for t in ["log_checkpoints", "log_hashes", "log_entries"] {
+            sqlx::query(&format!("DELETE FROM {t}")).execute(&mut *tx).await?;
+        }
         for rule in TABLES {
             let Some(rows) = by_table.get(rule.table) else { continue };
             let ints = self.integer_columns(rule.table).await?;
