@@ -22,6 +22,18 @@ fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
+/// The auditor's tool, built next to the server binary by `cargo test --workspace`.
+fn audit(app: &TestApp, vkey: &str, state: &std::path::Path) -> (bool, String) {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
+    assert!(bin.exists(), "{} is built by `cargo test --workspace`", bin.display());
+    let out = std::process::Command::new(bin)
+        .args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"])
+        .arg(state)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 fn unhex(s: &str) -> Hash {
     Hash((0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<u8>>().try_into().unwrap())
 }
@@ -92,20 +104,37 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     // The moderator's own history holds the grant.
     assert_eq!(app.get_json("/api/v1/me/access-log", Some(&moderator)).await.1["items"][0]["reason"], "staff-grant");
 
+    // An auditor checks the whole log offline and remembers what it saw.
+    let audit_state = tempfile::tempdir().unwrap();
+    let (ok, out) = audit(&app, &vkey, audit_state.path());
+    assert!(ok && out.contains("(2 entries)") && out.contains("report-review"), "{out}");
+
     // A restart checks the stored tree against the last checkpoint: it agrees...
     let (b2, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b2, data, db, &[]).await;
     assert_eq!(open_checkpoint(vkey.trim(), &app.get("/log/checkpoint", None).await.bytes().await.unwrap()).unwrap().size(), 2);
-    // ...and once the stored tree is edited, the log and staff access are refused.
+    // The log grows; the auditor checks the new tree extends the one it saw.
+    let moderator = app.token("mona", "correct horse battery").await.unwrap();
+    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))).await;
+    assert_eq!(s, 200, "{body}");
+    let (ok, out) = audit(&app, &vkey, audit_state.path());
+    assert!(ok && out.contains("(3 entries)"), "{out}");
+    // An entry quietly rewritten in the database no longer matches the signed tree.
     sqlx::any::install_default_drivers();
     let url = app.db_url.clone().unwrap_or_else(|| format!("sqlite://{}", app.data.path().join("kinora.sqlite3").display()));
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query("UPDATE log_entries SET entry = REPLACE(entry, 'report-1', 'report-2') WHERE idx = 1").execute(&mut conn).await.unwrap();
+    drop(conn);
+    let (ok, out) = audit(&app, &vkey, audit_state.path());
+    assert!(!ok && out.contains("FAILED") && out.contains("does not match"), "{out}");
+    // ...and once the stored tree is edited, the log and staff access are refused.
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
     sqlx::query(&format!("UPDATE log_hashes SET hash = '{}' WHERE idx = 0", "00".repeat(32))).execute(&mut conn).await.unwrap();
     drop(conn);
     let (b3, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b3, data, db, &[]).await;
     let moderator = app.token("mona", "correct horse battery").await.unwrap();
-    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-2"}))).await;
+    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"}))).await;
     assert_eq!(s, 500, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("transparency log is unavailable"), "{body}");
     assert_ne!(app.get("/log/checkpoint", None).await.status(), 200);
