@@ -99,48 +99,55 @@ access-log.json       every staff or legal access to your data, with its place i
 `kinora import` (or the import in settings) recreates your profile and videos from this\n\
 archive on another Kinora server.\n";
 
+/// Writes one account's export archive into `dir` and returns its path: the
+/// person's own export and the operator's legal-request export are the same file.
+pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let data = st.db.personal_data(account).await?;
+    // Each video's original and top rendition, fetched into the scratch directory.
+    let mut files = Vec::new();
+    for v in &data.videos {
+        let Some(vid) = v["id"].as_str().and_then(Id::parse) else { continue };
+        let Some(row) = st.db.video_by_id(&vid).await? else { continue };
+        let original = dir.join(format!("{vid}-original"));
+        st.regions.get_to_file_with_fallback(&row.region, &row.original_key, &original).await?;
+        files.push((format!("videos/{vid}/original"), original));
+        if let Some(top) = st.db.media_objects(&vid).await?.into_iter().find(|o| o.mime == "video/mp4") {
+            let path = dir.join(format!("{vid}-{}", top.name));
+            st.regions.get_to_file_with_fallback(&row.region, &top.object_key, &path).await?;
+            files.push((format!("videos/{vid}/{}", top.name), path));
+        }
+    }
+    let docs: Vec<(&str, String)> = vec![
+        ("README.txt", README.to_owned()),
+        ("account.json", pretty(&data.account)),
+        ("videos.json", pretty(&data.videos)),
+        ("comments.json", pretty(&data.comments)),
+        ("likes.json", pretty(&data.likes)),
+        ("following.json", pretty(&data.following)),
+        ("followers.json", pretty(&data.followers)),
+        ("blocks.json", pretty(&data.blocks)),
+        ("mutes.json", pretty(&data.mutes)),
+        ("hashtags.json", pretty(&data.hashtags_followed)),
+        ("notifications.json", pretty(&data.notifications)),
+        ("watch-history.json", pretty(&data.watch_history)),
+        ("reports.json", pretty(&data.reports)),
+        ("access-log.json", pretty(&crate::staff::history_of(st, account).await.map(|h| h.items).unwrap_or_default())),
+    ];
+    let zip_path = dir.join("export.zip");
+    let zp = zip_path.clone();
+    tokio::task::spawn_blocking(move || write_zip(&zp, &docs, &files)).await??;
+    Ok(zip_path)
+}
+
 /// The export job: gathers, zips (videos stored as they are), stores, announces.
 pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
     let Some(e) = st.db.export_by_id(export_id).await? else { return Ok(()) };
     if e.status != ExportStatus::Pending {
         return Ok(());
     }
-    let data = st.db.personal_data(&e.account_id).await?;
     let dir = st.scratch_dir(&format!("export-{}", e.id)).await?;
     let result = async {
-        // Each video's original and top rendition, fetched into the scratch directory.
-        let mut files = Vec::new();
-        for v in &data.videos {
-            let Some(vid) = v["id"].as_str().and_then(Id::parse) else { continue };
-            let Some(row) = st.db.video_by_id(&vid).await? else { continue };
-            let original = dir.join(format!("{vid}-original"));
-            st.regions.get_to_file_with_fallback(&row.region, &row.original_key, &original).await?;
-            files.push((format!("videos/{vid}/original"), original));
-            if let Some(top) = st.db.media_objects(&vid).await?.into_iter().find(|o| o.mime == "video/mp4") {
-                let path = dir.join(format!("{vid}-{}", top.name));
-                st.regions.get_to_file_with_fallback(&row.region, &top.object_key, &path).await?;
-                files.push((format!("videos/{vid}/{}", top.name), path));
-            }
-        }
-        let docs: Vec<(&str, String)> = vec![
-            ("README.txt", README.to_owned()),
-            ("account.json", pretty(&data.account)),
-            ("videos.json", pretty(&data.videos)),
-            ("comments.json", pretty(&data.comments)),
-            ("likes.json", pretty(&data.likes)),
-            ("following.json", pretty(&data.following)),
-            ("followers.json", pretty(&data.followers)),
-            ("blocks.json", pretty(&data.blocks)),
-            ("mutes.json", pretty(&data.mutes)),
-            ("hashtags.json", pretty(&data.hashtags_followed)),
-            ("notifications.json", pretty(&data.notifications)),
-            ("watch-history.json", pretty(&data.watch_history)),
-            ("reports.json", pretty(&data.reports)),
-            ("access-log.json", pretty(&crate::staff::history_of(st, &e.account_id).await.map(|h| h.items).unwrap_or_default())),
-        ];
-        let zip_path = dir.join("export.zip");
-        let zp = zip_path.clone();
-        tokio::task::spawn_blocking(move || write_zip(&zp, &docs, &files)).await??;
+        let zip_path = archive(st, &e.account_id, &dir).await?;
         let key = format!("exports/{}/{}.zip", e.account_id, e.id);
         let bytes = crate::objects::put(st, &e.region, &key, &zip_path).await?;
         let expires = kinora_db::now_ms() + EXPORT_DAYS * 86_400_000;

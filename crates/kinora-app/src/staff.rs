@@ -54,6 +54,34 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
     Ok(idx)
 }
 
+/// `kinora access export`: the legal-request path. Logged first (actor `operator`,
+/// role `admin`, every scope, reason `legal-request`), then the account's export
+/// archive is written to `out`. The archive's own access-log.json holds this entry.
+pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference: &str, out: &std::path::Path) -> anyhow::Result<u64> {
+    if !REASONS.contains(&reason) {
+        anyhow::bail!("reason must be one of {}", REASONS.join(", "));
+    }
+    if reference.trim().is_empty() {
+        anyhow::bail!("--reference: say which case or order this export answers");
+    }
+    if out.exists() {
+        anyhow::bail!("{} exists already; not overwriting it", out.display());
+    }
+    let a = account(st, username).await?;
+    let scopes = SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, reference.trim());
+    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dir = st.scratch_dir(&format!("legal-export-{}", a.id)).await?;
+    let result = async {
+        let zip = crate::exports::archive(st, &a.id, &dir).await?;
+        tokio::fs::copy(&zip, out).await.map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    result.map(|()| idx)
+}
+
 /// What a staff member asks to read.
 #[derive(Debug)]
 pub struct AccessRequest {

@@ -40,6 +40,9 @@ enum Command {
     /// Staff roles (every grant and revoke is an entry in the public transparency log).
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Operator access to an account's data, logged in the public transparency log first.
+    #[command(subcommand)]
+    Access(AccessCommand),
     /// Recreates an account from a Kinora export archive: profile and videos (which
     /// go through the normal pipeline), captions, visibility and comment settings
     /// kept. The account is made (with a printed random password) if it is new.
@@ -51,6 +54,27 @@ enum Command {
         /// The account to import into.
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessCommand {
+    /// Writes an account's full export archive for a legal request, after logging it.
+    Export {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The account whose data is requested.
+        #[arg(long)]
+        subject: String,
+        /// Why: normally `legal-request`.
+        #[arg(long, default_value = "legal-request")]
+        reason: String,
+        /// The case, order or ticket this answers (public in the log).
+        #[arg(long)]
+        reference: String,
+        /// Where to write the ZIP (must not exist).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -293,6 +317,12 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
             Command::Backup(cmd) => backup(cmd).await,
+            Command::Access(AccessCommand::Export { common, subject, reason, reference, out }) => {
+                let st = AppState::open(load(&common)?, None).await?;
+                let idx = kinora_app::staff::legal_export(&st, &subject, &reason, &reference, &out).await?;
+                println!("logged as entry {idx}; @{subject}'s data written to {}", out.display());
+                Ok(())
+            }
             Command::Staff(cmd) => match cmd {
                 StaffCommand::Grant { common, username, role } => {
                     let st = AppState::open(load(&common)?, None).await?;

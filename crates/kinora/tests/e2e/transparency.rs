@@ -104,21 +104,42 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     // The moderator's own history holds the grant.
     assert_eq!(app.get_json("/api/v1/me/access-log", Some(&moderator)).await.1["items"][0]["reason"], "staff-grant");
 
+    // The legal-request path: logged, then the account's whole export archive.
+    let out_zip = dir.path().join("legal.zip");
+    let out_s = out_zip.to_str().unwrap();
+    let (ok, out) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "", "--out", out_s]);
+    assert!(!ok && out.contains("--reference"), "{out}");
+    assert!(!out_zip.exists());
+    let (ok, out) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "court-7", "--out", out_s]);
+    assert!(ok && out.contains("entry 2"), "{out}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out_zip).unwrap()).unwrap();
+    let read = |z: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut z.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let videos: serde_json::Value = serde_json::from_str(&read(&mut zip, "videos.json")).unwrap();
+    assert_eq!(videos[0]["visibility"], "private", "{videos}");
+    let log: serde_json::Value = serde_json::from_str(&read(&mut zip, "access-log.json")).unwrap();
+    assert!(log.as_array().unwrap().iter().any(|r| r["reason"] == "legal-request" && r["reference"] == "court-7" && r["actor"] == "operator"), "{log}");
+    let (ok, out) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "court-7", "--out", out_s]);
+    assert!(!ok && out.contains("exists already"), "{out}");
+
     // An auditor checks the whole log offline and remembers what it saw.
     let audit_state = tempfile::tempdir().unwrap();
     let (ok, out) = audit(&app, &vkey, audit_state.path());
-    assert!(ok && out.contains("(2 entries)") && out.contains("report-review"), "{out}");
+    assert!(ok && out.contains("(3 entries)") && out.contains("report-review") && out.contains("legal-request"), "{out}");
 
     // A restart checks the stored tree against the last checkpoint: it agrees...
     let (b2, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b2, data, db, &[]).await;
-    assert_eq!(open_checkpoint(vkey.trim(), &app.get("/log/checkpoint", None).await.bytes().await.unwrap()).unwrap().size(), 2);
+    assert_eq!(open_checkpoint(vkey.trim(), &app.get("/log/checkpoint", None).await.bytes().await.unwrap()).unwrap().size(), 3);
     // The log grows; the auditor checks the new tree extends the one it saw.
     let moderator = app.token("mona", "correct horse battery").await.unwrap();
     let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))).await;
     assert_eq!(s, 200, "{body}");
     let (ok, out) = audit(&app, &vkey, audit_state.path());
-    assert!(ok && out.contains("(3 entries)"), "{out}");
+    assert!(ok && out.contains("(4 entries)"), "{out}");
     // An entry quietly rewritten in the database no longer matches the signed tree.
     sqlx::any::install_default_drivers();
     let url = app.db_url.clone().unwrap_or_else(|| format!("sqlite://{}", app.data.path().join("kinora.sqlite3").display()));
