@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tags/{tag}", get(ui::tag_page))
         .route("/inbox", get(ui::inbox))
         .route("/settings", get(ui::settings))
+        .route("/settings/access", get(ui::access_log))
         .route("/login", get(ui::login_page).post(ui::login_submit))
         .route("/signup", get(ui::signup_page).post(ui::signup_submit))
         .route("/logout", post(ui::logout))

@@ -481,6 +481,28 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
     })
 }
 
+#[derive(Template)]
+#[template(path = "access-log.html")]
+struct AccessLogPage {
+    layout: Layout,
+    items: Vec<kinora_app::staff::AccessRecord>,
+    tree_size: u64,
+}
+
+/// Settings → "Who accessed my data": every logged staff or legal access, newest first.
+pub async fn access_log(State(st): State<AppState>, viewer: Viewer) -> Response {
+    let Some(a) = viewer.account() else { return Redirect::to("/login?next=/settings/access").into_response() };
+    match kinora_app::staff::history_of(&st, &a.id).await {
+        Ok(h) => {
+            let tree_size = h.items.first().map_or(0, |r| r.tree_size);
+            let mut items = h.items;
+            items.reverse();
+            render(AccessLogPage { layout: Layout::new(&viewer, "me"), items, tree_size })
+        }
+        Err(e) => page_error(&viewer, e),
+    }
+}
+
 pub async fn upload(viewer: Viewer) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/upload").into_response();

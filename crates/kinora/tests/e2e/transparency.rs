@@ -125,6 +125,24 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     let (ok, out) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "court-7", "--out", out_s]);
     assert!(!ok && out.contains("exists already"), "{out}");
 
+    // Settings → "Who accessed my data": newest first, named staff, reason and reference.
+    let page = |who: &'static str| {
+        let app = &app;
+        async move {
+            let session = app.web_session(who).await;
+            app.client.get(app.url("/settings/access")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let html = page("alice").await;
+    let (legal, review) = (html.find("court-7").expect(&html), html.find("report-1").expect(&html));
+    assert!(legal < review, "newest first: {html}");
+    assert!(html.contains("<b>mona</b> (moderator)") && html.contains("legal-request") && html.contains("profile, videos"), "{html}");
+    let other = app.signup("olga").await;
+    drop(other);
+    assert!(page("olga").await.contains("id=\"access-empty\""), "an empty state for someone never accessed");
+    let r = app.get("/settings/access", None).await;
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/login?next=/settings/access"), "signed out: to the sign-in page");
+
     // An auditor checks the whole log offline and remembers what it saw.
     let audit_state = tempfile::tempdir().unwrap();
     let (ok, out) = audit(&app, &vkey, audit_state.path());
