@@ -219,3 +219,53 @@ pub fn origin(base_url: &str) -> String {
     let host = base_url.split("://").nth(1).unwrap_or(base_url).trim_end_matches('/');
     format!("{host}/kinora/access-log")
 }
+
+/// One row of the public report: in `month`, `count` log entries with this reason and role.
+#[derive(Debug, serde::Serialize)]
+pub struct ReportRow {
+    pub month: String,
+    pub reason: String,
+    pub role: String,
+    pub count: u64,
+}
+
+/// The public `/transparency` report, computed from the log itself so anyone can
+/// recompute it from the tiles (`kinora-audit verify` prints the same table).
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub size: u64,
+    pub checkpoint: String,
+    pub verifier_key: String,
+    /// The log's base URL, for `kinora-audit verify --log`.
+    pub log_url: String,
+    /// Newest month first.
+    pub rows: Vec<ReportRow>,
+}
+
+/// Entries are read in pages so a large log never sits in memory at once.
+const REPORT_PAGE: i64 = 4096;
+
+pub async fn report(st: &AppState) -> AppResult<Report> {
+    let note = st.log.checkpoint(&st.db).await?;
+    let cp = kinora_translog::open_checkpoint(&st.log.verifier_key, &note).map_err(|e| AppError::internal(e.to_string()))?;
+    let size = i64::try_from(cp.size()).unwrap_or(i64::MAX);
+    let mut counts: std::collections::BTreeMap<(String, String, String), u64> = std::collections::BTreeMap::new();
+    let mut from = 0i64;
+    while from < size {
+        let to = (from + REPORT_PAGE).min(size);
+        for text in st.db.log_entries(from, to).await? {
+            let e = Entry::parse(text.as_bytes()).map_err(|e| AppError::internal(e.to_string()))?;
+            *counts.entry((e.time.get(..7).unwrap_or("?").to_owned(), e.reason, e.role)).or_default() += 1;
+        }
+        from = to;
+    }
+    let mut rows: Vec<ReportRow> = counts.into_iter().map(|((month, reason, role), count)| ReportRow { month, reason, role, count }).collect();
+    rows.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.reason.cmp(&b.reason)).then_with(|| a.role.cmp(&b.role)));
+    Ok(Report {
+        size: cp.size(),
+        checkpoint: String::from_utf8_lossy(&note).into_owned(),
+        verifier_key: st.log.verifier_key.clone(),
+        log_url: format!("{}/log", st.base_url.trim_end_matches('/')),
+        rows,
+    })
+}

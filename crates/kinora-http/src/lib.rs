@@ -125,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed/{kind}/cards", get(ui::feed_cards))
         .route("/upload", get(ui::upload))
         .route("/about/data", get(ui::about_data))
+        .route("/transparency", get(ui::transparency))
         .route("/search", get(ui::search_page))
         .route("/tags/{tag}", get(ui::tag_page))
         .route("/inbox", get(ui::inbox))

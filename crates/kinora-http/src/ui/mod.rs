@@ -482,6 +482,22 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
 }
 
 #[derive(Template)]
+#[template(path = "transparency.html")]
+struct TransparencyPage {
+    layout: Layout,
+    r: kinora_app::transparency::Report,
+}
+
+/// `/transparency` (public): staff accesses by month, reason and role, computed from
+/// the log, with the checkpoint and how to check it.
+pub async fn transparency(State(st): State<AppState>, viewer: Viewer) -> Response {
+    match kinora_app::transparency::report(&st).await {
+        Ok(r) => render(TransparencyPage { layout: Layout::new(&viewer, ""), r }),
+        Err(e) => page_error(&viewer, e),
+    }
+}
+
+#[derive(Template)]
 #[template(path = "access-log.html")]
 struct AccessLogPage {
     layout: Layout,

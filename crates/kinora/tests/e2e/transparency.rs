@@ -48,6 +48,10 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     let alice_id = app.get_json("/api/v1/me", Some(&alice)).await.1["id"].as_str().unwrap().to_owned();
     let ask = json!({"subject": "alice", "scopes": ["profile", "videos"], "reason": "report-review", "reference": "report-1"});
 
+    // The public report starts empty, with the checkpoint and how to verify it.
+    let html = app.get("/transparency", None).await.text().await.unwrap();
+    assert!(html.contains("id=\"transparency-empty\"") && html.contains("holds 0 entries") && html.contains("kinora-audit verify --log"), "{html}");
+
     // Not staff: the door does not exist.
     assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask.clone())).await.0, 404);
     let (ok, out) = kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]);
@@ -124,6 +128,13 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     assert!(log.as_array().unwrap().iter().any(|r| r["reason"] == "legal-request" && r["reference"] == "court-7" && r["actor"] == "operator"), "{log}");
     let (ok, out) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "court-7", "--out", out_s]);
     assert!(!ok && out.contains("exists already"), "{out}");
+
+    // The public report counts them by month, reason and role.
+    let html = app.get("/transparency", None).await.text().await.unwrap();
+    for row in ["<td>legal-request</td><td>admin</td><td>1</td>", "<td>report-review</td><td>moderator</td><td>1</td>", "<td>staff-grant</td><td>admin</td><td>1</td>"] {
+        assert!(html.contains(row), "{row} in {html}");
+    }
+    assert!(html.contains("holds 3 entries") && !html.contains("alice"), "{html}");
 
     // Settings → "Who accessed my data": newest first, named staff, reason and reference.
     let page = |who: &'static str| {
