@@ -64,6 +64,10 @@ impl Log {
                 (skey, vkey)
             }
         };
+        // The log's identity is fixed when its key is made: the origin is the key's
+        // name, whatever base URL this process was started with (the command line and
+        // every node then sign checkpoints with one origin).
+        let origin = verifier_key.split('+').next().filter(|n| !n.is_empty()).unwrap_or(origin).to_owned();
         let (hashes, n) = db.log_state().await?;
         let loaded = async {
             let hashes = hashes.iter().map(|h| unhex(h)).collect::<Result<Vec<_>, _>>()?;
@@ -91,13 +95,13 @@ impl Log {
         .await;
         let log = match loaded {
             Ok((tree, checkpoint)) => {
-                let log = Log { tree: tokio::sync::Mutex::new(Ok(tree)), signer_key, verifier_key, origin: origin.to_owned(), checkpoint: Mutex::new(checkpoint) };
+                let log = Log { tree: tokio::sync::Mutex::new(Ok(tree)), signer_key, verifier_key, origin: origin.clone(), checkpoint: Mutex::new(checkpoint) };
                 log.sign_current(db).await?;
                 log
             }
             Err(why) => {
                 tracing::error!(%why, "transparency log refused");
-                Log { tree: tokio::sync::Mutex::new(Err(why)), signer_key, verifier_key, origin: origin.to_owned(), checkpoint: Mutex::new(Vec::new()) }
+                Log { tree: tokio::sync::Mutex::new(Err(why)), signer_key, verifier_key, origin, checkpoint: Mutex::new(Vec::new()) }
             }
         };
         Ok(log)

@@ -59,6 +59,11 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
     let note = fetch(&client, &format!("{log}/checkpoint")).await?;
     let cp = open_checkpoint(key, &note).map_err(|e| anyhow::anyhow!("checkpoint signature: {e}"))?;
+    // The key is named after the log: a checkpoint for another origin is not this log's.
+    let name = key.split('+').next().unwrap_or_default();
+    if cp.origin() != name {
+        anyhow::bail!("checkpoint origin {:?} is not the key's log {name:?}", cp.origin());
+    }
     let size = cp.size();
     // Every entry, bundle by bundle, into a tree of our own.
     let mut tree = Tree::default();

@@ -11,6 +11,7 @@ use kinora_translog::{check_record, open_checkpoint, parse_data_tile, record_has
 use serde_json::json;
 
 both!(staff_access_is_logged_first_and_provable);
+both!(auditor_catches_a_truncated_and_a_forked_log);
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
@@ -188,4 +189,46 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     assert_eq!(s, 500, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("transparency log is unavailable"), "{body}");
     assert_ne!(app.get("/log/checkpoint", None).await.status(), 200);
+}
+
+/// A second server holding the first one's log key (a stolen key, or an operator
+/// starting over) can sign a shorter log, then a different one of the same size. An
+/// auditor who saw the first log refuses both.
+async fn auditor_catches_a_truncated_and_a_forked_log(b: Backend) {
+    let a = TestApp::spawn(b).await;
+    a.signup("mona").await;
+    for args in [["staff", "grant", "mona", "--role", "moderator"], ["staff", "revoke", "mona", "", ""], ["staff", "grant", "mona", "--role", "admin"], ["staff", "revoke", "mona", "", ""]] {
+        let args: Vec<&str> = args.into_iter().filter(|s| !s.is_empty()).collect();
+        let (ok, out) = kinora(&a, &args);
+        assert!(ok, "{out}");
+    }
+    let vkey = a.get("/log/key", None).await.text().await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (ok, out) = audit(&a, &vkey, state.path());
+    assert!(ok && out.contains("(4 entries)") && out.contains("staff-revoke"), "{out}");
+
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("keys")).unwrap();
+    std::fs::copy(a.data.path().join("keys/log.key"), data.path().join("keys/log.key")).unwrap();
+    let fork = TestApp::spawn_in(Backend::Sqlite, data, None, &[]).await;
+    assert_eq!(fork.get("/log/key", None).await.text().await.unwrap(), vkey, "same key, same origin");
+    fork.signup("mona").await;
+    let (ok, out) = kinora(&fork, &["staff", "grant", "mona", "--role", "moderator"]);
+    assert!(ok, "{out}");
+    let (ok, out) = audit(&fork, &vkey, state.path());
+    assert!(!ok && out.contains("FAILED") && out.contains("truncated"), "a shorter log: {out}");
+    for args in [&["staff", "revoke", "mona"][..], &["staff", "grant", "mona", "--role", "moderator"], &["staff", "revoke", "mona"], &["staff", "grant", "mona", "--role", "admin"]] {
+        let (ok, out) = kinora(&fork, args);
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = audit(&fork, &vkey, state.path());
+    assert!(!ok && out.contains("FAILED") && out.contains("forked"), "a different log of 5 entries: {out}");
+    // A fresh auditor (no state) would accept the fork on its own: the state is what
+    // catches it, which is why it is kept (and why witnesses matter).
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(audit(&fork, &vkey, fresh.path()).0);
+    // And a log checked against someone else's key fails on the signature.
+    let other = kinora_translog::generate_key(vkey.split('+').next().unwrap()).1;
+    let (ok, out) = audit(&fork, &other, fresh.path());
+    assert!(!ok && out.contains("FAILED: checkpoint signature"), "{out}");
 }
