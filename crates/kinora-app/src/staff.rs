@@ -97,10 +97,16 @@ pub struct Access {
     pub data: serde_json::Value,
 }
 
+/// The caller's staff role; everyone else gets the same 404 as for a missing route.
+pub async fn role(st: &AppState, caller: &Caller) -> AppResult<String> {
+    let me = caller.require().map_err(|_| AppError::not_found())?;
+    st.db.staff_role(&me.id).await?.ok_or_else(AppError::not_found)
+}
+
 /// The staff access door. Non-staff get the same 404 as for a missing route.
 pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResult<Access> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
-    let role = st.db.staff_role(&me.id).await?.ok_or_else(AppError::not_found)?;
+    let role = role(st, caller).await?;
     if r.reason.is_empty() || !REASONS.contains(&r.reason.as_str()) {
         return Err(AppError::bad_request(format!("reason: one of {}", REASONS.join(", "))));
     }

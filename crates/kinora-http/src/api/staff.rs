@@ -20,9 +20,7 @@ pub struct AccessBody {
 /// `POST /api/v1/staff/access`: the entry is in the log before the data is read.
 pub async fn access(State(st): State<AppState>, viewer: Viewer, b: JsonBody<AccessBody>) -> ApiResult<Json<Access>> {
     // Non-staff learn nothing, not even whether their body was well-formed.
-    if viewer.caller.account.is_none() {
-        return Err(kinora_app::AppError::not_found().into());
-    }
+    staff::role(&st, &viewer.caller).await?;
     let b = body(b)?;
     let r = AccessRequest {
         subject: b.subject.unwrap_or_default(),

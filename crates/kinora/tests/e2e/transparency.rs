@@ -55,6 +55,7 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
 
     // Not staff: the door does not exist.
     assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask.clone())).await.0, 404);
+    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": 5}))).await.0, 404, "not even a malformed body tells a non-staff caller the route exists");
     let (ok, out) = kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]);
     assert!(ok, "{out}");
     assert!(out.contains("log entry 0"), "{out}");
