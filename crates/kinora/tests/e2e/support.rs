@@ -34,6 +34,9 @@ pub struct TestApp {
     pub backend: Backend,
     pub db_url: Option<String>,
     child: Child,
+    /// The server's log (outside the data directory, which some tests scan byte by
+    /// byte), quoted when a request fails unexpectedly.
+    log: tempfile::NamedTempFile,
 }
 
 /// A fresh PostgreSQL database on the server `scripts/test` started.
@@ -112,10 +115,11 @@ impl TestApp {
         }
         cmd.envs(env.iter().copied());
         cmd.stdout(Stdio::piped()).stdin(Stdio::null()).kill_on_drop(true);
+        let log = tempfile::NamedTempFile::new().unwrap();
         if std::env::var_os("TEST_LOG").is_some() {
             cmd.stderr(Stdio::inherit());
         } else {
-            cmd.stderr(Stdio::null());
+            cmd.stderr(Stdio::from(log.reopen().unwrap()));
         }
         let mut child = cmd.spawn().expect("spawn kinora");
         let stdout = child.stdout.take().unwrap();
@@ -139,7 +143,14 @@ impl TestApp {
             .pool_max_idle_per_host(0)
             .build()
             .unwrap();
-        TestApp { base, client, data, backend, db_url, child }
+        TestApp { base, client, data, backend, db_url, child, log }
+    }
+
+    /// The last lines of the server's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,7 +220,7 @@ impl TestApp {
     /// Uploads and waits until the video leaves `processing`.
     pub async fn upload_and_wait(&self, token: &str, file: &Path, caption: &str, visibility: &str) -> Value {
         let (s, v) = self.upload(Some(token), file, "clip.mp4", caption, visibility).await;
-        assert_eq!(s, 202, "upload: {v}");
+        assert_eq!(s, 202, "upload: {v}\nserver log:\n{}", self.log_tail());
         assert_eq!(v["status"], "processing");
         self.wait(token, v["id"].as_str().unwrap()).await
     }
