@@ -84,7 +84,7 @@ impl Db {
     /// transaction, PostgreSQL's REPEATABLE READ). `each` is called per table with
     /// the rows read so far, for progress.
     pub async fn dump(&self, each: &(dyn Fn(&str, usize) + Sync)) -> Result<Vec<DumpedRow>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
         }
@@ -147,7 +147,7 @@ impl Db {
         }
         let mut present: HashMap<&str, HashSet<String>> = HashMap::new();
         let (mut loaded, mut dropped) = (0, 0);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         // A fresh instance has signed the empty log; the restored log replaces it.
         for t in ["log_checkpoints", "log_hashes", "log_entries"] {
             sqlx::query(&format!("DELETE FROM {t}")).execute(&mut *tx).await?;

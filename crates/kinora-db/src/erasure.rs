@@ -12,7 +12,7 @@ use kinora_core::Id;
 impl Db {
     /// Deactivates the account, signs it out everywhere and queues its erasure.
     pub async fn schedule_erasure(&self, account: &Id, erase_at: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE accounts SET erase_at = $1 WHERE id = $2").bind(erase_at).bind(account.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM tokens WHERE account_id = $1").bind(account.as_str()).execute(&mut *tx).await?;
         enqueue_at(&mut tx, JobKind::EraseAccount, None, &serde_json::json!({"account_id": account.as_str()}), erase_at).await?;
@@ -22,7 +22,7 @@ impl Db {
 
     /// Cancels a scheduled erasure: the account is active again.
     pub async fn cancel_erasure(&self, account: &Id) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE accounts SET erase_at = NULL WHERE id = $1").bind(account.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM jobs WHERE kind = 'erase_account' AND status = 'queued' AND payload = $1")
             .bind(serde_json::json!({"account_id": account.as_str()}).to_string())
@@ -83,7 +83,7 @@ impl Db {
     /// keyed hash `subject` in the erasure journal. Idempotent.
     pub async fn erase_account(&self, account: &Id, subject: &str) -> Result<()> {
         let a = account.as_str();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         // Videos whose counts change: those it liked or commented on.
         let exec = |sql: &'static str| sqlx::query(sql).bind(a);
         let steps: &[&str] = &[
@@ -200,7 +200,7 @@ impl Db {
     /// Moves an account's home region: the account, its videos and exports point at
     /// `region` from now on (the objects are copied first by the caller).
     pub async fn set_account_region(&self, account: &Id, region: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for sql in [
             "UPDATE accounts SET region = $1 WHERE id = $2",
             "UPDATE videos SET region = $1 WHERE account_id = $2",

@@ -134,7 +134,7 @@ pub trait JobQueue {
 
 impl JobQueue for Db {
     async fn enqueue(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<String> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = enqueue_in(&mut tx, kind, account, payload).await?;
         tx.commit().await?;
         Ok(id)
@@ -202,7 +202,7 @@ impl JobQueue for Db {
     }
 
     async fn enqueue_unique(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let text = payload.to_string();
         let dup = sqlx::query("SELECT 1 AS one FROM jobs WHERE kind = $1 AND payload = $2 AND status IN ('queued', 'running')")
             .bind(kind.as_str())

@@ -135,6 +135,17 @@ impl Db {
         self.backend
     }
 
+    /// A write transaction. On SQLite it takes the write lock at `BEGIN IMMEDIATE`:
+    /// a deferred transaction that reads and then writes fails at once with
+    /// SQLITE_BUSY_SNAPSHOT (517) when another writer committed in between, and
+    /// busy_timeout cannot help it. PostgreSQL needs no such care.
+    pub async fn begin_write(&self) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool().begin().await,
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -289,7 +289,7 @@ impl Db {
 
     /// Updates the profile; going public accepts every pending request.
     pub async fn update_profile(&self, id: &Id, display_name: Option<&str>, bio: Option<&str>, private: Option<bool>, likes_public: Option<bool>) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE accounts SET display_name = COALESCE($1, display_name), bio = COALESCE($2, bio), \
                private = COALESCE($3, private), likes_public = COALESCE($5, likes_public) WHERE id = $4",
@@ -315,7 +315,7 @@ impl Db {
 
     /// Blocks and drops follows both ways.
     pub async fn block(&self, blocker: &Id, blocked: &Id) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (blocker_id, blocked_id) DO NOTHING")
             .bind(blocker.as_str())
             .bind(blocked.as_str())
@@ -354,7 +354,7 @@ impl Db {
 
     /// Likes (`on`) or unlikes; idempotent. Keeps the count and feed score in step.
     pub async fn set_like(&self, account: &Id, video: &Id, on: bool) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = if on {
             sqlx::query("INSERT INTO likes (account_id, video_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (account_id, video_id) DO NOTHING")
                 .bind(account.as_str())
@@ -475,7 +475,7 @@ impl Db {
     // ---------- comments ----------
 
     pub async fn add_comment(&self, id: &Id, video: &Id, account: &Id, reply_to: Option<&Id>, body: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO comments (id, video_id, account_id, reply_to, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.as_str())
             .bind(video.as_str())
@@ -526,7 +526,7 @@ impl Db {
 
     /// Deletes a comment and its replies; keeps the video's count in step.
     pub async fn delete_comment(&self, c: &CommentRow) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("UPDATE comments SET deleted_at = $1 WHERE (id = $2 OR reply_to = $2) AND deleted_at IS NULL")
             .bind(now_ms())
             .bind(c.id.as_str())
@@ -542,7 +542,7 @@ impl Db {
     }
 
     pub async fn set_comment_like(&self, account: &Id, comment: &Id, on: bool) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = if on {
             sqlx::query("INSERT INTO comment_likes (account_id, comment_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (account_id, comment_id) DO NOTHING")
                 .bind(account.as_str())
@@ -586,7 +586,7 @@ impl Db {
         comments: Option<kinora_core::policy::CommentSetting>,
         tags: Option<&[String]>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE videos SET caption = COALESCE($1, caption), visibility = COALESCE($2, visibility), \
                comments_setting = COALESCE($3, comments_setting) WHERE id = $4",
@@ -850,7 +850,7 @@ impl Db {
     }
 
     pub async fn record_view(&self, video: &Id, viewer: Option<&Id>, watched_ms: i64, completed: bool) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO view_events (id, video_id, viewer_id, watched_ms, completed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(Id::generate().as_str())
             .bind(video.as_str())

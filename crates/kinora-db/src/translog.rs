@@ -33,7 +33,7 @@ impl Db {
     /// Appends entry `idx` and its new stored hashes (starting at stored index
     /// `first_hash`) in one transaction. Fails if `idx` is taken (another writer).
     pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String]) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO log_entries (idx, entry, subject_account, created_at) VALUES ($1, $2, $3, $4)")
             .bind(idx)
             .bind(entry)

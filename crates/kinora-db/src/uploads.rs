@@ -128,7 +128,7 @@ impl UploadRepo for Db {
     }
 
     async fn finish_upload(&self, u: &UploadRow, region: &str, original_key: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE uploads SET state = 'done', updated_at = $1 WHERE id = $2 AND state = 'open'")
             .bind(now_ms())
             .bind(u.id.as_str())

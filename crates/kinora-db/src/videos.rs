@@ -227,7 +227,7 @@ pub fn feed_score(published_ms: i64, likes: i64) -> i64 {
 
 impl VideoRepo for Db {
     async fn create_video(&self, v: NewVideo<'_>) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         ingest_in(&mut tx, &v).await?;
         tx.commit().await?;
         Ok(())
@@ -324,7 +324,7 @@ impl VideoRepo for Db {
 
     async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<PublishOutcome> {
         let Published { duration_ms, width, height, objects } = media;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if !finish(&mut *tx, job, worker, "done", None, None).await? {
             // Lost the lease: another worker owns this job now.
             tx.rollback().await?;
@@ -381,7 +381,7 @@ impl VideoRepo for Db {
     }
 
     async fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if !finish(&mut *tx, job, worker, "failed", None, Some(message)).await? {
             tx.rollback().await?;
             return Ok(false);
@@ -397,7 +397,7 @@ impl VideoRepo for Db {
     }
 
     async fn delete_video(&self, video: &Id) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("UPDATE videos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(now_ms())
             .bind(video.as_str())
