@@ -253,17 +253,17 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
     let note = st.log.checkpoint(&st.db).await?;
     let cp = kinora_translog::open_checkpoint(&st.log.verifier_key, &note).map_err(|e| AppError::internal(e.to_string()))?;
     let size = i64::try_from(cp.size()).unwrap_or(i64::MAX);
-    let mut counts: std::collections::BTreeMap<(String, String, String), u64> = std::collections::BTreeMap::new();
+    let mut tally = kinora_translog::Tally::default();
     let mut from = 0i64;
     while from < size {
         let to = (from + REPORT_PAGE).min(size);
         for text in st.db.log_entries(from, to).await? {
             let e = Entry::parse(text.as_bytes()).map_err(|e| AppError::internal(e.to_string()))?;
-            *counts.entry((e.time.get(..7).unwrap_or("?").to_owned(), e.reason, e.role)).or_default() += 1;
+            tally.add(&e);
         }
         from = to;
     }
-    let mut rows: Vec<ReportRow> = counts.into_iter().map(|((month, reason, role), count)| ReportRow { month, reason, role, count }).collect();
+    let mut rows: Vec<ReportRow> = tally.0.into_iter().map(|((month, reason, role), count)| ReportRow { month, reason, role, count }).collect();
     rows.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.reason.cmp(&b.reason)).then_with(|| a.role.cmp(&b.role)));
     Ok(Report {
         size: cp.size(),

@@ -9,8 +9,7 @@
 //! failure, naming it.
 
 use clap::{Parser, Subcommand};
-use kinora_translog::{open_checkpoint, parse_data_tile, Entry, Tile, Tree};
-use std::collections::BTreeMap;
+use kinora_translog::{open_checkpoint, parse_data_tile, Entry, Tally, Tile, Tree};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -67,7 +66,7 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
     let size = cp.size();
     // Every entry, bundle by bundle, into a tree of our own.
     let mut tree = Tree::default();
-    let mut summary: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut summary = Tally::default();
     let mut k = 0u64;
     while k * 256 < size {
         let w = u32::try_from((size - k * 256).min(256)).unwrap_or(256);
@@ -80,7 +79,7 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
         for (i, e) in entries.iter().enumerate() {
             let index = k * 256 + i as u64;
             let parsed = Entry::parse(e).map_err(|err| anyhow::anyhow!("entry {index}: {err}"))?;
-            *summary.entry((parsed.time.get(..7).unwrap_or("?").to_owned(), parsed.reason, parsed.role)).or_default() += 1;
+            summary.add(&parsed);
             tree.append(e).map_err(|err| anyhow::anyhow!("entry {index}: {err}"))?;
         }
         // The server's hash tile must say what the entries say.
@@ -111,7 +110,7 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
     }
     println!("ok: {} ({size} entries), root {}", cp.origin(), root.0.iter().map(|b| format!("{b:02x}")).collect::<String>());
     println!("{:<8} {:<16} {:<10} {:>7}", "month", "reason", "role", "entries");
-    for ((month, reason, role), n) in &summary {
+    for ((month, reason, role), n) in &summary.0 {
         println!("{month:<8} {reason:<16} {role:<10} {n:>7}");
     }
     Ok(())

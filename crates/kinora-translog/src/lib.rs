@@ -73,6 +73,18 @@ impl Entry {
 
 /// `HMAC-SHA-256(key, account id)` in hex: the public log does not say whose data
 /// was read; the person (and the operator, who holds the key) can tell.
+/// Entries counted by (month `YYYY-MM`, reason, role): the public report on
+/// `/transparency` and the table `kinora-audit` prints are this one computation, so
+/// anyone can recompute the server's numbers from the log.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally(pub std::collections::BTreeMap<(String, String, String), u64>);
+
+impl Tally {
+    pub fn add(&mut self, e: &Entry) {
+        *self.0.entry((e.time.get(..7).unwrap_or("?").to_owned(), e.reason.clone(), e.role.clone())).or_default() += 1;
+    }
+}
+
 pub fn commit_subject(key: &[u8], account_id: &str) -> String {
     let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(account_id.as_bytes());

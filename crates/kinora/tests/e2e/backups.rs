@@ -13,12 +13,7 @@ use std::time::{Duration, Instant};
 both!(backup_restore_and_erasure);
 
 fn kinora(args: &[&str], data: &Path, cfg: &Path, db: Option<&str>) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    cmd.args(args).arg("--data").arg(data).arg("--config").arg(cfg);
-    if let Some(url) = db {
-        cmd.arg("--database-url").arg(url);
-    }
-    let out = cmd.output().unwrap();
+    let out = crate::support::cli(args, data, db).arg("--config").arg(cfg).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

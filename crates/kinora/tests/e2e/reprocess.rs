@@ -10,11 +10,7 @@ use std::process::Stdio;
 both!(reprocess_resumes_and_applies_current_limits);
 
 fn cli(data: &std::path::Path, db: &Option<String>, args: &[&str]) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    c.arg("media").arg("reprocess").arg("--data").arg(data);
-    if let Some(u) = db {
-        c.arg("--database-url").arg(u);
-    }
+    let mut c = crate::support::cli(&["media", "reprocess"], data, db.as_deref());
     c.args(args).env("KINORA_MEDIA_JOB_LEASE_SECS", "1").stdin(Stdio::null());
     c
 }

@@ -38,12 +38,8 @@ fn config(stores: &Stores) -> String {
 
 /// `kinora verify residency --json` against the app's data, database and config.
 fn verify(app: &TestApp, cfg: &Path) -> (i32, Value) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    cmd.args(["verify", "residency", "--json", "--data"]).arg(app.data.path()).arg("--config").arg(cfg);
-    if let Some(url) = &app.db_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd.envs(s3_env());
+    let mut cmd = app.cli(&["verify", "residency", "--json"]);
+    cmd.arg("--config").arg(cfg).envs(s3_env());
     let out = cmd.output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), report)

@@ -59,6 +59,16 @@ fn rand_suffix() -> String {
     format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// `kinora ARGS --data DATA [--database-url DB]`.
+pub fn cli(args: &[&str], data: &Path, db: Option<&str>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
+    cmd.args(args).arg("--data").arg(data);
+    if let Some(url) = db {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, &[]).await
@@ -144,6 +154,11 @@ impl TestApp {
             .build()
             .unwrap();
         TestApp { base, client, data, backend, db_url, child, log }
+    }
+
+    /// The `kinora` command line against this app's data directory and database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Command {
+        cli(args, self.data.path(), self.db_url.as_deref())
     }
 
     /// The last lines of the server's log, for failure messages.

@@ -14,12 +14,7 @@ both!(staff_access_is_logged_first_and_provable);
 both!(auditor_catches_a_truncated_and_a_forked_log);
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    cmd.args(args).arg("--data").arg(app.data.path());
-    if let Some(url) = &app.db_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    let out = cmd.output().unwrap();
+    let out = app.cli(args).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
