@@ -12,19 +12,23 @@ use kinora_core::{Id, Username, VideoStatus};
 use kinora_db::{AccountRepo, AccountRow, CommentRow, FollowState, MediaObject, VideoRepo, VideoRow};
 
 /// The caller's relation to `owner`, for the policy.
+/// A suspended owner stands to everyone else as a blocked one
+/// (`policy::standing_relation`).
 pub async fn relation(st: &AppState, caller: &Caller, owner: &Id) -> AppResult<Relation> {
-    let Some(me) = caller.id() else { return Ok(Relation::Anonymous) };
-    if me == owner {
+    if caller.id() == Some(owner) {
         return Ok(Relation::Owner);
     }
-    let (state, blocked) = st.db.relation_flags(me, owner).await?;
-    Ok(if blocked {
+    let (state, blocked, standing) = st.db.relation_of(caller.id(), owner).await?;
+    let rel = if caller.id().is_none() {
+        Relation::Anonymous
+    } else if blocked {
         Relation::Blocked
     } else if state == Some(FollowState::Accepted) {
         Relation::Follower
     } else {
         Relation::Stranger
-    })
+    };
+    Ok(policy::standing_relation(rel, standing))
 }
 
 /// An account by username, whoever asks (for acting on someone you may not see:
@@ -97,11 +101,20 @@ pub async fn deletable_comment(st: &AppState, caller: &Caller, id: &str) -> AppR
 
 /// A served object (rendition, poster, preview) of a ready video the caller may
 /// see, and whether shared caches may keep it (`policy::publicly_cacheable`).
-pub async fn media_object(st: &AppState, caller: &Caller, video: &str, name: &str) -> AppResult<(VideoRow, MediaObject, bool)> {
+///
+/// A staff member may also fetch, with a `grant` issued to them by a logged staff
+/// access ([`crate::staff::media_grant`]), media they could not otherwise see, for a
+/// limited time; such answers are never shared-cacheable.
+pub async fn media_object(st: &AppState, caller: &Caller, video: &str, name: &str, grant: Option<&str>) -> AppResult<(VideoRow, MediaObject, bool)> {
     let id = Id::parse(video).ok_or_else(AppError::not_found)?;
     let (v, obj) = st.db.video_with_object(&id, name).await?.ok_or_else(AppError::not_found)?;
     let rel = relation(st, caller, &v.account_id).await?;
     if v.status != VideoStatus::Ready || !policy::can_view_video(rel, v.visibility, v.account_private, v.status) {
+        if let Some(g) = grant {
+            if crate::staff::media_grant_valid(st, caller, &v.id, g).await? {
+                return Ok((v, obj, false));
+            }
+        }
         return Err(AppError::not_found());
     }
     let public = policy::publicly_cacheable(v.visibility, v.account_private);

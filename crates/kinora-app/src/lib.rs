@@ -22,6 +22,7 @@ pub mod exports;
 pub mod feeds;
 pub mod housekeeping;
 pub mod imports;
+pub mod moderation;
 pub mod ingest;
 pub mod moves;
 pub mod objects;

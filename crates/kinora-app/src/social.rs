@@ -372,6 +372,13 @@ pub async fn notifications(st: &AppState, caller: &Caller, page: &PageRequest) -
                 continue;
             }
         }
+        let moderation = match (&n.kind, &n.action_id) {
+            (NotificationKind::Moderation, Some(a)) => crate::moderation::notice(st, a).await?,
+            _ => None,
+        };
+        if n.kind == NotificationKind::Moderation && moderation.is_none() {
+            continue;
+        }
         unread += i64::from(!n.read);
         items.push(NotificationView {
             id: n.id.clone(),
@@ -381,6 +388,7 @@ pub async fn notifications(st: &AppState, caller: &Caller, page: &PageRequest) -
             comment_id: n.comment_id.clone(),
             created_at: views::rfc3339(n.created_at),
             read: n.read,
+            moderation,
         });
     }
     Ok(NotificationPage { items, next_cursor, unread })

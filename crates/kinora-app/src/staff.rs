@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use kinora_core::{ErrorCode, Id, Username};
-use kinora_db::{AccountRepo, AccountRow};
+use kinora_db::{AccountRepo, AccountRow, VideoRepo};
 use kinora_translog::Entry;
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ pub const ROLES: &[&str] = &["moderator", "admin"];
 pub const SCOPES: &[&str] = &["profile", "videos", "comments", "watch-history", "sessions", "reports"];
 pub const REASONS: &[&str] = &["report-review", "legal-request", "security", "support", "erasure-check"];
 
-fn entry(actor: &str, role: &str, subject: String, scopes: Vec<String>, reason: &str, reference: &str) -> Entry {
+pub(crate) fn entry(actor: &str, role: &str, subject: String, scopes: Vec<String>, reason: &str, reference: &str) -> Entry {
     Entry {
         v: 1,
         time: crate::views::rfc3339(kinora_db::now_ms()),
@@ -129,7 +129,26 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
     for s in &scopes {
         let v = match s.as_str() {
             "profile" => p.account.clone(),
-            "videos" => serde_json::json!(p.videos),
+            "videos" => {
+                // Each video with media links that work for this staff member only,
+                // for MEDIA_GRANT_SECS.
+                let ids: Vec<Id> = p.videos.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(|i| Id::from_trusted(i.to_owned()))).collect();
+                let mut links = media_links(st, &me.id, &ids).await?;
+                let videos: Vec<serde_json::Value> = p
+                    .videos
+                    .iter()
+                    .map(|v| {
+                        let mut v = v.clone();
+                        let id = v.get("id").and_then(|i| i.as_str()).map(|i| Id::from_trusted(i.to_owned()));
+                        if let (Some(obj), Some(id)) = (v.as_object_mut(), id) {
+                            obj.insert("media".into(), serde_json::json!(links.remove(&id).unwrap_or_default()));
+                            obj.insert("media_expires_in_s".into(), serde_json::json!(MEDIA_GRANT_SECS));
+                        }
+                        v
+                    })
+                    .collect();
+                serde_json::json!(videos)
+            }
             "comments" => serde_json::json!(p.comments),
             "watch-history" => serde_json::json!(p.watch_history),
             "reports" => serde_json::json!(p.reports),
@@ -193,4 +212,52 @@ pub async fn history_of(st: &AppState, account: &Id) -> AppResult<AccessHistory>
         });
     }
     Ok(AccessHistory { items, next_cursor: None, checkpoint })
+}
+
+// ---------- media links for staff ----------
+
+/// How long the media links a staff access returns keep working.
+pub const MEDIA_GRANT_SECS: i64 = 15 * 60;
+
+fn grant_mac(st: &AppState, staff: &Id, video: &Id, exp: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&st.journal_key[..]).expect("HMAC takes keys of any length");
+    for part in [b"kinora staff media grant".as_slice(), staff.as_str().as_bytes(), video.as_str().as_bytes(), exp.to_string().as_bytes()] {
+        m.update(part);
+        m.update(b"\0");
+    }
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// A grant that lets `staff` (and no one else) fetch `video`'s media for
+/// [`MEDIA_GRANT_SECS`]: `<expiry>.<mac>`, appended as `?grant=`.
+pub fn media_grant(st: &AppState, staff: &Id, video: &Id) -> String {
+    let exp = kinora_db::now_ms() / 1000 + MEDIA_GRANT_SECS;
+    format!("{exp}.{}", grant_mac(st, staff, video, exp))
+}
+
+/// Whether `grant` lets the caller fetch `video`'s media now: issued to this
+/// caller, unexpired, and the caller is still staff.
+pub async fn media_grant_valid(st: &AppState, caller: &Caller, video: &Id, grant: &str) -> AppResult<bool> {
+    let Some(me) = caller.id() else { return Ok(false) };
+    let Some((exp, mac)) = grant.split_once('.') else { return Ok(false) };
+    let Ok(exp) = exp.parse::<i64>() else { return Ok(false) };
+    if exp < kinora_db::now_ms() / 1000 || !crate::auth::secret_eq(mac, &grant_mac(st, me, video, exp)) {
+        return Ok(false);
+    }
+    Ok(st.db.staff_role(me).await?.is_some())
+}
+
+/// Every media object of `videos` (whatever their state) as links that work for
+/// `staff` for a limited time: video id -> urls.
+pub async fn media_links(st: &AppState, staff: &Id, videos: &[Id]) -> AppResult<std::collections::HashMap<Id, Vec<String>>> {
+    let objects = st.db.media_objects_for(videos).await?;
+    Ok(objects
+        .into_iter()
+        .map(|(vid, objs)| {
+            let g = media_grant(st, staff, &vid);
+            let urls = objs.iter().map(|o| format!("/media/{}/{}?grant={g}", vid, o.name)).collect();
+            (vid, urls)
+        })
+        .collect())
 }

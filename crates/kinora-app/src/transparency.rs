@@ -244,6 +244,8 @@ pub struct Report {
     pub log_url: String,
     /// Newest month first.
     pub rows: Vec<ReportRow>,
+    /// Moderation decisions by month, kind and reason, newest month first.
+    pub moderation: Vec<crate::moderation::ActionCount>,
 }
 
 /// Entries are read in pages so a large log never sits in memory at once.
@@ -271,5 +273,6 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
         verifier_key: st.log.verifier_key.clone(),
         log_url: format!("{}/log", st.base_url.trim_end_matches('/')),
         rows,
+        moderation: crate::moderation::action_counts(st).await?,
     })
 }

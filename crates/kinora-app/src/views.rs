@@ -326,6 +326,9 @@ pub struct NotificationView {
     pub comment_id: Option<String>,
     pub created_at: String,
     pub read: bool,
+    /// For `moderation`: what was decided, why, and whether it can be appealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<crate::moderation::Notice>,
 }
 
 /// An account looked up by id for a view (the actor of a notification).

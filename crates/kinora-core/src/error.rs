@@ -53,6 +53,9 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// The account is scheduled for deletion; signing in with `cancel_deletion` keeps it.
     AccountScheduledForDeletion,
+    /// The account is suspended by moderators: it may read, appeal, download its data
+    /// or delete itself, and nothing else.
+    AccountSuspended,
     /// An archive to import is not a Kinora export, or is damaged; nothing was imported.
     InvalidArchive,
     /// Too many requests; retry after the `Retry-After` header.
@@ -88,6 +91,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedContentType => "unsupported-content-type",
             ErrorCode::QuotaExceeded => "quota-exceeded",
             ErrorCode::AccountScheduledForDeletion => "account-scheduled-for-deletion",
+            ErrorCode::AccountSuspended => "account-suspended",
             ErrorCode::InvalidArchive => "invalid-archive",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Internal => "internal",
@@ -125,6 +129,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedContentType => 415,
             ErrorCode::QuotaExceeded => 403,
             ErrorCode::AccountScheduledForDeletion => 403,
+            ErrorCode::AccountSuspended => 403,
             ErrorCode::InvalidArchive => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
@@ -157,6 +162,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::UnsupportedContentType,
     ErrorCode::QuotaExceeded,
     ErrorCode::AccountScheduledForDeletion,
+    ErrorCode::AccountSuspended,
     ErrorCode::InvalidArchive,
     ErrorCode::RateLimited,
     ErrorCode::Internal,

@@ -22,6 +22,26 @@ pub enum Relation {
     Blocked,
 }
 
+/// An account's standing after moderation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Standing {
+    #[default]
+    Good,
+    /// Hidden from For You, trending and search; still visible where people look for it.
+    Restricted,
+    /// Gone for everyone but the owner, who may still sign in, read and appeal.
+    Suspended,
+}
+
+/// The relation that applies once the owner's standing is known: a suspended
+/// account is to everyone else what a blocked one is.
+pub fn standing_relation(relation: Relation, owner: Standing) -> Relation {
+    match (owner, relation) {
+        (Standing::Suspended, r) if r != Relation::Owner => Relation::Blocked,
+        (_, r) => r,
+    }
+}
+
 /// May the viewer see the account at all (profile, mentions, search, lists)?
 pub fn can_view_account(relation: Relation) -> bool {
     relation != Relation::Blocked
@@ -73,9 +93,10 @@ pub fn can_see_follow_lists(relation: Relation, account_private: bool) -> bool {
 
 /// May a video appear in For You or count towards trending? Discovery surfaces
 /// show only what anyone on the internet may see: ready public videos of public
-/// accounts (never followers-only or private videos, not even the viewer's own).
-pub fn discoverable(visibility: Visibility, account_private: bool, status: VideoStatus) -> bool {
-    status == VideoStatus::Ready && effective_visibility(visibility, account_private) == Visibility::Public
+/// accounts in good standing (never followers-only or private videos, not even the
+/// viewer's own; nothing of a restricted or suspended account).
+pub fn discoverable(visibility: Visibility, account_private: bool, status: VideoStatus, standing: Standing) -> bool {
+    standing == Standing::Good && status == VideoStatus::Ready && effective_visibility(visibility, account_private) == Visibility::Public
 }
 
 /// May the viewer be shown a notification? Only while its actor is visible to
@@ -166,7 +187,7 @@ mod tests {
         for (rel, vis, private, want) in cases {
             assert_eq!(can_view_video(rel, vis, private, ready), want, "{rel:?} {vis:?} private={private}");
         }
-        for status in [VideoStatus::Processing, VideoStatus::Failed] {
+        for status in [VideoStatus::Processing, VideoStatus::Failed, VideoStatus::Removed] {
             assert!(!can_view_video(Stranger, Public, false, status));
             assert!(can_view_video(Owner, Public, false, status));
         }
@@ -193,10 +214,17 @@ mod tests {
         assert!(can_see_follow_lists(Follower, true));
         assert!(can_see_follow_lists(Anonymous, false));
         assert!(!can_see_follow_lists(Blocked, false));
-        assert!(discoverable(Visibility::Public, false, VideoStatus::Ready));
-        assert!(!discoverable(Visibility::Public, true, VideoStatus::Ready));
-        assert!(!discoverable(Visibility::Followers, false, VideoStatus::Ready));
-        assert!(!discoverable(Visibility::Public, false, VideoStatus::Processing));
+        let good = Standing::Good;
+        assert!(discoverable(Visibility::Public, false, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Public, true, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Followers, false, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Processing, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Removed, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Ready, Standing::Restricted));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Ready, Standing::Suspended));
+        assert_eq!(standing_relation(Follower, Standing::Suspended), Blocked);
+        assert_eq!(standing_relation(Owner, Standing::Suspended), Owner);
+        assert_eq!(standing_relation(Stranger, Standing::Restricted), Stranger);
         assert!(!publicly_cacheable(Visibility::Public, true));
         assert!(publicly_cacheable(Visibility::Public, false));
         assert!(can_delete_comment(false, true));

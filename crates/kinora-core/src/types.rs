@@ -218,6 +218,8 @@ pub enum VideoStatus {
     Processing,
     Ready,
     Failed,
+    /// Removed by moderators: the owner sees it (and may appeal), no one else.
+    Removed,
 }
 
 impl VideoStatus {
@@ -226,6 +228,7 @@ impl VideoStatus {
             VideoStatus::Processing => "processing",
             VideoStatus::Ready => "ready",
             VideoStatus::Failed => "failed",
+            VideoStatus::Removed => "removed",
         }
     }
 
@@ -234,6 +237,7 @@ impl VideoStatus {
             "processing" => Some(VideoStatus::Processing),
             "ready" => Some(VideoStatus::Ready),
             "failed" => Some(VideoStatus::Failed),
+            "removed" => Some(VideoStatus::Removed),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! Accounts.
 
 use crate::{col, now_ms, Db, DbError, Result};
+use kinora_core::policy::Standing;
 use kinora_core::{Id, Username};
 use sqlx::any::AnyRow;
 
@@ -20,6 +21,8 @@ pub struct AccountRow {
     pub avatar_key: Option<String>,
     /// Liked videos are shown on the profile.
     pub likes_public: bool,
+    /// After moderation: restricted (hidden from discovery) or suspended.
+    pub standing: Standing,
 }
 
 /// What sign-up stores.
@@ -47,7 +50,7 @@ pub trait AccountRepo {
     fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
 
-pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public";
+pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -65,6 +68,13 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         private: col::<i64>(r, "private")? != 0,
         avatar_key: col(r, "avatar_key")?,
         likes_public: col::<i64>(r, "likes_public")? != 0,
+        standing: if col::<Option<i64>>(r, "suspended_at")?.is_some() {
+            Standing::Suspended
+        } else if col::<Option<i64>>(r, "restricted_at")?.is_some() {
+            Standing::Restricted
+        } else {
+            Standing::Good
+        },
     })
 }
 
@@ -105,6 +115,7 @@ impl AccountRepo for Db {
             private: false,
             avatar_key: None,
             likes_public: false,
+            standing: Standing::Good,
         })
     }
 

@@ -124,6 +124,10 @@ impl Db {
             // keyed commitment); the link to the account goes.
             "UPDATE log_entries SET subject_account = NULL WHERE subject_account = $1",
             "DELETE FROM staff WHERE account_id = $1",
+            // Moderation decisions stay counted (kind, reason, month); what they were
+            // about and any note go.
+            "UPDATE moderation_actions SET note = '', video_id = NULL, comment_id = NULL, subject_id = NULL WHERE subject_id = $1",
+            "UPDATE moderation_actions SET actor_id = NULL WHERE actor_id = $1",
             "DELETE FROM accounts WHERE id = $1",
         ];
         // Counts on others' videos, recomputed after the deletions.
@@ -189,6 +193,7 @@ impl Db {
                 for t in [
                     "accounts", "videos", "media_objects", "video_tags", "comments", "comment_likes", "likes", "follows", "blocks",
                     "mutes", "tag_follows", "notifications", "view_events", "reports", "tokens", "uploads", "exports", "jobs",
+                    "moderation_actions",
                 ] {
                     sqlx::query(&format!("VACUUM FULL {t}")).execute(self.pool()).await?;
                 }

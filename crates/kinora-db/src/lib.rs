@@ -21,6 +21,8 @@ mod exports;
 mod erasure;
 pub mod backup;
 mod translog;
+mod moderation;
+pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use translog::StaffRow;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use residency::KnownObject;

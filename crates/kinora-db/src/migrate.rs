@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0007_exports",
     "0008_erasure",
     "0009_transparency",
+    "0010_moderation",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

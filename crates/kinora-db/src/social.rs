@@ -5,8 +5,9 @@
 //! `kinora_core::policy`; queries that return accounts exclude blocks both ways.
 
 use crate::videos::{cursor_parts, VideoRow};
-use crate::visibility::{discoverable, likes_visible_to, not_blocked, video_visible_to as visible_to};
+use crate::visibility::{discoverable, in_good_standing, likes_visible_to, not_blocked, video_visible_to as visible_to};
 use crate::{col, now_ms, AccountRow, Backend, Db, FeedCursor, Result};
+use kinora_core::policy::Standing;
 use kinora_core::Id;
 use sqlx::any::AnyRow;
 
@@ -62,10 +63,12 @@ pub enum NotificationKind {
     Mention,
     /// A data download is ready.
     ExportReady,
+    /// Moderators acted on the account's content or the account (or answered its appeal).
+    Moderation,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::Follow,
         NotificationKind::FollowRequest,
         NotificationKind::FollowAccepted,
@@ -74,6 +77,7 @@ impl NotificationKind {
         NotificationKind::Reply,
         NotificationKind::Mention,
         NotificationKind::ExportReady,
+        NotificationKind::Moderation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +90,7 @@ impl NotificationKind {
             NotificationKind::Reply => "reply",
             NotificationKind::Mention => "mention",
             NotificationKind::ExportReady => "export_ready",
+            NotificationKind::Moderation => "moderation",
         }
     }
 
@@ -104,6 +109,8 @@ pub struct NotificationRow {
     pub comment_id: Option<String>,
     pub created_at: i64,
     pub read: bool,
+    /// For `moderation`: the action it is about.
+    pub action_id: Option<Id>,
 }
 
 /// Per-video numbers for the creator's analytics.
@@ -128,7 +135,7 @@ pub struct NewReport<'a> {
     pub details: &'a str,
 }
 
-const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key, a.likes_public";
+const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key, a.likes_public, a.restricted_at, a.suspended_at";
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
@@ -184,6 +191,31 @@ fn words(q: &str) -> impl Iterator<Item = String> + '_ {
 
 impl Db {
     // ---------- follows ----------
+
+    /// (the viewer's follow state towards `owner`, a block either way, the owner's
+    /// standing); the viewer may be signed out.
+    pub async fn relation_of(&self, viewer: Option<&Id>, owner: &Id) -> Result<(Option<FollowState>, bool, Standing)> {
+        let r = sqlx::query(
+            "SELECT (SELECT state FROM follows WHERE follower_id = $1 AND followee_id = $2) AS state, \
+               (SELECT COUNT(*) FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
+                  OR (blocker_id = $2 AND blocked_id = $1)) AS blocked, \
+               (SELECT suspended_at FROM accounts WHERE id = $2) AS suspended_at, \
+               (SELECT restricted_at FROM accounts WHERE id = $2) AS restricted_at",
+        )
+        .bind(viewer.map(|v| v.as_str().to_owned()))
+        .bind(owner.as_str())
+        .fetch_one(self.pool())
+        .await?;
+        let state: Option<String> = col(&r, "state")?;
+        let standing = if col::<Option<i64>>(&r, "suspended_at")?.is_some() {
+            Standing::Suspended
+        } else if col::<Option<i64>>(&r, "restricted_at")?.is_some() {
+            Standing::Restricted
+        } else {
+            Standing::Good
+        };
+        Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0, standing))
+    }
 
     /// (the viewer's follow state towards `owner`, a block either way).
     pub async fn relation_flags(&self, viewer: &Id, owner: &Id) -> Result<(Option<FollowState>, bool)> {
@@ -680,9 +712,10 @@ impl Db {
         let fts_arg = fts_arg.unwrap_or_else(|| "\"\"".into());
         let sql = format!(
             "SELECT {ACOLS}, CASE WHEN a.username = $1 THEN 0 WHEN a.username LIKE $2 THEN 1 ELSE 2 END AS rank \
-             FROM accounts a WHERE ((a.username LIKE $2 AND $1 <> '') OR {fts_sql}) AND {nb} \
+             FROM accounts a WHERE ((a.username LIKE $2 AND $1 <> '') OR {fts_sql}) AND {nb} AND {gs} \
              ORDER BY rank, length(a.username), a.username LIMIT $5",
-            nb = not_blocked(3, "a.id")
+            nb = not_blocked(3, "a.id"),
+            gs = in_good_standing()
         );
         let rows = sqlx::query(&sql)
             .bind(&prefix)
@@ -703,8 +736,9 @@ impl Db {
                 let sql = format!(
                     "SELECT {VCOLS} FROM videos_fts JOIN videos v ON v.rowid = videos_fts.rowid \
                      JOIN accounts a ON a.id = v.account_id \
-                     WHERE videos_fts MATCH $1 AND v.status = 'ready' AND {vis} ORDER BY bm25(videos_fts), v.created_at DESC LIMIT $3",
-                    vis = visible_to(2)
+                     WHERE videos_fts MATCH $1 AND v.status = 'ready' AND {vis} AND {gs} ORDER BY bm25(videos_fts), v.created_at DESC LIMIT $3",
+                    vis = visible_to(2),
+                    gs = in_good_standing()
                 );
                 return sqlx::query(&sql)
                     .bind(m)
@@ -718,9 +752,10 @@ impl Db {
             }
             Backend::Postgres => format!(
                 "SELECT {VCOLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-                 WHERE v.search @@ to_tsquery('simple', $1) AND v.status = 'ready' AND {vis} \
+                 WHERE v.search @@ to_tsquery('simple', $1) AND v.status = 'ready' AND {vis} AND {gs} \
                  ORDER BY ts_rank(v.search, to_tsquery('simple', $1)) DESC, v.created_at DESC LIMIT $3",
-                vis = visible_to(2)
+                vis = visible_to(2),
+                gs = in_good_standing()
             ),
         };
         let Some(m) = tsquery(q) else { return Ok(vec![]) };
@@ -743,9 +778,10 @@ impl Db {
         }
         let rows = sqlx::query(&format!(
             "SELECT t.tag, COUNT(*) AS n FROM video_tags t JOIN videos v ON v.id = t.video_id \
-             JOIN accounts a ON a.id = v.account_id WHERE t.tag LIKE $1 AND v.status = 'ready' AND {vis} \
+             JOIN accounts a ON a.id = v.account_id WHERE t.tag LIKE $1 AND v.status = 'ready' AND {vis} AND {gs} \
              GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT $3",
-            vis = visible_to(2)
+            vis = visible_to(2),
+            gs = in_good_standing()
         ))
         .bind(format!("{}%", prefix.replace(['%', '_'], "")))
         .bind(viewer.map(|v| v.as_str().to_owned()))
@@ -780,7 +816,7 @@ impl Db {
     pub async fn notifications(&self, account: &Id, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<NotificationRow>> {
         let (k, id) = cursor_parts(after);
         let rows = sqlx::query(
-            "SELECT id, kind, actor_id, video_id, comment_id, created_at, read_at FROM notifications \
+            "SELECT id, kind, actor_id, video_id, comment_id, created_at, read_at, action_id FROM notifications \
              WHERE account_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4",
         )
         .bind(account.as_str())
@@ -799,6 +835,7 @@ impl Db {
                     comment_id: col(r, "comment_id")?,
                     created_at: col(r, "created_at")?,
                     read: col::<Option<i64>>(r, "read_at")?.is_some(),
+                    action_id: col::<Option<String>>(r, "action_id")?.map(Id::from_trusted),
                 })
             })
             .collect()

@@ -19,16 +19,26 @@ pub fn video_visible_to(n: usize) -> String {
 
 /// `policy::discoverable` over `videos v JOIN accounts a`: For You and trending.
 pub fn discoverable() -> &'static str {
-    "v.deleted_at IS NULL AND a.erase_at IS NULL AND v.status = 'ready' AND v.visibility = 'public' AND a.private = 0"
+    "v.deleted_at IS NULL AND a.erase_at IS NULL AND v.status = 'ready' AND v.visibility = 'public' AND a.private = 0 \
+     AND a.restricted_at IS NULL AND a.suspended_at IS NULL"
 }
 
-/// `policy::can_view_account` for the account in `account_col`: no block either way,
-/// and not deactivated (scheduled for erasure: it answers like a missing account).
+/// Search and discovery list only accounts in good standing (`policy::Standing::Good`)
+/// over `accounts a`.
+pub fn in_good_standing() -> &'static str {
+    "a.restricted_at IS NULL AND a.suspended_at IS NULL"
+}
+
+/// `policy::can_view_account` for the account in `account_col` (with
+/// `policy::standing_relation`): no block either way, not deactivated (scheduled for
+/// erasure: it answers like a missing account), and not suspended unless it is the
+/// viewer's own.
 pub fn not_blocked(n: usize, account_col: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {account_col} AND b.blocked_id = ${n}) \
          OR (b.blocker_id = ${n} AND b.blocked_id = {account_col})) \
-         AND NOT EXISTS (SELECT 1 FROM accounts gone WHERE gone.id = {account_col} AND gone.erase_at IS NOT NULL)"
+         AND NOT EXISTS (SELECT 1 FROM accounts gone WHERE gone.id = {account_col} AND (gone.erase_at IS NOT NULL \
+         OR (gone.suspended_at IS NOT NULL AND gone.id <> COALESCE(${n}, ''))))"
     )
 }
 

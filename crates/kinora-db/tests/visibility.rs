@@ -1,13 +1,13 @@
 //! The SQL mirror of the access policy (`kinora_db::visibility`) against the pure
 //! policy (`kinora_core::policy`) over the whole matrix, on both backends, without
-//! HTTP: every kind of viewer x account privacy x visibility x processing state for
-//! videos, every liker setting for likes, blocks both ways for accounts.
+//! HTTP: every kind of viewer x account privacy x standing (good, restricted,
+//! suspended) x visibility x processing state (incl. removed by moderators) for videos, every liker setting for likes, blocks both ways for accounts.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{account, new_video, postgres, sqlite};
-use kinora_core::policy::{self, Relation};
+use kinora_core::policy::{self, Relation, Standing};
 use kinora_core::{Caption, Id, Visibility, VideoStatus};
 use kinora_db::{visibility, AccountRepo, AccountRow, Db, VideoRepo};
 
@@ -81,16 +81,26 @@ async fn one(db: &Db, sql: &str, id: &str, viewer: &Option<Id>) -> bool {
 
 async fn sql_mirrors_the_policy(db: Db) {
     let mut checked = 0;
-    for (pi, private) in [false, true].into_iter().enumerate() {
+    let cases = [false, true].into_iter().flat_map(|p| [Standing::Good, Standing::Restricted, Standing::Suspended].map(|s| (p, s)));
+    for (pi, (private, standing)) in cases.enumerate() {
         let owner = account(&db, &format!("owner_{pi}")).await;
         if private {
             db.update_profile(&owner.id, None, None, Some(true), None).await.unwrap();
         }
+        let col = match standing {
+            Standing::Good => None,
+            Standing::Restricted => Some("restricted_at"),
+            Standing::Suspended => Some("suspended_at"),
+        };
+        if let Some(col) = col {
+            sqlx::query(&format!("UPDATE accounts SET {col} = 1 WHERE id = $1")).bind(owner.id.as_str()).execute(db.pool()).await.unwrap();
+        }
         let owner = db.account_by_id(&owner.id).await.unwrap().unwrap();
+        assert_eq!(owner.standing, standing);
         // Every visibility in every state, plus a deleted one.
         let mut videos = Vec::new();
         for vis in [Visibility::Public, Visibility::Followers, Visibility::Private] {
-            for status in [VideoStatus::Ready, VideoStatus::Processing, VideoStatus::Failed] {
+            for status in [VideoStatus::Ready, VideoStatus::Processing, VideoStatus::Failed, VideoStatus::Removed] {
                 let id = Id::generate();
                 let caption = Caption::parse("m").unwrap();
                 db.create_video(new_video(&id, &owner.id, &caption, vis)).await.unwrap();
@@ -113,15 +123,15 @@ async fn sql_mirrors_the_policy(db: Db) {
         let asql = format!("SELECT a.id FROM accounts a WHERE a.id = $1 AND {}", visibility::not_blocked(2, "a.id"));
         for kind in KINDS {
             let v = viewer(&db, &owner, kind, &format!("{pi}_{kind:?}").to_lowercase()).await;
-            let rel = relation(kind);
+            let rel = policy::standing_relation(relation(kind), standing);
             for (id, vis, status, deleted) in &videos {
                 let want = !deleted && policy::can_view_video(rel, *vis, owner.private, *status);
-                assert_eq!(one(&db, &vsql, id.as_str(), &v).await, want, "video {vis:?} {status:?} deleted={deleted} private={private} to {kind:?}");
-                let disc = !deleted && policy::discoverable(*vis, owner.private, *status);
-                assert_eq!(one(&db, &dsql, id.as_str(), &v).await, disc, "discoverable {vis:?} {status:?} private={private}");
+                assert_eq!(one(&db, &vsql, id.as_str(), &v).await, want, "video {vis:?} {status:?} deleted={deleted} private={private} {standing:?} to {kind:?}");
+                let disc = !deleted && policy::discoverable(*vis, owner.private, *status, standing);
+                assert_eq!(one(&db, &dsql, id.as_str(), &v).await, disc, "discoverable {vis:?} {status:?} private={private} {standing:?}");
                 checked += 2;
             }
-            assert_eq!(one(&db, &asql, owner.id.as_str(), &v).await, policy::can_view_account(rel), "account to {kind:?}");
+            assert_eq!(one(&db, &asql, owner.id.as_str(), &v).await, policy::can_view_account(rel), "account {standing:?} to {kind:?}");
             checked += 1;
         }
     }
@@ -139,7 +149,7 @@ async fn sql_mirrors_the_policy(db: Db) {
             checked += 1;
         }
     }
-    assert!(checked > 250, "{checked} cases");
+    assert!(checked > 900, "{checked} cases");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -103,6 +103,30 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// What a suspended account may still do besides reading: appeal, mark
+/// notifications read, download its data, change its password, sign out, delete itself.
+fn suspended_may(method: &Method, path: &str) -> bool {
+    let api = path.strip_prefix("/api/v1").unwrap_or("");
+    (api.starts_with("/moderation/") && api.ends_with("/appeal"))
+        || matches!(api, "/notifications/read" | "/me/exports" | "/me/password" | "/me/sessions" | "/auth/token")
+        || (api == "/me" && method == Method::DELETE)
+        || matches!(path, "/logout" | "/login")
+}
+
+/// A suspended account's writes are refused with `account-suspended`, except
+/// [`suspended_may`].
+fn check_standing(parts: &Parts, account: &kinora_db::AccountRow) -> Result<(), ApiError> {
+    // Nested routers see their own part of the path; the original has it whole.
+    let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+    if account.standing == kinora_core::policy::Standing::Suspended && !is_safe(&parts.method) && !suspended_may(&parts.method, path) {
+        return Err(ApiError(AppError::new(
+            ErrorCode::AccountSuspended,
+            "your account is suspended: you can still read, appeal the decision (see your notifications), download your data or delete the account",
+        )));
+    }
+    Ok(())
+}
+
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
     if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         let token = auth
@@ -113,6 +137,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
             .ok_or_else(AppError::unauthorized)?;
         let hash = hash_secret(token);
         let (account, _) = accounts::authenticate(state, &hash, TokenKind::Api).await?.ok_or_else(AppError::unauthorized)?;
+        check_standing(parts, &account)?;
         return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Bearer { token_hash: hash } });
     }
     let jar = CookieJar::from_headers(&parts.headers);
@@ -129,6 +154,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
                     )));
                 }
             }
+            check_standing(parts, &account)?;
             return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Session { token_hash: hash, csrf } });
         }
     }

@@ -69,9 +69,12 @@ pub async fn serve(
     method: Method,
     headers: HeaderMap,
     Path((video, name)): Path<(String, String)>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> ApiResult<Response> {
+    // `?grant=`: a time-limited link issued to a staff member by a logged access.
+    let grant = q.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("grant=")));
     // One query for the video and the object; the policy decides as everywhere.
-    let (v, obj, public) = access::media_object(&st, &viewer.caller, &video, &name).await?;
+    let (v, obj, public) = access::media_object(&st, &viewer.caller, &video, &name, grant).await?;
     let len = u64::try_from(obj.bytes).unwrap_or(0);
     let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
     // Shared caches may keep only what anyone may see: a private account's

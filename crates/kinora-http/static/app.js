@@ -515,10 +515,43 @@
   var KIND = { follow: "started following you", follow_request: "asked to follow you", follow_accepted: "accepted your follow request",
     like: "liked your video", comment: "commented on your video", reply: "replied to your comment", mention: "mentioned you" };
   var notes = document.getElementById("notifications");
+  // A moderation decision: what, why, and a way to appeal it once.
+  var DECISION = { remove: "Moderators removed your ", restrict: "Moderators limited your account: it no longer appears in For You or search",
+    suspend: "Moderators suspended your account", reinstate: "Your appeal succeeded: the decision was reversed", dismiss: "Your appeal was reviewed: the decision stands" };
+  var APPEAL = { open: "Your appeal is waiting for a moderator.", upheld: "Appeal reviewed: the decision stands.", reinstated: "Appeal succeeded: reversed." };
+  function moderationNote(n, li) {
+    var m = n.moderation;
+    li.className += " moderation";
+    li.setAttribute("data-action", m.action_id);
+    var what = DECISION[m.action] || m.action;
+    if (m.action === "remove") what += m.target === "comment" ? "comment" : "video";
+    li.appendChild(el("b", {}, what));
+    if (m.action === "remove" && n.video) { li.appendChild(document.createTextNode(" ")); li.appendChild(el("a", { href: "/v/" + n.video.id }, "“" + (n.video.caption || "video").slice(0, 40) + "”")); }
+    li.appendChild(el("p", { "class": "why" }, "Reason: " + m.reason.replace(/-/g, " ") + (m.note ? " — " + m.note : "")));
+    if (APPEAL[m.appeal]) li.appendChild(el("p", { "class": "handle appeal-state" }, APPEAL[m.appeal]));
+    if (m.can_appeal) {
+      var open = el("button", { "class": "button secondary appeal-open" }, "Appeal");
+      var form = el("form", { "class": "appeal-form", hidden: "" });
+      var ta = el("textarea", { name: "text", maxlength: "2000", rows: "3", required: "", placeholder: "Why is this decision wrong? You can appeal once." });
+      form.appendChild(ta);
+      form.appendChild(el("button", { "class": "button", type: "submit" }, "Send appeal"));
+      open.addEventListener("click", function () { form.hidden = false; open.hidden = true; ta.focus(); });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        api("POST", "/api/v1/moderation/" + m.action_id + "/appeal", { text: ta.value }).then(function () {
+          form.replaceWith(el("p", { "class": "handle appeal-state" }, APPEAL.open));
+          toast("Appeal sent");
+        }).catch(function (err) { toast(err.message); });
+      });
+      li.appendChild(open); li.appendChild(form);
+    }
+    return li;
+  }
   if (notes) {
     api("GET", "/api/v1/notifications?limit=100").then(function (r) {
       r.items.forEach(function (n) {
         var li = el("li", { "class": n.read ? "" : "unread" });
+        if (n.kind === "moderation" && n.moderation) { notes.appendChild(moderationNote(n, li)); return; }
         if (n.kind === "export_ready") {
           li.appendChild(document.createTextNode("Your data download is ready: "));
           li.appendChild(el("a", { href: "/settings" }, "save it from settings"));
@@ -554,6 +587,24 @@
       var b = document.querySelector(".tabbar .badge-count");
       if (b && r.unread > 0) { b.textContent = r.unread > 99 ? "99+" : r.unread; b.hidden = false; }
     }).catch(function () {});
+  }
+
+  // ---------- moderation: deciding a report ----------
+  var decide = document.getElementById("decide");
+  if (decide) {
+    decide.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var f = new FormData(decide), btn = decide.querySelector("button[type=submit]");
+      btn.disabled = true;
+      api("POST", "/api/v1/staff/actions", { report_id: f.get("report_id"), action: f.get("action"), reason: f.get("reason"), note: f.get("note") || "" })
+        .then(function (d) {
+          toast("Decided: " + d.action);
+          document.getElementById("report-status").textContent = d.report_status;
+          decide.replaceWith(el("p", { "class": "notice decision", id: "decided" }, "Decided: " + d.action + " (" + d.reason + "). The person affected has been told."));
+          setTimeout(function () { location.href = "/admin"; }, 1200);
+        })
+        .catch(function (err) { btn.disabled = false; toast(err.message); });
+    });
   }
 
   // ---------- owner's edit sheet on the share page ----------

@@ -7,6 +7,7 @@
 use kinora_app::accounts::{Analytics, Numbers, Totals, VideoAnalytics};
 use kinora_app::social::{CommentPage, LikeCount, Liked, NotificationPage, Reported, ShareCount, Shared, TagFollow};
 use kinora_app::feeds::TagPage;
+use kinora_app::moderation::{ActionView as ModerationActionView, Appealed, Decided, Notice, OpenCounts, ReportPage, ReportView as StaffReport, ReportedItem, ReviewView};
 use kinora_app::views::*;
 use kinora_core::policy::CommentSetting;
 use kinora_core::{Id, Visibility, VideoStatus};
@@ -54,6 +55,18 @@ fn comment() -> CommentView {
         created_at: rfc3339(0),
         counts: CommentCounts { likes: 1 },
         liked_by_me: false,
+    }
+}
+
+fn notice() -> Notice {
+    Notice {
+        action_id: id(),
+        action: "remove".into(),
+        reason: "spam".into(),
+        note: "n".into(),
+        target: "video",
+        appeal: "none",
+        can_appeal: true,
     }
 }
 
@@ -119,8 +132,29 @@ fn openapi_matches_the_response_structs() {
             comment_id: Some("x".into()),
             created_at: rfc3339(0),
             read: false,
+            moderation: Some(notice()),
         },
     );
+    check(&doc, "ModerationNotice", notice());
+    let action = || ModerationActionView { id: id(), action: "remove".into(), reason: "spam".into(), note: "n".into(), created_at: rfc3339(0) };
+    check(&doc, "ModerationAction", action());
+    let report = || StaffReport {
+        id: id(),
+        reason: "spam".into(),
+        details: "d".into(),
+        status: "open".into(),
+        kind: "appeal",
+        created_at: rfc3339(0),
+        item: ReportedItem { kind: "video", id: Some("v".into()), account: Some(brief_account()), visible_to_you: true, summary: Some("s".into()) },
+        appeal_of: Some(action()),
+        decisions: vec![action()],
+    };
+    check(&doc, "ReportedItem", report().item);
+    check(&doc, "StaffReport", report());
+    check(&doc, "StaffReportList", ReportPage { items: vec![report()], next_cursor: None, open: OpenCounts { reports: 1, appeals: 0 } });
+    check(&doc, "StaffReview", ReviewView { report: report(), log_index: Some(1), data: Value::Null });
+    check(&doc, "ModerationDecision", Decided { id: id(), report_id: id(), action: "dismiss".into(), reason: "no-violation".into(), report_status: "dismissed" });
+    check(&doc, "AppealCreated", Appealed { id: id(), status: "open" });
     check(&doc, "NotificationList", NotificationPage { items: vec![], next_cursor: None, unread: 0 });
     check(&doc, "ReportCreated", Reported { id: id(), status: "open" });
     check(

@@ -37,7 +37,9 @@ fn roots_and_proofs_agree_with_go_sumdb_tlog() {
         let input = dir.join(format!("entries-{n}.txt"));
         std::fs::write(&input, entries.iter().map(|e| hex(e) + "\n").collect::<String>()).unwrap();
         let out = std::process::Command::new("go")
-            .args(["run", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/go/tlog_oracle.go")])
+            // The run-time manifest dir: a test binary in a shared target directory may
+            // have been built from another clone.
+            .args(["run", &format!("{}/tests/go/tlog_oracle.go", std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))])
             .arg(&input)
             .env("GOPATH", "/usr/share/gocode")
             .env("GO111MODULE", "off")

@@ -10,6 +10,7 @@ pub mod feeds;
 pub mod follow_requests;
 pub mod imports;
 pub mod me;
+pub mod moderation;
 pub mod notifications;
 pub mod reports;
 pub mod search;

@@ -16,6 +16,8 @@ use kinora_core::{ErrorCode, Id, VideoStatus};
 use kinora_db::TokenKind;
 use serde::Deserialize;
 
+pub mod admin;
+
 /// What every page's layout needs.
 pub struct Layout {
     pub csrf: Option<String>,
@@ -199,6 +201,8 @@ struct AuthPage {
     csrf: String,
     username: String,
     error: Option<String>,
+    /// Sign-in: a local path to go to after (`?next=`).
+    next: String,
 }
 
 #[derive(Template)]
@@ -242,6 +246,8 @@ struct SettingsPage {
     bio: String,
     private: bool,
     likes_public: bool,
+    /// The viewer's staff role, for the link to the moderation queue.
+    staff_role: Option<String>,
 }
 
 
@@ -478,6 +484,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
         bio: a.bio.clone(),
         private: a.private,
         likes_public: a.likes_public,
+        staff_role: kinora_app::staff::role(&st, &viewer.caller).await.ok(),
     })
 }
 
@@ -560,8 +567,18 @@ fn auth_page(signup: bool, csrf: String, username: String, error: Option<String>
     auth_page_offering(signup, csrf, username, error, false)
 }
 
+/// Where to go after signing in: a path on this site only (never `//host` or a
+/// scheme), else home.
+fn local_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains(['\\', '\r', '\n']) && n.len() <= 512 => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
 fn auth_page_offering(signup: bool, csrf: String, username: String, error: Option<String>, offer_cancel: bool) -> AuthPage {
     AuthPage {
+        next: String::new(),
         offer_cancel,
         // The forms render as for a signed-out visitor: they are protected by their
         // own double-submit token, not the session (a signed-in person may submit a
@@ -577,12 +594,20 @@ fn auth_page_offering(signup: bool, csrf: String, username: String, error: Optio
 }
 
 /// Signed in already: the sign-in and sign-up pages send you home.
-pub async fn login_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar) -> Response {
+pub async fn login_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar, Query(q): Query<NextParam>) -> Response {
+    let next = local_next(q.next.as_deref());
     if viewer.account().is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(&next).into_response();
     }
     let (jar, csrf) = form_csrf(&st, jar);
-    (jar, render(auth_page(false, csrf, String::new(), None))).into_response()
+    let mut page = auth_page(false, csrf, String::new(), None);
+    page.next = next;
+    (jar, render(page)).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextParam {
+    next: Option<String>,
 }
 
 pub async fn signup_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar) -> Response {
@@ -601,13 +626,21 @@ pub struct AuthForm {
     username: Option<String>,
     password: Option<String>,
     email: Option<String>,
+    /// Sign-in: where to go after.
+    next: Option<String>,
 }
 
 fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError) -> Response {
+    form_error_next(st, jar, signup, username, e, String::new())
+}
+
+fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError, next: String) -> Response {
     let (jar, csrf) = form_csrf(st, jar);
     let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let offer_cancel = e.code == ErrorCode::AccountScheduledForDeletion;
-    let mut r = (jar, render(auth_page_offering(signup, csrf, username, Some(e.message), offer_cancel))).into_response();
+    let mut page = auth_page_offering(signup, csrf, username, Some(e.message), offer_cancel);
+    page.next = next;
+    let mut r = (jar, render(page)).into_response();
     *r.status_mut() = status;
     if let Some(s) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         r.headers_mut().insert(header::RETRY_AFTER, s);
@@ -648,10 +681,10 @@ pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: C
     let cancel = f.cancel_deletion.as_deref() == Some("1");
     match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref(), cancel).await {
         Ok(a) => match start_session(&st, jar, &a.id).await {
-            Ok(jar) => (jar, Redirect::to("/")).into_response(),
+            Ok(jar) => (jar, Redirect::to(&local_next(f.next.as_deref()))).into_response(),
             Err(e) => ApiError(e).into_response(),
         },
-        Err(e) => form_error(&st, jar, false, username, e),
+        Err(e) => form_error_next(&st, jar, false, username, e, local_next(f.next.as_deref())),
     }
 }
 

@@ -15,7 +15,17 @@ struct Driver {
 }
 
 impl Driver {
+    /// A phone: 390x844, touch, mobile user agent.
     async fn start() -> Driver {
+        Driver::start_as(true).await
+    }
+
+    /// A desktop browser window, 1280x800.
+    async fn start_desktop() -> Driver {
+        Driver::start_as(false).await
+    }
+
+    async fn start_as(phone: bool) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -31,17 +41,18 @@ impl Driver {
             assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-quic", "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--window-size=390,844"],
-                "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true},
-                    "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"}
-            }
-        }}});
+        let mut options = json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     if phone { "--window-size=390,844" } else { "--window-size=1280,800" }],
+        });
+        if phone {
+            options["mobileEmulation"] = json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true},
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"});
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
         let r: Value = client.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
         let session = r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {r}")).to_owned();
         Driver { base, session, client, _child: child }
@@ -424,4 +435,104 @@ async fn phone_browser_settings_password_download_and_delete() {
     assert_eq!(app.get_json("/api/v1/accounts/settler", None).await.0, 404);
     let (s, e) = app.token("settler", "an even longer password").await.unwrap_err();
     assert_eq!((s, e["error"]["code"].as_str()), (403, Some("account-scheduled-for-deletion")));
+}
+
+/// No part of the page is wider than the screen (nothing to scroll sideways).
+async fn fits_the_width(d: &Driver, what: &str) {
+    let w = d.js("return [document.documentElement.scrollWidth, window.innerWidth];").await;
+    assert!(w[0].as_u64().unwrap() <= w[1].as_u64().unwrap(), "{what} is wider than the screen: {w}");
+}
+
+/// Signs in with the form and waits to land on `next`.
+async fn sign_in(d: &Driver, app: &TestApp, username: &str, password: &str, next: &str) {
+    d.goto(&app.url(&format!("/login?next={next}"))).await;
+    d.type_into("input[name=username]", username).await;
+    d.type_into("input[name=password]", password).await;
+    d.click("button[type=submit]").await;
+    d.until(&format!("return location.pathname === {next:?};"), "sign-in").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_work_the_queue_on_a_phone_and_a_desktop() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let bob = app.signup("bob").await;
+    let dave = app.signup("dave").await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Driver::start().await;
+    phone.sign_up(&app, "alice").await;
+    let alice = app.token("alice", "a long enough password").await.unwrap();
+    let v = app.upload_and_wait(&alice, &clip(dir.path(), "m.mp4", 360, 640, 2), "buy followers cheap", "public").await;
+    let vid = v["id"].as_str().unwrap().to_owned();
+    for body in [json!({"video_id": vid, "reason": "spam", "details": "a bot ring"}), json!({"account": "dave", "reason": "other"})] {
+        assert_eq!(app.call(reqwest::Method::POST, "/api/v1/reports", &bob, Some(body)).await.0, 201);
+    }
+    let _ = dave;
+    app.signup("mona").await;
+    // Staff pages do not exist for anyone else.
+    assert_eq!(app.get("/admin", Some(&bob)).await.status(), 404);
+    let desk = Driver::start_desktop().await;
+    desk.sign_up(&app, "mona_desk").await;
+    for who in ["mona_desk"] {
+        let out = app.cli(&["staff", "grant", who, "--role", "moderator"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // On the phone, alice (not staff) sees no way in; a moderator on the desktop does.
+    phone.goto(&app.url("/settings")).await;
+    assert_eq!(phone.js("return !document.getElementById('admin-link');").await, true);
+    desk.goto(&app.url("/settings")).await;
+    desk.click("#admin-link").await;
+    desk.until("return location.pathname === '/admin' && document.querySelectorAll('.queue-item').length === 2;", "the queue").await;
+    fits_the_width(&desk, "the queue on a desktop").await;
+    let summary = desk.js("return document.querySelector('.queue-item .summary').textContent;").await;
+    assert!(summary.as_str().unwrap().contains("buy followers cheap"), "{summary}");
+    // Filter by reason.
+    desk.goto(&app.url("/admin?status=open&reason=other")).await;
+    assert_eq!(desk.js("return document.querySelectorAll('.queue-item').length;").await, 1);
+
+    // Decide the video report: remove, with a reason and a note.
+    desk.goto(&app.url("/admin")).await;
+    desk.click(".queue-item .open-report").await;
+    desk.until("return location.pathname.startsWith('/admin/reports/') && document.getElementById('decide');", "the report").await;
+    assert_eq!(desk.js("return !document.getElementById('logged-access');").await, true, "a public video is no staff access");
+    desk.until("const v = document.getElementById('review-video'); return v && v.readyState >= 1;", "the reviewed video loads").await;
+    desk.click("#decide input[value=remove]").await;
+    desk.type_into("#decide textarea[name=note]", "Selling followers is not allowed.").await;
+    desk.click("#decide button[type=submit]").await;
+    desk.until("return !!document.getElementById('decided');", "the decision").await;
+    desk.until("return location.pathname === '/admin' && document.querySelectorAll('.queue-item').length === 1;", "back to a shorter queue").await;
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{vid}"), Some(&bob)).await.0, 404);
+
+    // Alice, on her phone, reads why and appeals.
+    phone.goto(&app.url("/inbox")).await;
+    phone.until("return !!document.querySelector('#notifications li.moderation .appeal-open');", "the moderation notice").await;
+    let why = phone.js("return document.querySelector('#notifications li.moderation').textContent;").await;
+    assert!(why.as_str().unwrap().contains("Selling followers is not allowed."), "{why}");
+    fits_the_width(&phone, "the inbox on a phone").await;
+    phone.click("#notifications li.moderation .appeal-open").await;
+    phone.type_into("#notifications li.moderation textarea", "These are my real fans.").await;
+    phone.click("#notifications li.moderation .appeal-form button[type=submit]").await;
+    phone.until("const p = document.querySelector('#notifications li.moderation .appeal-state'); return p && p.textContent.indexOf('waiting') >= 0;", "the appeal").await;
+
+    // A second moderator works the appeal on a phone: the video is hidden from
+    // ordinary users now, so opening it is a logged access; the video still plays.
+    let out = app.cli(&["staff", "grant", "mona", "--role", "moderator"]).output().unwrap();
+    assert!(out.status.success());
+    let phone2 = Driver::start().await;
+    // (`TestApp::signup` uses this password.)
+    sign_in(&phone2, &app, "mona", "correct horse battery", "/admin").await;
+    phone2.goto(&app.url("/admin?kind=appeal")).await;
+    phone2.until("return document.querySelectorAll('.queue-item.appeal .hidden-item').length === 1;", "the appeal, hidden item").await;
+    fits_the_width(&phone2, "the queue on a phone").await;
+    phone2.click(".queue-item.appeal .open-report").await;
+    phone2.until("return !!document.getElementById('logged-access');", "the logged access notice").await;
+    phone2.until("const v = document.getElementById('review-video'); return v && v.readyState >= 1;", "the hidden video loads for the moderator").await;
+    fits_the_width(&phone2, "a report on a phone").await;
+    phone2.click("#decide input[value=reinstate]").await;
+    phone2.js("document.querySelector('#decide select[name=reason]').value = 'no-violation'; return true;").await;
+    phone2.click("#decide button[type=submit]").await;
+    phone2.until("return !!document.getElementById('decided');", "the reinstatement").await;
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{vid}"), Some(&bob)).await.0, 200);
+    let log = app.get_json("/api/v1/me/access-log", Some(&alice)).await.1;
+    assert!(log["items"].as_array().unwrap().iter().any(|e| e["actor"] == "mona" && e["reason"] == "report-review"), "{log}");
 }

@@ -16,6 +16,7 @@ mod feed;
 mod hostile;
 mod inputs;
 mod matrix;
+mod moderation;
 mod media;
 mod openapi;
 mod reprocess;

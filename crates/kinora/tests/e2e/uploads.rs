@@ -189,7 +189,7 @@ both!(expired_uploads_vanish);
 
 pub(crate) fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> Value {
     let py = std::env::var("KINORA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tus_client.py");
+    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")).join("tests/tus_client.py");
     let out = std::process::Command::new(py)
         .arg(script)
         .arg(&app.base)

@@ -1,0 +1,472 @@
+//! Moderation: staff work the report queue and act (remove a video or comment,
+//! restrict or suspend an account, dismiss); the affected person is notified with
+//! what and why and may appeal each action once; appeals enter the same queue,
+//! where staff reinstate or uphold (dismiss).
+//!
+//! Staff see a reported item in the queue only as far as they could see it as an
+//! ordinary user. Opening one they could not is a staff access: an entry with reason
+//! `report-review` and the report as reference goes to the transparency log first.
+
+use crate::access;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::social::REPORT_REASONS;
+use crate::staff;
+use crate::state::AppState;
+use crate::views::{self, rfc3339, BriefAccount};
+use kinora_core::policy;
+use kinora_core::{ErrorCode, Id, VideoStatus};
+use kinora_db::{AccountRepo, ActionRow, Effect, NewAction, ReportRow, VideoRepo};
+use serde::Serialize;
+
+/// What staff can do about a report; `reinstate` only answers an appeal.
+pub const ACTIONS: &[&str] = &["remove", "restrict", "suspend", "dismiss", "reinstate"];
+/// Why: one of the report reasons, or `no-violation` (for dismissing and reinstating).
+pub fn action_reasons() -> Vec<&'static str> {
+    let mut r = REPORT_REASONS.to_vec();
+    r.push("no-violation");
+    r
+}
+/// Queue filters.
+pub const STATUSES: &[&str] = &["open", "actioned", "dismissed", "all"];
+
+/// A reported item as the queue shows it.
+#[derive(Debug, Serialize)]
+pub struct ReportedItem {
+    /// `video`, `comment` or `account`; `gone` when it no longer exists.
+    pub kind: &'static str,
+    pub id: Option<String>,
+    /// The account the item belongs to (the one an action would affect).
+    pub account: Option<BriefAccount>,
+    /// Whether the moderator could see it as an ordinary user. If not, `summary`
+    /// is empty and opening the report is a logged access.
+    pub visible_to_you: bool,
+    /// The caption, comment text or display name, when visible.
+    pub summary: Option<String>,
+}
+
+/// The action an appeal contests.
+#[derive(Debug, Serialize)]
+pub struct ActionView {
+    pub id: Id,
+    pub action: String,
+    pub reason: String,
+    pub note: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    pub id: Id,
+    pub reason: String,
+    pub details: String,
+    /// `open`, `actioned` or `dismissed`.
+    pub status: String,
+    /// `report` or `appeal`.
+    pub kind: &'static str,
+    pub created_at: String,
+    pub item: ReportedItem,
+    /// For an appeal: the action appealed.
+    pub appeal_of: Option<ActionView>,
+    /// Decisions taken on this report.
+    pub decisions: Vec<ActionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportPage {
+    pub items: Vec<ReportView>,
+    pub next_cursor: Option<String>,
+    /// Open reports and open appeals, whatever the filter.
+    pub open: OpenCounts,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpenCounts {
+    pub reports: i64,
+    pub appeals: i64,
+}
+
+/// A report opened for review: the item in full, through the door.
+#[derive(Debug, Serialize)]
+pub struct ReviewView {
+    pub report: ReportView,
+    /// Set when opening it was a logged staff access.
+    pub log_index: Option<u64>,
+    /// The item's data: video (with time-limited media links), comment or account.
+    pub data: serde_json::Value,
+}
+
+fn action_view(a: &ActionRow) -> ActionView {
+    ActionView { id: a.id.clone(), action: a.action.clone(), reason: a.reason.clone(), note: a.note.clone(), created_at: rfc3339(a.created_at) }
+}
+
+/// The account an item belongs to, and whether the caller may see the item as
+/// an ordinary user.
+async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportedItem, Option<Id>)> {
+    let mut item = ReportedItem { kind: "gone", id: None, account: None, visible_to_you: false, summary: None };
+    let mut owner = None;
+    if let Some(cid) = &r.comment_id {
+        if let Some((_vid, author, body, _removed)) = st.db.comment_any_state(cid).await? {
+            item.kind = "comment";
+            item.id = Some(cid.to_string());
+            owner = Some(author);
+            if let Ok((c, _)) = access::visible_comment(st, caller, cid.as_str()).await {
+                item.visible_to_you = true;
+                item.summary = Some(c.body.clone());
+            }
+            let _ = body;
+        }
+    } else if let Some(vid) = &r.video_id {
+        if let Some(v) = st.db.video_by_id(vid).await? {
+            item.kind = "video";
+            item.id = Some(vid.to_string());
+            owner = Some(v.account_id.clone());
+            if access::visible_video(st, caller, vid.as_str()).await.is_ok() {
+                item.visible_to_you = true;
+                item.summary = Some(v.caption.as_str().to_owned());
+            }
+        }
+    } else if let Some(aid) = &r.account_id {
+        if let Some(a) = st.db.account_by_id(aid).await? {
+            item.kind = "account";
+            item.id = Some(a.username.to_string());
+            owner = Some(a.id.clone());
+            if access::visible_account(st, caller, a.username.as_str()).await.is_ok() {
+                item.visible_to_you = true;
+                item.summary = Some(views::display_name(&a));
+            }
+        }
+    }
+    if let Some(o) = &owner {
+        item.account = st.db.account_by_id(o).await?.map(|a| views::brief(&a));
+    }
+    Ok((item, owner))
+}
+
+async fn report_view(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportView, Option<Id>)> {
+    let (item, owner) = resolve_item(st, caller, r).await?;
+    let appeal_of = match &r.appeal_of {
+        Some(a) => st.db.action_by_id(a).await?.map(|a| action_view(&a)),
+        None => None,
+    };
+    let decisions = st.db.actions_for_report(&r.id).await?.iter().map(action_view).collect();
+    let view = ReportView {
+        id: r.id.clone(),
+        reason: r.reason.clone(),
+        details: r.details.clone(),
+        status: r.status.clone(),
+        kind: if r.appeal_of.is_some() { "appeal" } else { "report" },
+        created_at: rfc3339(r.created_at),
+        item,
+        appeal_of,
+        decisions,
+    };
+    Ok((view, owner))
+}
+
+/// Queue filters, parsed at the edge.
+#[derive(Debug, Default)]
+pub struct QueueFilter {
+    pub status: Option<String>,
+    /// `report`, `appeal` or any.
+    pub kind: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// `GET /api/v1/staff/reports`: the queue, oldest first.
+pub async fn queue(st: &AppState, caller: &Caller, f: &QueueFilter, page: &views::PageRequest) -> AppResult<ReportPage> {
+    staff::role(st, caller).await?;
+    let status = match f.status.as_deref().unwrap_or("open") {
+        "all" | "" => None,
+        s if STATUSES.contains(&s) => Some(s),
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("status: one of {}", STATUSES.join(", ")))),
+    };
+    let appeals = match f.kind.as_deref().unwrap_or("") {
+        "" | "all" => None,
+        "report" => Some(false),
+        "appeal" => Some(true),
+        _ => return Err(AppError::new(ErrorCode::InvalidField, "kind: report, appeal or all")),
+    };
+    let reason = match f.reason.as_deref().unwrap_or("") {
+        "" | "all" => None,
+        r if REPORT_REASONS.contains(&r) || r == "appeal" => Some(r),
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}, appeal", REPORT_REASONS.join(", ")))),
+    };
+    // Filtering by reason happens over a window of the queue; the cursor still moves
+    // over every report, so pages may be short but nothing is skipped.
+    let after = page.cursor.as_ref().map(|c| (c.key, c.id.as_str()));
+    let rows = st.db.reports(status, appeals, after, page.limit).await?;
+    let next_cursor = page.next(&rows, |r| (r.created_at, &r.id));
+    let mut items = Vec::new();
+    for r in rows.iter().filter(|r| reason.is_none_or(|x| r.reason == x)) {
+        items.push(report_view(st, caller, r).await?.0);
+    }
+    let (reports, appeals) = st.db.open_report_counts().await?;
+    Ok(ReportPage { items, next_cursor, open: OpenCounts { reports, appeals } })
+}
+
+async fn report_row(st: &AppState, id: &str) -> AppResult<ReportRow> {
+    let id = Id::parse(id).ok_or_else(AppError::not_found)?;
+    st.db.report_by_id(&id).await?.ok_or_else(AppError::not_found)
+}
+
+/// `GET /api/v1/staff/reports/{id}`: a report with its item in full. If the
+/// moderator could not see the item as an ordinary user, this is a staff access
+/// (reason `report-review`, reference `report:<id>`), logged before anything is read.
+pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<ReviewView> {
+    let role = staff::role(st, caller).await?;
+    let me = caller.require()?;
+    let r = report_row(st, id).await?;
+    let (view, owner) = report_view(st, caller, &r).await?;
+    let mut log_index = None;
+    if !view.item.visible_to_you {
+        if let Some(owner) = &owner {
+            let scope = match view.item.kind {
+                "video" => "videos",
+                "comment" => "comments",
+                _ => "profile",
+            };
+            let e = staff::entry(me.username.as_str(), &role, crate::transparency::commit(st, owner), vec![scope.into()], "report-review", &format!("report:{}", r.id));
+            log_index = Some(st.log.append(&st.db, &e, Some(owner)).await?);
+        }
+    }
+    // From here on the item may be read: it is visible to the moderator anyway, or
+    // the access is in the log.
+    let data = match view.item.kind {
+        "video" => {
+            let vid = r.video_id.clone().ok_or_else(AppError::not_found)?;
+            let v = st.db.video_by_id(&vid).await?.ok_or_else(AppError::not_found)?;
+            let media = staff::media_links(st, &me.id, std::slice::from_ref(&vid)).await?.remove(&vid).unwrap_or_default();
+            serde_json::json!({
+                "id": v.id, "caption": v.caption.as_str(), "visibility": v.visibility, "status": v.status,
+                "author": v.username.as_str(), "created_at": rfc3339(v.created_at),
+                "media": media, "media_expires_in_s": staff::MEDIA_GRANT_SECS,
+            })
+        }
+        "comment" => {
+            let cid = r.comment_id.clone().ok_or_else(AppError::not_found)?;
+            let (video_id, author, body, removed) = st.db.comment_any_state(&cid).await?.ok_or_else(AppError::not_found)?;
+            let author = st.db.account_by_id(&author).await?.map(|a| a.username.to_string());
+            serde_json::json!({"id": cid, "video_id": video_id, "author": author, "text": body, "removed": removed})
+        }
+        "account" => {
+            let a = st.db.account_by_id(owner.as_ref().ok_or_else(AppError::not_found)?).await?.ok_or_else(AppError::not_found)?;
+            serde_json::json!({
+                "username": a.username.as_str(), "display_name": views::display_name(&a), "bio": a.bio,
+                "private": a.private, "avatar_url": views::avatar_url(&a), "created_at": rfc3339(a.created_at),
+                "standing": standing_str(a.standing),
+            })
+        }
+        _ => serde_json::Value::Null,
+    };
+    Ok(ReviewView { report: view, log_index, data })
+}
+
+fn standing_str(s: policy::Standing) -> &'static str {
+    match s {
+        policy::Standing::Good => "good",
+        policy::Standing::Restricted => "restricted",
+        policy::Standing::Suspended => "suspended",
+    }
+}
+
+/// A decision, parsed at the edge.
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub report_id: String,
+    pub action: String,
+    pub reason: String,
+    pub note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub id: Id,
+    pub report_id: Id,
+    pub action: String,
+    pub reason: String,
+    /// The report's status now: `actioned` or `dismissed`.
+    pub report_status: &'static str,
+}
+
+/// `POST /api/v1/staff/actions`.
+pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decided> {
+    staff::role(st, caller).await?;
+    let me = caller.require()?;
+    if !ACTIONS.contains(&d.action.as_str()) {
+        return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", "))));
+    }
+    if !action_reasons().contains(&d.reason.as_str()) {
+        return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", action_reasons().join(", "))));
+    }
+    let note = crate::accounts::clean_text("note", &d.note, 1000)?;
+    let r = report_row(st, &d.report_id).await?;
+    if r.status != "open" {
+        return Err(AppError::new(ErrorCode::Conflict, format!("report {} is {} already", r.id, r.status)));
+    }
+    let (item, owner) = resolve_item(st, caller, &r).await?;
+    if owner.as_ref() == Some(&me.id) {
+        return Err(AppError::forbidden("a report about your own content or account is for another moderator"));
+    }
+    let undoes = match &r.appeal_of {
+        Some(a) => Some(st.db.action_by_id(a).await?.ok_or_else(AppError::not_found)?),
+        None => None,
+    };
+    let effect = match (d.action.as_str(), undoes.is_some()) {
+        ("dismiss", _) => Effect::None,
+        ("reinstate", true) => Effect::Reinstate,
+        ("reinstate", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: reinstate answers an appeal; this is a report")),
+        (_, true) => return Err(AppError::new(ErrorCode::InvalidField, "action: an appeal is answered with reinstate or dismiss (the decision stands)")),
+        ("remove", false) if matches!(item.kind, "video" | "comment") => Effect::Remove,
+        ("remove", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: remove takes a video or a comment; restrict or suspend an account")),
+        ("restrict", false) => Effect::Restrict,
+        ("suspend", false) => Effect::Suspend,
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", ")))),
+    };
+    if effect != Effect::None && effect != Effect::Reinstate && owner.is_none() {
+        return Err(AppError::new(ErrorCode::Conflict, "the reported item no longer exists; dismiss the report"));
+    }
+    let (video, comment) = match (effect, &undoes) {
+        (Effect::Reinstate, Some(u)) => (u.video_id.clone(), u.comment_id.clone()),
+        _ => (r.video_id.clone(), r.comment_id.clone()),
+    };
+    // The person affected: the item's owner (for an appeal, the appellant).
+    let subject = match &undoes {
+        Some(u) => u.subject_id.clone(),
+        None if effect == Effect::None => None,
+        None => owner.clone(),
+    };
+    let video_for_notice = if comment.is_some() { None } else { video.clone() };
+    let id = st
+        .db
+        .act(NewAction {
+            report: &r,
+            actor: &me.id,
+            action: &d.action,
+            effect,
+            reason: &d.reason,
+            note: &note,
+            subject: subject.as_ref(),
+            video: video_for_notice.as_ref(),
+            comment: comment.as_ref(),
+            undoes: undoes.as_ref(),
+        })
+        .await
+        .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "another moderator decided this report first") } else { e.into() })?;
+    if effect == Effect::Suspend {
+        tracing::info!(report = %r.id, "account suspended");
+    }
+    Ok(Decided {
+        id,
+        report_id: r.id,
+        action: d.action,
+        reason: d.reason,
+        report_status: if effect == Effect::None { "dismissed" } else { "actioned" },
+    })
+}
+
+/// What a `moderation` notification tells the affected person.
+#[derive(Debug, Serialize)]
+pub struct Notice {
+    pub action_id: Id,
+    pub action: String,
+    pub reason: String,
+    pub note: String,
+    /// `video`, `comment` or `account`.
+    pub target: &'static str,
+    /// `none` (may appeal), `open`, `upheld`, `reinstated`; `final` for decisions on
+    /// an appeal, which cannot be appealed again.
+    pub appeal: &'static str,
+    pub can_appeal: bool,
+}
+
+/// The notice for a moderation notification.
+pub async fn notice(st: &AppState, action: &Id) -> AppResult<Option<Notice>> {
+    let Some(a) = st.db.action_by_id(action).await? else { return Ok(None) };
+    let on_appeal = st.db.report_by_id(&a.report_id).await?.is_some_and(|r| r.appeal_of.is_some());
+    let appeal = if on_appeal || a.action == "dismiss" {
+        "final"
+    } else {
+        match st.db.appeal_of(&a.id).await? {
+            None => "none",
+            Some(r) if r.status == "open" => "open",
+            Some(r) if r.status == "actioned" => "reinstated",
+            Some(_) => "upheld",
+        }
+    };
+    let target = if a.comment_id.is_some() {
+        "comment"
+    } else if a.video_id.is_some() {
+        "video"
+    } else {
+        "account"
+    };
+    Ok(Some(Notice {
+        action_id: a.id.clone(),
+        action: a.action.clone(),
+        reason: a.reason.clone(),
+        note: a.note.clone(),
+        target,
+        can_appeal: appeal == "none",
+        appeal,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Appealed {
+    pub id: Id,
+    pub status: &'static str,
+}
+
+/// `POST /api/v1/moderation/{action_id}/appeal`: once per action, by the person it
+/// affected; anyone else gets a 404.
+pub async fn appeal(st: &AppState, caller: &Caller, action: &str, text: &str) -> AppResult<Appealed> {
+    let me = caller.require()?;
+    let aid = Id::parse(action).ok_or_else(AppError::not_found)?;
+    let a = st.db.action_by_id(&aid).await?.ok_or_else(AppError::not_found)?;
+    if a.subject_id.as_ref() != Some(&me.id) {
+        return Err(AppError::not_found());
+    }
+    let n = notice(st, &aid).await?.ok_or_else(AppError::not_found)?;
+    if !n.can_appeal {
+        return Err(AppError::new(ErrorCode::Conflict, format!("this decision cannot be appealed (appeal: {})", n.appeal)));
+    }
+    let text = crate::accounts::clean_text("text", text, 2000)?;
+    if text.trim().is_empty() {
+        return Err(AppError::new(ErrorCode::InvalidField, "text: say why the decision is wrong"));
+    }
+    let id = st.db.appeal(&a, &me.id, &text).await.map_err(|e| {
+        if e.is_conflict() {
+            AppError::new(ErrorCode::Conflict, "this decision was appealed already")
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(Appealed { id, status: "open" })
+}
+
+/// Whether a video was removed by moderators (for the owner's view).
+pub fn is_removed(status: VideoStatus) -> bool {
+    status == VideoStatus::Removed
+}
+
+/// One row of the public report: in `month`, `count` actions of this kind and reason.
+#[derive(Debug, Serialize)]
+pub struct ActionCount {
+    pub month: String,
+    pub action: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// Moderation actions per month by kind and reason, for `/transparency`.
+pub async fn action_counts(st: &AppState) -> AppResult<Vec<ActionCount>> {
+    let mut tally: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+    for (at, action, reason) in st.db.action_tally(0).await? {
+        let month = rfc3339(at).get(..7).unwrap_or("").to_owned();
+        *tally.entry((month, action, reason)).or_default() += 1;
+    }
+    let mut rows: Vec<ActionCount> = tally.into_iter().map(|((month, action, reason), count)| ActionCount { month, action, reason, count }).collect();
+    rows.sort_by(|a, b| b.month.cmp(&a.month).then(a.action.cmp(&b.action)).then(a.reason.cmp(&b.reason)));
+    Ok(rows)
+}

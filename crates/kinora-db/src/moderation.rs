@@ -1,0 +1,349 @@
+//! Moderation storage: the report queue, staff actions and their effects, appeals.
+//! An action, its effect, the report's resolution and the affected person's
+//! notification are written in one transaction.
+
+use crate::{col, now_ms, Db, DbError, Result};
+use kinora_core::Id;
+use sqlx::any::AnyRow;
+
+/// A report in the queue (an appeal is a report with `appeal_of`).
+#[derive(Debug, Clone)]
+pub struct ReportRow {
+    pub id: Id,
+    pub reporter_id: Id,
+    pub video_id: Option<Id>,
+    pub comment_id: Option<Id>,
+    pub account_id: Option<Id>,
+    pub reason: String,
+    pub details: String,
+    /// `open`, `actioned` or `dismissed`.
+    pub status: String,
+    pub appeal_of: Option<Id>,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+/// A moderation action as stored.
+#[derive(Debug, Clone)]
+pub struct ActionRow {
+    pub id: Id,
+    pub report_id: Id,
+    pub actor_id: Option<Id>,
+    pub action: String,
+    pub reason: String,
+    pub note: String,
+    pub subject_id: Option<Id>,
+    pub video_id: Option<Id>,
+    pub comment_id: Option<Id>,
+    pub created_at: i64,
+}
+
+/// What a moderator does about a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing changes (a dismissed report, an upheld decision).
+    None,
+    /// The video is removed (status `removed`), or the comment is.
+    Remove,
+    /// The account is hidden from discovery.
+    Restrict,
+    /// The account is suspended.
+    Suspend,
+    /// The appealed action is undone.
+    Reinstate,
+}
+
+/// A decision to store.
+pub struct NewAction<'a> {
+    pub report: &'a ReportRow,
+    pub actor: &'a Id,
+    /// The action's name as the API spells it.
+    pub action: &'a str,
+    pub effect: Effect,
+    pub reason: &'a str,
+    pub note: &'a str,
+    /// The affected account (notified), if any.
+    pub subject: Option<&'a Id>,
+    pub video: Option<&'a Id>,
+    pub comment: Option<&'a Id>,
+    /// For `Reinstate`: the action undone.
+    pub undoes: Option<&'a ActionRow>,
+}
+
+const RCOLS: &str = "id, reporter_id, video_id, comment_id, account_id, reason, details, status, appeal_of, created_at, resolved_at";
+const ACOLS: &str = "id, report_id, actor_id, action, reason, note, subject_id, video_id, comment_id, created_at";
+
+fn id_opt(r: &AnyRow, c: &str) -> Result<Option<Id>> {
+    Ok(col::<Option<String>>(r, c)?.map(Id::from_trusted))
+}
+
+fn report_row(r: &AnyRow) -> Result<ReportRow> {
+    Ok(ReportRow {
+        id: Id::from_trusted(col(r, "id")?),
+        reporter_id: Id::from_trusted(col(r, "reporter_id")?),
+        video_id: id_opt(r, "video_id")?,
+        comment_id: id_opt(r, "comment_id")?,
+        account_id: id_opt(r, "account_id")?,
+        reason: col(r, "reason")?,
+        details: col(r, "details")?,
+        status: col(r, "status")?,
+        appeal_of: id_opt(r, "appeal_of")?,
+        created_at: col(r, "created_at")?,
+        resolved_at: col(r, "resolved_at")?,
+    })
+}
+
+fn action_row(r: &AnyRow) -> Result<ActionRow> {
+    Ok(ActionRow {
+        id: Id::from_trusted(col(r, "id")?),
+        report_id: Id::from_trusted(col(r, "report_id")?),
+        actor_id: id_opt(r, "actor_id")?,
+        action: col(r, "action")?,
+        reason: col(r, "reason")?,
+        note: col(r, "note")?,
+        subject_id: id_opt(r, "subject_id")?,
+        video_id: id_opt(r, "video_id")?,
+        comment_id: id_opt(r, "comment_id")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+impl Db {
+    /// The queue: reports with `status` (any if `None`), optionally only appeals or
+    /// only first reports, oldest first (first come, first served), after `(created_at, id)`.
+    pub async fn reports(&self, status: Option<&str>, appeals: Option<bool>, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ReportRow>> {
+        let (k, id) = after.unwrap_or((i64::MIN, ""));
+        let appeal_sql = match appeals {
+            None => "",
+            Some(true) => "AND appeal_of IS NOT NULL",
+            Some(false) => "AND appeal_of IS NULL",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {RCOLS} FROM reports WHERE (status = $1 OR $1 = '') {appeal_sql} AND (created_at, id) > ($2, $3) \
+             ORDER BY created_at, id LIMIT $4"
+        ))
+        .bind(status.unwrap_or(""))
+        .bind(k)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(report_row).collect()
+    }
+
+    pub async fn report_by_id(&self, id: &Id) -> Result<Option<ReportRow>> {
+        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE id = $1")).bind(id.as_str()).fetch_optional(self.pool()).await?;
+        r.as_ref().map(report_row).transpose()
+    }
+
+    /// Open reports by status, for the queue's counters: (open reports, open appeals).
+    pub async fn open_report_counts(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM reports WHERE status = 'open' AND appeal_of IS NULL) AS reports, \
+                    (SELECT COUNT(*) FROM reports WHERE status = 'open' AND appeal_of IS NOT NULL) AS appeals",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((col(&r, "reports")?, col(&r, "appeals")?))
+    }
+
+    pub async fn action_by_id(&self, id: &Id) -> Result<Option<ActionRow>> {
+        let r = sqlx::query(&format!("SELECT {ACOLS} FROM moderation_actions WHERE id = $1")).bind(id.as_str()).fetch_optional(self.pool()).await?;
+        r.as_ref().map(action_row).transpose()
+    }
+
+    /// The actions taken on a report (normally one).
+    pub async fn actions_for_report(&self, report: &Id) -> Result<Vec<ActionRow>> {
+        let rows = sqlx::query(&format!("SELECT {ACOLS} FROM moderation_actions WHERE report_id = $1 ORDER BY created_at"))
+            .bind(report.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(action_row).collect()
+    }
+
+    /// Every action since `since_ms`: (created_at, action, reason), for the public report.
+    pub async fn action_tally(&self, since_ms: i64) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query("SELECT created_at, action, reason FROM moderation_actions WHERE created_at >= $1 ORDER BY created_at")
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((col(r, "created_at")?, col(r, "action")?, col(r, "reason")?))).collect()
+    }
+
+    /// Stores a decision and applies it, resolves the report (and, for a removal,
+    /// restriction or suspension, every other open report about the same thing), and
+    /// notifies the affected account. Returns the action's id.
+    pub async fn act(&self, a: NewAction<'_>) -> Result<Id> {
+        let now = now_ms();
+        let id = Id::generate();
+        let mut tx = self.begin_write().await?;
+        // The report must still be open: two moderators cannot both decide it.
+        let r = sqlx::query("UPDATE reports SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'open'")
+            .bind(if a.effect == Effect::None { "dismissed" } else { "actioned" })
+            .bind(now)
+            .bind(a.report.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(DbError::Conflict);
+        }
+        sqlx::query(
+            "INSERT INTO moderation_actions (id, report_id, actor_id, action, reason, note, subject_id, video_id, comment_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id.as_str())
+        .bind(a.report.id.as_str())
+        .bind(a.actor.as_str())
+        .bind(a.action)
+        .bind(a.reason)
+        .bind(a.note)
+        .bind(a.subject.map(|s| s.as_str().to_owned()))
+        .bind(a.video.map(|s| s.as_str().to_owned()))
+        .bind(a.comment.map(|s| s.as_str().to_owned()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let same_target = |q: &str| {
+            let (col, v) = match (a.comment, a.video, a.subject) {
+                (Some(c), _, _) if a.effect == Effect::Remove => ("comment_id", c.as_str().to_owned()),
+                (_, Some(v), _) if a.effect == Effect::Remove => ("video_id", v.as_str().to_owned()),
+                (_, _, Some(s)) => ("account_id", s.as_str().to_owned()),
+                _ => ("id", a.report.id.as_str().to_owned()),
+            };
+            (q.replace("{col}", col), v)
+        };
+        match a.effect {
+            Effect::None => {}
+            Effect::Remove => {
+                if let Some(c) = a.comment {
+                    let r = sqlx::query("UPDATE comments SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+                        .bind(now)
+                        .bind(c.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE videos SET comments = comments - $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
+                        .bind(r.rows_affected() as i64)
+                        .bind(c.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                } else if let Some(v) = a.video {
+                    sqlx::query("UPDATE videos SET status = 'removed' WHERE id = $1 AND status = 'ready'").bind(v.as_str()).execute(&mut *tx).await?;
+                }
+            }
+            Effect::Restrict => {
+                if let Some(s) = a.subject {
+                    sqlx::query("UPDATE accounts SET restricted_at = $1 WHERE id = $2 AND restricted_at IS NULL")
+                        .bind(now)
+                        .bind(s.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Effect::Suspend => {
+                if let Some(s) = a.subject {
+                    sqlx::query("UPDATE accounts SET suspended_at = $1 WHERE id = $2 AND suspended_at IS NULL")
+                        .bind(now)
+                        .bind(s.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Effect::Reinstate => {
+                if let Some(u) = a.undoes {
+                    match u.action.as_str() {
+                        "remove" => {
+                            if let Some(c) = &u.comment_id {
+                                let r = sqlx::query("UPDATE comments SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL")
+                                    .bind(c.as_str())
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query("UPDATE videos SET comments = comments + $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
+                                    .bind(r.rows_affected() as i64)
+                                    .bind(c.as_str())
+                                    .execute(&mut *tx)
+                                    .await?;
+                            } else if let Some(v) = &u.video_id {
+                                sqlx::query("UPDATE videos SET status = 'ready' WHERE id = $1 AND status = 'removed'").bind(v.as_str()).execute(&mut *tx).await?;
+                            }
+                        }
+                        "restrict" => {
+                            if let Some(s) = &u.subject_id {
+                                sqlx::query("UPDATE accounts SET restricted_at = NULL WHERE id = $1").bind(s.as_str()).execute(&mut *tx).await?;
+                            }
+                        }
+                        "suspend" => {
+                            if let Some(s) = &u.subject_id {
+                                sqlx::query("UPDATE accounts SET suspended_at = NULL WHERE id = $1").bind(s.as_str()).execute(&mut *tx).await?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if matches!(a.effect, Effect::Remove | Effect::Restrict | Effect::Suspend) {
+            // Other open first reports about the same thing are settled by this decision.
+            let (q, v) = same_target("UPDATE reports SET status = 'actioned', resolved_at = $1 WHERE status = 'open' AND appeal_of IS NULL AND {col} = $2");
+            sqlx::query(&q).bind(now).bind(v).execute(&mut *tx).await?;
+        }
+        if let Some(s) = a.subject {
+            if a.effect != Effect::None || a.report.appeal_of.is_some() {
+                // The affected person learns what and why (and, for an appeal, the answer).
+                sqlx::query(
+                    "INSERT INTO notifications (id, account_id, kind, actor_id, video_id, comment_id, created_at, action_id) \
+                     VALUES ($1, $2, 'moderation', $2, $3, NULL, $4, $5)",
+                )
+                .bind(Id::generate().as_str())
+                .bind(s.as_str())
+                .bind(a.video.map(|v| v.as_str().to_owned()))
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Files the one appeal an action allows: a report in the queue whose
+    /// `appeal_of` is the action. [`DbError::Conflict`] if it was appealed already.
+    pub async fn appeal(&self, action: &ActionRow, appellant: &Id, text: &str) -> Result<Id> {
+        let id = Id::generate();
+        sqlx::query(
+            "INSERT INTO reports (id, reporter_id, video_id, comment_id, account_id, reason, details, status, created_at, appeal_of) \
+             VALUES ($1, $2, $3, $4, $5, 'appeal', $6, 'open', $7, $8)",
+        )
+        .bind(id.as_str())
+        .bind(appellant.as_str())
+        .bind(action.video_id.as_ref().map(|v| v.as_str().to_owned()))
+        .bind(action.comment_id.as_ref().map(|v| v.as_str().to_owned()))
+        .bind(if action.video_id.is_none() && action.comment_id.is_none() { Some(appellant.as_str().to_owned()) } else { None })
+        .bind(text)
+        .bind(now_ms())
+        .bind(action.id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// The appeal filed against an action, if any.
+    pub async fn appeal_of(&self, action: &Id) -> Result<Option<ReportRow>> {
+        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE appeal_of = $1")).bind(action.as_str()).fetch_optional(self.pool()).await?;
+        r.as_ref().map(report_row).transpose()
+    }
+
+    /// A comment by id whatever its state (for moderators and the removal notice).
+    pub async fn comment_any_state(&self, id: &Id) -> Result<Option<(Id, Id, String, bool)>> {
+        let r = sqlx::query("SELECT video_id, account_id, body, deleted_at FROM comments WHERE id = $1").bind(id.as_str()).fetch_optional(self.pool()).await?;
+        r.map(|r| {
+            Ok((
+                Id::from_trusted(col(&r, "video_id")?),
+                Id::from_trusted(col(&r, "account_id")?),
+                col(&r, "body")?,
+                col::<Option<i64>>(&r, "deleted_at")?.is_some(),
+            ))
+        })
+        .transpose()
+    }
+}
