@@ -21,6 +21,25 @@ pub struct Config {
     pub residency: Residency,
     pub accounts: Accounts,
     pub backup: Backup,
+    pub transparency: Transparency,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Transparency {
+    /// C2SP tlog-witnesses that get every new checkpoint with a consistency proof;
+    /// their cosignatures are appended to the served checkpoint.
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// One witness: `{ url = "https://witness.example/", key = "<name>+<id>+<base64>" }`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Its base URL; checkpoints go to `<url>/add-checkpoint`.
+    pub url: String,
+    /// Its cosignature verifier key (note format, key type 0x04).
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -59,6 +78,7 @@ impl Default for Config {
             residency: Residency::default(),
             accounts: Accounts::default(),
             backup: Backup::default(),
+            transparency: Transparency::default(),
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Log {
     pub origin: String,
     /// The latest signed checkpoint, served as is.
     checkpoint: Mutex<Vec<u8>>,
+    /// Woken after every append: witnesses get the new checkpoint.
+    pub appended: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Log {
@@ -95,13 +97,27 @@ impl Log {
         .await;
         let log = match loaded {
             Ok((tree, checkpoint)) => {
-                let log = Log { tree: tokio::sync::Mutex::new(Ok(tree)), signer_key, verifier_key, origin: origin.clone(), checkpoint: Mutex::new(checkpoint) };
+                let log = Log {
+                    tree: tokio::sync::Mutex::new(Ok(tree)),
+                    signer_key,
+                    verifier_key,
+                    origin: origin.clone(),
+                    checkpoint: Mutex::new(checkpoint),
+                    appended: tokio::sync::Notify::new(),
+                };
                 log.sign_current(db).await?;
                 log
             }
             Err(why) => {
                 tracing::error!(%why, "transparency log refused");
-                Log { tree: tokio::sync::Mutex::new(Err(why)), signer_key, verifier_key, origin, checkpoint: Mutex::new(Vec::new()) }
+                Log {
+                    tree: tokio::sync::Mutex::new(Err(why)),
+                    signer_key,
+                    verifier_key,
+                    origin,
+                    checkpoint: Mutex::new(Vec::new()),
+                    appended: tokio::sync::Notify::new(),
+                }
             }
         };
         Ok(log)
@@ -157,7 +173,16 @@ impl Log {
         if let Ok(mut c) = self.checkpoint.lock() {
             *c = note;
         }
+        self.appended.notify_one();
         Ok(index)
+    }
+
+    /// A consistency proof from the tree of `old` entries to the tree of `new`.
+    pub async fn consistency(&self, db: &kinora_db::Db, new: u64, old: u64) -> AppResult<Vec<Hash>> {
+        let mut guard = self.tree.lock().await;
+        let tree = guard.as_mut().map_err(|why| unavailable(why))?;
+        Self::refresh(db, tree).await?;
+        tree.consistency_proof(new, old).map_err(AppError::internal)
     }
 
     /// The latest signed checkpoint (C2SP tlog-checkpoint note), after catching up
@@ -168,8 +193,14 @@ impl Log {
             let tree = guard.as_mut().map_err(|why| unavailable(why))?;
             Self::refresh(db, tree).await?;
         }
-        if let Some((_, note)) = db.latest_checkpoint().await? {
-            return Ok(note.into_bytes());
+        if let Some((size, note)) = db.latest_checkpoint().await? {
+            // Witnesses' cosignatures of this checkpoint follow the log's signature.
+            let mut note = note.into_bytes();
+            for line in db.cosignatures(size).await? {
+                note.extend_from_slice(line.trim_end().as_bytes());
+                note.push(b'\n');
+            }
+            return Ok(note);
         }
         let c = self.checkpoint.lock().map_err(|_| AppError::internal("checkpoint lock"))?.clone();
         if c.is_empty() {
@@ -275,4 +306,140 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
         rows,
         moderation: crate::moderation::action_counts(st).await?,
     })
+}
+
+// ---------- witnesses ----------
+
+/// A configured witness.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    pub url: String,
+    pub key: kinora_translog::witness::WitnessKey,
+}
+
+/// The configured witnesses, checked (a bad key stops the server at start).
+pub fn witnesses(config: &crate::Config) -> anyhow::Result<Vec<Witness>> {
+    config
+        .transparency
+        .witnesses
+        .iter()
+        .map(|w| {
+            let key = kinora_translog::witness::WitnessKey::parse(&w.key).map_err(|e| anyhow::anyhow!("[transparency] witness {}: {e}", w.url))?;
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                anyhow::bail!("[transparency] witness url {:?}: http:// or https://", w.url);
+            }
+            Ok(Witness { url: w.url.trim_end_matches('/').to_owned(), key })
+        })
+        .collect()
+}
+
+/// What one submission came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// The witness cosigned the checkpoint of this size.
+    Cosigned(u64),
+    /// It has this size's cosignature already.
+    UpToDate,
+    /// It refused: status and its answer.
+    Refused(u16, String),
+}
+
+/// The largest answer read from a witness.
+const WITNESS_ANSWER_MAX: usize = 64 * 1024;
+
+async fn read_bounded(r: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut r = r;
+    let mut out = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+        if out.len() + chunk.len() > WITNESS_ANSWER_MAX {
+            return Err("the answer is too large".into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Sends the latest checkpoint to one witness with a consistency proof from the
+/// size it last cosigned, and keeps its verified cosignature.
+pub async fn submit(st: &AppState, client: &reqwest::Client, w: &Witness) -> anyhow::Result<Submitted> {
+    use kinora_translog::witness::AddCheckpoint;
+    let Some((size, note)) = st.db.latest_checkpoint().await? else { return Ok(Submitted::UpToDate) };
+    let size_u = u64::try_from(size).unwrap_or(0);
+    let name = w.key.name().to_owned();
+    let mut old = u64::try_from(st.db.witness_size(&name).await?).unwrap_or(0);
+    if size_u == 0 || (old == size_u && !st.db.cosignatures(size).await?.is_empty()) {
+        return Ok(Submitted::UpToDate);
+    }
+    let text = kinora_translog::witness::note_text(note.as_bytes())?.to_vec();
+    // At most two tries: the second after the witness says which size it has.
+    for _ in 0..2 {
+        let proof = if old == 0 || old >= size_u { Vec::new() } else { st.log.consistency(&st.db, size_u, old).await.map_err(|e| anyhow::anyhow!("{e}"))? };
+        let body = AddCheckpoint { old, proof, note: note.as_bytes().to_vec() }.to_bytes();
+        let r = client.post(format!("{}/add-checkpoint", w.url)).body(body).send().await?;
+        let status = r.status().as_u16();
+        let answer = read_bounded(r).await.map_err(|e| anyhow::anyhow!("witness {name}: {e}"))?;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        match status {
+            200 => {
+                for line in answer.lines().filter(|l| !l.trim().is_empty()) {
+                    if w.key.verify_line(&text, line)?.is_some() {
+                        st.db.save_cosignature(size, &name, line).await?;
+                        st.db.set_witness_size(&name, size).await?;
+                        return Ok(Submitted::Cosigned(size_u));
+                    }
+                }
+                return Ok(Submitted::Refused(200, format!("no cosignature by {name} in the answer: {}", answer.chars().take(200).collect::<String>())));
+            }
+            // The witness has another size: it says which; try once more from there.
+            409 => match answer.trim().parse::<u64>() {
+                Ok(theirs) if theirs != old && theirs <= size_u => {
+                    st.db.set_witness_size(&name, i64::try_from(theirs).unwrap_or(0)).await?;
+                    old = theirs;
+                }
+                _ => return Ok(Submitted::Refused(409, answer.chars().take(200).collect())),
+            },
+            s => return Ok(Submitted::Refused(s, answer.chars().take(200).collect())),
+        }
+    }
+    Ok(Submitted::Refused(409, "the witness keeps naming another size".into()))
+}
+
+/// Runs for the life of the server: after every append (and every 30 s, for
+/// appends by the command line or other nodes), each witness gets the latest
+/// checkpoint. A witness that is down or refuses is logged; staff access never
+/// waits for witnesses.
+pub async fn witness_loop(st: AppState, witnesses: Vec<Witness>) {
+    if witnesses.is_empty() {
+        return;
+    }
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).connect_timeout(std::time::Duration::from_secs(5)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "witness client");
+            return;
+        }
+    };
+    let mut last: std::collections::HashMap<String, String> = Default::default();
+    loop {
+        for w in &witnesses {
+            let outcome = match submit(&st, &client, w).await {
+                Ok(Submitted::Cosigned(n)) => {
+                    tracing::info!(witness = w.key.name(), size = n, "witness cosigned the log's checkpoint");
+                    String::new()
+                }
+                Ok(Submitted::UpToDate) => String::new(),
+                Ok(Submitted::Refused(status, why)) => format!("refused ({status}): {why}"),
+                Err(e) => format!("unreachable: {e}"),
+            };
+            // Log a problem once, not every round.
+            if !outcome.is_empty() && last.get(w.key.name()) != Some(&outcome) {
+                tracing::warn!(witness = w.key.name(), url = %w.url, "witness {outcome}");
+            }
+            last.insert(w.key.name().to_owned(), outcome);
+        }
+        tokio::select! {
+            () = st.log.appended.notified() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+        }
+    }
 }

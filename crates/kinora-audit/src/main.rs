@@ -6,7 +6,14 @@
 //! from the entries (each must be a canonical entry), checks the root and the served
 //! hash tiles, and, with `--state`, that the log extends the checkpoint seen last time
 //! (a shrunk or rewritten log fails). It prints a summary and exits non-zero on any
-//! failure, naming it.
+//! failure, naming it. `--witness VKEY` (repeatable) also requires a valid
+//! cosignature of that witness on the checkpoint.
+//!
+//! `kinora-audit witness --listen ADDR --log-origin ORIGIN --log-key VKEY --state DIR`
+//! runs a C2SP tlog-witness for the log: it cosigns only checkpoints that extend
+//! the last one it cosigned, and refuses forks and truncations.
+
+mod witness;
 
 use clap::{Parser, Subcommand};
 use kinora_translog::{open_checkpoint, parse_data_tile, Entry, Tally, Tile, Tree};
@@ -32,6 +39,29 @@ enum Command {
         /// Where the last verified checkpoint is kept between runs.
         #[arg(long)]
         state: Option<PathBuf>,
+        /// A witness's verifier key whose cosignature the checkpoint must carry
+        /// (repeat for several).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+    },
+    /// Runs a witness (C2SP tlog-witness) for one log: POST /add-checkpoint.
+    Witness {
+        /// Address to listen on, e.g. 127.0.0.1:7380.
+        #[arg(long)]
+        listen: String,
+        /// The log's origin (the first line of its checkpoints).
+        #[arg(long)]
+        log_origin: String,
+        /// The log's verifier key (note format), obtained out of band.
+        #[arg(long)]
+        log_key: String,
+        /// Where the witness keeps its key and the last checkpoint it cosigned.
+        /// Losing it means a new witness identity.
+        #[arg(long)]
+        state: PathBuf,
+        /// The witness's name (part of its key; used only when the key is made).
+        #[arg(long, default_value = "kinora-audit/witness")]
+        name: String,
     },
 }
 
@@ -53,7 +83,7 @@ async fn fetch(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(r.bytes().await?.to_vec())
 }
 
-async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<()> {
+async fn verify(log: &str, key: &str, state: Option<PathBuf>, witnesses: &[String]) -> anyhow::Result<()> {
     let log = log.trim_end_matches('/');
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
     let note = fetch(&client, &format!("{log}/checkpoint")).await?;
@@ -62,6 +92,23 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
     let name = key.split('+').next().unwrap_or_default();
     if cp.origin() != name {
         anyhow::bail!("checkpoint origin {:?} is not the key's log {name:?}", cp.origin());
+    }
+    // Each required witness vouches for this very checkpoint.
+    let mut cosigned = Vec::new();
+    for wk in witnesses {
+        let w = kinora_translog::witness::WitnessKey::parse(wk).map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
+        let text = kinora_translog::witness::note_text(&note).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sigs = std::str::from_utf8(&note[text.len()..]).unwrap_or("");
+        let mut found = None;
+        for line in sigs.lines().filter(|l| !l.is_empty()) {
+            if let Some(t) = w.verify_line(text, line).map_err(|e| anyhow::anyhow!("{e}"))? {
+                found = Some(t);
+            }
+        }
+        match found {
+            Some(t) => cosigned.push(format!("{} (cosignature time {t})", w.name())),
+            None => anyhow::bail!("the checkpoint carries no cosignature of witness {}", w.name()),
+        }
     }
     let size = cp.size();
     // Every entry, bundle by bundle, into a tree of our own.
@@ -109,6 +156,9 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>) -> anyhow::Result<
         std::fs::write(&path, &note)?;
     }
     println!("ok: {} ({size} entries), root {}", cp.origin(), root.0.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    for c in &cosigned {
+        println!("cosigned by {c}");
+    }
     println!("{:<8} {:<16} {:<10} {:>7}", "month", "reason", "role", "entries");
     for ((month, reason, role), n) in &summary.0 {
         println!("{month:<8} {reason:<16} {role:<10} {n:>7}");
@@ -127,7 +177,11 @@ fn main() {
     };
     let r = rt.block_on(async {
         match cli.command {
-            Command::Verify { log, key, state } => verify(&log, &key, state).await,
+            Command::Verify { log, key, state, witnesses } => verify(&log, &key, state, &witnesses).await,
+            Command::Witness { listen, log_origin, log_key, state, name } => match witness::Witness::open(&state, &name, &log_origin, &log_key) {
+                Ok(w) => witness::serve(&listen, w).await,
+                Err(e) => Err(e),
+            },
         }
     });
     if let Err(e) = r {

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0008_erasure",
     "0009_transparency",
     "0010_moderation",
+    "0011_witnesses",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

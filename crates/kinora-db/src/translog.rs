@@ -121,3 +121,45 @@ impl Db {
             .collect()
     }
 }
+
+impl Db {
+    /// The size `witness` last cosigned (0 if never).
+    pub async fn witness_size(&self, witness: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT size FROM log_witnesses WHERE witness = $1").bind(witness).fetch_optional(self.pool()).await?;
+        Ok(r.map(|r| col::<i64>(&r, "size")).transpose()?.unwrap_or(0))
+    }
+
+    pub async fn set_witness_size(&self, witness: &str, size: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO log_witnesses (witness, size, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (witness) DO UPDATE SET size = excluded.size, updated_at = excluded.updated_at",
+        )
+        .bind(witness)
+        .bind(size)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a witness's cosignature of the checkpoint of `size` (the latest wins).
+    pub async fn save_cosignature(&self, size: i64, witness: &str, line: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO log_cosignatures (size, witness, line, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, created_at = excluded.created_at",
+        )
+        .bind(size)
+        .bind(witness)
+        .bind(line)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The cosignature lines of the checkpoint of `size`, by witness name.
+    pub async fn cosignatures(&self, size: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness").bind(size).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| col(r, "line")).collect()
+    }
+}

@@ -10,8 +10,13 @@
 //! * Checkpoints (C2SP tlog-checkpoint) signed as notes with Ed25519 (`signed_note`):
 //!   [`sign_checkpoint`], [`open_checkpoint`].
 //!
+//! * Witnesses ([`witness`]): C2SP tlog-cosignature lines and the tlog-witness
+//!   `add-checkpoint` body.
+//!
 //! Storage and HTTP stay outside: the server keeps the stored hashes and entries in
 //! its database; `kinora-audit` fetches tiles over HTTP. Both check with this crate.
+
+pub mod witness;
 
 pub use tlog_tiles::{check_record, check_tree, record_hash, Checkpoint, Hash, RecordProof, Tile, TreeProof};
 

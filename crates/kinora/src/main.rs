@@ -537,6 +537,8 @@ async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String
 
 
 async fn serve(c: config::Config) -> anyhow::Result<()> {
+    // A bad witness key stops the server before it listens.
+    let witnesses = kinora_app::transparency::witnesses(&c)?;
     let listener = tokio::net::TcpListener::bind(&c.server.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
@@ -555,6 +557,7 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
         });
     }
     tokio::spawn(housekeeping::run(st.clone()));
+    tokio::spawn(kinora_app::transparency::witness_loop(st.clone(), witnesses));
     let base = st.base_url.clone();
     let server = st.config.server.clone();
     let router = kinora_http::router(st);

@@ -12,6 +12,7 @@ use serde_json::json;
 
 both!(staff_access_is_logged_first_and_provable);
 both!(auditor_catches_a_truncated_and_a_forked_log);
+both!(witnesses_cosign_the_log_and_refuse_forks);
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = app.cli(args).output().unwrap();
@@ -227,4 +228,168 @@ async fn auditor_catches_a_truncated_and_a_forked_log(b: Backend) {
     let other = kinora_translog::generate_key(vkey.split('+').next().unwrap()).1;
     let (ok, out) = audit(&fork, &other, fresh.path());
     assert!(!ok && out.contains("FAILED: checkpoint signature"), "{out}");
+}
+
+/// A witness process: its verifier key and base URL; killed when dropped.
+struct RunningWitness {
+    vkey: String,
+    url: String,
+    _child: tokio::process::Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_listening(port: u16) {
+    let start = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the witness did not start on {port}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// PyPI `aics-witness` (a C2SP tlog-witness written elsewhere), trusting our log.
+async fn aics_witness(dir: &std::path::Path, origin: &str, log_vkey: &str) -> RunningWitness {
+    let python = std::env::var("KINORA_TEST_PYTHON").expect("KINORA_TEST_PYTHON: scripts/test installs aics-witness in its venv");
+    let bin = std::path::Path::new(&python).with_file_name("aics-witness");
+    let config = dir.join("witness.json");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&bin).args(args).arg("--config").arg(&config).output().expect("aics-witness is installed (scripts/test)");
+        assert!(out.status.success(), "aics-witness {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let printed = run(&["init", "--name", "witness.test/aics"]);
+    let vkey = printed.split_whitespace().find(|w| w.starts_with("witness.test/aics+")).unwrap_or_else(|| panic!("no vkey in {printed}")).to_owned();
+    run(&["add-log", "--origin", origin, "--vkey", log_vkey]);
+    let port = free_port();
+    let child = tokio::process::Command::new(&bin)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_listening(port).await;
+    RunningWitness { vkey, url: format!("http://127.0.0.1:{port}"), _child: child }
+}
+
+/// `kinora-audit witness`.
+async fn our_witness(dir: &std::path::Path, origin: &str, log_vkey: &str) -> RunningWitness {
+    use tokio::io::AsyncBufReadExt;
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
+    let port = free_port();
+    let mut child = tokio::process::Command::new(bin)
+        .args(["witness", "--listen", &format!("127.0.0.1:{port}"), "--log-origin", origin, "--log-key", log_vkey, "--name", "witness.test/ours", "--state"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let vkey = first.strip_prefix("kinora-audit witness ").unwrap_or_else(|| panic!("{first}")).trim().to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    wait_listening(port).await;
+    RunningWitness { vkey, url: format!("http://127.0.0.1:{port}"), _child: child }
+}
+
+async fn post_checkpoint(url: &str, body: Vec<u8>) -> (u16, String) {
+    let r = reqwest::Client::new().post(format!("{url}/add-checkpoint")).body(body).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn witnesses_cosign_the_log_and_refuse_forks(b: Backend) {
+    use kinora_translog::witness::{note_text, AddCheckpoint, WitnessKey};
+    use kinora_translog::{sign_checkpoint, Tree};
+    use reqwest::Method as M;
+    let app = TestApp::spawn(b).await;
+    app.signup("alice").await;
+    app.signup("mona").await;
+    let (ok, out) = kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]);
+    assert!(ok, "{out}");
+    let log_vkey = app.get("/log/key", None).await.text().await.unwrap().trim().to_owned();
+    let origin = log_vkey.split('+').next().unwrap().to_owned();
+
+    // Two witnesses: one written elsewhere (PyPI aics-witness), and kinora-audit's.
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let aics = aics_witness(d1.path(), &origin, &log_vkey).await;
+    let ours = our_witness(d2.path(), &origin, &log_vkey).await;
+    let config = d2.path().join("kinora.toml");
+    std::fs::write(
+        &config,
+        format!("[transparency]\nwitnesses = [{{ url = \"{}\", key = \"{}\" }}, {{ url = \"{}\", key = \"{}\" }}]\n", aics.url, aics.vkey, ours.url, ours.vkey),
+    )
+    .unwrap();
+    let (b2, data, db) = app.kill9().await;
+    let app = TestApp::spawn_in(b2, data, db, &[("KINORA_CONFIG", config.to_str().unwrap())]).await;
+
+    // A staff access makes a new checkpoint; both witnesses cosign it within seconds.
+    let mona = app.token("mona", "correct horse battery").await.unwrap();
+    let ask = json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-1"});
+    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &mona, Some(ask.clone())).await.0, 200);
+    let keys = [WitnessKey::parse(&aics.vkey).unwrap(), WitnessKey::parse(&ours.vkey).unwrap()];
+    let cosigned = |note: &[u8]| {
+        let text = note_text(note).unwrap();
+        let sigs = String::from_utf8_lossy(&note[text.len()..]).into_owned();
+        keys.iter().map(|k| sigs.lines().any(|l| matches!(k.verify_line(text, l), Ok(Some(_))))).collect::<Vec<bool>>()
+    };
+    let start = std::time::Instant::now();
+    let note = loop {
+        let note = app.get("/log/checkpoint", None).await.bytes().await.unwrap().to_vec();
+        if cosigned(&note) == [true, true] {
+            break note;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "not cosigned by both: {}\n{}", String::from_utf8_lossy(&note), app.log_tail());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let cp = open_checkpoint(&log_vkey, &note).expect("cosignature lines do not disturb the log's signature");
+    assert_eq!(cp.size(), 2);
+    // The auditor can require the witnesses.
+    let audit_with = |extra: &[String]| {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
+        let mut args = vec!["verify".to_owned(), "--log".into(), app.url("/log"), "--key".into(), log_vkey.clone()];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(bin).args(&args).output().unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (ok, out) = audit_with(&["--witness".into(), aics.vkey.clone(), "--witness".into(), ours.vkey.clone()]);
+    assert!(ok && out.contains("cosigned by witness.test/aics") && out.contains("cosigned by witness.test/ours"), "{out}");
+    let (stranger_skey, _) = kinora_translog::witness::WitnessSigner::generate("witness.test/stranger").unwrap();
+    let stranger = kinora_translog::witness::WitnessSigner::parse(&stranger_skey).unwrap().verifier().vkey();
+    let (ok, out) = audit_with(&["--witness".into(), stranger]);
+    assert!(!ok && out.contains("no cosignature of witness witness.test/stranger"), "{out}");
+
+    // Someone with the log's key signs a forked, a truncated and a rewritten log:
+    // neither witness cosigns any of them.
+    let skey = std::fs::read_to_string(app.data.path().join("keys/log.key")).unwrap().lines().next().unwrap().to_owned();
+    let mut fake = Tree::default();
+    for i in 0..3 {
+        fake.append(format!("{{\"forged\":{i}}}").as_bytes()).unwrap();
+    }
+    let fork = AddCheckpoint { old: 2, proof: vec![], note: sign_checkpoint(&skey, &origin, 2, fake.root_at(2).unwrap()).unwrap() };
+    let rewritten = AddCheckpoint { old: 2, proof: fake.consistency_proof(3, 2).unwrap(), note: sign_checkpoint(&skey, &origin, 3, fake.root().unwrap()).unwrap() };
+    let truncated = AddCheckpoint { old: 2, proof: vec![], note: sign_checkpoint(&skey, &origin, 1, fake.root_at(1).unwrap()).unwrap() };
+    for w in [&aics, &ours] {
+        for (what, req, want) in [("fork", &fork, 422), ("rewrite", &rewritten, 422), ("truncation", &truncated, 400)] {
+            let (s, body) = post_checkpoint(&w.url, req.to_bytes()).await;
+            assert_eq!(s, want, "{} on a {what}: {body}", w.vkey);
+        }
+        // Starting over from nothing is no way around it either.
+        let (s, body) = post_checkpoint(&w.url, AddCheckpoint { old: 0, proof: vec![], note: fork.note.clone() }.to_bytes()).await;
+        assert_eq!((s, body.trim()), (409, "2"), "{}", w.vkey);
+    }
+
+    // The honest log goes on, and both witnesses keep cosigning it.
+    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &mona, Some(ask)).await.0, 200);
+    let start = std::time::Instant::now();
+    loop {
+        let note = app.get("/log/checkpoint", None).await.bytes().await.unwrap().to_vec();
+        if open_checkpoint(&log_vkey, &note).unwrap().size() == 3 && cosigned(&note) == [true, true] {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "size 3 not cosigned: {}\n{}", String::from_utf8_lossy(&note), app.log_tail());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
