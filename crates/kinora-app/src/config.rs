@@ -30,6 +30,9 @@ pub struct Transparency {
     /// C2SP tlog-witnesses that get every new checkpoint with a consistency proof;
     /// their cosignatures are appended to the served checkpoint.
     pub witnesses: Vec<WitnessConfig>,
+    /// Legal-request references go into the public log as a commitment
+    /// (`sha256:…`) instead of as written; `kinora access reveal` discloses one.
+    pub redact_legal_references: bool,
 }
 
 /// One witness: `{ url = "https://witness.example/", key = "<name>+<id>+<base64>" }`.

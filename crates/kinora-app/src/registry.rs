@@ -96,6 +96,8 @@ pub const REGISTRY: &[DataKind] = &[
     kind!("log_hashes", Database, Public, "the log's Merkle tree", "to prove the log was never rewritten", "always", "everyone"),
     kind!("log_checkpoints", Database, Public, "the log's signed checkpoints", "to prove the log was never rewritten", "always", "everyone"),
     kind!("log_witnesses", Database, Public, "which checkpoint size each configured witness last cosigned", "to send witnesses consistency proofs", "always", "everyone (the cosignatures are public)"),
+    kind!("log_redactions", Database, Operational, "the legal references behind redacted log entries, with the nonce that proves them",
+        "so the operator can disclose a redacted reference and anyone can check it", "always", "the operator"),
     kind!("log_cosignatures", Database, Public, "witnesses' cosignatures of the log's checkpoints", "so anyone can see independent parties vouch for the log", "always", "everyone"),
     kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
     kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",

@@ -57,7 +57,7 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
 /// `kinora access export`: the legal-request path. Logged first (actor `operator`,
 /// role `admin`, every scope, reason `legal-request`), then the account's export
 /// archive is written to `out`. The archive's own access-log.json holds this entry.
-pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference: &str, out: &std::path::Path) -> anyhow::Result<u64> {
+pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference: &str, out: &std::path::Path, redact: bool) -> anyhow::Result<u64> {
     if !REASONS.contains(&reason) {
         anyhow::bail!("reason must be one of {}", REASONS.join(", "));
     }
@@ -69,8 +69,14 @@ pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference
     }
     let a = account(st, username).await?;
     let scopes = SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, reference.trim());
-    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let redact = reason == "legal-request" && (redact || st.config.transparency.redact_legal_references);
+    let (public_ref, redaction) = crate::transparency::reference_for_log(reference.trim(), redact);
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, &public_ref);
+    let idx = st
+        .log
+        .append_redacted(&st.db, &e, Some(&a.id), redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str())))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = st.scratch_dir(&format!("legal-export-{}", a.id)).await?;
     let result = async {
         let zip = crate::exports::archive(st, &a.id, &dir).await?;
@@ -121,9 +127,11 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
     let mut scopes = r.scopes.clone();
     scopes.sort();
     scopes.dedup();
-    let e = entry(me.username.as_str(), &role, crate::transparency::commit(st, &subject.id), scopes.clone(), &r.reason, r.reference.trim());
+    let redact = r.reason == "legal-request" && st.config.transparency.redact_legal_references;
+    let (public_ref, redaction) = crate::transparency::reference_for_log(r.reference.trim(), redact);
+    let e = entry(me.username.as_str(), &role, crate::transparency::commit(st, &subject.id), scopes.clone(), &r.reason, &public_ref);
     // Write-ahead: sequenced and committed before anything is read for release.
-    let log_index = st.log.append(&st.db, &e, Some(&subject.id)).await?;
+    let log_index = st.log.append_redacted(&st.db, &e, Some(&subject.id), redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()))).await?;
     let p = st.db.personal_data(&subject.id).await?;
     let mut data = serde_json::Map::new();
     for s in &scopes {
@@ -260,4 +268,14 @@ pub async fn media_links(st: &AppState, staff: &Id, videos: &[Id]) -> AppResult<
             (vid, urls)
         })
         .collect())
+}
+
+/// `kinora access reveal INDEX`: the reference behind a redacted entry, with what
+/// anyone needs to check it: (public reference, nonce, reference).
+pub async fn reveal(st: &AppState, index: u64) -> anyhow::Result<(String, String, String)> {
+    let idx = i64::try_from(index)?;
+    let text = st.db.log_entries(idx, idx + 1).await?.pop().ok_or_else(|| anyhow::anyhow!("no log entry {index}"))?;
+    let e = Entry::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (nonce, reference) = st.db.log_redaction(idx).await?.ok_or_else(|| anyhow::anyhow!("entry {index}'s reference is not redacted: {}", e.reference))?;
+    Ok((e.reference, nonce, reference))
 }

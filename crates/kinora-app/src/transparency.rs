@@ -155,6 +155,11 @@ impl Log {
     /// new checkpoint. Returns the entry's index. Only after this returns may the
     /// access it records release any data.
     pub async fn append(&self, db: &kinora_db::Db, entry: &Entry, subject_account: Option<&Id>) -> AppResult<u64> {
+        self.append_redacted(db, entry, subject_account, None).await
+    }
+
+    /// [`Log::append`], keeping the (nonce, reference) behind a redacted reference.
+    pub async fn append_redacted(&self, db: &kinora_db::Db, entry: &Entry, subject_account: Option<&Id>, redaction: Option<(&str, &str)>) -> AppResult<u64> {
         let mut guard = self.tree.lock().await;
         let tree = guard.as_mut().map_err(|why| unavailable(why))?;
         Self::refresh(db, tree).await?;
@@ -163,7 +168,7 @@ impl Log {
         let first = next.stored().len() as i64;
         let (index, new) = next.append(&bytes).map_err(|e| unavailable(&e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(AppError::internal)?;
-        db.log_append(i64::try_from(index).unwrap_or(i64::MAX), &text, subject_account, first, &new.iter().map(hex).collect::<Vec<_>>())
+        db.log_append(i64::try_from(index).unwrap_or(i64::MAX), &text, subject_account, first, &new.iter().map(hex).collect::<Vec<_>>(), redaction)
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
         *tree = next;
@@ -442,4 +447,16 @@ pub async fn witness_loop(st: AppState, witnesses: Vec<Witness>) {
             () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
         }
     }
+}
+
+/// A legal reference as the public log shows it: as given, or (`redact`) as
+/// `sha256:<hex SHA-256 of "<nonce>:<reference>">`, with the (nonce, reference) to keep.
+pub fn reference_for_log(reference: &str, redact: bool) -> (String, Option<(String, String)>) {
+    use sha2::Digest;
+    if !redact {
+        return (reference.to_owned(), None);
+    }
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let digest = hex::encode(sha2::Sha256::digest(format!("{nonce}:{reference}").as_bytes()));
+    (format!("sha256:{digest}"), Some((nonce, reference.to_owned())))
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0009_transparency",
     "0010_moderation",
     "0011_witnesses",
+    "0012_redactions",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

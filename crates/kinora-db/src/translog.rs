@@ -32,8 +32,13 @@ impl Db {
 
     /// Appends entry `idx` and its new stored hashes (starting at stored index
     /// `first_hash`) in one transaction. Fails if `idx` is taken (another writer).
-    pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String]) -> Result<()> {
+    /// Appends an entry and its stored hashes in one transaction; `redaction` keeps
+    /// the (nonce, reference) behind a redacted reference.
+    pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String], redaction: Option<(&str, &str)>) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        if let Some((nonce, reference)) = redaction {
+            sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)").bind(idx).bind(nonce).bind(reference).execute(&mut *tx).await?;
+        }
         sqlx::query("INSERT INTO log_entries (idx, entry, subject_account, created_at) VALUES ($1, $2, $3, $4)")
             .bind(idx)
             .bind(entry)
@@ -161,5 +166,13 @@ impl Db {
     pub async fn cosignatures(&self, size: i64) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness").bind(size).fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "line")).collect()
+    }
+}
+
+impl Db {
+    /// The (nonce, reference) behind entry `idx`'s redacted reference.
+    pub async fn log_redaction(&self, idx: i64) -> Result<Option<(String, String)>> {
+        let r = sqlx::query("SELECT nonce, reference FROM log_redactions WHERE idx = $1").bind(idx).fetch_optional(self.pool()).await?;
+        r.map(|r| Ok((col(&r, "nonce")?, col(&r, "reference")?))).transpose()
     }
 }

@@ -69,12 +69,23 @@ enum AccessCommand {
         /// Why: normally `legal-request`.
         #[arg(long, default_value = "legal-request")]
         reason: String,
-        /// The case, order or ticket this answers (public in the log).
+        /// The case, order or ticket this answers (public in the log, unless redacted).
         #[arg(long)]
         reference: String,
         /// Where to write the ZIP (must not exist).
         #[arg(long)]
         out: PathBuf,
+        /// Put only a commitment to the reference in the public log (also the default
+        /// with `[transparency] redact_legal_references = true`).
+        #[arg(long)]
+        redact_reference: bool,
+    },
+    /// Discloses the reference behind a redacted log entry, with how anyone checks it.
+    Reveal {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The log entry's index.
+        index: u64,
     },
 }
 
@@ -317,10 +328,17 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
             Command::Backup(cmd) => backup(cmd).await,
-            Command::Access(AccessCommand::Export { common, subject, reason, reference, out }) => {
+            Command::Access(AccessCommand::Export { common, subject, reason, reference, out, redact_reference }) => {
                 let st = AppState::open(load(&common)?, None).await?;
-                let idx = kinora_app::staff::legal_export(&st, &subject, &reason, &reference, &out).await?;
+                let idx = kinora_app::staff::legal_export(&st, &subject, &reason, &reference, &out, redact_reference).await?;
                 println!("logged as entry {idx}; @{subject}'s data written to {}", out.display());
+                Ok(())
+            }
+            Command::Access(AccessCommand::Reveal { common, index }) => {
+                let st = AppState::open(load(&common)?, None).await?;
+                let (public, nonce, reference) = kinora_app::staff::reveal(&st, index).await?;
+                println!("entry {index}: reference {reference:?}");
+                println!("the log shows {public}; check: printf '%s:%s' '{nonce}' '{}' | sha256sum", reference.replace('\'', "'\\''"));
                 Ok(())
             }
             Command::Staff(cmd) => match cmd {

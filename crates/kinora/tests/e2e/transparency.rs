@@ -13,6 +13,7 @@ use serde_json::json;
 both!(staff_access_is_logged_first_and_provable);
 both!(auditor_catches_a_truncated_and_a_forked_log);
 both!(witnesses_cosign_the_log_and_refuse_forks);
+both!(legal_references_can_be_redacted_and_revealed);
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = app.cli(args).output().unwrap();
@@ -284,6 +285,7 @@ async fn our_witness(dir: &std::path::Path, origin: &str, log_vkey: &str) -> Run
         .args(["witness", "--listen", &format!("127.0.0.1:{port}"), "--log-origin", origin, "--log-key", log_vkey, "--name", "witness.test/ours", "--state"])
         .arg(dir)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -392,4 +394,32 @@ async fn witnesses_cosign_the_log_and_refuse_forks(b: Backend) {
         assert!(start.elapsed() < std::time::Duration::from_secs(30), "size 3 not cosigned: {}\n{}", String::from_utf8_lossy(&note), app.log_tail());
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+async fn legal_references_can_be_redacted_and_revealed(b: Backend) {
+    use sha2::Digest;
+    let app = TestApp::spawn(b).await;
+    let alice = app.signup("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("case.zip");
+    let (ok, text) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "Court of X, case 2026/41", "--redact-reference", "--out", out.to_str().unwrap()]);
+    assert!(ok && text.contains("entry 0"), "{text}");
+    // The public log and the person see a commitment, not the case.
+    let bundle = app.get("/log/tile/entries/000.p/1", None).await.bytes().await.unwrap();
+    let entry = Entry::parse(&parse_data_tile(&bundle).unwrap()[0]).unwrap();
+    assert!(entry.reference.starts_with("sha256:") && entry.reference.len() == 7 + 64, "{}", entry.reference);
+    assert!(!String::from_utf8_lossy(&bundle).contains("2026/41"));
+    let history = app.get_json("/api/v1/me/access-log", Some(&alice)).await.1;
+    assert_eq!(history["items"][0]["reference"], entry.reference.as_str());
+    // The operator can disclose it; anyone checks the disclosure against the log.
+    let (ok, text) = kinora(&app, &["access", "reveal", "0"]);
+    assert!(ok && text.contains("Court of X, case 2026/41"), "{text}");
+    let nonce = text.split("printf '%s:%s' '").nth(1).unwrap().split('\'').next().unwrap();
+    let digest = sha2::Sha256::digest(format!("{nonce}:Court of X, case 2026/41").as_bytes());
+    assert_eq!(entry.reference, format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    // An entry that was not redacted has nothing to reveal.
+    app.signup("mona").await;
+    assert!(kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]).0);
+    let (ok, text) = kinora(&app, &["access", "reveal", "1"]);
+    assert!(!ok && text.contains("not redacted"), "{text}");
 }
