@@ -80,17 +80,19 @@ pub async fn check_credentials(
 }
 
 /// A new API token for the account (expires after `auth.api_token_days`).
-pub async fn create_api_token(st: &AppState, account: &AccountRow) -> AppResult<String> {
+/// `origin`: the client's address key and device (User-Agent), kept with the token.
+pub async fn create_api_token(st: &AppState, account: &AccountRow, origin: (&str, &str)) -> AppResult<String> {
     let (secret, hash) = auth::new_secret();
     let expires = kinora_db::now_ms() + st.config.auth.api_token_days.max(1) * 86_400_000;
     st.db.create_token(&hash, &account.id, TokenKind::Api, None, Some(expires)).await?;
+    st.db.set_token_origin(&hash, origin.0, origin.1).await?;
     Ok(secret)
 }
 
 /// A new web session: (secret for the cookie, CSRF token, lifetime in seconds).
 /// `previous` (the hash of the browser's old session) is revoked: sessions are not
 /// fixed across sign-ins.
-pub async fn start_session(st: &AppState, account: &Id, previous: Option<&str>) -> AppResult<(String, String, i64)> {
+pub async fn start_session(st: &AppState, account: &Id, previous: Option<&str>, origin: (&str, &str)) -> AppResult<(String, String, i64)> {
     if let Some(old) = previous {
         st.db.revoke_token(old).await?;
     }
@@ -98,6 +100,7 @@ pub async fn start_session(st: &AppState, account: &Id, previous: Option<&str>) 
     let (csrf, _) = auth::new_secret();
     let ttl_ms = st.config.auth.session_days.max(1) * 86_400_000;
     st.db.create_token(&hash, account, TokenKind::Session, Some(&csrf), Some(kinora_db::now_ms() + ttl_ms)).await?;
+    st.db.set_token_origin(&hash, origin.0, origin.1).await?;
     Ok((secret, csrf, ttl_ms / 1000))
 }
 

@@ -94,7 +94,8 @@ mutes.json            accounts you mute\n\
 hashtags.json         hashtags you follow\n\
 notifications.json    your notifications\n\
 watch-history.json    what you watched, for how long, whether to the end\n\
-reports.json          reports you filed\n\
+reports.json          reports and appeals you filed\n\
+sessions.json         where you are signed in: when, until when, address (IPv6: its /64) and device\n\
 access-log.json       every staff or legal access to your data, with its place in the public log\n\n\
 `kinora import` (or the import in settings) recreates your profile and videos from this\n\
 archive on another Kinora server.\n";
@@ -131,6 +132,7 @@ pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyh
         ("notifications.json", pretty(&data.notifications)),
         ("watch-history.json", pretty(&data.watch_history)),
         ("reports.json", pretty(&data.reports)),
+        ("sessions.json", pretty(&st.db.sessions_of(account).await?)),
         ("access-log.json", pretty(&crate::staff::history_of(st, account).await.map(|h| h.items).unwrap_or_default())),
     ];
     let zip_path = dir.join("export.zip");

@@ -53,7 +53,7 @@ macro_rules! kind {
 pub const REGISTRY: &[DataKind] = &[
     kind!("accounts", Database, Protected, "username, display name, bio, email, password hash (argon2id), privacy settings, home region",
         "to run your account", "until you delete your account", "your profile (not email or password) as your privacy setting allows; the rest only you"),
-    kind!("tokens", Database, Protected, "hashes of API tokens and web sessions, with their CSRF tokens",
+    kind!("tokens", Database, Protected, "hashes of API tokens and web sessions, with their CSRF tokens, and where each was made (address, or IPv6 /64; browser or app)",
         "to keep you signed in", "until they expire (90 days for API tokens, 30 for sessions) or you sign out", "no one"),
     kind!("follows", Database, Protected, "who follows whom, and pending follow requests",
         "for Following feeds and private accounts", "until unfollowed or an account is deleted", "the two accounts; lists of a private account only its followers"),

@@ -72,11 +72,8 @@ pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference
     let redact = reason == "legal-request" && (redact || st.config.transparency.redact_legal_references);
     let (public_ref, redaction) = crate::transparency::reference_for_log(reference.trim(), redact);
     let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, &public_ref);
-    let idx = st
-        .log
-        .append_redacted(&st.db, &e, Some(&a.id), redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str())))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let redaction = redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()));
+    let idx = st.log.append_redacted(&st.db, &e, Some(&a.id), redaction).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = st.scratch_dir(&format!("legal-export-{}", a.id)).await?;
     let result = async {
         let zip = crate::exports::archive(st, &a.id, &dir).await?;

@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0010_moderation",
     "0011_witnesses",
     "0012_redactions",
+    "0013_session_origin",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

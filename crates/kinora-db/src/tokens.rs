@@ -109,3 +109,11 @@ impl TokenRepo for Db {
         Ok(r.rows_affected())
     }
 }
+
+impl Db {
+    /// Records where a token or session was made: the client's address key and device.
+    pub async fn set_token_origin(&self, hash: &str, client: &str, device: &str) -> Result<()> {
+        sqlx::query("UPDATE tokens SET client = $1, device = $2 WHERE hash = $3").bind(client).bind(device).bind(hash).execute(self.pool()).await?;
+        Ok(())
+    }
+}

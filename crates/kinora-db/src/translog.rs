@@ -84,14 +84,23 @@ impl Db {
         r.map(|r| Ok((col(&r, "size")?, col(&r, "note")?))).transpose()
     }
 
-    /// The account's sessions and API tokens (no secrets): kind, created, expires.
+    /// The account's sessions and API tokens (no secrets): kind, created, expires,
+    /// and where each was made (client address, device).
     pub async fn sessions_of(&self, account: &Id) -> Result<Vec<serde_json::Value>> {
-        let rows = sqlx::query("SELECT kind, created_at, expires_at FROM tokens WHERE account_id = $1 ORDER BY created_at")
+        let rows = sqlx::query("SELECT kind, created_at, expires_at, client, device FROM tokens WHERE account_id = $1 ORDER BY created_at")
             .bind(account.as_str())
             .fetch_all(self.pool())
             .await?;
         rows.iter()
-            .map(|r| Ok(serde_json::json!({"kind": col::<String>(r, "kind")?, "created_at": col::<i64>(r, "created_at")?, "expires_at": col::<Option<i64>>(r, "expires_at")?})))
+            .map(|r| {
+                Ok(serde_json::json!({
+                    "kind": col::<String>(r, "kind")?,
+                    "created_at": col::<i64>(r, "created_at")?,
+                    "expires_at": col::<Option<i64>>(r, "expires_at")?,
+                    "client_address": col::<String>(r, "client")?,
+                    "device": col::<String>(r, "device")?,
+                }))
+            })
             .collect()
     }
 

@@ -24,6 +24,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct ClientAddr {
     /// IPv4 address or IPv6 /64, as text.
     pub key: String,
+    /// The User-Agent, printable ASCII only, at most 200 characters: the "device"
+    /// a session shows its owner (and staff, through the door).
+    pub device: String,
 }
 
 impl FromRequestParts<AppState> for ClientAddr {
@@ -37,7 +40,16 @@ impl FromRequestParts<AppState> for ClientAddr {
             .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
         let xff: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
         let ip = state.proxies.client(peer, &xff);
-        Ok(ClientAddr { key: kinora_core::net::limit_key(ip) })
+        let device: String = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .filter(|c| (' '..='~').contains(c))
+            .take(200)
+            .collect();
+        Ok(ClientAddr { key: kinora_core::net::limit_key(ip), device })
     }
 }
 

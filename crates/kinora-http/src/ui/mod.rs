@@ -649,9 +649,9 @@ fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String
 }
 
 /// A new session cookie (the browser's old session, if any, is revoked).
-async fn start_session(st: &AppState, jar: CookieJar, account: &Id) -> Result<CookieJar, AppError> {
+async fn start_session(st: &AppState, jar: CookieJar, account: &Id, client: &ClientAddr) -> Result<CookieJar, AppError> {
     let previous = jar.get(SESSION_COOKIE).map(|c| hash_secret(c.value()));
-    let (secret, _csrf, ttl_secs) = accounts::start_session(st, account, previous.as_deref()).await?;
+    let (secret, _csrf, ttl_secs) = accounts::start_session(st, account, previous.as_deref(), (&client.key, &client.device)).await?;
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .path("/")
         .http_only(true)
@@ -680,7 +680,7 @@ pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: C
     }
     let cancel = f.cancel_deletion.as_deref() == Some("1");
     match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref(), cancel).await {
-        Ok(a) => match start_session(&st, jar, &a.id).await {
+        Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to(&local_next(f.next.as_deref()))).into_response(),
             Err(e) => ApiError(e).into_response(),
         },
@@ -695,7 +695,7 @@ pub async fn signup_submit(State(st): State<AppState>, client: ClientAddr, jar: 
     }
     let s = accounts::SignUp { username: f.username.clone(), password: f.password.clone(), email: f.email.clone() };
     match accounts::register(&st, &client.key, s).await {
-        Ok(a) => match start_session(&st, jar, &a.id).await {
+        Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to("/upload")).into_response(),
             Err(e) => ApiError(e).into_response(),
         },

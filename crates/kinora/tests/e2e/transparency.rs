@@ -74,6 +74,13 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     assert_eq!(access["log_index"], 1);
     assert_eq!(access["data"]["profile"]["username"], "alice");
     assert_eq!(access["data"]["videos"][0]["visibility"], "private", "staff see what strangers cannot");
+    // With media links that work for this staff member only, for a limited time.
+    assert_eq!(access["data"]["videos"][0]["media_expires_in_s"], 900);
+    let link = access["data"]["videos"][0]["media"].as_array().unwrap().iter().filter_map(|l| l.as_str()).find(|l| l.contains(".mp4")).expect("an mp4 link").to_owned();
+    assert_eq!(app.get(&link, Some(&moderator)).await.status(), 200);
+    let stranger = app.signup("stranger").await;
+    assert_eq!(app.get(&link, Some(&stranger)).await.status(), 404);
+    assert_eq!(app.get(&link, None).await.status(), 404);
 
     // The log: a signed checkpoint, tiles, entries with a commitment for a subject.
     let vkey = app.get("/log/key", None).await.text().await.unwrap();
@@ -422,4 +429,20 @@ async fn legal_references_can_be_redacted_and_revealed(b: Backend) {
     assert!(kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]).0);
     let (ok, text) = kinora(&app, &["access", "reveal", "1"]);
     assert!(!ok && text.contains("not redacted"), "{text}");
+
+    // The sessions scope: when, from which address and which device.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header("user-agent", "KinoraTest/1.0 (Pixel 8)")
+        .json(&json!({"username": "alice", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mona = app.token("mona", "correct horse battery").await.unwrap();
+    let (s, got) = app.call(reqwest::Method::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["sessions"], "reason": "security", "reference": "sec-9"}))).await;
+    assert_eq!(s, 200, "{got}");
+    let sessions = got["data"]["sessions"].as_array().unwrap();
+    assert!(sessions.iter().any(|s| s["device"] == "KinoraTest/1.0 (Pixel 8)" && s["client_address"] == "127.0.0.1" && s["kind"] == "api"), "{got}");
 }
