@@ -37,7 +37,25 @@ struct QueuePage {
     open_appeals: i64,
 }
 
+/// "2026-11-29 21:33 UTC" from an RFC 3339 time.
+fn when(t: &str) -> String {
+    match (t.get(..10), t.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => t.to_owned(),
+    }
+}
+
+impl ReportPage {
+    fn when(&self, t: &str) -> String {
+        when(t)
+    }
+}
+
 impl QueuePage {
+    fn when(&self, t: &str) -> String {
+        when(t)
+    }
+
     fn next_href(&self) -> Option<String> {
         self.next.as_ref().map(|c| format!("/admin?status={}&kind={}&reason={}&cursor={}", self.status, self.kind, self.reason, c))
     }

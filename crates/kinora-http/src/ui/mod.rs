@@ -359,13 +359,19 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
         Ok(v) => {
             // The owner sees progress on their own unready video.
             let layout = Layout::new(&viewer, "me");
-            let msg = match v.status {
-                VideoStatus::Failed => format!("This video could not be processed: {}", v.error_message.as_deref().unwrap_or("unknown error")),
-                _ => "This video is still processing. This page refreshes when it is ready.".to_owned(),
+            let (msg, refresh, more) = match v.status {
+                VideoStatus::Failed => (format!("This video could not be processed: {}", v.error_message.as_deref().unwrap_or("unknown error")), "", ""),
+                // Removed by moderators: only its owner sees this; the inbox says why.
+                VideoStatus::Removed => (
+                    "Moderators removed this video. Only you can see that it exists.".to_owned(),
+                    "",
+                    "<p id='removed-notice'>Your <a href='/inbox'>inbox</a> says why, and lets you appeal once.</p>",
+                ),
+                _ => ("This video is still processing. This page refreshes when it is ready.".to_owned(), "<meta http-equiv=refresh content=3>", ""),
             };
             let html = format!(
-                "<!doctype html><meta name=viewport content='width=device-width'><meta http-equiv=refresh content=3>\
-                 <link rel=stylesheet href=/static/app.css><main class='page narrow empty light'><h1>{}</h1><p><a href='/@{}'>Back to your profile</a></p></main>",
+                "<!doctype html><meta name=viewport content='width=device-width'>{refresh}\
+                 <link rel=stylesheet href=/static/app.css><main class='page narrow empty light'><h1>{}</h1>{more}<p><a href='/@{}'>Back to your profile</a></p></main>",
                 escape(&msg),
                 layout.username.unwrap_or_default()
             );

@@ -100,6 +100,9 @@ async fn moderators_work_the_queue_and_people_can_appeal(b: Backend) {
     assert_eq!(app.get_json(&format!("/api/v1/videos/{vid}"), None).await.0, 404);
     let (s, own) = app.get_json(&format!("/api/v1/videos/{vid}"), Some(&alice)).await;
     assert_eq!((s, own["status"].as_str()), (200, Some("removed")), "{own}");
+    let session = app.web_session("alice").await;
+    let page = app.client.get(app.url(&format!("/v/{vid}"))).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id='removed-notice'") && !page.contains("refresh"), "the owner is told, not left waiting: {page}");
     assert!(!ids(&app.get_json("/api/v1/feed/for-you", None).await.1).contains(&vid));
     assert_eq!(decide(&app, &mona, &r_video, "dismiss", "no-violation", "").await.0, 409, "decided already");
     let settled = open_reports(&app, &mona, "?status=actioned").await;
