@@ -282,6 +282,18 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
     /// Moderation decisions by month, kind and reason, newest month first.
     pub moderation: Vec<crate::moderation::ActionCount>,
+    /// The configured witnesses: (name, verifier key, whether the served checkpoint
+    /// carries its cosignature, the size it last cosigned).
+    pub witnesses: Vec<WitnessStatus>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct WitnessStatus {
+    pub name: String,
+    pub key: String,
+    pub url: String,
+    pub last_cosigned_size: i64,
+    pub cosigns_current: bool,
 }
 
 /// Entries are read in pages so a large log never sits in memory at once.
@@ -310,6 +322,7 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
         log_url: format!("{}/log", st.base_url.trim_end_matches('/')),
         rows,
         moderation: crate::moderation::action_counts(st).await?,
+        witnesses: witness_status(st, &note).await?,
     })
 }
 
@@ -459,4 +472,22 @@ pub fn reference_for_log(reference: &str, redact: bool) -> (String, Option<(Stri
     let nonce = hex::encode(rand::random::<[u8; 16]>());
     let digest = hex::encode(sha2::Sha256::digest(format!("{nonce}:{reference}").as_bytes()));
     (format!("sha256:{digest}"), Some((nonce, reference.to_owned())))
+}
+
+async fn witness_status(st: &AppState, note: &[u8]) -> AppResult<Vec<WitnessStatus>> {
+    let Ok(ws) = witnesses(&st.config) else { return Ok(Vec::new()) };
+    let text = kinora_translog::witness::note_text(note).map_err(|e| AppError::internal(e.to_string()))?;
+    let sigs = String::from_utf8_lossy(&note[text.len()..]).into_owned();
+    let mut out = Vec::new();
+    for w in ws {
+        let cosigns_current = sigs.lines().any(|l| matches!(w.key.verify_line(text, l), Ok(Some(_))));
+        out.push(WitnessStatus {
+            name: w.key.name().to_owned(),
+            key: w.key.vkey(),
+            url: w.url.clone(),
+            last_cosigned_size: st.db.witness_size(w.key.name()).await?,
+            cosigns_current,
+        });
+    }
+    Ok(out)
 }

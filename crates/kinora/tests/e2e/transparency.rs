@@ -354,6 +354,9 @@ async fn witnesses_cosign_the_log_and_refuse_forks(b: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     let cp = open_checkpoint(&log_vkey, &note).expect("cosignature lines do not disturb the log's signature");
+    let html = app.get("/transparency", None).await.text().await.unwrap();
+    assert_eq!(html.matches("cosigned the checkpoint above").count(), 2, "{html}");
+    assert!(html.contains(&format!("--witness '{}'", ours.vkey)), "{html}");
     assert_eq!(cp.size(), 2);
     // The auditor can require the witnesses.
     let audit_with = |extra: &[String]| {
