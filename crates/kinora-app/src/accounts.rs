@@ -149,7 +149,9 @@ pub async fn get(st: &AppState, caller: &Caller, name: &str) -> AppResult<Accoun
 pub async fn me(st: &AppState, caller: &Caller) -> AppResult<AccountView> {
     let me = caller.require()?;
     let fresh = st.db.account_by_id(&me.id).await?.ok_or_else(AppError::not_found)?;
-    views::account(st, caller, &fresh).await
+    let mut v = views::account(st, caller, &fresh).await?;
+    v.personalized_feed = Some(st.db.personalized_feed(&me.id).await?);
+    Ok(v)
 }
 
 /// A profile edit; `None` leaves a field as it is.
@@ -159,6 +161,8 @@ pub struct ProfileEdit {
     pub bio: Option<String>,
     pub private: Option<bool>,
     pub likes_public: Option<bool>,
+    /// For You from the recommender (`true`) or the feed without profiling.
+    pub personalized_feed: Option<bool>,
 }
 
 /// Trims, drops control characters (but newlines) and checks the length.
@@ -175,6 +179,12 @@ pub async fn edit_profile(st: &AppState, caller: &Caller, e: ProfileEdit) -> App
     let display_name = e.display_name.as_deref().map(|d| clean_text("display_name", d, 50)).transpose()?;
     let bio = e.bio.as_deref().map(|d| clean_text("bio", d, 500)).transpose()?;
     st.db.update_profile(&me.id, display_name.as_deref(), bio.as_deref(), e.private, e.likes_public).await?;
+    if e.private.is_some() {
+        st.recommender.videos_changed();
+    }
+    if let Some(p) = e.personalized_feed {
+        st.db.set_personalized_feed(&me.id, p).await?;
+    }
     self::me(st, caller).await
 }
 

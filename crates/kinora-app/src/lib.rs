@@ -26,6 +26,7 @@ pub mod moderation;
 pub mod ingest;
 pub mod moves;
 pub mod objects;
+pub mod recommend;
 pub mod registry;
 pub mod residency;
 pub mod social;

@@ -353,8 +353,8 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         })
         .await
         .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "another moderator decided this report first") } else { e.into() })?;
-    if effect == Effect::Suspend {
-        tracing::info!(report = %r.id, "account suspended");
+    if effect != Effect::None {
+        st.recommender.videos_changed();
     }
     Ok(Decided {
         id,

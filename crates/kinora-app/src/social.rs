@@ -163,7 +163,7 @@ pub async fn share(st: &AppState, caller: &Caller, id: &str) -> AppResult<Shared
 /// A view from the player. It counts once per viewer (account, or `client`
 /// address when signed out) and video every ten minutes; the rest are accepted
 /// and not counted.
-pub async fn record_view(st: &AppState, caller: &Caller, client: &str, id: &str, watched_ms: Option<i64>, completed: Option<bool>) -> AppResult<()> {
+pub async fn record_view(st: &AppState, caller: &Caller, client: &str, id: &str, watched_ms: Option<i64>, completed: Option<bool>, replays: Option<i64>) -> AppResult<()> {
     let v = access::visible_video(st, caller, id).await?;
     let who = caller.id().map(|i| i.to_string()).unwrap_or_else(|| format!("addr:{client}"));
     if Limiters::check(&st.limiters.views, format!("{who}|{}", v.id)).is_err() {
@@ -172,7 +172,10 @@ pub async fn record_view(st: &AppState, caller: &Caller, client: &str, id: &str,
     // Watch time beyond ten loops of the video is not a real view of it.
     let cap = v.duration_ms.unwrap_or(60_000).max(1000) * 10;
     let watched = watched_ms.unwrap_or(0).clamp(0, cap);
-    st.db.record_view(&v.id, caller.id(), watched, completed.unwrap_or(false)).await?;
+    let replays = replays.unwrap_or(0).clamp(0, 10);
+    st.db.record_view_replays(&v.id, caller.id(), watched, completed.unwrap_or(false), replays).await?;
+    // For You learns from it within seconds.
+    st.recommender.wake.notify_one();
     Ok(())
 }
 
@@ -203,6 +206,7 @@ pub async fn edit_video(st: &AppState, caller: &Caller, id: &str, e: VideoEdit) 
         .transpose()?;
     let tags = caption.as_ref().map(|c| hashtags(c.as_str()));
     st.db.edit_video(&v.id, caption.as_ref().map(|c| c.as_str()), visibility, comments, tags.as_deref()).await?;
+    st.recommender.videos_changed();
     let v = access::visible_video(st, caller, id).await?;
     views::video(st, caller, &v).await
 }
@@ -211,6 +215,7 @@ pub async fn edit_video(st: &AppState, caller: &Caller, id: &str, e: VideoEdit) 
 pub async fn delete_video(st: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
     let v = access::own_video(st, caller, id, "delete").await?;
     kinora_db::VideoRepo::delete_video(&st.db, &v.id).await?;
+    st.recommender.videos_changed();
     st.wake.notify_one();
     Ok(())
 }

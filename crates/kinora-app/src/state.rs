@@ -45,6 +45,8 @@ pub struct AppState {
     pub keys: Arc<crate::backup::KeyStore>,
     /// The transparency log of staff access.
     pub log: Arc<crate::transparency::Log>,
+    /// For You's online model (loaded lazily, then kept current by `recommend::poll_loop`).
+    pub recommender: Arc<crate::recommend::Recommender>,
 }
 
 impl AppState {
@@ -188,6 +190,7 @@ impl AppState {
             journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
             keys: Arc::new(keys),
             log: Arc::new(log),
+            recommender: Arc::new(crate::recommend::Recommender::default()),
             config: Arc::new(c),
         })
     }

@@ -116,6 +116,9 @@ pub struct AccountView {
     /// The caller's follow (signed in, someone else's account).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow: Option<FollowView>,
+    /// `GET /api/v1/me` only: For You is personalised (off: the feed without profiling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personalized_feed: Option<bool>,
 }
 
 /// An account in a list.
@@ -158,6 +161,7 @@ pub async fn account(st: &AppState, caller: &Caller, a: &AccountRow) -> AppResul
         created_at: rfc3339(a.created_at),
         counts: AccountCounts { followers, following, videos },
         follow,
+        personalized_feed: None,
     })
 }
 
@@ -215,6 +219,9 @@ pub struct VideoView {
     pub sources: Option<Vec<Source>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poster_url: Option<String>,
+    /// For You only: why this video is in the feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<crate::recommend::ReasonView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
 }
@@ -266,6 +273,7 @@ fn video_from(st: &AppState, v: &VideoRow, objects: Vec<kinora_db::MediaObject>,
                 .collect()
         }),
         poster_url: objects.iter().find(|o| ready && o.name.starts_with("poster-")).map(|o| url(&o.name)),
+        reason: None,
         preview_url: objects.iter().find(|o| ready && o.name.starts_with("preview-")).map(|o| url(&o.name)),
     }
 }

@@ -114,6 +114,8 @@ impl Db {
             "DELETE FROM mutes WHERE muter_id = $1 OR muted_id = $1",
             "DELETE FROM notifications WHERE account_id = $1 OR actor_id = $1",
             "DELETE FROM view_events WHERE viewer_id = $1",
+            "DELETE FROM not_interested WHERE account_id = $1 OR video_id IN (SELECT id FROM videos WHERE account_id = $1)",
+            "DELETE FROM feed_impressions WHERE account_id = $1 OR video_id IN (SELECT id FROM videos WHERE account_id = $1)",
             "DELETE FROM tag_follows WHERE account_id = $1",
             "DELETE FROM reports WHERE reporter_id = $1",
             "DELETE FROM tokens WHERE account_id = $1",
@@ -193,7 +195,7 @@ impl Db {
                 for t in [
                     "accounts", "videos", "media_objects", "video_tags", "comments", "comment_likes", "likes", "follows", "blocks",
                     "mutes", "tag_follows", "notifications", "view_events", "reports", "tokens", "uploads", "exports", "jobs",
-                    "moderation_actions",
+                    "moderation_actions", "not_interested", "feed_impressions",
                 ] {
                     sqlx::query(&format!("VACUUM FULL {t}")).execute(self.pool()).await?;
                 }

@@ -22,6 +22,8 @@ mod erasure;
 pub mod backup;
 mod translog;
 mod moderation;
+mod recommend;
+pub use recommend::{RecEvent, RecVideo};
 pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use translog::StaffRow;
 pub use exports::{ExportRow, ExportStatus, PersonalData};

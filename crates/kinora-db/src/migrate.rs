@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0011_witnesses",
     "0012_redactions",
     "0013_session_origin",
+    "0014_recommend",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -887,14 +887,20 @@ impl Db {
     }
 
     pub async fn record_view(&self, video: &Id, viewer: Option<&Id>, watched_ms: i64, completed: bool) -> Result<()> {
+        self.record_view_replays(video, viewer, watched_ms, completed, 0).await
+    }
+
+    /// A view with how many times the viewer watched it again.
+    pub async fn record_view_replays(&self, video: &Id, viewer: Option<&Id>, watched_ms: i64, completed: bool, replays: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO view_events (id, video_id, viewer_id, watched_ms, completed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO view_events (id, video_id, viewer_id, watched_ms, completed, created_at, replays) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(Id::generate().as_str())
             .bind(video.as_str())
             .bind(viewer.map(|v| v.as_str().to_owned()))
             .bind(watched_ms)
             .bind(i64::from(completed))
             .bind(now_ms())
+            .bind(replays)
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1").bind(video.as_str()).execute(&mut *tx).await?;
@@ -906,6 +912,8 @@ impl Db {
     /// Returns (view events, notifications) deleted. Counts on videos stay.
     pub async fn forget_old_activity(&self, views_before_ms: i64, notifications_before_ms: i64) -> Result<(u64, u64)> {
         let v = sqlx::query("DELETE FROM view_events WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
+        // Impressions go with the watch history they belong to.
+        sqlx::query("DELETE FROM feed_impressions WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
         let n = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
             .bind(notifications_before_ms)
             .execute(self.pool())

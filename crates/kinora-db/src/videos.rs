@@ -121,6 +121,7 @@ pub trait VideoRepo {
     fn count_videos(&self, status: VideoStatus) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
 
+pub(crate) const COLS_PUB: &str = COLS;
 const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/videos", post(v::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/videos/{id}", get(v::get).delete(v::delete).patch(v::edit))
         .route("/videos/{id}/like", post(v::like).delete(v::unlike))
+        .route("/videos/{id}/not-interested", post(v::not_interested).delete(v::interested))
         .route("/videos/{id}/likes", get(v::likers))
         .route("/videos/{id}/share", post(v::share))
         .route("/videos/{id}/views", post(v::record_view))

@@ -158,6 +158,7 @@
         else if (act.classList.contains("comment")) openComments(card);
         else if (act.classList.contains("share")) shareCard(card);
         else if (act.classList.contains("report")) openReport({ video_id: card.dataset.id });
+        else if (act.classList.contains("why")) openWhy(card, act);
         return;
       }
       var now = Date.now();
@@ -177,6 +178,27 @@
       if (!soundOn) { soundOn = true; v.muted = false; if (v.paused) v.play(); if (tip) tip.hidden = true; flash(card, "🔊"); return; }
       if (v.paused) { v.play(); flash(card, "▶"); } else { v.pause(); flash(card, "❚❚"); }
     }
+    // "Why this video?" and "Not interested".
+    var why = document.getElementById("why-sheet");
+    function openWhy(card, act) {
+      if (!why) return;
+      document.getElementById("why-text").textContent = act.dataset.reason;
+      why.dataset.id = card.dataset.id;
+      if (why.showModal) why.showModal(); else why.setAttribute("open", "");
+    }
+    var ni = document.getElementById("not-interested");
+    if (ni) ni.addEventListener("click", function () {
+      if (needSignIn()) return;
+      var id = why.dataset.id;
+      api("POST", "/api/v1/videos/" + id + "/not-interested").then(function () {
+        why.close();
+        toast("Got it: fewer videos like this");
+        var card = feed.querySelector('.card[data-id="' + id + '"]');
+        var next = card && card.nextElementSibling;
+        if (card) { var v = card.querySelector("video"); if (v) v.pause(); card.classList.add("dismissed"); }
+        if (next && next.scrollIntoView) next.scrollIntoView({ behavior: "smooth" });
+      }).catch(function (err) { toast(err.message); });
+    });
     function toggleLike(card) {
       if (needSignIn()) return;
       var b = card.querySelector(".like"), on = !b.classList.contains("on");
@@ -202,7 +224,8 @@
       var ms = Math.round(Date.now() - w.start);
       if (ms < 500) return;
       var dur = Number(w.card.dataset.duration || 0);
-      var body = JSON.stringify({ watched_ms: ms, completed: dur > 0 && (w.looped || ms >= dur) });
+      var replays = dur > 0 ? Math.max(0, Math.floor(ms / dur) - 1) : 0;
+      var body = JSON.stringify({ watched_ms: ms, completed: dur > 0 && (w.looped || ms >= dur), replays: Math.min(replays, 10) });
       fetch("/api/v1/videos/" + w.card.dataset.id + "/views", { method: "POST", credentials: "same-origin", keepalive: true,
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: body }).catch(function () {});
     }
@@ -588,6 +611,19 @@
       if (b && r.unread > 0) { b.textContent = r.unread > 99 ? "99+" : r.unread; b.hidden = false; }
     }).catch(function () {});
   }
+
+  // ---------- For You: personalised or not ----------
+  var mode = document.getElementById("feedmode");
+  if (mode) mode.addEventListener("click", function () {
+    var on = mode.dataset.personalized !== "true";
+    api("PATCH", "/api/v1/me", { personalized_feed: on }).then(function () { location.reload(); }).catch(function (err) { toast(err.message); });
+  });
+  var pf = document.getElementById("personalized-feed");
+  if (pf) pf.addEventListener("change", function () {
+    api("PATCH", "/api/v1/me", { personalized_feed: pf.checked }).then(function () {
+      toast(pf.checked ? "For You is personalised" : "For You is not based on your activity");
+    }).catch(function (err) { pf.checked = !pf.checked; toast(err.message); });
+  });
 
   // ---------- moderation: deciding a report ----------
   var decide = document.getElementById("decide");

@@ -38,6 +38,7 @@ fn video() -> VideoView {
         sources: Some(vec![Source { url: "/media/x/y".into(), mime: "video/mp4".into(), width: 1, height: 1, bitrate: 1 }]),
         poster_url: Some("/media/x/p".into()),
         preview_url: Some("/media/x/q".into()),
+        reason: Some(kinora_app::recommend::ReasonView { code: "topic", text: "Because you watched videos tagged #x".into() }),
     }
 }
 
@@ -95,6 +96,9 @@ fn openapi_matches_the_response_structs() {
     check(&doc, "Video", video());
     check(&doc, "Source", video().sources.unwrap().remove(0));
     check(&doc, "VideoList", Page { items: vec![video()], next_cursor: Some("c".into()) });
+    check(&doc, "ForYouList", kinora_app::recommend::ForYouPage { items: vec![video()], next_cursor: None, personalized: true });
+    check(&doc, "FeedReason", video().reason.unwrap());
+    check(&doc, "NotInterested", kinora_app::recommend::NotInterested { video_id: id(), not_interested: true });
     check(&doc, "TagVideoList", TagPage { items: vec![video()], next_cursor: None, tag: "t".into(), following: Some(true) });
     check(
         &doc,
@@ -110,6 +114,7 @@ fn openapi_matches_the_response_structs() {
             created_at: rfc3339(0),
             counts: AccountCounts { followers: 1, following: 1, videos: 1 },
             follow: Some(FollowView::None),
+            personalized_feed: Some(true),
         },
     );
     check(&doc, "AccountBrief", brief_account());

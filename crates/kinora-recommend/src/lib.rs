@@ -22,7 +22,7 @@ pub mod eval;
 mod rank;
 pub mod sim;
 
-pub use rank::{rerank, Page, PageRules, Pick, Reason, ReasonCode};
+pub use rank::{rerank, rerank_after, Page, PageRules, Pick, Reason, ReasonCode};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

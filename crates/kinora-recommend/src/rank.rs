@@ -83,6 +83,14 @@ pub type Page = Vec<Pick>;
 /// `max_per_tag` videos on the page already (the hashtag rules alone are relaxed
 /// when nothing else fits). Candidates are assumed sorted best first and filtered.
 pub fn rerank(main: &[Pick], explore: &[Pick], items: &[ItemMeta], rules: &PageRules) -> Page {
+    rerank_after(main, explore, items, rules, None)
+}
+
+/// [`rerank`] for a page that follows one ending with a video by `prev_creator`.
+/// When only candidates that break the creator rules are left (a small server
+/// with few creators), the page takes them rather than stop: the rules hold
+/// whenever there is any other choice.
+pub fn rerank_after(main: &[Pick], explore: &[Pick], items: &[ItemMeta], rules: &PageRules, prev_creator: Option<Creator>) -> Page {
     let mut page: Page = Vec::with_capacity(rules.size);
     let mut used: HashSet<Item> = HashSet::new();
     let mut per_creator: HashMap<Creator, usize> = HashMap::new();
@@ -91,24 +99,27 @@ pub fn rerank(main: &[Pick], explore: &[Pick], items: &[ItemMeta], rules: &PageR
     let slots: HashSet<usize> = (0..rules.explore_slots).map(|k| (k * rules.size + rules.size / 4) / rules.explore_slots.max(1)).collect();
     let meta = |i: Item| items.get(i as usize);
     for pos in 0..rules.size {
-        let last_creator = page.last().and_then(|p| meta(p.item)).map(|m| m.creator);
+        let last_creator = page.last().and_then(|p| meta(p.item)).map(|m| m.creator).or(if page.is_empty() { prev_creator } else { None });
         // Hashtags the last two videos share: a third in a row is not allowed.
         let run_tags: Vec<Tag> = match (page.len().checked_sub(2).and_then(|k| page.get(k)).and_then(|p| meta(p.item)), page.last().and_then(|p| meta(p.item))) {
             (Some(a), Some(b)) => a.tags.iter().filter(|t| b.tags.contains(t)).copied().collect(),
             _ => Vec::new(),
         };
-        let fits = |p: &Pick, strict_tags: bool, used: &HashSet<Item>, per_creator: &HashMap<Creator, usize>, per_tag: &HashMap<Tag, usize>| {
+        // Strictness: 0 all rules, 1 hashtags relaxed, 2 per-page creator limit
+        // relaxed too, 3 anything not yet on the page.
+        let fits = |p: &Pick, level: u8, used: &HashSet<Item>, per_creator: &HashMap<Creator, usize>, per_tag: &HashMap<Tag, usize>| {
             let Some(m) = meta(p.item) else { return false };
+            let strict_tags = level == 0;
             !used.contains(&p.item)
-                && Some(m.creator) != last_creator
-                && per_creator.get(&m.creator).copied().unwrap_or(0) < rules.max_per_creator
+                && (level >= 3 || Some(m.creator) != last_creator)
+                && (level >= 2 || per_creator.get(&m.creator).copied().unwrap_or(0) < rules.max_per_creator)
                 && (!strict_tags || m.tags.iter().all(|t| per_tag.get(t).copied().unwrap_or(0) < rules.max_per_tag && !run_tags.contains(t)))
         };
         let pools: [&[Pick]; 2] = if slots.contains(&pos) { [explore, main] } else { [main, explore] };
         let mut chosen = None;
-        'search: for strict in [true, false] {
+        'search: for level in 0..4u8 {
             for pool in pools {
-                if let Some(p) = pool.iter().find(|p| fits(p, strict, &used, &per_creator, &per_tag)) {
+                if let Some(p) = pool.iter().find(|p| fits(p, level, &used, &per_creator, &per_tag)) {
                     chosen = Some(*p);
                     break 'search;
                 }
@@ -241,6 +252,11 @@ impl Model {
     /// A personalised page for `user` at `now`, minus `session` (what this feed
     /// session served already).
     pub fn rank(&self, user: User, now: i64, session: &HashSet<Item>, rules: &PageRules, rng: &mut impl Rng) -> Page {
+        self.rank_after(user, now, session, rules, None, rng)
+    }
+
+    /// [`Model::rank`] for a page that follows one ending with `prev_creator`.
+    pub fn rank_after(&self, user: User, now: i64, session: &HashSet<Item>, rules: &PageRules, prev_creator: Option<Creator>, rng: &mut impl Rng) -> Page {
         let p = &self.params;
         let u = self.users.get(user as usize);
         let mut cands: HashMap<Item, Reason> = HashMap::new();
@@ -316,7 +332,7 @@ impl Model {
             let c = explore.remove(k);
             explore.insert(0, c);
         }
-        rerank(&scored, &explore, &self.items, rules)
+        rerank_after(&scored, &explore, &self.items, rules, prev_creator)
     }
 
     /// Eligible videos with fewer than `explore_below` impressions, newest first.
@@ -383,6 +399,11 @@ impl Model {
     /// The feed without profiling: ranked by engagement (time-decayed) and recency
     /// only, the same for everyone; diversity rules hold.
     pub fn rank_unpersonalized(&self, now: i64, session: &HashSet<Item>, rules: &PageRules) -> Page {
+        self.rank_unpersonalized_after(now, session, rules, None)
+    }
+
+    /// [`Model::rank_unpersonalized`] after a page ending with `prev_creator`.
+    pub fn rank_unpersonalized_after(&self, now: i64, session: &HashSet<Item>, rules: &PageRules, prev_creator: Option<Creator>) -> Page {
         let pmax = self.trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
         let mut cands: HashSet<Item> = self.trending(300).into_iter().collect();
         cands.extend(self.fresh(100));
@@ -400,7 +421,7 @@ impl Model {
             })
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-        rerank(&scored, &[], &self.items, &PageRules { explore_slots: 0, ..*rules })
+        rerank_after(&scored, &[], &self.items, &PageRules { explore_slots: 0, ..*rules }, prev_creator)
     }
 }
 
@@ -456,7 +477,8 @@ mod tests {
     fn diversity_rules_hold_on_every_page() {
         for seed in 0..30 {
             let mut rng = StdRng::seed_from_u64(seed);
-            let (videos, creators) = (rng.gen_range(5..300), rng.gen_range(1..40));
+            // Enough creators and videos that the rules can always hold.
+            let (videos, creators) = (rng.gen_range(150..300), rng.gen_range(12..40));
             let mut m = model(videos, creators, rng.gen_range(1..12), &mut rng);
             let rules = PageRules::default();
             let mut t = 1_000_000;
@@ -476,6 +498,17 @@ mod tests {
                 check_rules(&m, &m.rank_unpersonalized(t, &HashSet::new(), &rules), &rules);
             }
         }
+    }
+
+    #[test]
+    fn a_small_server_still_shows_everything() {
+        // One creator, three videos: the creator rules cannot hold, the feed does
+        // not stall.
+        let mut rng = StdRng::seed_from_u64(1);
+        let m = model(3, 1, 1, &mut rng);
+        let rules = PageRules::default();
+        assert_eq!(m.rank_unpersonalized(10_000, &HashSet::new(), &rules).len(), 3);
+        assert_eq!(m.rank(0, 10_000, &HashSet::new(), &rules, &mut rng).len(), 3);
     }
 
     #[test]

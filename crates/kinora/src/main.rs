@@ -667,6 +667,7 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
     }
     tokio::spawn(housekeeping::run(st.clone()));
     tokio::spawn(kinora_app::transparency::witness_loop(st.clone(), witnesses));
+    tokio::spawn(kinora_app::recommend::poll_loop(st.clone()));
     let base = st.base_url.clone();
     let server = st.config.server.clone();
     let router = kinora_http::router(st);

@@ -35,6 +35,17 @@ pub async fn edit(State(st): State<AppState>, viewer: Viewer, Path(id): Path<Str
     Ok(Json(social::edit_video(&st, &viewer.caller, &id, edit).await?))
 }
 
+/// `POST /api/v1/videos/{id}/not-interested`: For You never shows it again (nor,
+/// after two, that creator).
+pub async fn not_interested(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
+    Ok(Json(kinora_app::recommend::not_interested(&st, &viewer.caller, &id, true).await?))
+}
+
+/// `DELETE /api/v1/videos/{id}/not-interested`: takes the mark back.
+pub async fn interested(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
+    Ok(Json(kinora_app::recommend::not_interested(&st, &viewer.caller, &id, false).await?))
+}
+
 pub async fn like(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Liked>> {
     Ok(Json(social::set_like(&st, &viewer.caller, &id, true).await?))
 }
@@ -55,6 +66,8 @@ pub async fn share(State(st): State<AppState>, viewer: Viewer, Path(id): Path<St
 pub struct ViewEvent {
     watched_ms: Option<i64>,
     completed: Option<bool>,
+    /// Times the viewer watched it again (the player loops).
+    replays: Option<i64>,
 }
 
 pub async fn record_view(
@@ -65,7 +78,7 @@ pub async fn record_view(
     b: JsonBody<ViewEvent>,
 ) -> ApiResult<StatusCode> {
     let e = body(b)?;
-    social::record_view(&st, &viewer.caller, &client.key, &id, e.watched_ms, e.completed).await?;
+    social::record_view(&st, &viewer.caller, &client.key, &id, e.watched_ms, e.completed, e.replays).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

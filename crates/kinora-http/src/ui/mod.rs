@@ -50,6 +50,9 @@ pub struct Card {
     pub comments: i64,
     pub liked: bool,
     pub duration_ms: i64,
+    /// For You: why this video is here (empty elsewhere).
+    pub reason: String,
+    pub reason_code: &'static str,
 }
 
 impl Card {
@@ -77,6 +80,8 @@ impl Card {
             comments: v.counts.comments,
             liked: v.liked_by_me,
             duration_ms: v.duration_ms.unwrap_or(0),
+            reason: v.reason.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
+            reason_code: v.reason.as_ref().map_or("", |r| r.code),
         })
     }
 }
@@ -139,6 +144,9 @@ struct FeedPage {
     feed: &'static str,
     next: String,
     cards: Vec<Card>,
+    /// For You: whether this page is personalised, and whether the viewer may switch.
+    personalized: bool,
+    signed_in: bool,
     empty_title: &'static str,
     empty_text: &'static str,
     empty_link: &'static str,
@@ -248,6 +256,7 @@ struct SettingsPage {
     likes_public: bool,
     /// The viewer's staff role, for the link to the moderation queue.
     staff_role: Option<String>,
+    personalized_feed: bool,
 }
 
 
@@ -281,8 +290,24 @@ struct FeedKind {
 
 /// Renders the first page of a vertical feed; later pages come from
 /// [`feed_cards`] as the same cards.
+/// A page of a feed: For You from the recommender (its own cursors), Following
+/// from the database. (items, next cursor, personalised)
+async fn load_feed(st: &AppState, viewer: &Viewer, feed: Feed, cursor: Option<&str>) -> Result<(Vec<VideoView>, Option<String>, bool), AppError> {
+    match feed {
+        Feed::ForYou => {
+            let p = kinora_app::recommend::for_you(st, &viewer.caller, None, cursor, PAGE).await?;
+            Ok((p.items, p.next_cursor, p.personalized))
+        }
+        Feed::Following => {
+            let req = PageRequest::parse(cursor, Some(&PAGE.to_string()))?;
+            let p = feeds::feed(st, &viewer.caller, feed, &req).await?;
+            Ok((p.items, p.next_cursor, false))
+        }
+    }
+}
+
 async fn feed_page(st: &AppState, viewer: &Viewer, feed: Feed, kind: FeedKind) -> Response {
-    let page = match feeds::feed(st, &viewer.caller, feed, &PageRequest::first(PAGE)).await {
+    let (items, next, personalized) = match load_feed(st, viewer, feed, None).await {
         Ok(p) => p,
         Err(e) => return page_error(viewer, e),
     };
@@ -291,8 +316,10 @@ async fn feed_page(st: &AppState, viewer: &Viewer, feed: Feed, kind: FeedKind) -
         layout: Layout::new(viewer, kind.tab),
         title: kind.title,
         feed: kind.feed,
-        next: page.next_cursor.unwrap_or_default(),
-        cards: cards(&page.items),
+        next: next.unwrap_or_default(),
+        cards: cards(&items),
+        personalized,
+        signed_in: viewer.account().is_some(),
         empty_title,
         empty_text,
         empty_link,
@@ -337,17 +364,12 @@ pub struct CursorQuery {
 /// same cards as the first page, with the cursor after it in `X-Next-Cursor`.
 pub async fn feed_cards(State(st): State<AppState>, viewer: Viewer, Path(kind): Path<String>, Query(q): Query<CursorQuery>) -> Response {
     let Some(feed) = Feed::parse(&kind) else { return not_found_page(&viewer) };
-    let result = async {
-        let req = PageRequest::parse(q.cursor.as_deref(), Some(&PAGE.to_string()))?;
-        feeds::feed(&st, &viewer.caller, feed, &req).await
-    }
-    .await;
-    let page = match result {
+    let (items, next, _) = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    let mut r = render(CardsFragment { cards: cards(&page.items).into_iter().map(|c| Card { first: false, ..c }).collect() });
-    if let Some(next) = page.next_cursor.and_then(|n| HeaderValue::from_str(&n).ok()) {
+    let mut r = render(CardsFragment { cards: cards(&items).into_iter().map(|c| Card { first: false, ..c }).collect() });
+    if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         r.headers_mut().insert("x-next-cursor", next);
     }
     r
@@ -491,6 +513,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
         private: a.private,
         likes_public: a.likes_public,
         staff_role: kinora_app::staff::role(&st, &viewer.caller).await.ok(),
+        personalized_feed: kinora_app::recommend::personalized_setting(&st, &a.id).await.unwrap_or(true),
     })
 }
 

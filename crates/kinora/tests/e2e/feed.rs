@@ -34,13 +34,19 @@ async fn feed_and_visibility(b: Backend) {
     let private_id = private["id"].as_str().unwrap();
     let followers_id = followers["id"].as_str().unwrap();
 
-    // Feed: exactly the public videos, newest first, for everyone.
+    // Feed: exactly the public videos for everyone. Without profiling (signed
+    // out, or asked for) they are ranked by recency and engagement: newest first
+    // here; signed in, the recommender orders them.
+    let mut want = public.clone();
+    want.reverse();
     for viewer in [None, Some(other.as_str()), Some(owner.as_str())] {
         let (_, page) = app.get_json("/api/v1/feed/for-you", viewer).await;
         let got = ids(&page);
-        let mut want = public.clone();
-        want.reverse();
-        assert_eq!(got, want, "viewer {viewer:?}");
+        assert_eq!(got.iter().collect::<HashSet<_>>(), want.iter().collect::<HashSet<_>>(), "viewer {viewer:?}");
+        assert_eq!(page["personalized"], viewer.is_some(), "{page}");
+        let (_, plain) = app.get_json("/api/v1/feed/for-you?personalized=false", viewer).await;
+        assert_eq!(ids(&plain), want, "viewer {viewer:?}, not personalised");
+        assert!(page["items"].as_array().unwrap().iter().all(|v| v["reason"]["text"].as_str().is_some_and(|t| !t.is_empty())), "every item says why: {page}");
     }
 
     // Pagination with limit=1 walks every item once.

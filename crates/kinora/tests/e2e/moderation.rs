@@ -170,7 +170,8 @@ async fn moderators_work_the_queue_and_people_can_appeal(b: Backend) {
     let (s, d) = decide(&app, &mona, &r_dave, "restrict", "spam", "").await;
     assert_eq!(s, 201, "{d}");
     assert!(!ids(&app.get_json("/api/v1/feed/for-you", None).await.1).contains(&dvid));
-    assert!(ids(&app.get_json("/api/v1/feed/for-you", None).await.1).contains(&vid));
+    let fy = app.get_json("/api/v1/feed/for-you", None).await.1;
+    assert!(ids(&fy).contains(&vid), "{vid} in {fy}");
     let found = app.get_json("/api/v1/search?q=dave", Some(&bob)).await.1.to_string();
     assert!(!found.contains("\"dave\"") && !found.contains(&dvid), "{found}");
     assert_eq!(app.get_json("/api/v1/accounts/dave", Some(&bob)).await.0, 200);

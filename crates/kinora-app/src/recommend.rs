@@ -1,0 +1,447 @@
+//! For You on the server: the online model of `kinora-recommend`, fed from the
+//! database. At start it replays every event the database holds (views, likes,
+//! comments, follows, "not interested", impressions), so its state can always be
+//! rebuilt, on any node; afterwards it polls for new events every two seconds (and
+//! at once when this process records one). Pages come from the model, then pass
+//! the access policy in SQL (`for_you_rows`) before anything is shown.
+//!
+//! Feed sessions (what a cursor has served, so pages never repeat) live in memory
+//! for an hour; a cursor from another node or from before a restart starts a new
+//! session that still skips what the viewer was shown in the last hour.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::views::{self, VideoView};
+use kinora_core::{ErrorCode, Id};
+use kinora_db::{AccountRepo, RecEvent, VideoRow};
+use kinora_recommend::{Event, EventKind, ItemMeta, Model, PageRules, Params, Reason, ReasonCode};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How long a feed session (its cursor) is remembered.
+const SESSION_MS: i64 = 60 * 60 * 1000;
+/// At most this many sessions are remembered (oldest dropped first).
+const MAX_SESSIONS: usize = 100_000;
+/// Events are re-read with this much overlap (and deduplicated), so an event
+/// committed a moment late is not missed.
+const OVERLAP_MS: i64 = 5_000;
+
+#[derive(Debug)]
+struct Session {
+    viewer: Option<u32>,
+    served: HashSet<u32>,
+    last_creator: Option<u32>,
+    touched_ms: i64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    model: Model,
+    video_index: HashMap<Id, u32>,
+    video_ids: Vec<Id>,
+    durations: Vec<i64>,
+    account_index: HashMap<Id, u32>,
+    /// Creator (account index) -> username, for explanations.
+    usernames: HashMap<u32, String>,
+    tag_index: HashMap<String, u32>,
+    tag_names: Vec<String>,
+    /// The newest event time read, and the events read at or after
+    /// `watermark - OVERLAP_MS` (to skip them when read again).
+    watermark: i64,
+    recent: HashSet<RecEvent>,
+    sessions: HashMap<u64, Session>,
+    loaded: bool,
+    /// `rec_fingerprint` when videos were last loaded, and when it was last checked.
+    fingerprint: (i64, i64, i64),
+    checked_ms: i64,
+}
+
+/// The recommender a server holds.
+#[derive(Debug, Default)]
+pub struct Recommender {
+    inner: tokio::sync::RwLock<Inner>,
+    /// Wakes the poller: an event was just recorded.
+    pub wake: tokio::sync::Notify,
+    next_session: AtomicU64,
+    /// Set when this process changed what For You may show (a video published,
+    /// edited, deleted, moderated; an account made private): the next page reloads
+    /// video eligibility instead of waiting for the periodic check.
+    changed: std::sync::atomic::AtomicBool,
+}
+
+/// Why a video is in the feed, for people.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReasonView {
+    /// `following`, `similar`, `topic`, `trending`, `new`, `exploration`.
+    pub code: &'static str,
+    pub text: String,
+}
+
+impl Inner {
+    fn account(&mut self, id: &Id) -> u32 {
+        let n = self.account_index.len() as u32;
+        *self.account_index.entry(id.clone()).or_insert(n)
+    }
+
+    fn tag(&mut self, t: &str) -> u32 {
+        let n = self.tag_names.len() as u32;
+        let k = *self.tag_index.entry(t.to_owned()).or_insert(n);
+        if k == n {
+            self.tag_names.push(t.to_owned());
+        }
+        k
+    }
+
+    fn video(&mut self, id: &Id) -> u32 {
+        let n = self.video_ids.len() as u32;
+        let k = *self.video_index.entry(id.clone()).or_insert(n);
+        if k == n {
+            self.video_ids.push(id.clone());
+            self.durations.push(0);
+        }
+        k
+    }
+
+    /// Reloads videos if anything about their eligibility changed; checked at most
+    /// twice a second, so a video that just became ready is in the next page.
+    async fn refresh_if_changed(&mut self, db: &kinora_db::Db, now: i64) -> AppResult<()> {
+        if now - self.checked_ms < 500 {
+            return Ok(());
+        }
+        self.checked_ms = now;
+        if db.rec_fingerprint().await? != self.fingerprint {
+            self.refresh_videos(db).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads every video's metadata and eligibility (new uploads, visibility
+    /// changes, deletions, restrictions).
+    async fn refresh_videos(&mut self, db: &kinora_db::Db) -> AppResult<()> {
+        self.fingerprint = db.rec_fingerprint().await?;
+        let videos = db.rec_videos().await?;
+        let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
+        for (v, t) in db.rec_tags().await? {
+            tags.entry(v).or_default().push(t);
+        }
+        let mut present = HashSet::new();
+        for v in videos {
+            let i = self.video(&v.id);
+            present.insert(i);
+            let creator = self.account(&v.account_id);
+            self.usernames.insert(creator, v.username.clone());
+            let t: Vec<u32> = tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
+            self.durations[i as usize] = v.duration_ms;
+            let meta = ItemMeta { creator, tags: t, created_ms: v.created_at, eligible: v.eligible };
+            let same = self.model.items.get(i as usize).is_some_and(|m| m.eligible == meta.eligible && m.tags == meta.tags && m.creator == meta.creator && m.created_ms == meta.created_ms);
+            if !same {
+                self.model.upsert_item(i, meta);
+            }
+        }
+        // Deleted videos are no longer eligible.
+        for i in 0..self.model.n_items() as u32 {
+            if !present.contains(&i) && self.model.items[i as usize].eligible {
+                let mut m = self.model.items[i as usize].clone();
+                m.eligible = false;
+                self.model.upsert_item(i, m);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, e: &RecEvent) {
+        let user = self.account(&e.account);
+        let kind = match e.kind {
+            "view" => {
+                let Some(v) = &e.video else { return };
+                let i = self.video(v);
+                let d = self.durations.get(i as usize).copied().unwrap_or(0).max(0);
+                EventKind::View {
+                    watched_ms: u32::try_from(e.watched_ms.max(0)).unwrap_or(u32::MAX),
+                    duration_ms: u32::try_from(d).unwrap_or(u32::MAX),
+                    completed: e.completed,
+                    replays: u8::try_from(e.replays.clamp(0, 255)).unwrap_or(0),
+                }
+            }
+            "like" => EventKind::Like,
+            "comment" => EventKind::Comment,
+            "not_interested" => EventKind::NotInterested,
+            "impression" => EventKind::Impression,
+            "follow" => {
+                // A follow is about a creator: learned as a follow of each of
+                // their videos' creator (one event on their newest video).
+                let Some(f) = &e.followee else { return };
+                let c = self.account(f);
+                let Some(&item) = self.model.items_by_creator(c).last() else {
+                    // No videos yet: remembered directly.
+                    let u = user as usize;
+                    if self.model.users.len() <= u {
+                        self.model.users.resize(u + 1, Default::default());
+                    }
+                    self.model.users[u].follows.insert(c);
+                    return;
+                };
+                self.model.observe(&Event { user, item, kind: EventKind::Follow, time_ms: e.created_at });
+                return;
+            }
+            _ => return,
+        };
+        let Some(v) = &e.video else { return };
+        let item = self.video(v);
+        self.model.observe(&Event { user, item, kind, time_ms: e.created_at });
+    }
+
+    async fn poll(&mut self, db: &kinora_db::Db) -> AppResult<usize> {
+        let since = (self.watermark - OVERLAP_MS).max(0);
+        let events = db.rec_events(since).await?;
+        let mut n = 0;
+        for e in &events {
+            if self.recent.contains(e) {
+                continue;
+            }
+            self.apply(e);
+            n += 1;
+        }
+        if let Some(last) = events.last() {
+            self.watermark = self.watermark.max(last.created_at);
+        }
+        let cut = self.watermark - OVERLAP_MS;
+        self.recent.retain(|e| e.created_at >= cut);
+        self.recent.extend(events.into_iter().filter(|e| e.created_at >= cut));
+        Ok(n)
+    }
+
+    fn reason_text(&self, r: &Reason) -> String {
+        let name = |c: u32| self.usernames.get(&c).cloned().unwrap_or_default();
+        match r.code {
+            ReasonCode::Following => match r.creator {
+                Some(c) => format!("Because you follow @{}", name(c)),
+                None => "From accounts you follow".into(),
+            },
+            ReasonCode::Similar => match r.item.and_then(|i| self.model.items.get(i as usize)) {
+                Some(m) => format!("Because you watched a video by @{}", name(m.creator)),
+                None => "Similar to what you watched".into(),
+            },
+            ReasonCode::Topic => match r.tag.and_then(|t| self.tag_names.get(t as usize)) {
+                Some(t) => format!("Because you watched videos tagged #{t}"),
+                None => "On topics you watch".into(),
+            },
+            ReasonCode::Trending => "Popular on this server right now".into(),
+            ReasonCode::New => "New on this server".into(),
+            ReasonCode::Exploration => "A new video we are showing to a few viewers to see if people like it".into(),
+        }
+    }
+}
+
+/// A For You page with a reason per video.
+#[derive(Debug, Serialize)]
+pub struct ForYouPage {
+    pub items: Vec<VideoView>,
+    pub next_cursor: Option<String>,
+    /// Whether this page was personalised (false: the feed without profiling).
+    pub personalized: bool,
+}
+
+impl Recommender {
+    /// Rebuilds the model from the database (all of it).
+    pub async fn load(&self, db: &kinora_db::Db) -> AppResult<()> {
+        let mut g = self.inner.write().await;
+        let mut fresh = Inner { model: Model::new(Params::default()), ..Inner::default() };
+        fresh.refresh_videos(db).await?;
+        fresh.poll(db).await?;
+        fresh.loaded = true;
+        fresh.sessions = std::mem::take(&mut g.sessions);
+        *g = fresh;
+        Ok(())
+    }
+
+    /// New events and video changes since the last call.
+    pub async fn refresh(&self, db: &kinora_db::Db, videos_too: bool) -> AppResult<usize> {
+        let mut g = self.inner.write().await;
+        if !g.loaded {
+            drop(g);
+            self.load(db).await?;
+            return Ok(0);
+        }
+        if videos_too {
+            g.refresh_videos(db).await?;
+        }
+        g.poll(db).await
+    }
+
+    /// Events and memory, for the benchmark and `/healthz`-style reporting.
+    pub async fn stats(&self) -> (u64, usize, usize) {
+        let g = self.inner.read().await;
+        (g.model.events, g.model.n_items(), g.model.memory_bytes())
+    }
+
+    /// Something that decides For You eligibility changed in this process.
+    pub fn videos_changed(&self) {
+        self.changed.store(true, Ordering::SeqCst);
+    }
+
+    fn new_session_id(&self) -> u64 {
+        let r: u64 = rand::random();
+        r ^ self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Runs for the life of the server: new events reach the model within seconds.
+pub async fn poll_loop(st: AppState) {
+    let mut round: u64 = 0;
+    loop {
+        // Video metadata (uploads, visibility, deletions) every 10 s; events always.
+        let videos_too = round % 5 == 0;
+        if let Err(e) = st.recommender.refresh(&st.db, videos_too).await {
+            tracing::warn!(error = %e.message, "recommender refresh failed");
+        }
+        round += 1;
+        tokio::select! {
+            () = st.recommender.wake.notified() => {
+                // Let a burst of events land together.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// `?cursor=` of For You: `r1.<session>`.
+fn parse_cursor(c: Option<&str>) -> AppResult<Option<u64>> {
+    match c {
+        None | Some("") => Ok(None),
+        Some(c) => c
+            .strip_prefix("r1.")
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+            .map(Some)
+            .ok_or_else(|| AppError::new(ErrorCode::InvalidField, "cursor: not a cursor this server issued")),
+    }
+}
+
+/// Whether the caller gets the personalised feed: signed in, `personalized_feed`
+/// on, and not asked otherwise.
+pub async fn wants_personalized(st: &AppState, caller: &Caller, asked: Option<bool>) -> AppResult<bool> {
+    let Some(me) = caller.id() else { return Ok(false) };
+    if asked == Some(false) {
+        return Ok(false);
+    }
+    Ok(st.db.personalized_feed(me).await?)
+}
+
+/// The rows of a For You page, in order, each with its reason, and the cursor.
+pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, cursor: Option<&str>, limit: i64) -> AppResult<(Vec<(VideoRow, ReasonView)>, Option<String>)> {
+    let sid = parse_cursor(cursor)?;
+    let now = kinora_db::now_ms();
+    let rec = &st.recommender;
+    if !rec.inner.read().await.loaded {
+        rec.load(&st.db).await?;
+    }
+    let size = usize::try_from(limit.clamp(1, 100)).unwrap_or(20);
+    let rules = PageRules {
+        size,
+        // "At most two per page of ten", for any page size.
+        max_per_creator: (size * 2).div_ceil(10).max(1),
+        max_per_tag: (size * 6).div_ceil(10).max(1),
+        explore_slots: if personalized { (size * 2) / 10 } else { 0 },
+    };
+    let (picks, sid, reasons, ids) = {
+        let mut g = rec.inner.write().await;
+        if rec.changed.swap(false, Ordering::SeqCst) {
+            g.checked_ms = 0;
+        }
+        g.refresh_if_changed(&st.db, now).await?;
+        let viewer = caller.id().map(|id| g.account(id));
+        let sid = sid.filter(|s| g.sessions.get(s).is_some_and(|x| x.viewer == viewer)).unwrap_or_else(|| rec.new_session_id());
+        // Expired sessions go; a cap keeps memory bounded.
+        if g.sessions.len() > MAX_SESSIONS {
+            let mut by_age: Vec<(i64, u64)> = g.sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
+            by_age.sort_unstable();
+            for (_, k) in by_age.into_iter().take(MAX_SESSIONS / 10) {
+                g.sessions.remove(&k);
+            }
+        }
+        g.sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
+        let mut session = g.sessions.remove(&sid).unwrap_or(Session { viewer, served: HashSet::new(), last_creator: None, touched_ms: now });
+        let mut rng = rand::thread_rng();
+        let page = match (personalized, viewer) {
+            (true, Some(u)) => g.model.rank_after(u, now, &session.served, &rules, session.last_creator, &mut rng),
+            _ => g.model.rank_unpersonalized_after(now, &session.served, &rules, session.last_creator),
+        };
+        for p in &page {
+            session.served.insert(p.item);
+        }
+        session.last_creator = page.last().and_then(|p| g.model.items.get(p.item as usize)).map(|m| m.creator);
+        session.touched_ms = now;
+        let reasons: Vec<ReasonView> = page.iter().map(|p| ReasonView { code: p.reason.code.as_str(), text: g.reason_text(&p.reason) }).collect();
+        let ids: Vec<Id> = page.iter().filter_map(|p| g.video_ids.get(p.item as usize).cloned()).collect();
+        // Impressions reach the model now; the database has them for rebuilds.
+        if let Some(u) = viewer {
+            for p in &page {
+                g.model.observe(&Event { user: u, item: p.item, kind: EventKind::Impression, time_ms: now });
+            }
+        }
+        g.sessions.insert(sid, session);
+        (page.len(), sid, reasons, ids)
+    };
+    if let Some(me) = caller.id() {
+        st.db.record_impressions(me, &ids, now).await?;
+        // The poller will read them back: mark them as already applied.
+        let mut g = rec.inner.write().await;
+        for v in &ids {
+            g.recent.insert(RecEvent { kind: "impression", account: me.clone(), video: Some(v.clone()), followee: None, created_at: now, watched_ms: 0, completed: false, replays: 0 });
+        }
+    }
+    // The access policy, last: only what For You may show this viewer.
+    let rows = st.db.for_you_rows(&ids, caller.id()).await?;
+    let mut by_id: HashMap<Id, VideoRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let out: Vec<(VideoRow, ReasonView)> = ids.iter().zip(reasons).filter_map(|(id, r)| by_id.remove(id).map(|row| (row, r))).collect();
+    let next = (picks == size).then(|| format!("r1.{sid:x}"));
+    Ok((out, next))
+}
+
+/// `GET /api/v1/feed/for-you`.
+pub async fn for_you(st: &AppState, caller: &Caller, personalized: Option<bool>, cursor: Option<&str>, limit: i64) -> AppResult<ForYouPage> {
+    let personalized = wants_personalized(st, caller, personalized).await?;
+    let (rows, next_cursor) = page_rows(st, caller, personalized, cursor, limit).await?;
+    let (rows, reasons): (Vec<VideoRow>, Vec<ReasonView>) = rows.into_iter().unzip();
+    let mut items = views::videos(st, caller, &rows).await?;
+    for (v, r) in items.iter_mut().zip(reasons) {
+        v.reason = Some(r);
+    }
+    Ok(ForYouPage { items, next_cursor, personalized })
+}
+
+/// `POST`/`DELETE /api/v1/videos/{id}/not-interested`.
+pub async fn not_interested(st: &AppState, caller: &Caller, id: &str, on: bool) -> AppResult<NotInterested> {
+    let me = caller.require()?;
+    let v = crate::access::visible_video(st, caller, id).await?;
+    st.db.set_not_interested(&me.id, &v.id, on).await?;
+    let mut g = st.recommender.inner.write().await;
+    let user = g.account(&me.id);
+    let item = g.video(&v.id);
+    // Applied at once; when the poller reads the mark back, applying it again
+    // changes nothing the feed uses.
+    g.model.observe(&Event { user, item, kind: if on { EventKind::NotInterested } else { EventKind::Interested }, time_ms: kinora_db::now_ms() });
+    Ok(NotInterested { video_id: v.id, not_interested: on })
+}
+
+#[derive(Debug, Serialize)]
+pub struct NotInterested {
+    pub video_id: Id,
+    pub not_interested: bool,
+}
+
+/// `PATCH /api/v1/me` `personalized_feed`.
+pub async fn set_personalized(st: &AppState, caller: &Caller, on: bool) -> AppResult<()> {
+    let me = caller.require()?;
+    st.db.set_personalized_feed(&me.id, on).await?;
+    Ok(())
+}
+
+/// Whether the account has the personalised feed on.
+pub async fn personalized_setting(st: &AppState, account: &Id) -> AppResult<bool> {
+    let _ = st.db.account_by_id(account).await?;
+    Ok(st.db.personalized_feed(account).await?)
+}

@@ -1,0 +1,208 @@
+//! What the recommender reads: videos with their eligibility for For You, their
+//! hashtags, and the events it learns from, in time order; and what it writes:
+//! impressions and "not interested" marks.
+
+use crate::visibility::{discoverable, not_muted, video_visible_to};
+use crate::{col, now_ms, Db, Result, VideoRow};
+use kinora_core::Id;
+
+/// A video as the recommender sees it.
+#[derive(Debug, Clone)]
+pub struct RecVideo {
+    pub id: Id,
+    pub account_id: Id,
+    pub username: String,
+    pub created_at: i64,
+    pub duration_ms: i64,
+    /// `policy::discoverable`: may appear in For You at all.
+    pub eligible: bool,
+}
+
+/// One event, from whichever table holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecEvent {
+    /// `view`, `like`, `comment`, `follow`, `not_interested`, `impression`.
+    pub kind: &'static str,
+    pub account: Id,
+    /// The video (for `follow`: none; `followee` instead).
+    pub video: Option<Id>,
+    pub followee: Option<Id>,
+    pub created_at: i64,
+    pub watched_ms: i64,
+    pub completed: bool,
+    pub replays: i64,
+}
+
+impl Db {
+    /// Every video not deleted, with whether For You may show it.
+    pub async fn rec_videos(&self) -> Result<Vec<RecVideo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT v.id, v.account_id, a.username, v.created_at, COALESCE(v.duration_ms, 0) AS duration_ms, \
+               CASE WHEN {disc} THEN 1 ELSE 0 END AS eligible \
+             FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.deleted_at IS NULL",
+            disc = discoverable()
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecVideo {
+                    id: Id::from_trusted(col(r, "id")?),
+                    account_id: Id::from_trusted(col(r, "account_id")?),
+                    username: col(r, "username")?,
+                    created_at: col(r, "created_at")?,
+                    duration_ms: col(r, "duration_ms")?,
+                    eligible: col::<i64>(r, "eligible")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// A cheap summary that changes when a video becomes ready, is deleted, or
+    /// becomes (in)eligible for For You: (videos, newest ready time, and a sum over
+    /// the eligible videos' creation times, which changes when the eligible set
+    /// does even if its size does not).
+    pub async fn rec_fingerprint(&self) -> Result<(i64, i64, i64)> {
+        let r = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(v.ready_at), 0) AS r, CAST(COALESCE(SUM(CASE WHEN {disc} THEN v.created_at % 1000000007 + 1 ELSE 0 END), 0) AS BIGINT) AS e \
+             FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.deleted_at IS NULL",
+            disc = discoverable()
+        ))
+        .fetch_one(self.pool())
+        .await?;
+        Ok((col(&r, "n")?, col(&r, "r")?, col(&r, "e")?))
+    }
+
+    /// (video, hashtag) pairs.
+    pub async fn rec_tags(&self) -> Result<Vec<(Id, String)>> {
+        let rows = sqlx::query("SELECT video_id, tag FROM video_tags").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?))).collect()
+    }
+
+    /// Events at or after `since_ms`, oldest first.
+    pub async fn rec_events(&self, since_ms: i64) -> Result<Vec<RecEvent>> {
+        let mut out = Vec::new();
+        let base = |kind: &'static str, r: &sqlx::any::AnyRow, video: bool| -> Result<RecEvent> {
+            Ok(RecEvent {
+                kind,
+                account: Id::from_trusted(col(r, "account_id")?),
+                video: if video { Some(Id::from_trusted(col(r, "video_id")?)) } else { None },
+                followee: None,
+                created_at: col(r, "created_at")?,
+                watched_ms: 0,
+                completed: false,
+                replays: 0,
+            })
+        };
+        for r in sqlx::query(
+            "SELECT viewer_id AS account_id, video_id, created_at, watched_ms, completed, replays FROM view_events \
+             WHERE viewer_id IS NOT NULL AND created_at >= $1",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?
+        {
+            let mut e = base("view", &r, true)?;
+            e.watched_ms = col(&r, "watched_ms")?;
+            e.completed = col::<i64>(&r, "completed")? != 0;
+            e.replays = col(&r, "replays")?;
+            out.push(e);
+        }
+        for (kind, sql) in [
+            ("like", "SELECT account_id, video_id, created_at FROM likes WHERE created_at >= $1"),
+            ("comment", "SELECT account_id, video_id, created_at FROM comments WHERE created_at >= $1 AND deleted_at IS NULL"),
+            ("not_interested", "SELECT account_id, video_id, created_at FROM not_interested WHERE created_at >= $1"),
+            ("impression", "SELECT account_id, video_id, created_at FROM feed_impressions WHERE created_at >= $1"),
+        ] {
+            for r in sqlx::query(sql).bind(since_ms).fetch_all(self.pool()).await? {
+                out.push(base(kind, &r, true)?);
+            }
+        }
+        for r in sqlx::query("SELECT follower_id, followee_id, created_at FROM follows WHERE state = 'accepted' AND created_at >= $1")
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await?
+        {
+            out.push(RecEvent {
+                kind: "follow",
+                account: Id::from_trusted(col(&r, "follower_id")?),
+                video: None,
+                followee: Some(Id::from_trusted(col(&r, "followee_id")?)),
+                created_at: col(&r, "created_at")?,
+                watched_ms: 0,
+                completed: false,
+                replays: 0,
+            });
+        }
+        out.sort_by_key(|e| e.created_at);
+        Ok(out)
+    }
+
+    /// Marks (or unmarks) a video "not interested" for an account.
+    pub async fn set_not_interested(&self, account: &Id, video: &Id, on: bool) -> Result<()> {
+        if on {
+            sqlx::query("INSERT INTO not_interested (account_id, video_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (account_id, video_id) DO NOTHING")
+                .bind(account.as_str())
+                .bind(video.as_str())
+                .bind(now_ms())
+                .execute(self.pool())
+                .await?;
+        } else {
+            sqlx::query("DELETE FROM not_interested WHERE account_id = $1 AND video_id = $2").bind(account.as_str()).bind(video.as_str()).execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the videos a page served to a signed-in viewer.
+    pub async fn record_impressions(&self, account: &Id, videos: &[Id], at: i64) -> Result<()> {
+        if videos.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for v in videos {
+            sqlx::query("INSERT INTO feed_impressions (account_id, video_id, created_at) VALUES ($1, $2, $3)")
+                .bind(account.as_str())
+                .bind(v.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn personalized_feed(&self, account: &Id) -> Result<bool> {
+        let r = sqlx::query("SELECT personalized_feed FROM accounts WHERE id = $1").bind(account.as_str()).fetch_optional(self.pool()).await?;
+        Ok(r.map(|r| col::<i64>(&r, "personalized_feed")).transpose()?.unwrap_or(1) != 0)
+    }
+
+    pub async fn set_personalized_feed(&self, account: &Id, on: bool) -> Result<()> {
+        sqlx::query("UPDATE accounts SET personalized_feed = $1 WHERE id = $2").bind(i64::from(on)).bind(account.as_str()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The videos with these ids that For You may show `viewer` (discoverable, not
+    /// blocked either way, not muted), in no particular order: the access policy,
+    /// applied last.
+    pub async fn for_you_rows(&self, ids: &[Id], viewer: Option<&Id>) -> Result<Vec<VideoRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..ids.len()).map(|k| format!("${}", k + 2)).collect();
+        let sql = format!(
+            "SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.id IN ({list}) AND {disc} AND {vis} AND {muted}",
+            cols = crate::videos::COLS_PUB,
+            list = placeholders.join(", "),
+            disc = discoverable(),
+            vis = video_visible_to(1),
+            muted = not_muted(1)
+        );
+        let mut q = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned()));
+        for id in ids {
+            q = q.bind(id.as_str().to_owned());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(crate::videos::row_pub).collect()
+    }
+}
