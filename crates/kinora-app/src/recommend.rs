@@ -445,3 +445,14 @@ pub async fn personalized_setting(st: &AppState, account: &Id) -> AppResult<bool
     let _ = st.db.account_by_id(account).await?;
     Ok(st.db.personalized_feed(account).await?)
 }
+
+impl Recommender {
+    /// Ranks one personalised page for `viewer` in memory only (no policy query,
+    /// no impressions): the model's share of a request, for the benchmark.
+    pub async fn rank_only(&self, viewer: &Id, size: usize) -> usize {
+        let g = self.inner.read().await;
+        let Some(&u) = g.account_index.get(viewer) else { return 0 };
+        let rules = PageRules { size, ..PageRules::default() };
+        g.model.rank(u, kinora_db::now_ms(), &HashSet::new(), &rules, &mut rand::thread_rng()).len()
+    }
+}

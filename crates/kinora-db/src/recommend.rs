@@ -206,3 +206,107 @@ impl Db {
         rows.iter().map(crate::videos::row_pub).collect()
     }
 }
+
+/// Synthetic data for `kinora recommend bench`: `creators` + `viewers` accounts,
+/// `videos` ready public videos (one hashtag each of `topics`), `events` views
+/// spread over the last 30 days. Ids are deterministic from the indexes.
+#[derive(Debug, Clone, Copy)]
+pub struct Synthetic {
+    pub creators: usize,
+    pub viewers: usize,
+    pub videos: usize,
+    pub topics: usize,
+    pub events: usize,
+}
+
+fn synth_id(kind: char, n: usize) -> String {
+    format!("{kind}{n:015}")
+}
+
+impl Db {
+    /// Seeds [`Synthetic`] data in batches; `progress` gets rows written so far.
+    pub async fn seed_synthetic(&self, s: Synthetic, progress: &(dyn Fn(usize) + Sync)) -> Result<()> {
+        let now = now_ms();
+        let mut done = 0usize;
+        const BATCH: usize = 400;
+        async fn run_batch(db: &Db, head: &str, rows: &[String]) -> Result<()> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(&format!("{head} VALUES {}", rows.join(","))).execute(db.pool()).await?;
+            Ok(())
+        }
+        let accounts = s.creators + s.viewers;
+        for chunk in (0..accounts).collect::<Vec<_>>().chunks(BATCH) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|&a| format!("('{}', 'bench{a}', 'x', 'local', {})", synth_id('a', a), now - 40 * 86_400_000))
+                .collect();
+            run_batch(self, "INSERT INTO accounts (id, username, password_hash, region, created_at)", &rows).await?;
+            done += chunk.len();
+            progress(done);
+        }
+        for chunk in (0..s.videos).collect::<Vec<_>>().chunks(BATCH) {
+            let mut rows = Vec::new();
+            let mut tags = Vec::new();
+            for &v in chunk {
+                let created = now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
+                let creator = v % s.creators.max(1);
+                rows.push(format!(
+                    "('{}', '{}', 'bench video {v} #t{}', 'public', 'ready', 'local', 'k', 1, {created}, {created}, 15000, {})",
+                    synth_id('v', v),
+                    synth_id('a', creator),
+                    v % s.topics.max(1),
+                    v % 1000
+                ));
+                tags.push(format!("('{}', 't{}', {created})", synth_id('v', v), v % s.topics.max(1)));
+            }
+            run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms, feed_score)", &rows).await?;
+            run_batch(self, "INSERT INTO video_tags (video_id, tag, created_at)", &tags).await?;
+            done += chunk.len();
+            progress(done);
+        }
+        // Views: each viewer mostly watches one topic (a taste), some of the rest.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for start in (0..s.events).step_by(BATCH) {
+            let mut rows = Vec::new();
+            for e in start..(start + BATCH).min(s.events) {
+                let viewer = (next() as usize) % s.viewers.max(1);
+                let taste = viewer % s.topics.max(1);
+                let r = next() as usize;
+                let video = if r % 10 < 7 {
+                    // A video of the viewer's topic.
+                    let k = (r / 10) % (s.videos / s.topics.max(1)).max(1);
+                    (k * s.topics + taste).min(s.videos - 1)
+                } else {
+                    (r / 10) % s.videos
+                };
+                let completed = r % 3 != 0;
+                let t = now - 30 * 86_400_000 + (e as i64 * 30 * 86_400_000) / s.events.max(1) as i64;
+                rows.push(format!(
+                    "('{}', '{}', '{}', {}, {}, {t}, 0)",
+                    synth_id('e', e),
+                    synth_id('v', video),
+                    synth_id('a', s.creators + viewer),
+                    if completed { 15000 } else { 1200 },
+                    i64::from(completed)
+                ));
+            }
+            run_batch(self, "INSERT INTO view_events (id, video_id, viewer_id, watched_ms, completed, created_at, replays)", &rows).await?;
+            done += rows.len();
+            progress(done);
+        }
+        Ok(())
+    }
+}
+
+/// The id of synthetic viewer `n` (for the benchmark's requests).
+pub fn synthetic_viewer(s: &Synthetic, n: usize) -> Id {
+    Id::from_trusted(synth_id('a', s.creators + n % s.viewers.max(1)))
+}

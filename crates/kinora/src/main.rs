@@ -79,6 +79,24 @@ enum RecommendCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Serving benchmark: seeds a throwaway database with synthetic videos, viewers
+    /// and views, rebuilds the model, then times For You pages beside the SQL query
+    /// that For You used to be. Prints a table.
+    Bench {
+        /// A PostgreSQL database to fill (must be empty); default: SQLite in a
+        /// temporary directory.
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        videos: usize,
+        #[arg(long, default_value_t = 10_000)]
+        viewers: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Pages requested per measurement.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// A synthetic population driving the real ranking code: personalised,
     /// non-personalised and random feeds side by side.
     Simulate {
@@ -411,6 +429,9 @@ fn main() -> anyhow::Result<()> {
                 println!("@{username} now lives in {region} ({n} objects moved)");
                 Ok(())
             }
+            Command::Recommend(RecommendCommand::Bench { database_url, videos, viewers, events, requests }) => {
+                recommend_bench(database_url, videos, viewers, events, requests).await
+            }
             Command::Recommend(cmd) => recommend(cmd),
             Command::Import { common, archive, username } => {
                 let st = AppState::open(load(&common)?, None).await?;
@@ -435,6 +456,105 @@ fn main() -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Latency percentiles (ms) and throughput of `n` calls of `f` over `workers` tasks.
+async fn time_calls<F, Fut>(n: usize, workers: usize, f: F) -> (f64, f64, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let f = f.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for k in (w..n).step_by(workers) {
+                let t = std::time::Instant::now();
+                f(k).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap_or_default());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
+    (pct(0.5), pct(0.99), all.len() as f64 / secs)
+}
+
+async fn recommend_bench(database_url: Option<String>, videos: usize, viewers: usize, events: usize, requests: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("kinora-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut c = config::Config::default();
+    c.server.data = dir.clone();
+    c.server.database_url = database_url.clone().unwrap_or_default();
+    let backend = if database_url.is_some() { "postgres" } else { "sqlite" };
+    let st = AppState::open(c, None).await?;
+    if kinora_db::AccountRepo::count_accounts(&st.db).await? > 0 {
+        anyhow::bail!("the database is not empty: give the benchmark a throwaway database");
+    }
+    let s = kinora_db::Synthetic { creators: (videos / 100).max(1), viewers, videos, topics: 50, events };
+    let total = s.creators + s.viewers + s.videos + s.events;
+    let b = bar("seeding {bar:30} {pos}/{len} rows {elapsed}");
+    b.set_length(total as u64);
+    st.db.seed_synthetic(s, &|n| b.set_position(n as u64)).await?;
+    b.finish_and_clear();
+    let t = std::time::Instant::now();
+    st.recommender.load(&st.db).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let rebuild_s = t.elapsed().as_secs_f64();
+    let (n_events, n_items, mem) = st.recommender.stats().await;
+    let mut callers = Vec::new();
+    for k in 0..200.min(viewers) {
+        let id = kinora_db::synthetic_viewer(&s, k * (viewers / 200).max(1));
+        let a = kinora_db::AccountRepo::account_by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("no viewer {id}"))?;
+        callers.push(kinora_app::Caller { account: Some(a) });
+    }
+    let callers = std::sync::Arc::new(callers);
+    let workers = 2;
+    let (st1, c1) = (st.clone(), callers.clone());
+    let model = time_calls(requests, workers, move |k| {
+        let (st, c) = (st1.clone(), c1.clone());
+        async move {
+            let id = c[k % c.len()].id().cloned().unwrap_or_else(|| kinora_core::Id::from_trusted("x".into()));
+            st.recommender.rank_only(&id, 10).await;
+        }
+    })
+    .await;
+    let (st2, c2) = (st.clone(), callers.clone());
+    let full = time_calls(requests, workers, move |k| {
+        let (st, c) = (st2.clone(), c2.clone());
+        async move {
+            let _ = kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await;
+        }
+    })
+    .await;
+    let (st3, c3) = (st.clone(), callers.clone());
+    let reference = time_calls(requests, workers, move |k| {
+        let (st, c) = (st3.clone(), c3.clone());
+        async move {
+            let _ = kinora_db::VideoRepo::for_you(&st.db, c[k % c.len()].id(), None, 10).await;
+        }
+    })
+    .await;
+    println!("For You on {backend}: {videos} videos, {viewers} viewers, {events} views; {requests} pages of 10 per row, {workers} concurrent");
+    println!("model rebuilt from the database in {rebuild_s:.1} s: {n_events} events, {n_items} videos, {:.0} MiB", mem as f64 / 1048576.0);
+    println!("{:<44} {:>9} {:>9} {:>10} {:>8}", "", "p50 ms", "p99 ms", "pages/s", "vs SQL");
+    for (name, (p50, p99, rps)) in [
+        ("reference: SQL ordered query (old For You)", reference),
+        ("recommender: ranking only (in memory)", model),
+        ("recommender: whole page (rank+policy+impr.)", full),
+    ] {
+        println!("{name:<44} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x", rps / reference.2.max(1e-9));
+    }
+    drop(st);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
@@ -471,6 +591,7 @@ fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        RecommendCommand::Bench { .. } => unreachable!("run by recommend_bench"),
         RecommendCommand::Simulate { json, viewers, videos, seed } => {
             let c = sim::SimConfig { viewers, videos, seed, ..sim::SimConfig::default() };
             let r = sim::simulate(&c);

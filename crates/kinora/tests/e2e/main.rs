@@ -16,6 +16,7 @@ mod feed;
 mod hostile;
 mod inputs;
 mod matrix;
+mod recommend;
 mod moderation;
 mod media;
 mod openapi;
