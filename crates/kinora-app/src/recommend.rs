@@ -30,7 +30,8 @@ const OVERLAP_MS: i64 = 5_000;
 
 #[derive(Debug)]
 struct Session {
-    viewer: Option<u32>,
+    /// The account the session belongs to (a cursor works for its viewer only).
+    owner: Option<Id>,
     served: HashSet<u32>,
     last_creator: Option<u32>,
     touched_ms: i64,
@@ -51,7 +52,6 @@ struct Inner {
     /// `watermark - OVERLAP_MS` (to skip them when read again).
     watermark: i64,
     recent: HashSet<RecEvent>,
-    sessions: HashMap<u64, Session>,
     loaded: bool,
     /// `rec_fingerprint` when videos were last loaded, and when it was last checked.
     fingerprint: (i64, i64, i64),
@@ -69,6 +69,11 @@ pub struct Recommender {
     /// edited, deleted, moderated; an account made private): the next page reloads
     /// video eligibility instead of waiting for the periodic check.
     changed: std::sync::atomic::AtomicBool,
+    /// Feed sessions, apart from the model so pages rank under a read lock.
+    sessions: std::sync::Mutex<HashMap<u64, Session>>,
+    /// Impressions served and not yet written: the poller writes them in one
+    /// transaction (and reads them back as events), so a page never waits on a write.
+    pending_impressions: std::sync::Mutex<Vec<(Id, Id, i64)>>,
 }
 
 /// Why a video is in the feed, for people.
@@ -251,9 +256,22 @@ impl Recommender {
         let mut fresh = Inner { model: Model::new(Params::default()), ..Inner::default() };
         fresh.refresh_videos(db).await?;
         fresh.poll(db).await?;
+        fresh.model.refresh_caches();
         fresh.loaded = true;
-        fresh.sessions = std::mem::take(&mut g.sessions);
         *g = fresh;
+        Ok(())
+    }
+
+    /// Writes the impressions pages served since the last call.
+    pub async fn flush_impressions(&self, db: &kinora_db::Db) -> AppResult<()> {
+        let pending = std::mem::take(&mut *self.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?);
+        let mut by: HashMap<(Id, i64), Vec<Id>> = HashMap::new();
+        for (a, v, t) in pending {
+            by.entry((a, t)).or_default().push(v);
+        }
+        for ((a, t), vs) in by {
+            db.record_impressions(&a, &vs, t).await?;
+        }
         Ok(())
     }
 
@@ -267,8 +285,13 @@ impl Recommender {
         }
         if videos_too {
             g.refresh_videos(db).await?;
+        } else {
+            let now = kinora_db::now_ms();
+            g.refresh_if_changed(db, now).await?;
         }
-        g.poll(db).await
+        let n = g.poll(db).await?;
+        g.model.refresh_caches();
+        Ok(n)
     }
 
     /// Events and memory, for the benchmark and `/healthz`-style reporting.
@@ -292,8 +315,12 @@ impl Recommender {
 pub async fn poll_loop(st: AppState) {
     let mut round: u64 = 0;
     loop {
-        // Video metadata (uploads, visibility, deletions) every 10 s; events always.
-        let videos_too = round % 5 == 0;
+        if let Err(e) = st.recommender.flush_impressions(&st.db).await {
+            tracing::warn!(error = %e.message, "writing feed impressions failed");
+        }
+        // All video metadata every 30 s (hashtag edits); eligibility whenever its
+        // fingerprint changes; events always.
+        let videos_too = round % 30 == 0;
         if let Err(e) = st.recommender.refresh(&st.db, videos_too).await {
             tracing::warn!(error = %e.message, "recommender refresh failed");
         }
@@ -303,7 +330,7 @@ pub async fn poll_loop(st: AppState) {
                 // Let a burst of events land together.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
     }
 }
@@ -346,27 +373,36 @@ pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, curso
         max_per_tag: (size * 6).div_ceil(10).max(1),
         explore_slots: if personalized { (size * 2) / 10 } else { 0 },
     };
-    let (picks, sid, reasons, ids) = {
+    if rec.changed.swap(false, Ordering::SeqCst) {
+        // This process just changed what may be shown: reload before ranking.
         let mut g = rec.inner.write().await;
-        if rec.changed.swap(false, Ordering::SeqCst) {
-            g.checked_ms = 0;
-        }
+        g.checked_ms = 0;
         g.refresh_if_changed(&st.db, now).await?;
-        let viewer = caller.id().map(|id| g.account(id));
-        let sid = sid.filter(|s| g.sessions.get(s).is_some_and(|x| x.viewer == viewer)).unwrap_or_else(|| rec.new_session_id());
+        g.model.refresh_caches();
+    }
+    let (picks, sid, reasons, ids) = {
+        let g = rec.inner.read().await;
+        let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());
+        let mut sessions = rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?;
+        let known = sid.filter(|s| sessions.get(s).is_some_and(|x| x.owner.as_ref() == caller.id()));
+        let sid = known.unwrap_or_else(|| rec.new_session_id());
         // Expired sessions go; a cap keeps memory bounded.
-        if g.sessions.len() > MAX_SESSIONS {
-            let mut by_age: Vec<(i64, u64)> = g.sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
+        if sessions.len() > MAX_SESSIONS {
+            let mut by_age: Vec<(i64, u64)> = sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
             by_age.sort_unstable();
             for (_, k) in by_age.into_iter().take(MAX_SESSIONS / 10) {
-                g.sessions.remove(&k);
+                sessions.remove(&k);
             }
         }
-        g.sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
-        let mut session = g.sessions.remove(&sid).unwrap_or(Session { viewer, served: HashSet::new(), last_creator: None, touched_ms: now });
+        sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
+        let mut session = sessions.remove(&sid).unwrap_or(Session { owner: caller.id().cloned(), served: HashSet::new(), last_creator: None, touched_ms: now });
+        drop(sessions);
         let mut rng = rand::thread_rng();
         let page = match (personalized, viewer) {
             (true, Some(u)) => g.model.rank_after(u, now, &session.served, &rules, session.last_creator, &mut rng),
+            // A viewer the model has never seen: cold start is the personalised
+            // ranking with no history (user ids past the end have none).
+            (true, None) => g.model.rank_after(u32::MAX, now, &session.served, &rules, session.last_creator, &mut rng),
             _ => g.model.rank_unpersonalized_after(now, &session.served, &rules, session.last_creator),
         };
         for p in &page {
@@ -376,22 +412,14 @@ pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, curso
         session.touched_ms = now;
         let reasons: Vec<ReasonView> = page.iter().map(|p| ReasonView { code: p.reason.code.as_str(), text: g.reason_text(&p.reason) }).collect();
         let ids: Vec<Id> = page.iter().filter_map(|p| g.video_ids.get(p.item as usize).cloned()).collect();
-        // Impressions reach the model now; the database has them for rebuilds.
-        if let Some(u) = viewer {
-            for p in &page {
-                g.model.observe(&Event { user: u, item: p.item, kind: EventKind::Impression, time_ms: now });
-            }
-        }
-        g.sessions.insert(sid, session);
+        rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?.insert(sid, session);
         (page.len(), sid, reasons, ids)
     };
     if let Some(me) = caller.id() {
-        st.db.record_impressions(me, &ids, now).await?;
-        // The poller will read them back: mark them as already applied.
-        let mut g = rec.inner.write().await;
-        for v in &ids {
-            g.recent.insert(RecEvent { kind: "impression", account: me.clone(), video: Some(v.clone()), followee: None, created_at: now, watched_ms: 0, completed: false, replays: 0 });
-        }
+        // Written by the poller within a second, then learned from.
+        let mut p = rec.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?;
+        p.extend(ids.iter().map(|v| (me.clone(), v.clone(), now)));
+        rec.wake.notify_one();
     }
     // The access policy, last: only what For You may show this viewer.
     let rows = st.db.for_you_rows(&ids, caller.id()).await?;

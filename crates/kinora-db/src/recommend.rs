@@ -189,11 +189,24 @@ impl Db {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (0..ids.len()).map(|k| format!("${}", k + 2)).collect();
+        // SQLite: the ids first, materialised, then joined in that order; otherwise
+        // it prefers the (status, visibility) index and walks every ready public
+        // video (14 ms at 100k videos instead of 0.02). PostgreSQL plans the plain
+        // join well (and the CTE form made its p99 worse).
+        let from = match self.backend() {
+            crate::Backend::Sqlite => format!(
+                "WITH picked AS MATERIALIZED (SELECT id FROM videos WHERE id IN ({list})) \
+                 SELECT {{cols}} FROM picked p CROSS JOIN videos v CROSS JOIN accounts a WHERE v.id = p.id AND a.id = v.account_id",
+                list = placeholders.join(", ")
+            ),
+            crate::Backend::Postgres => format!(
+                "SELECT {{cols}} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.id IN ({list})",
+                list = placeholders.join(", ")
+            ),
+        };
         let sql = format!(
-            "SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE v.id IN ({list}) AND {disc} AND {vis} AND {muted}",
-            cols = crate::videos::COLS_PUB,
-            list = placeholders.join(", "),
+            "{from} AND {disc} AND {vis} AND {muted}",
+            from = from.replace("{cols}", crate::videos::COLS_PUB),
             disc = discoverable(),
             vis = video_visible_to(1),
             muted = not_muted(1)
@@ -302,6 +315,8 @@ impl Db {
             done += rows.len();
             progress(done);
         }
+        // Planner statistics, as a database that grew over time would have them.
+        sqlx::query("ANALYZE").execute(self.pool()).await?;
         Ok(())
     }
 }

@@ -227,6 +227,16 @@ pub struct Model {
     /// The latest event time seen.
     pub now_ms: i64,
     pub events: u64,
+    /// Trending, fresh and exploration lists, recomputed by [`Model::refresh_caches`]
+    /// (the server does it after each poll); `None` while stale (computed per page).
+    caches: Option<Caches>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Caches {
+    trending: Vec<Item>,
+    fresh: Vec<Item>,
+    explore: Vec<Item>,
 }
 
 /// How much of a view counts as watching through (0..=1), and whether it was a skip.
@@ -267,6 +277,7 @@ impl Model {
 
     /// Adds or updates a video's metadata (on upload, edit, visibility change).
     pub fn upsert_item(&mut self, i: Item, meta: ItemMeta) {
+        self.caches = None;
         self.ensure_item(i);
         let old = std::mem::replace(&mut self.items[i as usize], meta);
         let new = &self.items[i as usize];

@@ -187,6 +187,35 @@ impl Model {
             || us.completed.get(&i).is_some_and(|t| now - t < self.params.seen_ms)
     }
 
+    /// Recomputes the trending, fresh and exploration lists pages draw from (a scan
+    /// of every video); until the next call they may lag by the events since.
+    pub fn refresh_caches(&mut self) {
+        self.caches = None;
+        let c = crate::Caches { trending: self.trending(300), fresh: self.fresh(100), explore: self.explore_pool(400) };
+        self.caches = Some(c);
+    }
+
+    fn cached_trending(&self, n: usize) -> Vec<Item> {
+        match &self.caches {
+            Some(c) => c.trending.iter().take(n).copied().collect(),
+            None => self.trending(n),
+        }
+    }
+
+    fn cached_fresh(&self, n: usize) -> Vec<Item> {
+        match &self.caches {
+            Some(c) => c.fresh.iter().take(n).copied().collect(),
+            None => self.fresh(n),
+        }
+    }
+
+    fn cached_explore(&self, n: usize) -> Vec<Item> {
+        match &self.caches {
+            Some(c) => c.explore.iter().take(n).copied().filter(|&i| self.stats[i as usize].impressions < self.params.explore_below).collect(),
+            None => self.explore_pool(n),
+        }
+    }
+
     /// Eligible items ordered by time-decayed engagement (trending), at most `n`.
     pub fn trending(&self, n: usize) -> Vec<Item> {
         let mut v: Vec<(f64, Item)> = self
@@ -268,8 +297,13 @@ impl Model {
         // Sources.
         let sim = self.similar(user);
         let mut sim_top: Vec<(&Item, &(f32, Item))> = sim.iter().collect();
-        sim_top.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(b.0)));
-        for (&j, &(_, from)) in sim_top.iter().take(300) {
+        let by_score = |a: &(&Item, &(f32, Item)), b: &(&Item, &(f32, Item))| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(b.0));
+        if sim_top.len() > 200 {
+            sim_top.select_nth_unstable_by(199, by_score);
+            sim_top.truncate(200);
+        }
+        sim_top.sort_by(by_score);
+        for (&j, &(_, from)) in sim_top.iter().take(200) {
             offer(j, Reason { code: ReasonCode::Similar, item: Some(from), tag: None, creator: None }, &mut cands);
         }
         if let Some(us) = u {
@@ -286,14 +320,14 @@ impl Model {
                 }
             }
         }
-        for i in self.trending(150) {
+        for i in self.cached_trending(100) {
             offer(i, Reason::of(ReasonCode::Trending), &mut cands);
         }
-        for i in self.fresh(60) {
+        for i in self.cached_fresh(60) {
             offer(i, Reason::of(ReasonCode::New), &mut cands);
         }
         // Scores: predicted engagement.
-        let pmax = self.trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
+        let pmax = self.cached_trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
         let mut scored: Vec<Pick> = cands
             .into_iter()
             .map(|(i, reason)| {
@@ -305,7 +339,7 @@ impl Model {
         // Exploration: videos with few impressions, by Thompson sampling on their
         // watch-through rate.
         let mut explore: Vec<Pick> = self
-            .explore_pool(400)
+            .cached_explore(120)
             .into_iter()
             .filter(|&i| !self.excluded(Some(user), i, now, session))
             .map(|i| {
@@ -404,9 +438,9 @@ impl Model {
 
     /// [`Model::rank_unpersonalized`] after a page ending with `prev_creator`.
     pub fn rank_unpersonalized_after(&self, now: i64, session: &HashSet<Item>, rules: &PageRules, prev_creator: Option<Creator>) -> Page {
-        let pmax = self.trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
-        let mut cands: HashSet<Item> = self.trending(300).into_iter().collect();
-        cands.extend(self.fresh(100));
+        let pmax = self.cached_trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
+        let mut cands: HashSet<Item> = self.cached_trending(300).into_iter().collect();
+        cands.extend(self.cached_fresh(100));
         let mut scored: Vec<Pick> = cands
             .into_iter()
             .filter(|&i| !self.excluded(None, i, now, session))

@@ -542,18 +542,41 @@ async fn recommend_bench(database_url: Option<String>, videos: usize, viewers: u
         }
     })
     .await;
+    let (st4, c4) = (st.clone(), callers.clone());
+    let reference_page = time_calls(requests, workers, move |k| {
+        let (st, c) = (st4.clone(), c4.clone());
+        async move {
+            let _ = kinora_app::feeds::feed(&st, &c[k % c.len()], kinora_app::feeds::Feed::ForYou, &kinora_app::views::PageRequest::first(10)).await;
+        }
+    })
+    .await;
+    let (st5, c5) = (st.clone(), callers.clone());
+    let policy = time_calls(requests, workers, move |k| {
+        let (st, c) = (st5.clone(), c5.clone());
+        async move {
+            let ids: Vec<kinora_core::Id> = (0..10).map(|j| kinora_core::Id::from_trusted(format!("v{:015}", (k * 7919 + j * 104_729) % 100_000))).collect();
+            let _ = st.db.for_you_rows(&ids, c[k % c.len()].id()).await;
+        }
+    })
+    .await;
     println!("For You on {backend}: {videos} videos, {viewers} viewers, {events} views; {requests} pages of 10 per row, {workers} concurrent");
     println!("model rebuilt from the database in {rebuild_s:.1} s: {n_events} events, {n_items} videos, {:.0} MiB", mem as f64 / 1048576.0);
     println!("{:<44} {:>9} {:>9} {:>10} {:>8}", "", "p50 ms", "p99 ms", "pages/s", "vs SQL");
     for (name, (p50, p99, rps)) in [
         ("reference: SQL ordered query (old For You)", reference),
+        ("reference: old For You page (query + views)", reference_page),
         ("recommender: ranking only (in memory)", model),
-        ("recommender: whole page (rank+policy+impr.)", full),
+        ("recommender: policy query for 10 ids", policy),
+        ("recommender: whole page (rank, policy, views)", full),
     ] {
         println!("{name:<44} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x", rps / reference.2.max(1e-9));
     }
     drop(st);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KINORA_BENCH_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }
 

@@ -17,3 +17,7 @@ CREATE TABLE feed_impressions (
 CREATE INDEX feed_impressions_time ON feed_impressions(created_at);
 CREATE INDEX feed_impressions_account ON feed_impressions(account_id, created_at);
 CREATE INDEX view_events_time ON view_events(created_at);
+-- The recommender polls every table it learns from by time.
+CREATE INDEX likes_time ON likes(created_at);
+CREATE INDEX comments_time ON comments(created_at);
+CREATE INDEX follows_time ON follows(created_at);
