@@ -533,3 +533,36 @@ async fn moderators_work_the_queue_on_a_phone_and_a_desktop() {
     let log = app.get_json("/api/v1/me/access-log", Some(&alice)).await.1;
     assert!(log["items"].as_array().unwrap().iter().any(|e| e["actor"] == "mona" && e["reason"] == "report-review"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_browser_explains_for_you_and_switches_it_off() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "w.mp4", 240, 426, 2);
+    for c in 0..3 {
+        let tok = app.signup(&format!("maker{c}")).await;
+        app.upload_and_wait(&tok, &f, &format!("clip by maker{c} #tag{c}"), "public").await;
+    }
+    let d = Driver::start().await;
+    d.sign_up(&app, "watcher").await;
+    d.goto(&app.url("/")).await;
+    d.wait_playing(0, 0.2).await;
+    // "Why this video?" shows the reason, with "Not interested".
+    d.click(".card .act.why").await;
+    let why = d.until("const s = document.getElementById('why-sheet'); return s.open && document.getElementById('why-text').textContent;", "the reason").await;
+    assert!(why.as_str().unwrap().len() > 5, "{why}");
+    let first = d.js("return document.querySelector('.card').dataset.id;").await.as_str().unwrap().to_owned();
+    d.click("#not-interested").await;
+    d.until("return document.getElementById('toast').textContent.indexOf('fewer') >= 0;", "not interested").await;
+    let token = app.token("watcher", "a long enough password").await.unwrap();
+    for _ in 0..3 {
+        let p = app.get_json("/api/v1/feed/for-you", Some(&token)).await.1;
+        assert!(!p["items"].as_array().unwrap().iter().any(|v| v["id"] == first.as_str()), "it came back: {p}");
+    }
+    // The toggle at the top of For You: personalised, then not.
+    assert_eq!(d.js("return document.getElementById('feedmode').dataset.personalized;").await, "true");
+    d.click("#feedmode").await;
+    d.until("const b = document.getElementById('feedmode'); return b && b.dataset.personalized === 'false';", "the feed without profiling").await;
+    assert_eq!(app.get_json("/api/v1/me", Some(&token)).await.1["personalized_feed"], false);
+    fits_the_width(&d, "For You on a phone").await;
+}
