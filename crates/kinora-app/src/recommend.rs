@@ -171,6 +171,7 @@ impl Inner {
                 }
             }
             "like" => EventKind::Like,
+            "share" => EventKind::Share,
             "comment" => EventKind::Comment,
             "not_interested" => EventKind::NotInterested,
             "impression" => EventKind::Impression,

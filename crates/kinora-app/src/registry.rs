@@ -85,6 +85,8 @@ pub const REGISTRY: &[DataKind] = &[
         "creator analytics and recommendations", "90 days", "no one (creators see totals)"),
     kind!("feed_impressions", Database, Protected, "which videos For You showed you, and when",
         "so For You does not repeat itself and learns what you skip", "90 days", "no one"),
+    kind!("video_shares", Database, Protected, "which videos you shared, when (signed in)",
+        "so For You learns from what you share", "90 days", "no one (videos show a total)"),
     kind!("not_interested", Database, Protected, "videos you marked \"not interested\"",
         "so For You never shows them again (nor, after two, more of that creator)", "until you take it back or delete your account", "only you"),
     kind!("videos_fts", Database, Protected, "a search index of captions", "search", "as long as the captions", "as the videos' visibility allows"),

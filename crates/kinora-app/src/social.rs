@@ -157,6 +157,10 @@ pub struct Shared {
 pub async fn share(st: &AppState, caller: &Caller, id: &str) -> AppResult<Shared> {
     let v = access::visible_video(st, caller, id).await?;
     st.db.add_share(&v.id).await?;
+    if let Some(me) = caller.id() {
+        st.db.record_share(me, &v.id).await?;
+        st.recommender.wake.notify_one();
+    }
     Ok(Shared { share_url: format!("{}/v/{}", st.base_url, v.id), counts: ShareCount { shares: v.shares + 1 } })
 }
 

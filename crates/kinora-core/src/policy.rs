@@ -33,6 +33,17 @@ pub enum Standing {
     Suspended,
 }
 
+impl Standing {
+    /// From the times an account was suspended and restricted, if it was.
+    pub fn from_times(suspended_at: Option<i64>, restricted_at: Option<i64>) -> Standing {
+        match (suspended_at, restricted_at) {
+            (Some(_), _) => Standing::Suspended,
+            (None, Some(_)) => Standing::Restricted,
+            (None, None) => Standing::Good,
+        }
+    }
+}
+
 /// The relation that applies once the owner's standing is known: a suspended
 /// account is to everyone else what a blocked one is.
 pub fn standing_relation(relation: Relation, owner: Standing) -> Relation {

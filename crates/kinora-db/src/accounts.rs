@@ -68,13 +68,7 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         private: col::<i64>(r, "private")? != 0,
         avatar_key: col(r, "avatar_key")?,
         likes_public: col::<i64>(r, "likes_public")? != 0,
-        standing: if col::<Option<i64>>(r, "suspended_at")?.is_some() {
-            Standing::Suspended
-        } else if col::<Option<i64>>(r, "restricted_at")?.is_some() {
-            Standing::Restricted
-        } else {
-            Standing::Good
-        },
+        standing: Standing::from_times(col(r, "suspended_at")?, col(r, "restricted_at")?),
     })
 }
 

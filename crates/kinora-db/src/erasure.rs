@@ -116,6 +116,7 @@ impl Db {
             "DELETE FROM view_events WHERE viewer_id = $1",
             "DELETE FROM not_interested WHERE account_id = $1 OR video_id IN (SELECT id FROM videos WHERE account_id = $1)",
             "DELETE FROM feed_impressions WHERE account_id = $1 OR video_id IN (SELECT id FROM videos WHERE account_id = $1)",
+            "DELETE FROM video_shares WHERE account_id = $1 OR video_id IN (SELECT id FROM videos WHERE account_id = $1)",
             "DELETE FROM tag_follows WHERE account_id = $1",
             "DELETE FROM reports WHERE reporter_id = $1",
             "DELETE FROM tokens WHERE account_id = $1",
@@ -195,7 +196,7 @@ impl Db {
                 for t in [
                     "accounts", "videos", "media_objects", "video_tags", "comments", "comment_likes", "likes", "follows", "blocks",
                     "mutes", "tag_follows", "notifications", "view_events", "reports", "tokens", "uploads", "exports", "jobs",
-                    "moderation_actions", "not_interested", "feed_impressions",
+                    "moderation_actions", "not_interested", "feed_impressions", "video_shares",
                 ] {
                     sqlx::query(&format!("VACUUM FULL {t}")).execute(self.pool()).await?;
                 }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0012_redactions",
     "0013_session_origin",
     "0014_recommend",
+    "0015_shares",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -21,7 +21,7 @@ pub struct RecVideo {
 /// One event, from whichever table holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecEvent {
-    /// `view`, `like`, `comment`, `follow`, `not_interested`, `impression`.
+    /// `view`, `like`, `share`, `comment`, `follow`, `not_interested`, `impression`.
     pub kind: &'static str,
     pub account: Id,
     /// The video (for `follow`: none; `followee` instead).
@@ -113,6 +113,7 @@ impl Db {
             ("comment", "SELECT account_id, video_id, created_at FROM comments WHERE created_at >= $1 AND deleted_at IS NULL"),
             ("not_interested", "SELECT account_id, video_id, created_at FROM not_interested WHERE created_at >= $1"),
             ("impression", "SELECT account_id, video_id, created_at FROM feed_impressions WHERE created_at >= $1"),
+            ("share", "SELECT account_id, video_id, created_at FROM video_shares WHERE created_at >= $1"),
         ] {
             for r in sqlx::query(sql).bind(since_ms).fetch_all(self.pool()).await? {
                 out.push(base(kind, &r, true)?);

@@ -207,13 +207,7 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         let state: Option<String> = col(&r, "state")?;
-        let standing = if col::<Option<i64>>(&r, "suspended_at")?.is_some() {
-            Standing::Suspended
-        } else if col::<Option<i64>>(&r, "restricted_at")?.is_some() {
-            Standing::Restricted
-        } else {
-            Standing::Good
-        };
+        let standing = Standing::from_times(col(&r, "suspended_at")?, col(&r, "restricted_at")?);
         Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0, standing))
     }
 
@@ -501,6 +495,17 @@ impl Db {
 
     pub async fn add_share(&self, video: &Id) -> Result<()> {
         sqlx::query("UPDATE videos SET shares = shares + 1 WHERE id = $1").bind(video.as_str()).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// A signed-in viewer's share, for For You to learn from.
+    pub async fn record_share(&self, account: &Id, video: &Id) -> Result<()> {
+        sqlx::query("INSERT INTO video_shares (account_id, video_id, created_at) VALUES ($1, $2, $3)")
+            .bind(account.as_str())
+            .bind(video.as_str())
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -912,8 +917,9 @@ impl Db {
     /// Returns (view events, notifications) deleted. Counts on videos stay.
     pub async fn forget_old_activity(&self, views_before_ms: i64, notifications_before_ms: i64) -> Result<(u64, u64)> {
         let v = sqlx::query("DELETE FROM view_events WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
-        // Impressions go with the watch history they belong to.
+        // Impressions and shares go with the watch history they belong to.
         sqlx::query("DELETE FROM feed_impressions WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM video_shares WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
         let n = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
             .bind(notifications_before_ms)
             .execute(self.pool())
