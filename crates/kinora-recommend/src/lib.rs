@@ -200,6 +200,12 @@ pub struct UserState {
 
 const HIST: usize = 50;
 
+/// Ranking features: recent popularity, freshness, hashtag affinity, creator
+/// affinity, following, the video's watch-through rate.
+pub const FEATURES: usize = 6;
+/// Step size of the online logistic regression.
+const LEARNING_RATE: f32 = 0.02;
+
 /// Sparse weighted edges from an item.
 type Row = HashMap<Item, f32>;
 
@@ -227,6 +233,12 @@ pub struct Model {
     /// The latest event time seen.
     pub now_ms: i64,
     pub events: u64,
+    /// The ranking's weights over [`FEATURES`], learned online: every view is a
+    /// labelled example (watched through or not) for a logistic regression over the
+    /// features the video had for that viewer just before; they start from the
+    /// parameters' hand-set weights.
+    pub weights: [f32; FEATURES],
+    pub bias: f32,
     /// Trending, fresh and exploration lists, recomputed by [`Model::refresh_caches`]
     /// (the server does it after each poll); `None` while stale (computed per page).
     caches: Option<Caches>,
@@ -251,7 +263,37 @@ pub fn watch_fraction(watched_ms: u32, duration_ms: u32, completed: bool) -> (f3
 
 impl Model {
     pub fn new(params: Params) -> Model {
-        Model { params, ..Model::default() }
+        let weights = [params.a_pop, params.a_fresh, params.a_tag, params.a_creator, params.a_follow, params.a_quality];
+        Model { params, weights, bias: -1.0, ..Model::default() }
+    }
+
+    /// The features of item `i` for a viewer at `now` (see [`FEATURES`]).
+    pub fn features(&self, u: Option<&UserState>, i: Item, now: i64) -> [f32; FEATURES] {
+        let p = &self.params;
+        let m = &self.items[i as usize];
+        // Recent popularity, saturating: about 0.63 at five recent watch-throughs.
+        let pop = 1.0 - (-(self.popularity_at(i, now) as f32) / 5.0).exp();
+        let age = (now - m.created_ms).max(0);
+        let fresh = if age < p.fresh_ms { 1.0 - age as f32 / p.fresh_ms as f32 } else { 0.0 };
+        let (mut tag, mut ca, mut follow) = (0.0, 0.0, 0.0);
+        if let Some(us) = u {
+            let tag_sum: f32 = m.tags.iter().map(|t| us.tag_aff.get(t).copied().unwrap_or(0.0)).sum();
+            tag = (tag_sum / 4.0).tanh();
+            ca = (us.creator_aff.get(&m.creator).copied().unwrap_or(0.0) / 4.0).tanh();
+            follow = if us.follows.contains(&m.creator) { 1.0 } else { 0.0 };
+        }
+        [pop, fresh, tag, ca, follow, self.stats[i as usize].wtr()]
+    }
+
+    /// One step of the online logistic regression: `x` led to `watched_through`.
+    fn learn(&mut self, x: &[f32; FEATURES], watched_through: bool) {
+        let z: f32 = self.bias + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f32>();
+        let p = 1.0 / (1.0 + (-z).exp());
+        let g = f32::from(u8::from(watched_through)) - p;
+        for (w, v) in self.weights.iter_mut().zip(x) {
+            *w = (*w + LEARNING_RATE * g * v).clamp(-5.0, 5.0);
+        }
+        self.bias = (self.bias + LEARNING_RATE * g).clamp(-5.0, 5.0);
     }
 
     fn ensure_item(&mut self, i: Item) {
@@ -378,6 +420,10 @@ impl Model {
             }
             EventKind::View { watched_ms, duration_ms, completed, replays } => {
                 let (f, skip) = watch_fraction(watched_ms, duration_ms, completed);
+                // A labelled example for the ranking weights, from the state just
+                // before this view.
+                let x = self.features(self.users.get(u), e.item, e.time_ms);
+                self.learn(&x, !skip && f >= 0.5);
                 let s = &mut self.stats[e.item as usize];
                 s.views += 1;
                 s.watch_through += f;

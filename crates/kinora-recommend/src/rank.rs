@@ -385,39 +385,29 @@ impl Model {
 
     /// Predicted engagement of `i` for the viewer, and the reason that explains most of it.
     fn score(&self, u: Option<&crate::UserState>, i: Item, now: i64, pmax: f64, sim: f32, source: Reason) -> (f32, Reason) {
-        let p = &self.params;
+        let _ = pmax;
         let m = &self.items[i as usize];
-        let st = &self.stats[i as usize];
-        let pop = if pmax > 0.0 { (self.pop[i as usize] / pmax) as f32 } else { 0.0 };
-        let quality = st.wtr();
-        let age = (now - m.created_ms).max(0);
-        let fresh = if age < p.fresh_ms { 1.0 - age as f32 / p.fresh_ms as f32 } else { 0.0 };
+        // Predicted engagement: the learned weights over the features, plus the
+        // sequence similarity (its weight is tuned offline, see eval).
+        let x = self.features(u, i, now);
+        let w = &self.weights;
         let mut parts: Vec<(f32, Reason)> = vec![
-            (p.a_pop * pop, Reason::of(ReasonCode::Trending)),
-            (p.a_fresh * fresh, Reason::of(ReasonCode::New)),
+            (w[0] * x[0], Reason::of(ReasonCode::Trending)),
+            (w[1] * x[1], Reason::of(ReasonCode::New)),
         ];
         if sim > 0.0 {
             let r = if source.code == ReasonCode::Similar { source } else { Reason::of(ReasonCode::Similar) };
             parts.push((sim, r));
         }
         if let Some(us) = u {
-            let (mut best_tag, mut tag_sum) = (None, 0.0f32);
-            for t in &m.tags {
-                let a = us.tag_aff.get(t).copied().unwrap_or(0.0);
-                tag_sum += a;
-                if a > 0.0 && best_tag.is_none_or(|(_, b)| a > b) {
-                    best_tag = Some((*t, a));
-                }
-            }
-            let tag = (tag_sum / 4.0).tanh();
-            parts.push((p.a_tag * tag, Reason { code: ReasonCode::Topic, item: None, tag: best_tag.map(|b| b.0), creator: None }));
-            let ca = (us.creator_aff.get(&m.creator).copied().unwrap_or(0.0) / 4.0).tanh();
-            parts.push((p.a_creator * ca, Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(m.creator) }));
-            if us.follows.contains(&m.creator) {
-                parts.push((p.a_follow, Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(m.creator) }));
+            let best_tag = m.tags.iter().map(|t| (*t, us.tag_aff.get(t).copied().unwrap_or(0.0))).filter(|(_, a)| *a > 0.0).max_by(|a, b| a.1.total_cmp(&b.1));
+            parts.push((w[2] * x[2], Reason { code: ReasonCode::Topic, item: None, tag: best_tag.map(|b| b.0), creator: None }));
+            parts.push((w[3] * x[3], Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(m.creator) }));
+            if x[4] > 0.0 {
+                parts.push((w[4] * x[4], Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(m.creator) }));
             }
         }
-        let total: f32 = parts.iter().map(|x| x.0).sum::<f32>() + p.a_quality * quality;
+        let total: f32 = parts.iter().map(|x| x.0).sum::<f32>() + w[5] * x[5];
         let mut reason = parts.iter().filter(|x| x.0 > 0.0).max_by(|a, b| a.0.total_cmp(&b.0)).map_or(source, |x| x.1);
         // "following" is only a reason if the viewer follows; creator affinity alone
         // reads as "similar".
@@ -566,6 +556,8 @@ mod tests {
             }
         }
         assert!(shares[0] < 0.5, "cold start is not already that topic: {shares:?}");
+        // The ranking weights learned it too: hashtag affinity predicts watching through.
+        assert!(m.weights[2] > Params::default().a_tag, "the hashtag weight grew: {:?}", m.weights);
         assert!(shares[4] >= 0.5 && shares[5] >= 0.5, "mostly that topic within a few pages: {shares:?}");
     }
 
