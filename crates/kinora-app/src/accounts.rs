@@ -150,7 +150,7 @@ pub async fn me(st: &AppState, caller: &Caller) -> AppResult<AccountView> {
     let me = caller.require()?;
     let fresh = st.db.account_by_id(&me.id).await?.ok_or_else(AppError::not_found)?;
     let mut v = views::account(st, caller, &fresh).await?;
-    v.personalized_feed = Some(st.db.personalized_feed(&me.id).await?);
+    v.personalized_feed = Some(fresh.personalized_feed);
     Ok(v)
 }
 

@@ -15,7 +15,7 @@ use crate::staff;
 use crate::state::AppState;
 use crate::views::{self, rfc3339, BriefAccount};
 use kinora_core::policy;
-use kinora_core::{ErrorCode, Id, VideoStatus};
+use kinora_core::{ErrorCode, Id};
 use kinora_db::{AccountRepo, ActionRow, Effect, NewAction, ReportRow, VideoRepo};
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResul
     let mut item = ReportedItem { kind: "gone", id: None, account: None, visible_to_you: false, summary: None };
     let mut owner = None;
     if let Some(cid) = &r.comment_id {
-        if let Some((_vid, author, body, _removed)) = st.db.comment_any_state(cid).await? {
+        if let Some((_, author, _, _)) = st.db.comment_any_state(cid).await? {
             item.kind = "comment";
             item.id = Some(cid.to_string());
             owner = Some(author);
@@ -114,7 +114,6 @@ async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResul
                 item.visible_to_you = true;
                 item.summary = Some(c.body.clone());
             }
-            let _ = body;
         }
     } else if let Some(vid) = &r.video_id {
         if let Some(v) = st.db.video_by_id(vid).await? {
@@ -443,11 +442,6 @@ pub async fn appeal(st: &AppState, caller: &Caller, action: &str, text: &str) ->
         }
     })?;
     Ok(Appealed { id, status: "open" })
-}
-
-/// Whether a video was removed by moderators (for the owner's view).
-pub fn is_removed(status: VideoStatus) -> bool {
-    status == VideoStatus::Removed
 }
 
 /// One row of the public report: in `month`, `count` actions of this kind and reason.

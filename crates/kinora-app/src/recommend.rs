@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{self, VideoView};
 use kinora_core::{ErrorCode, Id};
-use kinora_db::{AccountRepo, RecEvent, VideoRow};
+use kinora_db::{RecEvent, VideoRow};
 use kinora_recommend::{Event, EventKind, ItemMeta, Model, PageRules, Params, Reason, ReasonCode};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -349,13 +349,9 @@ fn parse_cursor(c: Option<&str>) -> AppResult<Option<u64>> {
 }
 
 /// Whether the caller gets the personalised feed: signed in, `personalized_feed`
-/// on, and not asked otherwise.
-pub async fn wants_personalized(st: &AppState, caller: &Caller, asked: Option<bool>) -> AppResult<bool> {
-    let Some(me) = caller.id() else { return Ok(false) };
-    if asked == Some(false) {
-        return Ok(false);
-    }
-    Ok(st.db.personalized_feed(me).await?)
+/// on (read with the account at sign-in, no extra query), and not asked otherwise.
+pub fn wants_personalized(caller: &Caller, asked: Option<bool>) -> bool {
+    asked != Some(false) && caller.account.as_ref().is_some_and(|a| a.personalized_feed)
 }
 
 /// The rows of a For You page, in order, each with its reason, and the cursor.
@@ -432,7 +428,7 @@ pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, curso
 
 /// `GET /api/v1/feed/for-you`.
 pub async fn for_you(st: &AppState, caller: &Caller, personalized: Option<bool>, cursor: Option<&str>, limit: i64) -> AppResult<ForYouPage> {
-    let personalized = wants_personalized(st, caller, personalized).await?;
+    let personalized = wants_personalized(caller, personalized);
     let (rows, next_cursor) = page_rows(st, caller, personalized, cursor, limit).await?;
     let (rows, reasons): (Vec<VideoRow>, Vec<ReasonView>) = rows.into_iter().unzip();
     let mut items = views::videos(st, caller, &rows).await?;
@@ -467,12 +463,6 @@ pub async fn set_personalized(st: &AppState, caller: &Caller, on: bool) -> AppRe
     let me = caller.require()?;
     st.db.set_personalized_feed(&me.id, on).await?;
     Ok(())
-}
-
-/// Whether the account has the personalised feed on.
-pub async fn personalized_setting(st: &AppState, account: &Id) -> AppResult<bool> {
-    let _ = st.db.account_by_id(account).await?;
-    Ok(st.db.personalized_feed(account).await?)
 }
 
 impl Recommender {

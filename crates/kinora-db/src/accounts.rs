@@ -23,6 +23,8 @@ pub struct AccountRow {
     pub likes_public: bool,
     /// After moderation: restricted (hidden from discovery) or suspended.
     pub standing: Standing,
+    /// For You is personalised for this account (off: the feed without profiling).
+    pub personalized_feed: bool,
 }
 
 /// What sign-up stores.
@@ -50,7 +52,7 @@ pub trait AccountRepo {
     fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
 
-pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at";
+pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -69,6 +71,7 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         avatar_key: col(r, "avatar_key")?,
         likes_public: col::<i64>(r, "likes_public")? != 0,
         standing: Standing::from_times(col(r, "suspended_at")?, col(r, "restricted_at")?),
+        personalized_feed: col::<i64>(r, "personalized_feed")? != 0,
     })
 }
 
@@ -110,6 +113,7 @@ impl AccountRepo for Db {
             avatar_key: None,
             likes_public: false,
             standing: Standing::Good,
+            personalized_feed: true,
         })
     }
 

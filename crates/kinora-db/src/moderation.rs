@@ -108,6 +108,47 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
     })
 }
 
+/// Applies (`on`) or undoes a decision's effect: `remove` hides the comment (and
+/// corrects its video's count) or marks the video removed; `restrict` and
+/// `suspend` set or clear the account's time. Anything else changes nothing.
+async fn set_effect(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    action: &str,
+    on: bool,
+    video: Option<&Id>,
+    comment: Option<&Id>,
+    subject: Option<&Id>,
+    now: i64,
+) -> Result<()> {
+    match (action, comment, video, subject) {
+        ("remove", Some(c), _, _) => {
+            let hide = if on { "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL" } else { "deleted_at = NULL WHERE id = $2 AND deleted_at IS NOT NULL AND $1 = $1" };
+            let r = sqlx::query(&format!("UPDATE comments SET {hide}")).bind(now).bind(c.as_str()).execute(&mut **tx).await?;
+            let n = r.rows_affected() as i64;
+            sqlx::query("UPDATE videos SET comments = comments + $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
+                .bind(if on { -n } else { n })
+                .bind(c.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        ("remove", None, Some(v), _) => {
+            let (to, from) = if on { ("removed", "ready") } else { ("ready", "removed") };
+            sqlx::query("UPDATE videos SET status = $1 WHERE id = $2 AND status = $3").bind(to).bind(v.as_str()).bind(from).execute(&mut **tx).await?;
+        }
+        ("restrict" | "suspend", _, _, Some(s)) => {
+            let col = if action == "restrict" { "restricted_at" } else { "suspended_at" };
+            let sql = if on {
+                format!("UPDATE accounts SET {col} = $1 WHERE id = $2 AND {col} IS NULL")
+            } else {
+                format!("UPDATE accounts SET {col} = NULL WHERE id = $2 AND $1 = $1")
+            };
+            sqlx::query(&sql).bind(now).bind(s.as_str()).execute(&mut **tx).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl Db {
     /// The queue: reports with `status` (any if `None`), optionally only appeals or
     /// only first reports, oldest first (first come, first served), after `(created_at, id)`.
@@ -212,74 +253,14 @@ impl Db {
             };
             (q.replace("{col}", col), v)
         };
-        match a.effect {
-            Effect::None => {}
-            Effect::Remove => {
-                if let Some(c) = a.comment {
-                    let r = sqlx::query("UPDATE comments SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-                        .bind(now)
-                        .bind(c.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE videos SET comments = comments - $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
-                        .bind(r.rows_affected() as i64)
-                        .bind(c.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                } else if let Some(v) = a.video {
-                    sqlx::query("UPDATE videos SET status = 'removed' WHERE id = $1 AND status = 'ready'").bind(v.as_str()).execute(&mut *tx).await?;
-                }
+        match (a.effect, a.undoes) {
+            (Effect::Remove, _) => set_effect(&mut tx, "remove", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Restrict, _) => set_effect(&mut tx, "restrict", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Suspend, _) => set_effect(&mut tx, "suspend", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Reinstate, Some(u)) => {
+                set_effect(&mut tx, &u.action, false, u.video_id.as_ref(), u.comment_id.as_ref(), u.subject_id.as_ref(), now).await?;
             }
-            Effect::Restrict => {
-                if let Some(s) = a.subject {
-                    sqlx::query("UPDATE accounts SET restricted_at = $1 WHERE id = $2 AND restricted_at IS NULL")
-                        .bind(now)
-                        .bind(s.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Effect::Suspend => {
-                if let Some(s) = a.subject {
-                    sqlx::query("UPDATE accounts SET suspended_at = $1 WHERE id = $2 AND suspended_at IS NULL")
-                        .bind(now)
-                        .bind(s.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Effect::Reinstate => {
-                if let Some(u) = a.undoes {
-                    match u.action.as_str() {
-                        "remove" => {
-                            if let Some(c) = &u.comment_id {
-                                let r = sqlx::query("UPDATE comments SET deleted_at = NULL WHERE id = $1 AND deleted_at IS NOT NULL")
-                                    .bind(c.as_str())
-                                    .execute(&mut *tx)
-                                    .await?;
-                                sqlx::query("UPDATE videos SET comments = comments + $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
-                                    .bind(r.rows_affected() as i64)
-                                    .bind(c.as_str())
-                                    .execute(&mut *tx)
-                                    .await?;
-                            } else if let Some(v) = &u.video_id {
-                                sqlx::query("UPDATE videos SET status = 'ready' WHERE id = $1 AND status = 'removed'").bind(v.as_str()).execute(&mut *tx).await?;
-                            }
-                        }
-                        "restrict" => {
-                            if let Some(s) = &u.subject_id {
-                                sqlx::query("UPDATE accounts SET restricted_at = NULL WHERE id = $1").bind(s.as_str()).execute(&mut *tx).await?;
-                            }
-                        }
-                        "suspend" => {
-                            if let Some(s) = &u.subject_id {
-                                sqlx::query("UPDATE accounts SET suspended_at = NULL WHERE id = $1").bind(s.as_str()).execute(&mut *tx).await?;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            (Effect::None | Effect::Reinstate, _) => {}
         }
         if matches!(a.effect, Effect::Remove | Effect::Restrict | Effect::Suspend) {
             // Other open first reports about the same thing are settled by this decision.

@@ -125,15 +125,13 @@ pub fn online(log: &Log, params: &Params, target: Target) -> (f64, f64) {
             Target::Test => test.contains_key(&k),
         };
         if is_target {
-            let scores = m.score_all(u, t_ms);
+            let scores = m.score_all(u);
             let empty = HashSet::new();
             let top = top10(&scores, m.touched(u).unwrap_or(&empty));
             metric.add(&top, i);
         }
-        if target == Target::Test && test.contains_key(&k) {
-            continue;
-        }
-        if target == Target::Validation && test.contains_key(&k) {
+        // Test interactions are never learned from (in either mode).
+        if test.contains_key(&k) {
             continue;
         }
         m.observe(&Event { user: u, item: i, kind: EventKind::Interaction, time_ms: t_ms });

@@ -572,18 +572,12 @@ impl Model {
     }
 
     /// Dense scores over all items for full-ranking evaluation: sequence plus
-    /// time-decayed popularity at `t`.
-    pub fn score_all(&self, user: User, t: i64) -> Vec<f32> {
-        let n = self.items.len();
-        let mut s = vec![0f32; n];
-        let pops: Vec<f64> = (0..n).map(|j| self.pop[j]).collect();
-        let pmax = pops.iter().copied().fold(0.0, f64::max);
-        if pmax > 0.0 {
-            for (j, o) in s.iter_mut().enumerate() {
-                *o += self.params.a_pop * (pops[j] / pmax) as f32;
-            }
-        }
-        let _ = t;
+    /// time-decayed popularity.
+    pub fn score_all(&self, user: User) -> Vec<f32> {
+        // Popularity relative to the most popular item: the same at any moment,
+        // since every item decays alike.
+        let pmax = self.pop.iter().copied().fold(0.0, f64::max);
+        let mut s: Vec<f32> = self.pop.iter().map(|p| if pmax > 0.0 { self.params.a_pop * (p / pmax) as f32 } else { 0.0 }).collect();
         self.sequence_scores(user, &mut s);
         s
     }

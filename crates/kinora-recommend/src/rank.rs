@@ -327,11 +327,10 @@ impl Model {
             offer(i, Reason::of(ReasonCode::New), &mut cands);
         }
         // Scores: predicted engagement.
-        let pmax = self.cached_trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
         let mut scored: Vec<Pick> = cands
             .into_iter()
             .map(|(i, reason)| {
-                let (s, r) = self.score(u, i, now, pmax, sim.get(&i).map(|v| v.0).unwrap_or(0.0), reason);
+                let (s, r) = self.score(u, i, now, sim.get(&i).map(|v| v.0).unwrap_or(0.0), reason);
                 Pick { item: i, score: s, reason: r }
             })
             .collect();
@@ -384,8 +383,7 @@ impl Model {
     }
 
     /// Predicted engagement of `i` for the viewer, and the reason that explains most of it.
-    fn score(&self, u: Option<&crate::UserState>, i: Item, now: i64, pmax: f64, sim: f32, source: Reason) -> (f32, Reason) {
-        let _ = pmax;
+    fn score(&self, u: Option<&crate::UserState>, i: Item, now: i64, sim: f32, source: Reason) -> (f32, Reason) {
         let m = &self.items[i as usize];
         // Predicted engagement: the learned weights over the features, plus the
         // sequence similarity (its weight is tuned offline, see eval).

@@ -513,7 +513,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
         private: a.private,
         likes_public: a.likes_public,
         staff_role: kinora_app::staff::role(&st, &viewer.caller).await.ok(),
-        personalized_feed: kinora_app::recommend::personalized_setting(&st, &a.id).await.unwrap_or(true),
+        personalized_feed: a.personalized_feed,
     })
 }
 
