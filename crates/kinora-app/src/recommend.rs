@@ -2,8 +2,14 @@
 //! database. At start it replays every event the database holds (views, likes,
 //! comments, follows, "not interested", impressions), so its state can always be
 //! rebuilt, on any node; afterwards it polls for new events every two seconds (and
-//! at once when this process records one). Pages come from the model, then pass
-//! the access policy in SQL (`for_you_rows`) before anything is shown.
+//! at once when this process records one). Pages come from the model and are
+//! assembled from memory, with no query: the cards (row and served objects) of
+//! every video For You may show anyone (`policy::discoverable`), and per viewer the
+//! creators kept away from them (blocks either way, mutes). Both are replicas of
+//! the database that this process updates before answering whatever request changed
+//! them, and that catches changes made elsewhere (another node, the CLI) within a
+//! second; the access policy is applied to every page last, from them. Counts on
+//! cards are re-read every 30 s.
 //!
 //! Feed sessions (what a cursor has served, so pages never repeat) live in memory
 //! for an hour; a cursor from another node or from before a restart starts a new
@@ -14,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{self, VideoView};
 use kinora_core::{ErrorCode, Id};
-use kinora_db::{RecEvent, VideoRow};
+use kinora_db::{MediaObject, RecEvent, VideoRow};
 use kinora_recommend::{Event, EventKind, ItemMeta, Model, PageRules, Params, Reason, ReasonCode};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -37,8 +43,22 @@ struct Session {
     touched_ms: i64,
 }
 
+/// What a feed card shows of a video: its row and served objects.
+#[derive(Debug)]
+struct Card {
+    row: VideoRow,
+    objects: Vec<MediaObject>,
+    loaded_ms: i64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
+    /// Cards of the videos For You may show anyone, by item.
+    cards: HashMap<u32, Card>,
+    /// `feed_hidden_fingerprint` when blocks and mutes were last read, and the
+    /// viewers that have creators kept away from them.
+    hidden_fp: (i64, i64),
+    hidden_viewers: HashSet<u32>,
     model: Model,
     video_index: HashMap<Id, u32>,
     video_ids: Vec<Id>,
@@ -69,6 +89,10 @@ pub struct Recommender {
     /// edited, deleted, moderated; an account made private): the next page reloads
     /// video eligibility instead of waiting for the periodic check.
     changed: std::sync::atomic::AtomicBool,
+    /// Set when this process made or undid a block or mute.
+    relations_changed: std::sync::atomic::AtomicBool,
+    /// Videos edited in this process whose cards are re-read before the next page.
+    dirty_cards: std::sync::Mutex<HashSet<Id>>,
     /// Feed sessions, apart from the model so pages rank under a read lock.
     sessions: std::sync::Mutex<HashMap<u64, Session>>,
     /// Impressions served and not yet written: the poller writes them in one
@@ -137,10 +161,23 @@ impl Inner {
             present.insert(i);
             let creator = self.account(&v.account_id);
             self.usernames.insert(creator, v.username.clone());
-            let t: Vec<u32> = tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
+            let t: Vec<u32> = tags
+                .get(&v.id)
+                .map(|ts| ts.iter().map(|x| self.tag(x)).collect())
+                .unwrap_or_default();
             self.durations[i as usize] = v.duration_ms;
-            let meta = ItemMeta { creator, tags: t, created_ms: v.created_at, eligible: v.eligible };
-            let same = self.model.items.get(i as usize).is_some_and(|m| m.eligible == meta.eligible && m.tags == meta.tags && m.creator == meta.creator && m.created_ms == meta.created_ms);
+            let meta = ItemMeta {
+                creator,
+                tags: t,
+                created_ms: v.created_at,
+                eligible: v.eligible,
+            };
+            let same = self.model.items.get(i as usize).is_some_and(|m| {
+                m.eligible == meta.eligible
+                    && m.tags == meta.tags
+                    && m.creator == meta.creator
+                    && m.created_ms == meta.created_ms
+            });
             if !same {
                 self.model.upsert_item(i, meta);
             }
@@ -153,7 +190,80 @@ impl Inner {
                 self.model.upsert_item(i, m);
             }
         }
+        self.load_missing_cards(db).await
+    }
+
+    fn install_cards(&mut self, cards: Vec<(VideoRow, Vec<MediaObject>)>, loaded_ms: i64) {
+        for (row, objects) in cards {
+            let i = self.video(&row.id);
+            // A card re-read after this read started (an edit) is newer: kept.
+            if self.cards.get(&i).is_some_and(|c| c.loaded_ms > loaded_ms) {
+                continue;
+            }
+            self.cards.insert(
+                i,
+                Card {
+                    row,
+                    objects,
+                    loaded_ms,
+                },
+            );
+        }
+    }
+
+    /// Cards for eligible videos that have none (just published, made public);
+    /// cards of videos no longer eligible go.
+    async fn load_missing_cards(&mut self, db: &kinora_db::Db) -> AppResult<()> {
+        let items = &self.model.items;
+        self.cards
+            .retain(|i, _| items.get(*i as usize).is_some_and(|m| m.eligible));
+        let missing: Vec<Id> = (0..self.model.items.len())
+            .filter(|&i| self.model.items[i].eligible && !self.cards.contains_key(&(i as u32)))
+            .filter_map(|i| self.video_ids.get(i).cloned())
+            .collect();
+        for chunk in missing.chunks(500) {
+            let now = kinora_db::now_ms();
+            let c = db.feed_cards(Some(chunk)).await?;
+            self.install_cards(c, now);
+        }
         Ok(())
+    }
+
+    /// Re-reads who is kept away from whom if blocks or mutes changed (`force`:
+    /// without asking).
+    async fn reload_hidden(&mut self, db: &kinora_db::Db, force: bool) -> AppResult<()> {
+        let fp = db.feed_hidden_fingerprint().await?;
+        if !force && fp == self.hidden_fp {
+            return Ok(());
+        }
+        let mut by: HashMap<u32, HashSet<u32>> = HashMap::new();
+        for (viewer, creator) in db.feed_hidden_pairs().await? {
+            let (v, c) = (self.account(&viewer), self.account(&creator));
+            by.entry(v).or_default().insert(c);
+        }
+        for v in std::mem::take(&mut self.hidden_viewers) {
+            if !by.contains_key(&v) {
+                self.model.set_hidden_creators(v, HashSet::new());
+            }
+        }
+        for (v, set) in by {
+            self.hidden_viewers.insert(v);
+            self.model.set_hidden_creators(v, set);
+        }
+        self.hidden_fp = fp;
+        Ok(())
+    }
+
+    /// The access policy, last, from the replicas: a card exists (the video is
+    /// discoverable), and nothing keeps it from this viewer.
+    fn may_show(&self, viewer: Option<u32>, item: u32) -> bool {
+        self.cards.contains_key(&item)
+            && self
+                .model
+                .items
+                .get(item as usize)
+                .is_some_and(|m| m.eligible)
+            && !self.model.hidden(viewer, item)
     }
 
     fn apply(&mut self, e: &RecEvent) {
@@ -189,17 +299,28 @@ impl Inner {
                     self.model.users[u].follows.insert(c);
                     return;
                 };
-                self.model.observe(&Event { user, item, kind: EventKind::Follow, time_ms: e.created_at });
+                self.model.observe(&Event {
+                    user,
+                    item,
+                    kind: EventKind::Follow,
+                    time_ms: e.created_at,
+                });
                 return;
             }
             _ => return,
         };
         let Some(v) = &e.video else { return };
         let item = self.video(v);
-        self.model.observe(&Event { user, item, kind, time_ms: e.created_at });
+        self.model.observe(&Event {
+            user,
+            item,
+            kind,
+            time_ms: e.created_at,
+        });
     }
 
     async fn poll(&mut self, db: &kinora_db::Db) -> AppResult<usize> {
+        self.reload_hidden(db, false).await?;
         let since = (self.watermark - OVERLAP_MS).max(0);
         let events = db.rec_events(since).await?;
         let mut n = 0;
@@ -215,7 +336,8 @@ impl Inner {
         }
         let cut = self.watermark - OVERLAP_MS;
         self.recent.retain(|e| e.created_at >= cut);
-        self.recent.extend(events.into_iter().filter(|e| e.created_at >= cut));
+        self.recent
+            .extend(events.into_iter().filter(|e| e.created_at >= cut));
         Ok(n)
     }
 
@@ -236,7 +358,9 @@ impl Inner {
             },
             ReasonCode::Trending => "Popular on this server right now".into(),
             ReasonCode::New => "New on this server".into(),
-            ReasonCode::Exploration => "A new video we are showing to a few viewers to see if people like it".into(),
+            ReasonCode::Exploration => {
+                "A new video we are showing to a few viewers to see if people like it".into()
+            }
         }
     }
 }
@@ -254,7 +378,14 @@ impl Recommender {
     /// Rebuilds the model from the database (all of it).
     pub async fn load(&self, db: &kinora_db::Db) -> AppResult<()> {
         let mut g = self.inner.write().await;
-        let mut fresh = Inner { model: Model::new(Params::default()), ..Inner::default() };
+        let mut fresh = Inner {
+            model: Model::new(Params::default()),
+            ..Inner::default()
+        };
+        // All cards in one read (refresh_videos then only fills gaps).
+        let t = kinora_db::now_ms();
+        let cards = db.feed_cards(None).await?;
+        fresh.install_cards(cards, t);
         fresh.refresh_videos(db).await?;
         fresh.poll(db).await?;
         fresh.model.refresh_caches();
@@ -265,7 +396,12 @@ impl Recommender {
 
     /// Writes the impressions pages served since the last call.
     pub async fn flush_impressions(&self, db: &kinora_db::Db) -> AppResult<()> {
-        let pending = std::mem::take(&mut *self.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?);
+        let pending = std::mem::take(
+            &mut *self
+                .pending_impressions
+                .lock()
+                .map_err(|_| AppError::internal("impressions lock"))?,
+        );
         let mut by: HashMap<(Id, i64), Vec<Id>> = HashMap::new();
         for (a, v, t) in pending {
             by.entry((a, t)).or_default().push(v);
@@ -293,6 +429,37 @@ impl Recommender {
         let n = g.poll(db).await?;
         g.model.refresh_caches();
         Ok(n)
+    }
+
+    /// Re-reads every card (counts change all the time; captions when edited
+    /// elsewhere). The read runs without holding the model.
+    pub async fn reload_cards(&self, db: &kinora_db::Db) -> AppResult<()> {
+        let t = kinora_db::now_ms();
+        let cards = db.feed_cards(None).await?;
+        let mut g = self.inner.write().await;
+        g.install_cards(cards, t);
+        let items = &g.model.items;
+        let keep: HashSet<u32> = g
+            .cards
+            .keys()
+            .copied()
+            .filter(|i| items.get(*i as usize).is_some_and(|m| m.eligible))
+            .collect();
+        g.cards.retain(|i, _| keep.contains(i));
+        Ok(())
+    }
+
+    /// A block or mute was made or undone in this process.
+    pub fn relations_changed(&self) {
+        self.relations_changed.store(true, Ordering::SeqCst);
+    }
+
+    /// A video was edited in this process: its card is re-read before the next page.
+    pub fn card_changed(&self, video: &Id) {
+        if let Ok(mut d) = self.dirty_cards.lock() {
+            d.insert(video.clone());
+        }
+        self.videos_changed();
     }
 
     /// Events and memory, for the benchmark and `/healthz`-style reporting.
@@ -325,6 +492,11 @@ pub async fn poll_loop(st: AppState) {
         if let Err(e) = st.recommender.refresh(&st.db, videos_too).await {
             tracing::warn!(error = %e.message, "recommender refresh failed");
         }
+        if videos_too && round > 0 {
+            if let Err(e) = st.recommender.reload_cards(&st.db).await {
+                tracing::warn!(error = %e.message, "re-reading feed cards failed");
+            }
+        }
         round += 1;
         tokio::select! {
             () = st.recommender.wake.notified() => {
@@ -344,7 +516,12 @@ fn parse_cursor(c: Option<&str>) -> AppResult<Option<u64>> {
             .strip_prefix("r1.")
             .and_then(|s| u64::from_str_radix(s, 16).ok())
             .map(Some)
-            .ok_or_else(|| AppError::new(ErrorCode::InvalidField, "cursor: not a cursor this server issued")),
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::InvalidField,
+                    "cursor: not a cursor this server issued",
+                )
+            }),
     }
 }
 
@@ -354,8 +531,15 @@ pub fn wants_personalized(caller: &Caller, asked: Option<bool>) -> bool {
     asked != Some(false) && caller.account.as_ref().is_some_and(|a| a.personalized_feed)
 }
 
-/// The rows of a For You page, in order, each with its reason, and the cursor.
-pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, cursor: Option<&str>, limit: i64) -> AppResult<(Vec<(VideoRow, ReasonView)>, Option<String>)> {
+/// A For You page: ranked, then the access policy, then assembled, all from
+/// memory (see the module comment); and the cursor.
+async fn page(
+    st: &AppState,
+    caller: &Caller,
+    personalized: bool,
+    cursor: Option<&str>,
+    limit: i64,
+) -> AppResult<(Vec<VideoView>, Option<String>)> {
     let sid = parse_cursor(cursor)?;
     let now = kinora_db::now_ms();
     let rec = &st.recommender;
@@ -370,76 +554,184 @@ pub async fn page_rows(st: &AppState, caller: &Caller, personalized: bool, curso
         max_per_tag: (size * 6).div_ceil(10).max(1),
         explore_slots: if personalized { (size * 2) / 10 } else { 0 },
     };
-    if rec.changed.swap(false, Ordering::SeqCst) {
-        // This process just changed what may be shown: reload before ranking.
+    let videos = rec.changed.swap(false, Ordering::SeqCst);
+    let relations = rec.relations_changed.swap(false, Ordering::SeqCst);
+    let dirty: Vec<Id> = std::mem::take(
+        &mut *rec
+            .dirty_cards
+            .lock()
+            .map_err(|_| AppError::internal("cards lock"))?,
+    )
+    .into_iter()
+    .collect();
+    if videos || relations || !dirty.is_empty() {
+        // This process just changed what may be shown: the replicas catch up
+        // before ranking (on failure the flags stay set for the next page).
         let mut g = rec.inner.write().await;
-        g.checked_ms = 0;
-        g.refresh_if_changed(&st.db, now).await?;
+        let caught_up = async {
+            if !dirty.is_empty() {
+                let t = kinora_db::now_ms();
+                let cards = st.db.feed_cards(Some(&dirty)).await?;
+                for id in &dirty {
+                    if let Some(i) = g.video_index.get(id).copied() {
+                        g.cards.remove(&i);
+                    }
+                }
+                g.install_cards(cards, t);
+            }
+            if videos {
+                g.checked_ms = 0;
+                g.refresh_if_changed(&st.db, now).await?;
+            }
+            if relations {
+                g.reload_hidden(&st.db, true).await?;
+            }
+            AppResult::Ok(())
+        }
+        .await;
+        if let Err(e) = caught_up {
+            rec.changed.fetch_or(videos, Ordering::SeqCst);
+            rec.relations_changed.fetch_or(relations, Ordering::SeqCst);
+            if let Ok(mut d) = rec.dirty_cards.lock() {
+                d.extend(dirty);
+            }
+            return Err(e);
+        }
         g.model.refresh_caches();
     }
-    let (picks, sid, reasons, ids) = {
+    let (items, picks, sid, ids) = {
         let g = rec.inner.read().await;
         let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());
-        let mut sessions = rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?;
-        let known = sid.filter(|s| sessions.get(s).is_some_and(|x| x.owner.as_ref() == caller.id()));
+        let mut sessions = rec
+            .sessions
+            .lock()
+            .map_err(|_| AppError::internal("sessions lock"))?;
+        let known = sid.filter(|s| {
+            sessions
+                .get(s)
+                .is_some_and(|x| x.owner.as_ref() == caller.id())
+        });
         let sid = known.unwrap_or_else(|| rec.new_session_id());
         // Expired sessions go; a cap keeps memory bounded.
         if sessions.len() > MAX_SESSIONS {
-            let mut by_age: Vec<(i64, u64)> = sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
+            let mut by_age: Vec<(i64, u64)> =
+                sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
             by_age.sort_unstable();
             for (_, k) in by_age.into_iter().take(MAX_SESSIONS / 10) {
                 sessions.remove(&k);
             }
         }
         sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
-        let mut session = sessions.remove(&sid).unwrap_or(Session { owner: caller.id().cloned(), served: HashSet::new(), last_creator: None, touched_ms: now });
+        let mut session = sessions.remove(&sid).unwrap_or(Session {
+            owner: caller.id().cloned(),
+            served: HashSet::new(),
+            last_creator: None,
+            touched_ms: now,
+        });
         drop(sessions);
         let mut rng = rand::thread_rng();
         let page = match (personalized, viewer) {
-            (true, Some(u)) => g.model.rank_after(u, now, &session.served, &rules, session.last_creator, &mut rng),
+            (true, Some(u)) => g.model.rank_after(
+                u,
+                now,
+                &session.served,
+                &rules,
+                session.last_creator,
+                &mut rng,
+            ),
             // A viewer the model has never seen: cold start is the personalised
             // ranking with no history (user ids past the end have none).
-            (true, None) => g.model.rank_after(u32::MAX, now, &session.served, &rules, session.last_creator, &mut rng),
-            _ => g.model.rank_unpersonalized_after(now, &session.served, &rules, session.last_creator),
+            (true, None) => g.model.rank_after(
+                u32::MAX,
+                now,
+                &session.served,
+                &rules,
+                session.last_creator,
+                &mut rng,
+            ),
+            _ => g.model.rank_unpersonalized_after(
+                viewer,
+                now,
+                &session.served,
+                &rules,
+                session.last_creator,
+            ),
         };
         for p in &page {
             session.served.insert(p.item);
         }
-        session.last_creator = page.last().and_then(|p| g.model.items.get(p.item as usize)).map(|m| m.creator);
+        session.last_creator = page
+            .last()
+            .and_then(|p| g.model.items.get(p.item as usize))
+            .map(|m| m.creator);
         session.touched_ms = now;
-        let reasons: Vec<ReasonView> = page.iter().map(|p| ReasonView { code: p.reason.code.as_str(), text: g.reason_text(&p.reason) }).collect();
-        let ids: Vec<Id> = page.iter().filter_map(|p| g.video_ids.get(p.item as usize).cloned()).collect();
-        rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?.insert(sid, session);
-        (page.len(), sid, reasons, ids)
+        // The access policy, last: only what For You may show this viewer.
+        let mut items = Vec::with_capacity(page.len());
+        let mut ids = Vec::with_capacity(page.len());
+        for p in page.iter().filter(|p| g.may_show(viewer, p.item)) {
+            let Some(card) = g.cards.get(&p.item) else {
+                continue;
+            };
+            // The personalised feed offers nothing the viewer liked; the other one
+            // asks below.
+            let mut v = views::video_from(st, &card.row, &card.objects, false);
+            v.reason = Some(ReasonView {
+                code: p.reason.code.as_str(),
+                text: g.reason_text(&p.reason),
+            });
+            ids.push(card.row.id.clone());
+            items.push(v);
+        }
+        rec.sessions
+            .lock()
+            .map_err(|_| AppError::internal("sessions lock"))?
+            .insert(sid, session);
+        (items, page.len(), sid, ids)
     };
+    let mut items = items;
+    if let (false, Some(me)) = (personalized, caller.id()) {
+        let liked = st.db.liked_among(me, &ids).await?;
+        for v in &mut items {
+            v.liked_by_me = liked.contains(&v.id);
+        }
+    }
     if let Some(me) = caller.id() {
         // Written by the poller within a second, then learned from.
-        let mut p = rec.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?;
-        p.extend(ids.iter().map(|v| (me.clone(), v.clone(), now)));
+        let mut p = rec
+            .pending_impressions
+            .lock()
+            .map_err(|_| AppError::internal("impressions lock"))?;
+        p.extend(ids.into_iter().map(|v| (me.clone(), v, now)));
         rec.wake.notify_one();
     }
-    // The access policy, last: only what For You may show this viewer.
-    let rows = st.db.for_you_rows(&ids, caller.id()).await?;
-    let mut by_id: HashMap<Id, VideoRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let out: Vec<(VideoRow, ReasonView)> = ids.iter().zip(reasons).filter_map(|(id, r)| by_id.remove(id).map(|row| (row, r))).collect();
     let next = (picks == size).then(|| format!("r1.{sid:x}"));
-    Ok((out, next))
+    Ok((items, next))
 }
 
 /// `GET /api/v1/feed/for-you`.
-pub async fn for_you(st: &AppState, caller: &Caller, personalized: Option<bool>, cursor: Option<&str>, limit: i64) -> AppResult<ForYouPage> {
+pub async fn for_you(
+    st: &AppState,
+    caller: &Caller,
+    personalized: Option<bool>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> AppResult<ForYouPage> {
     let personalized = wants_personalized(caller, personalized);
-    let (rows, next_cursor) = page_rows(st, caller, personalized, cursor, limit).await?;
-    let (rows, reasons): (Vec<VideoRow>, Vec<ReasonView>) = rows.into_iter().unzip();
-    let mut items = views::videos(st, caller, &rows).await?;
-    for (v, r) in items.iter_mut().zip(reasons) {
-        v.reason = Some(r);
-    }
-    Ok(ForYouPage { items, next_cursor, personalized })
+    let (items, next_cursor) = page(st, caller, personalized, cursor, limit).await?;
+    Ok(ForYouPage {
+        items,
+        next_cursor,
+        personalized,
+    })
 }
 
 /// `POST`/`DELETE /api/v1/videos/{id}/not-interested`.
-pub async fn not_interested(st: &AppState, caller: &Caller, id: &str, on: bool) -> AppResult<NotInterested> {
+pub async fn not_interested(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    on: bool,
+) -> AppResult<NotInterested> {
     let me = caller.require()?;
     let v = crate::access::visible_video(st, caller, id).await?;
     st.db.set_not_interested(&me.id, &v.id, on).await?;
@@ -448,8 +740,20 @@ pub async fn not_interested(st: &AppState, caller: &Caller, id: &str, on: bool) 
     let item = g.video(&v.id);
     // Applied at once; when the poller reads the mark back, applying it again
     // changes nothing the feed uses.
-    g.model.observe(&Event { user, item, kind: if on { EventKind::NotInterested } else { EventKind::Interested }, time_ms: kinora_db::now_ms() });
-    Ok(NotInterested { video_id: v.id, not_interested: on })
+    g.model.observe(&Event {
+        user,
+        item,
+        kind: if on {
+            EventKind::NotInterested
+        } else {
+            EventKind::Interested
+        },
+        time_ms: kinora_db::now_ms(),
+    });
+    Ok(NotInterested {
+        video_id: v.id,
+        not_interested: on,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -470,8 +774,21 @@ impl Recommender {
     /// no impressions): the model's share of a request, for the benchmark.
     pub async fn rank_only(&self, viewer: &Id, size: usize) -> usize {
         let g = self.inner.read().await;
-        let Some(&u) = g.account_index.get(viewer) else { return 0 };
-        let rules = PageRules { size, ..PageRules::default() };
-        g.model.rank(u, kinora_db::now_ms(), &HashSet::new(), &rules, &mut rand::thread_rng()).len()
+        let Some(&u) = g.account_index.get(viewer) else {
+            return 0;
+        };
+        let rules = PageRules {
+            size,
+            ..PageRules::default()
+        };
+        g.model
+            .rank(
+                u,
+                kinora_db::now_ms(),
+                &HashSet::new(),
+                &rules,
+                &mut rand::thread_rng(),
+            )
+            .len()
     }
 }

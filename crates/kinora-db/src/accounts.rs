@@ -38,18 +38,38 @@ pub struct NewAccount<'a> {
 /// Account storage.
 pub trait AccountRepo {
     /// Creates an account; [`DbError::Conflict`] when the username is taken.
-    fn create_account(&self, a: NewAccount<'_>) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
-    fn account_by_username(&self, u: &Username) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
-    fn account_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    fn create_account(
+        &self,
+        a: NewAccount<'_>,
+    ) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
+    fn account_by_username(
+        &self,
+        u: &Username,
+    ) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    fn account_by_id(
+        &self,
+        id: &Id,
+    ) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
     /// (accepted followers, accepted followees). Video counts depend on the viewer:
     /// see `Db::visible_count`.
-    fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
+    fn account_counts(
+        &self,
+        id: &Id,
+    ) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
     /// Replaces the password hash.
-    fn set_password_hash(&self, id: &Id, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
+    fn set_password_hash(
+        &self,
+        id: &Id,
+        hash: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
     /// How many accounts exist.
     fn count_accounts(&self) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Sets the profile picture's object key; returns the previous one.
-    fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
+    fn set_avatar(
+        &self,
+        id: &Id,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
 
 pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
@@ -77,12 +97,18 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
 
 impl AccountRepo for Db {
     async fn set_password_hash(&self, id: &Id, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.as_str()).execute(self.pool()).await?;
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     async fn count_accounts(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+            .fetch_one(self.pool())
+            .await?;
         col(&r, "n")
     }
 
@@ -119,18 +145,22 @@ impl AccountRepo for Db {
 
     async fn account_by_username(&self, u: &Username) -> Result<Option<AccountRow>> {
         // An account scheduled for erasure is deactivated: it answers like a missing one.
-        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE username = $1 AND erase_at IS NULL"))
-            .bind(u.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&format!(
+            "SELECT {COLS} FROM accounts WHERE username = $1 AND erase_at IS NULL"
+        ))
+        .bind(u.as_str())
+        .fetch_optional(self.pool())
+        .await?;
         r.as_ref().map(row).transpose()
     }
 
     async fn account_by_id(&self, id: &Id) -> Result<Option<AccountRow>> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE id = $1 AND erase_at IS NULL"))
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&format!(
+            "SELECT {COLS} FROM accounts WHERE id = $1 AND erase_at IS NULL"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -154,7 +184,11 @@ impl AccountRepo for Db {
             .map(|r| col::<Option<String>>(&r, "avatar_key"))
             .transpose()?
             .flatten();
-        sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2").bind(key).bind(id.as_str()).execute(self.pool()).await?;
+        sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2")
+            .bind(key)
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
         Ok(old)
     }
 }

@@ -50,7 +50,9 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
         let mut tx = db.pool().begin().await?;
         if db.backend() == Backend::Postgres {
             // Serialise concurrent starters (several API nodes) on one lock.
-            sqlx::query("SELECT pg_advisory_xact_lock(7212)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7212)")
+                .execute(&mut *tx)
+                .await?;
         }
         let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
             .bind(m.version)
@@ -66,7 +68,10 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
-            .map_err(|source| DbError::Migration { version: m.version.into(), source })?;
+            .map_err(|source| DbError::Migration {
+                version: m.version.into(),
+                source,
+            })?;
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(m.version)
             .bind(crate::now_ms())

@@ -2,7 +2,7 @@
 //! hashtags, and the events it learns from, in time order; and what it writes:
 //! impressions and "not interested" marks.
 
-use crate::visibility::{discoverable, not_muted, video_visible_to};
+use crate::visibility::discoverable;
 use crate::{col, now_ms, Db, Result, VideoRow};
 use kinora_core::Id;
 
@@ -75,8 +75,12 @@ impl Db {
 
     /// (video, hashtag) pairs.
     pub async fn rec_tags(&self) -> Result<Vec<(Id, String)>> {
-        let rows = sqlx::query("SELECT video_id, tag FROM video_tags").fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?))).collect()
+        let rows = sqlx::query("SELECT video_id, tag FROM video_tags")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?)))
+            .collect()
     }
 
     /// Events at or after `since_ms`, oldest first.
@@ -86,7 +90,11 @@ impl Db {
             Ok(RecEvent {
                 kind,
                 account: Id::from_trusted(col(r, "account_id")?),
-                video: if video { Some(Id::from_trusted(col(r, "video_id")?)) } else { None },
+                video: if video {
+                    Some(Id::from_trusted(col(r, "video_id")?))
+                } else {
+                    None
+                },
                 followee: None,
                 created_at: col(r, "created_at")?,
                 watched_ms: 0,
@@ -149,7 +157,11 @@ impl Db {
                 .execute(self.pool())
                 .await?;
         } else {
-            sqlx::query("DELETE FROM not_interested WHERE account_id = $1 AND video_id = $2").bind(account.as_str()).bind(video.as_str()).execute(self.pool()).await?;
+            sqlx::query("DELETE FROM not_interested WHERE account_id = $1 AND video_id = $2")
+                .bind(account.as_str())
+                .bind(video.as_str())
+                .execute(self.pool())
+                .await?;
         }
         Ok(())
     }
@@ -173,42 +185,105 @@ impl Db {
     }
 
     pub async fn set_personalized_feed(&self, account: &Id, on: bool) -> Result<()> {
-        sqlx::query("UPDATE accounts SET personalized_feed = $1 WHERE id = $2").bind(i64::from(on)).bind(account.as_str()).execute(self.pool()).await?;
+        sqlx::query("UPDATE accounts SET personalized_feed = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(account.as_str())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
-    /// The videos with these ids that For You may show `viewer` (discoverable, not
-    /// blocked either way, not muted), in no particular order: the access policy,
-    /// applied last.
-    pub async fn for_you_rows(&self, ids: &[Id], viewer: Option<&Id>) -> Result<Vec<VideoRow>> {
-        if ids.is_empty() {
+    /// Every video For You may show anyone (`policy::discoverable`), or those of
+    /// `ids` that are, each with its served objects (largest first): the cards the
+    /// recommender keeps in memory so a page needs no query.
+    pub async fn feed_cards(
+        &self,
+        ids: Option<&[Id]>,
+    ) -> Result<Vec<(VideoRow, Vec<crate::MediaObject>)>> {
+        if ids.is_some_and(<[Id]>::is_empty) {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (0..ids.len()).map(|k| format!("${}", k + 2)).collect();
-        // SQLite: the ids first, materialised, then joined in that order; otherwise
-        // it prefers the (status, visibility) index and walks every ready public
-        // video (14 ms at 100k videos instead of 0.02). PostgreSQL plans the plain
-        // join well (and the CTE form made its p99 worse).
-        let (cols, list) = (crate::videos::COLS_PUB, placeholders.join(", "));
-        let from = match self.backend() {
-            crate::Backend::Sqlite => format!(
-                "WITH picked AS MATERIALIZED (SELECT id FROM videos WHERE id IN ({list})) \
-                 SELECT {cols} FROM picked p CROSS JOIN videos v CROSS JOIN accounts a WHERE v.id = p.id AND a.id = v.account_id"
+        let filter = match ids {
+            Some(ids) => format!(
+                " AND v.id IN ({})",
+                crate::social::placeholders(1, ids.len())
             ),
-            crate::Backend::Postgres => format!("SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.id IN ({list})"),
+            None => String::new(),
         };
-        let sql = format!(
-            "{from} AND {disc} AND {vis} AND {muted}",
-            disc = discoverable(),
-            vis = video_visible_to(1),
-            muted = not_muted(1)
-        );
-        let mut q = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned()));
-        for id in ids {
+        let sql = format!("SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE {disc}{filter}", cols = crate::videos::COLS_PUB, disc = discoverable());
+        let mut q = sqlx::query(&sql);
+        for id in ids.unwrap_or_default() {
             q = q.bind(id.as_str().to_owned());
         }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter().map(crate::videos::row_pub).collect()
+        let rows: Vec<VideoRow> = q
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(crate::videos::row_pub)
+            .collect::<Result<_>>()?;
+        let sql = format!(
+            "SELECT mo.video_id, mo.name, mo.object_key, mo.mime, mo.width, mo.height, mo.bitrate, mo.bytes, mo.sha256 \
+             FROM media_objects mo JOIN videos v ON v.id = mo.video_id JOIN accounts a ON a.id = v.account_id \
+             WHERE {disc}{filter} ORDER BY mo.video_id, mo.height * mo.width DESC, mo.name",
+            disc = discoverable()
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids.unwrap_or_default() {
+            q = q.bind(id.as_str().to_owned());
+        }
+        let mut objects: std::collections::HashMap<String, Vec<crate::MediaObject>> =
+            std::collections::HashMap::new();
+        for r in q.fetch_all(self.pool()).await? {
+            objects
+                .entry(col(&r, "video_id")?)
+                .or_default()
+                .push(crate::MediaObject {
+                    name: col(&r, "name")?,
+                    object_key: col(&r, "object_key")?,
+                    mime: col(&r, "mime")?,
+                    width: col(&r, "width")?,
+                    height: col(&r, "height")?,
+                    bitrate: col(&r, "bitrate")?,
+                    bytes: col(&r, "bytes")?,
+                    sha256: col(&r, "sha256")?,
+                });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|v| {
+                let o = objects.remove(v.id.as_str()).unwrap_or_default();
+                (v, o)
+            })
+            .collect())
+    }
+
+    /// (viewer, creator) pairs a feed must keep apart: blocks either way, mutes.
+    pub async fn feed_hidden_pairs(&self) -> Result<Vec<(Id, Id)>> {
+        let rows = sqlx::query(
+            "SELECT blocker_id AS a, blocked_id AS b FROM blocks UNION ALL SELECT blocked_id, blocker_id FROM blocks \
+             UNION ALL SELECT muter_id, muted_id FROM mutes",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    Id::from_trusted(col(r, "a")?),
+                    Id::from_trusted(col(r, "b")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// A cheap summary that changes when a block or mute is made or undone.
+    pub async fn feed_hidden_fingerprint(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(t % 1000000007 + 1), 0) AS BIGINT) AS s FROM \
+             (SELECT created_at AS t FROM blocks UNION ALL SELECT created_at + 7 FROM mutes) x",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((col(&r, "n")?, col(&r, "s")?))
     }
 }
 
@@ -230,7 +305,11 @@ fn synth_id(kind: char, n: usize) -> String {
 
 impl Db {
     /// Seeds [`Synthetic`] data in batches; `progress` gets rows written so far.
-    pub async fn seed_synthetic(&self, s: Synthetic, progress: &(dyn Fn(usize) + Sync)) -> Result<()> {
+    pub async fn seed_synthetic(
+        &self,
+        s: Synthetic,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<()> {
         let now = now_ms();
         let mut done = 0usize;
         const BATCH: usize = 400;
@@ -238,16 +317,29 @@ impl Db {
             if rows.is_empty() {
                 return Ok(());
             }
-            sqlx::query(&format!("{head} VALUES {}", rows.join(","))).execute(db.pool()).await?;
+            sqlx::query(&format!("{head} VALUES {}", rows.join(",")))
+                .execute(db.pool())
+                .await?;
             Ok(())
         }
         let accounts = s.creators + s.viewers;
         for chunk in (0..accounts).collect::<Vec<_>>().chunks(BATCH) {
             let rows: Vec<String> = chunk
                 .iter()
-                .map(|&a| format!("('{}', 'bench{a}', 'x', 'local', {})", synth_id('a', a), now - 40 * 86_400_000))
+                .map(|&a| {
+                    format!(
+                        "('{}', 'bench{a}', 'x', 'local', {})",
+                        synth_id('a', a),
+                        now - 40 * 86_400_000
+                    )
+                })
                 .collect();
-            run_batch(self, "INSERT INTO accounts (id, username, password_hash, region, created_at)", &rows).await?;
+            run_batch(
+                self,
+                "INSERT INTO accounts (id, username, password_hash, region, created_at)",
+                &rows,
+            )
+            .await?;
             done += chunk.len();
             progress(done);
         }
@@ -255,7 +347,8 @@ impl Db {
             let mut rows = Vec::new();
             let mut tags = Vec::new();
             for &v in chunk {
-                let created = now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
+                let created =
+                    now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
                 let creator = v % s.creators.max(1);
                 rows.push(format!(
                     "('{}', '{}', 'bench video {v} #t{}', 'public', 'ready', 'local', 'k', 1, {created}, {created}, 15000, {})",
@@ -264,10 +357,19 @@ impl Db {
                     v % s.topics.max(1),
                     v % 1000
                 ));
-                tags.push(format!("('{}', 't{}', {created})", synth_id('v', v), v % s.topics.max(1)));
+                tags.push(format!(
+                    "('{}', 't{}', {created})",
+                    synth_id('v', v),
+                    v % s.topics.max(1)
+                ));
             }
             run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms, feed_score)", &rows).await?;
-            run_batch(self, "INSERT INTO video_tags (video_id, tag, created_at)", &tags).await?;
+            run_batch(
+                self,
+                "INSERT INTO video_tags (video_id, tag, created_at)",
+                &tags,
+            )
+            .await?;
             done += chunk.len();
             progress(done);
         }
@@ -293,7 +395,8 @@ impl Db {
                     (r / 10) % s.videos
                 };
                 let completed = r % 3 != 0;
-                let t = now - 30 * 86_400_000 + (e as i64 * 30 * 86_400_000) / s.events.max(1) as i64;
+                let t =
+                    now - 30 * 86_400_000 + (e as i64 * 30 * 86_400_000) / s.events.max(1) as i64;
                 rows.push(format!(
                     "('{}', '{}', '{}', {}, {}, {t}, 0)",
                     synth_id('e', e),

@@ -39,11 +39,19 @@ pub trait TokenRepo {
         expires_at: Option<i64>,
     ) -> impl std::future::Future<Output = Result<()>> + Send;
     /// The live (unexpired) token with this hash and kind.
-    fn find_token(&self, hash: &str, kind: TokenKind) -> impl std::future::Future<Output = Result<Option<TokenRow>>> + Send;
+    fn find_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+    ) -> impl std::future::Future<Output = Result<Option<TokenRow>>> + Send;
     fn revoke_token(&self, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
     /// Revokes every token and session of `account` but `except` (a token hash);
     /// returns how many.
-    fn revoke_all_tokens(&self, account: &Id, except: Option<&str>) -> impl std::future::Future<Output = Result<u64>> + Send;
+    fn revoke_all_tokens(
+        &self,
+        account: &Id,
+        except: Option<&str>,
+    ) -> impl std::future::Future<Output = Result<u64>> + Send;
     /// Deletes tokens and sessions whose time is up.
     fn delete_expired_tokens(&self) -> impl std::future::Future<Output = Result<u64>> + Send;
 }
@@ -82,13 +90,19 @@ impl TokenRepo for Db {
         .fetch_optional(self.pool())
         .await?;
         r.map(|r| {
-            Ok(TokenRow { account_id: Id::from_trusted(col(&r, "account_id")?), csrf: col(&r, "csrf")? })
+            Ok(TokenRow {
+                account_id: Id::from_trusted(col(&r, "account_id")?),
+                csrf: col(&r, "csrf")?,
+            })
         })
         .transpose()
     }
 
     async fn revoke_token(&self, hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE hash = $1").bind(hash).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM tokens WHERE hash = $1")
+            .bind(hash)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -113,7 +127,12 @@ impl TokenRepo for Db {
 impl Db {
     /// Records where a token or session was made: the client's address key and device.
     pub async fn set_token_origin(&self, hash: &str, client: &str, device: &str) -> Result<()> {
-        sqlx::query("UPDATE tokens SET client = $1, device = $2 WHERE hash = $3").bind(client).bind(device).bind(hash).execute(self.pool()).await?;
+        sqlx::query("UPDATE tokens SET client = $1, device = $2 WHERE hash = $3")
+            .bind(client)
+            .bind(device)
+            .bind(hash)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 }

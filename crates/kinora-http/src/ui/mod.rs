@@ -27,7 +27,11 @@ pub struct Layout {
 
 impl Layout {
     fn new(v: &Viewer, tab: &'static str) -> Layout {
-        Layout { csrf: v.csrf().map(str::to_owned), username: v.account().map(|a| a.username.to_string()), tab }
+        Layout {
+            csrf: v.csrf().map(str::to_owned),
+            username: v.account().map(|a| a.username.to_string()),
+            tab,
+        }
     }
 }
 
@@ -60,7 +64,10 @@ impl Card {
     fn from_view(v: &VideoView, first: bool) -> Option<Card> {
         let sources = v.sources.as_ref()?;
         // The default (and the one link previews get): the best rendition up to 720p.
-        let src = sources.iter().find(|o| o.width.min(o.height) <= 720).or(sources.last())?;
+        let src = sources
+            .iter()
+            .find(|o| o.width.min(o.height) <= 720)
+            .or(sources.last())?;
         let poster = v.poster_url.clone()?;
         let list: Vec<serde_json::Value> = sources
             .iter()
@@ -80,7 +87,11 @@ impl Card {
             comments: v.counts.comments,
             liked: v.liked_by_me,
             duration_ms: v.duration_ms.unwrap_or(0),
-            reason: v.reason.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
+            reason: v
+                .reason
+                .as_ref()
+                .map(|r| r.text.clone())
+                .unwrap_or_default(),
             reason_code: v.reason.as_ref().map_or("", |r| r.code),
         })
     }
@@ -127,7 +138,10 @@ struct AboutDataPage {
 
 /// `/about/data`: the privacy page, generated from the personal-data registry.
 pub async fn about_data(State(st): State<AppState>, viewer: Viewer) -> Response {
-    render(AboutDataPage { layout: Layout::new(&viewer, ""), d: kinora_app::residency::declaration(&st) })
+    render(AboutDataPage {
+        layout: Layout::new(&viewer, ""),
+        d: kinora_app::residency::declaration(&st),
+    })
 }
 
 #[derive(Template)]
@@ -259,7 +273,6 @@ struct SettingsPage {
     personalized_feed: bool,
 }
 
-
 /// Pages differ per viewer and carry CSRF tokens: no cache may keep them.
 fn render(t: impl Template) -> Response {
     match t.render() {
@@ -292,7 +305,12 @@ struct FeedKind {
 /// [`feed_cards`] as the same cards.
 /// A page of a feed: For You from the recommender (its own cursors), Following
 /// from the database. (items, next cursor, personalised)
-async fn load_feed(st: &AppState, viewer: &Viewer, feed: Feed, cursor: Option<&str>) -> Result<(Vec<VideoView>, Option<String>, bool), AppError> {
+async fn load_feed(
+    st: &AppState,
+    viewer: &Viewer,
+    feed: Feed,
+    cursor: Option<&str>,
+) -> Result<(Vec<VideoView>, Option<String>, bool), AppError> {
     match feed {
         Feed::ForYou => {
             let p = kinora_app::recommend::for_you(st, &viewer.caller, None, cursor, PAGE).await?;
@@ -332,7 +350,12 @@ pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
         tab: "home",
         title: "For You",
         feed: "for-you",
-        empty: ["Nothing to watch yet", "Be the first: post a video and it will show up here.", "/upload", "Upload a video"],
+        empty: [
+            "Nothing to watch yet",
+            "Be the first: post a video and it will show up here.",
+            "/upload",
+            "Upload a video",
+        ],
     };
     feed_page(&st, &viewer, Feed::ForYou, kind).await
 }
@@ -362,20 +385,36 @@ pub struct CursorQuery {
 
 /// `GET /feed/{for-you|following}/cards?cursor=`: the next page of a feed as the
 /// same cards as the first page, with the cursor after it in `X-Next-Cursor`.
-pub async fn feed_cards(State(st): State<AppState>, viewer: Viewer, Path(kind): Path<String>, Query(q): Query<CursorQuery>) -> Response {
-    let Some(feed) = Feed::parse(&kind) else { return not_found_page(&viewer) };
+pub async fn feed_cards(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    Path(kind): Path<String>,
+    Query(q): Query<CursorQuery>,
+) -> Response {
+    let Some(feed) = Feed::parse(&kind) else {
+        return not_found_page(&viewer);
+    };
     let (items, next, _) = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    let mut r = render(CardsFragment { cards: cards(&items).into_iter().map(|c| Card { first: false, ..c }).collect() });
+    let mut r = render(CardsFragment {
+        cards: cards(&items)
+            .into_iter()
+            .map(|c| Card { first: false, ..c })
+            .collect(),
+    });
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         r.headers_mut().insert("x-next-cursor", next);
     }
     r
 }
 
-pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+pub async fn video_page(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
     let v = match access::visible_video(&st, &viewer.caller, &id).await {
         Ok(v) if v.status == VideoStatus::Ready => v,
         Ok(v) => {
@@ -405,14 +444,32 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
         Ok(view) => view,
         Err(e) => return page_error(&viewer, e),
     };
-    let Some(c) = Card::from_view(&view, true) else { return not_found_page(&viewer) };
+    let Some(c) = Card::from_view(&view, true) else {
+        return not_found_page(&viewer);
+    };
     let title = {
-        let t: String = c.caption.lines().next().unwrap_or("").chars().take(80).collect();
-        if t.is_empty() { "a video on Kinora".to_owned() } else { t }
+        let t: String = c
+            .caption
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect();
+        if t.is_empty() {
+            "a video on Kinora".to_owned()
+        } else {
+            t
+        }
     };
     let base = &st.base_url;
-    let owner_edit = (viewer.id() == Some(&v.account_id))
-        .then(|| (v.caption.as_str().to_owned(), v.visibility.as_str().to_owned(), v.comments_setting.as_str().to_owned()));
+    let owner_edit = (viewer.id() == Some(&v.account_id)).then(|| {
+        (
+            v.caption.as_str().to_owned(),
+            v.visibility.as_str().to_owned(),
+            v.comments_setting.as_str().to_owned(),
+        )
+    });
     render(VideoPage {
         layout: Layout::new(&viewer, "home"),
         owner_edit,
@@ -426,17 +483,34 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
-pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): Path<String>) -> Response {
-    let Some(name) = handle.strip_prefix('@') else { return not_found_page(&viewer) };
+pub async fn profile(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    Path(handle): Path<String>,
+) -> Response {
+    let Some(name) = handle.strip_prefix('@') else {
+        return not_found_page(&viewer);
+    };
     let result = async {
         let (a, rel) = access::visible_account(&st, &viewer.caller, name).await?;
         let account = views::account(&st, &viewer.caller, &a).await?;
-        let videos = feeds::account_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?;
+        let videos =
+            feeds::account_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?;
         let show_liked = access::may_see_likes(rel, &a);
-        let liked = if show_liked { social::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?.items } else { vec![] };
+        let liked = if show_liked {
+            social::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60))
+                .await?
+                .items
+        } else {
+            vec![]
+        };
         Ok::<_, AppError>((a, account, videos.items, liked, show_liked))
     }
     .await;
@@ -453,7 +527,12 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
     };
     render(ProfilePage {
         layout: Layout::new(&viewer, if is_me { "me" } else { "" }),
-        initial: account.display_name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default(),
+        initial: account
+            .display_name
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_default(),
         username: account.username.clone(),
         display_name: account.display_name.clone(),
         bio: account.bio.clone(),
@@ -479,10 +558,17 @@ pub struct SearchParams {
 }
 
 pub async fn search_page(viewer: Viewer, Query(p): Query<SearchParams>) -> Response {
-    render(SearchPage { layout: Layout::new(&viewer, "search"), q: p.q.unwrap_or_default().chars().take(100).collect() })
+    render(SearchPage {
+        layout: Layout::new(&viewer, "search"),
+        q: p.q.unwrap_or_default().chars().take(100).collect(),
+    })
 }
 
-pub async fn tag_page(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> Response {
+pub async fn tag_page(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    Path(tag): Path<String>,
+) -> Response {
     match feeds::tag_videos(&st, &viewer.caller, &tag, &PageRequest::first(60)).await {
         Ok(page) => render(TagPage {
             layout: Layout::new(&viewer, "search"),
@@ -499,11 +585,15 @@ pub async fn inbox(viewer: Viewer) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login").into_response();
     }
-    render(InboxPage { layout: Layout::new(&viewer, "inbox") })
+    render(InboxPage {
+        layout: Layout::new(&viewer, "inbox"),
+    })
 }
 
 pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
-    let Some(a) = viewer.account() else { return Redirect::to("/login").into_response() };
+    let Some(a) = viewer.account() else {
+        return Redirect::to("/login").into_response();
+    };
     render(SettingsPage {
         layout: Layout::new(&viewer, "me"),
         residency: kinora_app::residency::describe(&st, &a.region),
@@ -528,7 +618,10 @@ struct TransparencyPage {
 /// the log, with the checkpoint and how to check it.
 pub async fn transparency(State(st): State<AppState>, viewer: Viewer) -> Response {
     match kinora_app::transparency::report(&st).await {
-        Ok(r) => render(TransparencyPage { layout: Layout::new(&viewer, ""), r }),
+        Ok(r) => render(TransparencyPage {
+            layout: Layout::new(&viewer, ""),
+            r,
+        }),
         Err(e) => page_error(&viewer, e),
     }
 }
@@ -543,13 +636,19 @@ struct AccessLogPage {
 
 /// Settings → "Who accessed my data": every logged staff or legal access, newest first.
 pub async fn access_log(State(st): State<AppState>, viewer: Viewer) -> Response {
-    let Some(a) = viewer.account() else { return Redirect::to("/login?next=/settings/access").into_response() };
+    let Some(a) = viewer.account() else {
+        return Redirect::to("/login?next=/settings/access").into_response();
+    };
     match kinora_app::staff::history_of(&st, &a.id).await {
         Ok(h) => {
             let tree_size = h.items.first().map_or(0, |r| r.tree_size);
             let mut items = h.items;
             items.reverse();
-            render(AccessLogPage { layout: Layout::new(&viewer, "me"), items, tree_size })
+            render(AccessLogPage {
+                layout: Layout::new(&viewer, "me"),
+                items,
+                tree_size,
+            })
         }
         Err(e) => page_error(&viewer, e),
     }
@@ -559,11 +658,15 @@ pub async fn upload(viewer: Viewer) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/upload").into_response();
     }
-    render(UploadPage { layout: Layout::new(&viewer, "upload") })
+    render(UploadPage {
+        layout: Layout::new(&viewer, "upload"),
+    })
 }
 
 fn not_found_page(viewer: &Viewer) -> Response {
-    let mut r = render(NotFoundPage { layout: Layout::new(viewer, "") });
+    let mut r = render(NotFoundPage {
+        layout: Layout::new(viewer, ""),
+    });
     *r.status_mut() = StatusCode::NOT_FOUND;
     r
 }
@@ -600,12 +703,25 @@ fn auth_page(signup: bool, csrf: String, username: String, error: Option<String>
 /// scheme), else home.
 fn local_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains(['\\', '\r', '\n']) && n.len() <= 512 => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains(['\\', '\r', '\n'])
+                && n.len() <= 512 =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
 
-fn auth_page_offering(signup: bool, csrf: String, username: String, error: Option<String>, offer_cancel: bool) -> AuthPage {
+fn auth_page_offering(
+    signup: bool,
+    csrf: String,
+    username: String,
+    error: Option<String>,
+    offer_cancel: bool,
+) -> AuthPage {
     AuthPage {
         next: String::new(),
         offer_cancel,
@@ -613,7 +729,11 @@ fn auth_page_offering(signup: bool, csrf: String, username: String, error: Optio
         // own double-submit token, not the session (a signed-in person may submit a
         // sign-in form opened in another tab).
         layout: Layout::new(&Viewer::anonymous(), "login"),
-        heading: if signup { "Create your account" } else { "Sign in" },
+        heading: if signup {
+            "Create your account"
+        } else {
+            "Sign in"
+        },
         action: if signup { "/signup" } else { "/login" },
         signup,
         csrf,
@@ -623,7 +743,12 @@ fn auth_page_offering(signup: bool, csrf: String, username: String, error: Optio
 }
 
 /// Signed in already: the sign-in and sign-up pages send you home.
-pub async fn login_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar, Query(q): Query<NextParam>) -> Response {
+pub async fn login_page(
+    State(st): State<AppState>,
+    viewer: Viewer,
+    jar: CookieJar,
+    Query(q): Query<NextParam>,
+) -> Response {
     let next = local_next(q.next.as_deref());
     if viewer.account().is_some() {
         return Redirect::to(&next).into_response();
@@ -659,11 +784,24 @@ pub struct AuthForm {
     next: Option<String>,
 }
 
-fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError) -> Response {
+fn form_error(
+    st: &AppState,
+    jar: CookieJar,
+    signup: bool,
+    username: String,
+    e: AppError,
+) -> Response {
     form_error_next(st, jar, signup, username, e, String::new())
 }
 
-fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError, next: String) -> Response {
+fn form_error_next(
+    st: &AppState,
+    jar: CookieJar,
+    signup: bool,
+    username: String,
+    e: AppError,
+    next: String,
+) -> Response {
     let (jar, csrf) = form_csrf(st, jar);
     let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let offer_cancel = e.code == ErrorCode::AccountScheduledForDeletion;
@@ -671,16 +809,30 @@ fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String
     page.next = next;
     let mut r = (jar, render(page)).into_response();
     *r.status_mut() = status;
-    if let Some(s) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+    if let Some(s) = e
+        .retry_after
+        .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+    {
         r.headers_mut().insert(header::RETRY_AFTER, s);
     }
     r
 }
 
 /// A new session cookie (the browser's old session, if any, is revoked).
-async fn start_session(st: &AppState, jar: CookieJar, account: &Id, client: &ClientAddr) -> Result<CookieJar, AppError> {
+async fn start_session(
+    st: &AppState,
+    jar: CookieJar,
+    account: &Id,
+    client: &ClientAddr,
+) -> Result<CookieJar, AppError> {
     let previous = jar.get(SESSION_COOKIE).map(|c| hash_secret(c.value()));
-    let (secret, _csrf, ttl_secs) = accounts::start_session(st, account, previous.as_deref(), (&client.key, &client.device)).await?;
+    let (secret, _csrf, ttl_secs) = accounts::start_session(
+        st,
+        account,
+        previous.as_deref(),
+        (&client.key, &client.device),
+    )
+    .await?;
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .path("/")
         .http_only(true)
@@ -702,13 +854,32 @@ fn csrf_error() -> AppError {
     AppError::forbidden("The form expired. Please try again.")
 }
 
-pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
-    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
+pub async fn login_submit(
+    State(st): State<AppState>,
+    client: ClientAddr,
+    jar: CookieJar,
+    Form(f): Form<AuthForm>,
+) -> Response {
+    let username: String = f
+        .username
+        .clone()
+        .unwrap_or_default()
+        .chars()
+        .take(30)
+        .collect();
     if !csrf_ok(&jar, &f) {
         return form_error(&st, jar, false, username, csrf_error());
     }
     let cancel = f.cancel_deletion.as_deref() == Some("1");
-    match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref(), cancel).await {
+    match accounts::check_credentials(
+        &st,
+        &client.key,
+        f.username.as_deref(),
+        f.password.as_deref(),
+        cancel,
+    )
+    .await
+    {
         Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to(&local_next(f.next.as_deref()))).into_response(),
             Err(e) => ApiError(e).into_response(),
@@ -717,12 +888,27 @@ pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: C
     }
 }
 
-pub async fn signup_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
-    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
+pub async fn signup_submit(
+    State(st): State<AppState>,
+    client: ClientAddr,
+    jar: CookieJar,
+    Form(f): Form<AuthForm>,
+) -> Response {
+    let username: String = f
+        .username
+        .clone()
+        .unwrap_or_default()
+        .chars()
+        .take(30)
+        .collect();
     if !csrf_ok(&jar, &f) {
         return form_error(&st, jar, true, username, csrf_error());
     }
-    let s = accounts::SignUp { username: f.username.clone(), password: f.password.clone(), email: f.email.clone() };
+    let s = accounts::SignUp {
+        username: f.username.clone(),
+        password: f.password.clone(),
+        email: f.email.clone(),
+    };
     match accounts::register(&st, &client.key, s).await {
         Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to("/upload")).into_response(),
@@ -737,7 +923,11 @@ pub struct LogoutForm {
     csrf: Option<String>,
 }
 
-pub async fn logout(State(st): State<AppState>, jar: CookieJar, Form(f): Form<LogoutForm>) -> Response {
+pub async fn logout(
+    State(st): State<AppState>,
+    jar: CookieJar,
+    Form(f): Form<LogoutForm>,
+) -> Response {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let hash = hash_secret(c.value());
         if let Ok(Some((_, csrf))) = accounts::authenticate(&st, &hash, TokenKind::Session).await {
@@ -757,11 +947,27 @@ pub async fn logout(State(st): State<AppState>, jar: CookieJar, Form(f): Form<Lo
 /// The embedded CSS and JS.
 pub async fn static_file(Path(file): Path<String>) -> Response {
     let (body, mime) = match file.as_str() {
-        "app.css" => (include_str!("../../static/app.css"), "text/css; charset=utf-8"),
-        "app.js" => (include_str!("../../static/app.js"), "text/javascript; charset=utf-8"),
+        "app.css" => (
+            include_str!("../../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "app.js" => (
+            include_str!("../../static/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
         // tus-js-client 4.3.1, MIT licence: static/vendor/tus-js-client.LICENSE.
-        "tus.min.js" => (include_str!("../../static/vendor/tus.min.js"), "text/javascript; charset=utf-8"),
+        "tus.min.js" => (
+            include_str!("../../static/vendor/tus.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
-    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -12,13 +12,17 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 both!(for_you_learns_explains_and_can_be_switched_off);
+both!(for_you_applies_the_policy_from_memory_at_once);
 
 fn items(page: &Value) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
 fn ids(page: &Value) -> Vec<String> {
-    items(page).iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+    items(page)
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
@@ -33,7 +37,9 @@ async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
         let tok = app.signup(&name).await;
         let t = if c % 2 == 0 { "cooking" } else { "cars" };
         for k in 0..3 {
-            let v = app.upload_and_wait(&tok, &f, &format!("clip {k} #{t}"), "public").await;
+            let v = app
+                .upload_and_wait(&tok, &f, &format!("clip {k} #{t}"), "public")
+                .await;
             let id = v["id"].as_str().unwrap().to_owned();
             topic.insert(id.clone(), t);
             creator.insert(id, name.clone());
@@ -43,17 +49,35 @@ async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
     let other = app.signup("other").await;
 
     // Cold start: a page with a reason for every item, the rules kept.
-    let (s, first) = app.get_json("/api/v1/feed/for-you?limit=10", Some(&viewer)).await;
+    let (s, first) = app
+        .get_json("/api/v1/feed/for-you?limit=10", Some(&viewer))
+        .await;
     assert_eq!(s, 200, "{first}");
     assert_eq!(first["personalized"], true);
     assert_eq!(items(&first).len(), 10, "{first}");
     for v in items(&first) {
         let code = v["reason"]["code"].as_str().unwrap();
-        assert!(["following", "similar", "topic", "trending", "new", "exploration"].contains(&code), "{v}");
+        assert!(
+            [
+                "following",
+                "similar",
+                "topic",
+                "trending",
+                "new",
+                "exploration"
+            ]
+            .contains(&code),
+            "{v}"
+        );
         assert!(!v["reason"]["text"].as_str().unwrap().is_empty());
     }
     let rules_hold = |page: &Value| {
-        let names: Vec<&String> = ids(page).iter().map(|i| &creator[i]).collect::<Vec<_>>().into_iter().collect();
+        let names: Vec<&String> = ids(page)
+            .iter()
+            .map(|i| &creator[i])
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         for w in names.windows(2) {
             assert_ne!(w[0], w[1], "one creator twice in a row: {names:?}");
         }
@@ -61,7 +85,10 @@ async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
         for n in &names {
             *per.entry(n).or_default() += 1;
         }
-        assert!(per.values().all(|n| *n <= 2), "at most two per page of ten: {per:?}");
+        assert!(
+            per.values().all(|n| *n <= 2),
+            "at most two per page of ten: {per:?}"
+        );
     };
     rules_hold(&first);
 
@@ -74,45 +101,105 @@ async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
     for round in 0..3 {
         for v in items(&page) {
             let id = v["id"].as_str().unwrap();
-            assert!(seen.insert(id.to_owned()), "a repeat within the session: {id}");
+            assert!(
+                seen.insert(id.to_owned()),
+                "a repeat within the session: {id}"
+            );
             if round > 0 {
                 continue;
             }
             let through = topic[id] == "cooking";
-            let body = if through { json!({"watched_ms": 1000, "completed": true}) } else { json!({"watched_ms": 400, "completed": false}) };
-            assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{id}/views"), &viewer, Some(body)).await.0, 204);
+            let body = if through {
+                json!({"watched_ms": 1000, "completed": true})
+            } else {
+                json!({"watched_ms": 400, "completed": false})
+            };
+            assert_eq!(
+                app.call(
+                    M::POST,
+                    &format!("/api/v1/videos/{id}/views"),
+                    &viewer,
+                    Some(body)
+                )
+                .await
+                .0,
+                204
+            );
         }
-        let Some(c) = page["next_cursor"].as_str().map(str::to_owned) else { break };
+        let Some(c) = page["next_cursor"].as_str().map(str::to_owned) else {
+            break;
+        };
         // (Later pages of a session on a server this small run out of other
         // creators: the rules give way rather than stop the feed. The crate's
         // property test checks every page where there is a choice.)
-        page = app.get_json(&format!("/api/v1/feed/for-you?limit=10&cursor={c}"), Some(&viewer)).await.1;
+        page = app
+            .get_json(
+                &format!("/api/v1/feed/for-you?limit=10&cursor={c}"),
+                Some(&viewer),
+            )
+            .await
+            .1;
         if items(&page).is_empty() {
             break;
         }
     }
-    assert!(seen.len() >= 17, "the session walked the whole server: {}", seen.len());
+    assert!(
+        seen.len() >= 17,
+        "the session walked the whole server: {}",
+        seen.len()
+    );
     // Events reach the model within seconds; a fresh session is mostly cooking
     // (among what the viewer has not watched to the end).
     let start = std::time::Instant::now();
     loop {
-        let p = app.get_json("/api/v1/feed/for-you?limit=6", Some(&viewer)).await.1;
+        let p = app
+            .get_json("/api/v1/feed/for-you?limit=6", Some(&viewer))
+            .await
+            .1;
         let on = ids(&p).iter().filter(|i| topic[*i] == "cooking").count();
         shares.push(on);
         if ids(&p).len() >= 4 && on * 2 > ids(&p).len() {
-            assert!(items(&p).iter().any(|v| matches!(v["reason"]["code"].as_str(), Some("topic" | "similar"))), "{p}");
+            assert!(
+                items(&p)
+                    .iter()
+                    .any(|v| matches!(v["reason"]["code"].as_str(), Some("topic" | "similar"))),
+                "{p}"
+            );
             break;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(15), "not mostly cooking after watching cooking: {shares:?} {p}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "not mostly cooking after watching cooking: {shares:?} {p}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 
     // Not interested: never again, whatever the session.
-    let p = app.get_json("/api/v1/feed/for-you?limit=10", Some(&other)).await.1;
+    let p = app
+        .get_json("/api/v1/feed/for-you?limit=10", Some(&other))
+        .await
+        .1;
     let gone = ids(&p)[0].clone();
-    let (s, r) = app.call(M::POST, &format!("/api/v1/videos/{gone}/not-interested"), &other, None).await;
+    let (s, r) = app
+        .call(
+            M::POST,
+            &format!("/api/v1/videos/{gone}/not-interested"),
+            &other,
+            None,
+        )
+        .await;
     assert_eq!((s, r["not_interested"].as_bool()), (200, Some(true)), "{r}");
-    assert_eq!(app.call(M::POST, "/api/v1/videos/AAAAAAAAAAAAAAAA/not-interested", &other, None).await.0, 404);
+    assert_eq!(
+        app.call(
+            M::POST,
+            "/api/v1/videos/AAAAAAAAAAAAAAAA/not-interested",
+            &other,
+            None
+        )
+        .await
+        .0,
+        404
+    );
     for _ in 0..5 {
         let mut cursor: Option<String> = None;
         for _ in 0..3 {
@@ -128,42 +215,293 @@ async fn for_you_learns_explains_and_can_be_switched_off(b: Backend) {
             }
         }
     }
-    let (s, r) = app.call(M::DELETE, &format!("/api/v1/videos/{gone}/not-interested"), &other, None).await;
+    let (s, r) = app
+        .call(
+            M::DELETE,
+            &format!("/api/v1/videos/{gone}/not-interested"),
+            &other,
+            None,
+        )
+        .await;
     assert_eq!((s, r["not_interested"].as_bool()), (200, Some(false)));
 
     // Without profiling: the same for two different viewers, and for the signed-out.
-    let a = ids(&app.get_json("/api/v1/feed/for-you?personalized=false&limit=10", Some(&viewer)).await.1);
-    let b2 = ids(&app.get_json("/api/v1/feed/for-you?personalized=false&limit=10", Some(&other)).await.1);
+    let a = ids(&app
+        .get_json(
+            "/api/v1/feed/for-you?personalized=false&limit=10",
+            Some(&viewer),
+        )
+        .await
+        .1);
+    let b2 = ids(&app
+        .get_json(
+            "/api/v1/feed/for-you?personalized=false&limit=10",
+            Some(&other),
+        )
+        .await
+        .1);
     let anon = app.get_json("/api/v1/feed/for-you?limit=10", None).await.1;
     assert_eq!(a, b2);
     assert_eq!(a, ids(&anon));
     assert_eq!(anon["personalized"], false);
-    assert_eq!(app.get_json("/api/v1/feed/for-you?personalized=maybe", Some(&viewer)).await.0, 422);
-    assert_eq!(app.get_json("/api/v1/feed/for-you?cursor=r1.zz", Some(&viewer)).await.0, 422);
+    assert_eq!(
+        app.get_json("/api/v1/feed/for-you?personalized=maybe", Some(&viewer))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        app.get_json("/api/v1/feed/for-you?cursor=r1.zz", Some(&viewer))
+            .await
+            .0,
+        422
+    );
     // The setting: off, and For You stops personalising for this viewer.
-    let (s, me) = app.call(M::PATCH, "/api/v1/me", &viewer, Some(json!({"personalized_feed": false}))).await;
-    assert_eq!((s, me["personalized_feed"].as_bool()), (200, Some(false)), "{me}");
-    let p = app.get_json("/api/v1/feed/for-you?limit=10", Some(&viewer)).await.1;
+    let (s, me) = app
+        .call(
+            M::PATCH,
+            "/api/v1/me",
+            &viewer,
+            Some(json!({"personalized_feed": false})),
+        )
+        .await;
+    assert_eq!(
+        (s, me["personalized_feed"].as_bool()),
+        (200, Some(false)),
+        "{me}"
+    );
+    let p = app
+        .get_json("/api/v1/feed/for-you?limit=10", Some(&viewer))
+        .await
+        .1;
     assert_eq!(p["personalized"], false);
     assert_eq!(ids(&p), a);
 
     // A new creator's first video reaches viewers within a few requests.
     let newbie = app.signup("newbie").await;
-    let fresh = app.upload_and_wait(&newbie, &f, "my first video #cars", "public").await;
+    let fresh = app
+        .upload_and_wait(&newbie, &f, "my first video #cars", "public")
+        .await;
     let fresh_id = fresh["id"].as_str().unwrap().to_owned();
     let mut shown = 0;
     for k in 0..6 {
         let who = if k % 2 == 0 { &other } else { &viewer };
         if k == 1 {
-            app.call(M::PATCH, "/api/v1/me", &viewer, Some(json!({"personalized_feed": true}))).await;
+            app.call(
+                M::PATCH,
+                "/api/v1/me",
+                &viewer,
+                Some(json!({"personalized_feed": true})),
+            )
+            .await;
         }
-        let p = app.get_json("/api/v1/feed/for-you?limit=10", Some(who)).await.1;
+        let p = app
+            .get_json("/api/v1/feed/for-you?limit=10", Some(who))
+            .await
+            .1;
         shown += usize::from(ids(&p).contains(&fresh_id));
     }
-    assert!(shown >= 3, "the new video was shown in {shown} of 6 requests");
+    assert!(
+        shown >= 3,
+        "the new video was shown in {shown} of 6 requests"
+    );
 
     // The web feed: the first card says why, and the toggle says which feed it is.
     let session = app.web_session("other").await;
-    let html = app.client.get(app.url("/")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("class=\"act why\"") && html.contains("id=\"feedmode\"") && html.contains("id=\"not-interested\""), "{html}");
+    let html = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", format!("kinora_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("class=\"act why\"")
+            && html.contains("id=\"feedmode\"")
+            && html.contains("id=\"not-interested\""),
+        "{html}"
+    );
+}
+
+/// Pages are assembled from memory (cards, blocks, mutes): whatever this server
+/// changes shows in the very next page, and what changes in the database behind
+/// its back (another node, the CLI) within seconds.
+async fn for_you_applies_the_policy_from_memory_at_once(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "p.mp4", 144, 256, 1);
+    let mut by: HashMap<String, String> = HashMap::new();
+    let mut toks = HashMap::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        let tok = app.signup(name).await;
+        for k in 0..2 {
+            let v = app
+                .upload_and_wait(&tok, &f, &format!("{name} {k} #p"), "public")
+                .await;
+            by.insert(v["id"].as_str().unwrap().to_owned(), name.to_owned());
+        }
+        toks.insert(name, tok);
+    }
+    let viewer = app.signup("viewer").await;
+    // A fresh session each time (no cursor), both feeds; the owners of what it shows.
+    let owners = |p: &Value| -> HashSet<String> { ids(p).iter().map(|i| by[i].clone()).collect() };
+    let feeds = || async {
+        let a = app
+            .get_json("/api/v1/feed/for-you?limit=20", Some(&viewer))
+            .await
+            .1;
+        let b = app
+            .get_json(
+                "/api/v1/feed/for-you?limit=20&personalized=false",
+                Some(&viewer),
+            )
+            .await
+            .1;
+        (a, b)
+    };
+    let (a, b) = feeds().await;
+    assert_eq!(ids(&a).len(), 8, "{a}");
+    assert_eq!(ids(&b).len(), 8, "{b}");
+
+    // This server's own changes: in the very next page.
+    let steps = [
+        ("alice", "/api/v1/accounts/alice/block", viewer.clone()),
+        ("bob", "/api/v1/accounts/viewer/block", toks["bob"].clone()),
+        ("carol", "/api/v1/accounts/carol/mute", viewer.clone()),
+    ];
+    let mut gone = HashSet::new();
+    for (who, path, tok) in steps {
+        assert_eq!(app.call(M::POST, path, &tok, None).await.0, 204);
+        gone.insert(who.to_owned());
+        let (a, b) = feeds().await;
+        for p in [a, b] {
+            let o = owners(&p);
+            assert!(
+                o.is_disjoint(&gone),
+                "blocked, blocking or muted ({who}): {o:?}"
+            );
+            assert_eq!(o.len(), 4 - gone.len(), "{o:?}");
+        }
+    }
+    assert_eq!(
+        app.call(M::DELETE, "/api/v1/accounts/alice/block", &viewer, None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        app.call(M::DELETE, "/api/v1/accounts/carol/mute", &viewer, None)
+            .await
+            .0,
+        204
+    );
+    assert!(owners(&feeds().await.0).contains("alice"));
+    assert!(owners(&feeds().await.1).contains("carol"));
+
+    // An edited caption is on the next card; a private account is gone at once.
+    let dave_video = by
+        .iter()
+        .find(|(_, n)| *n == "dave")
+        .map(|(i, _)| i.clone())
+        .unwrap();
+    let (s, _) = app
+        .call(
+            M::PATCH,
+            &format!("/api/v1/videos/{dave_video}"),
+            &toks["dave"],
+            Some(json!({"caption": "renamed #p"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let p = feeds().await.1;
+    let card = items(&p)
+        .into_iter()
+        .find(|v| v["id"] == dave_video.as_str())
+        .unwrap();
+    assert_eq!(card["caption"], "renamed #p");
+    assert_eq!(
+        app.call(
+            M::PATCH,
+            "/api/v1/me",
+            &toks["dave"],
+            Some(json!({"private": true}))
+        )
+        .await
+        .0,
+        200
+    );
+    for p in [feeds().await.0, feeds().await.1] {
+        assert!(
+            !owners(&p).contains("dave"),
+            "a private account's videos left For You at once"
+        );
+    }
+
+    // A like: liked_by_me on the feed without profiling; the personalised one does
+    // not offer it again.
+    let liked = by
+        .iter()
+        .find(|(_, n)| *n == "carol")
+        .map(|(i, _)| i.clone())
+        .unwrap();
+    assert_eq!(
+        app.call(
+            M::POST,
+            &format!("/api/v1/videos/{liked}/like"),
+            &viewer,
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let p = feeds().await.1;
+    let card = items(&p)
+        .into_iter()
+        .find(|v| v["id"] == liked.as_str())
+        .unwrap();
+    assert_eq!(card["liked_by_me"], true);
+    let start = std::time::Instant::now();
+    while ids(&feeds().await.0).contains(&liked) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "a liked video is still offered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Behind the server's back (another node, the CLI): caught within seconds.
+    let url = app.db_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            app.data.path().join("kinora.sqlite3").display()
+        )
+    });
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO mutes (muter_id, muted_id, created_at) SELECT v.id, a.id, 1 FROM accounts v, accounts a WHERE v.username = 'viewer' AND a.username = 'alice'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE videos SET visibility = 'followers' WHERE account_id = (SELECT id FROM accounts WHERE username = 'carol')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let (a, b) = feeds().await;
+        if [&a, &b].iter().all(|p| ids(p).is_empty()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "changes in the database not caught: {a} {b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
