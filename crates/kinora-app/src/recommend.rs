@@ -12,8 +12,11 @@
 //! cards are re-read every 30 s.
 //!
 //! Feed sessions (what a cursor has served, so pages never repeat) live in memory
-//! for an hour; a cursor from another node or from before a restart starts a new
-//! session that still skips what the viewer was shown in the last hour.
+//! for an hour. A cursor this process does not know (from another node, or from
+//! before a restart) rebuilds its session: for a signed-in viewer from the
+//! impressions every node writes (all they were shown in the last hour), and for
+//! the feed without profiling, which is the same everywhere, by replaying it up to
+//! the position the cursor names.
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -26,6 +29,9 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A cursor's position is honoured up to this many videos when its session is
+/// rebuilt by replaying.
+const MAX_REPLAY: usize = 500;
 /// How long a feed session (its cursor) is remembered.
 const SESSION_MS: i64 = 60 * 60 * 1000;
 /// At most this many sessions are remembered (oldest dropped first).
@@ -39,6 +45,8 @@ struct Session {
     /// The account the session belongs to (a cursor works for its viewer only).
     owner: Option<Id>,
     served: HashSet<u32>,
+    /// How many videos this session's pages showed (the cursor's position).
+    position: usize,
     last_creator: Option<u32>,
     touched_ms: i64,
 }
@@ -462,10 +470,41 @@ impl Recommender {
         self.videos_changed();
     }
 
-    /// Events and memory, for the benchmark and `/healthz`-style reporting.
-    pub async fn stats(&self) -> (u64, usize, usize) {
+    /// Events, videos, the model's memory and the cards' (estimated from sizes
+    /// and string lengths), for the benchmark.
+    pub async fn stats(&self) -> (u64, usize, usize, usize) {
         let g = self.inner.read().await;
-        (g.model.events, g.model.n_items(), g.model.memory_bytes())
+        let cards: usize = g
+            .cards
+            .values()
+            .map(|c| {
+                let r = &c.row;
+                let strings = r.id.as_str().len()
+                    + r.account_id.as_str().len()
+                    + r.username.as_str().len()
+                    + r.caption.as_str().len()
+                    + r.region.len()
+                    + r.original_key.len();
+                let objects: usize = c
+                    .objects
+                    .iter()
+                    .map(|o| {
+                        std::mem::size_of::<MediaObject>()
+                            + o.name.len()
+                            + o.object_key.len()
+                            + o.mime.len()
+                            + o.sha256.len()
+                    })
+                    .sum();
+                std::mem::size_of::<(u32, Card)>() + strings + objects
+            })
+            .sum();
+        (
+            g.model.events,
+            g.model.n_items(),
+            g.model.memory_bytes(),
+            cards,
+        )
     }
 
     /// Something that decides For You eligibility changed in this process.
@@ -508,20 +547,80 @@ pub async fn poll_loop(st: AppState) {
     }
 }
 
-/// `?cursor=` of For You: `r1.<session>`.
-fn parse_cursor(c: Option<&str>) -> AppResult<Option<u64>> {
+/// `?cursor=` of For You: `r1.<session>.<position>` (hex; `r1.<session>` is
+/// position 0).
+fn parse_cursor(c: Option<&str>) -> AppResult<Option<(u64, usize)>> {
+    let bad = || {
+        AppError::new(
+            ErrorCode::InvalidField,
+            "cursor: not a cursor this server issued",
+        )
+    };
     match c {
         None | Some("") => Ok(None),
-        Some(c) => c
-            .strip_prefix("r1.")
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::InvalidField,
-                    "cursor: not a cursor this server issued",
-                )
-            }),
+        Some(c) => {
+            let rest = c.strip_prefix("r1.").ok_or_else(bad)?;
+            let (sid, pos) = rest.split_once('.').unwrap_or((rest, "0"));
+            let sid = u64::from_str_radix(sid, 16).map_err(|_| bad())?;
+            let pos = usize::from_str_radix(pos, 16).map_err(|_| bad())?;
+            Ok(Some((sid, pos.min(MAX_REPLAY))))
+        }
+    }
+}
+
+impl Inner {
+    /// A session for a cursor this process does not know: what the viewer was
+    /// shown in the last hour (impressions, written by every node), and for the
+    /// feed without profiling, its first `position` videos, replayed.
+    fn rebuild_session(
+        &self,
+        owner: Option<Id>,
+        viewer: Option<u32>,
+        personalized: bool,
+        position: usize,
+        rules: &PageRules,
+        now: i64,
+    ) -> Session {
+        let mut s = Session {
+            owner,
+            served: HashSet::new(),
+            position: 0,
+            last_creator: None,
+            touched_ms: now,
+        };
+        if position == 0 {
+            return s;
+        }
+        if let Some(us) = viewer.and_then(|u| self.model.users.get(u as usize)) {
+            s.served.extend(
+                us.served
+                    .iter()
+                    .filter(|(_, t)| now - **t < SESSION_MS)
+                    .map(|(i, _)| *i),
+            );
+        }
+        if !personalized {
+            while s.position < position {
+                let page = self.model.rank_unpersonalized_after(
+                    viewer,
+                    now,
+                    &s.served,
+                    rules,
+                    s.last_creator,
+                );
+                if page.is_empty() {
+                    break;
+                }
+                s.position += page.len();
+                s.served.extend(page.iter().map(|p| p.item));
+                s.last_creator = page
+                    .last()
+                    .and_then(|p| self.model.items.get(p.item as usize))
+                    .map(|m| m.creator);
+            }
+        }
+        s.position = position;
+        s
     }
 }
 
@@ -599,19 +698,26 @@ async fn page(
         }
         g.model.refresh_caches();
     }
-    let (items, picks, sid, ids) = {
+    let (items, picks, sid, ids, position) = {
         let g = rec.inner.read().await;
         let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());
         let mut sessions = rec
             .sessions
             .lock()
             .map_err(|_| AppError::internal("sessions lock"))?;
-        let known = sid.filter(|s| {
-            sessions
-                .get(s)
-                .is_some_and(|x| x.owner.as_ref() == caller.id())
-        });
-        let sid = known.unwrap_or_else(|| rec.new_session_id());
+        // A session of someone else's is not continued (a new one starts); one
+        // this process does not know is rebuilt.
+        let (sid, position) = match sid {
+            Some((s, _))
+                if sessions
+                    .get(&s)
+                    .is_some_and(|x| x.owner.as_ref() != caller.id()) =>
+            {
+                (rec.new_session_id(), 0)
+            }
+            Some((s, pos)) => (s, pos),
+            None => (rec.new_session_id(), 0),
+        };
         // Expired sessions go; a cap keeps memory bounded.
         if sessions.len() > MAX_SESSIONS {
             let mut by_age: Vec<(i64, u64)> =
@@ -622,13 +728,18 @@ async fn page(
             }
         }
         sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
-        let mut session = sessions.remove(&sid).unwrap_or(Session {
-            owner: caller.id().cloned(),
-            served: HashSet::new(),
-            last_creator: None,
-            touched_ms: now,
-        });
+        let known = sessions.remove(&sid);
         drop(sessions);
+        let mut session = known.unwrap_or_else(|| {
+            g.rebuild_session(
+                caller.id().cloned(),
+                viewer,
+                personalized,
+                position,
+                &rules,
+                now,
+            )
+        });
         let mut rng = rand::thread_rng();
         let page = match (personalized, viewer) {
             (true, Some(u)) => g.model.rank_after(
@@ -660,6 +771,7 @@ async fn page(
         for p in &page {
             session.served.insert(p.item);
         }
+        session.position += page.len();
         session.last_creator = page
             .last()
             .and_then(|p| g.model.items.get(p.item as usize))
@@ -682,11 +794,12 @@ async fn page(
             ids.push(card.row.id.clone());
             items.push(v);
         }
+        let position = session.position;
         rec.sessions
             .lock()
             .map_err(|_| AppError::internal("sessions lock"))?
             .insert(sid, session);
-        (items, page.len(), sid, ids)
+        (items, page.len(), sid, ids, position)
     };
     let mut items = items;
     if let (false, Some(me)) = (personalized, caller.id()) {
@@ -704,7 +817,7 @@ async fn page(
         p.extend(ids.into_iter().map(|v| (me.clone(), v, now)));
         rec.wake.notify_one();
     }
-    let next = (picks == size).then(|| format!("r1.{sid:x}"));
+    let next = (picks == size).then(|| format!("r1.{sid:x}.{position:x}"));
     Ok((items, next))
 }
 

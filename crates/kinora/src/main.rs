@@ -494,6 +494,18 @@ where
     (pct(0.5), pct(0.99), all.len() as f64 / secs)
 }
 
+/// This process's resident memory (Linux `/proc/self/status`), 0 elsewhere.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 async fn recommend_bench(
     database_url: Option<String>,
     videos: usize,
@@ -535,7 +547,7 @@ async fn recommend_bench(
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rebuild_s = t.elapsed().as_secs_f64();
-    let (n_events, n_items, mem) = st.recommender.stats().await;
+    let (n_events, n_items, mem, cards_mem) = st.recommender.stats().await;
     let mut callers = Vec::new();
     for k in 0..200.min(viewers) {
         let id = kinora_db::synthetic_viewer(&s, k * (viewers / 200).max(1));
@@ -562,7 +574,11 @@ async fn recommend_bench(
     let full = time_calls(requests, workers, move |k| {
         let (st, c) = (st2.clone(), c2.clone());
         async move {
-            let _ = kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await;
+            if let Ok(page) =
+                kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await
+            {
+                let _ = serde_json::to_vec(&page);
+            }
         }
     })
     .await;
@@ -589,9 +605,14 @@ async fn recommend_bench(
     })
     .await;
     println!("For You on {backend}: {videos} videos, {viewers} viewers, {events} views; {requests} pages of 10 per row, {workers} concurrent");
-    println!("model rebuilt from the database in {rebuild_s:.1} s: {n_events} events, {n_items} videos, {:.0} MiB", mem as f64 / 1048576.0);
     println!(
-        "{:<44} {:>9} {:>9} {:>10} {:>8}",
+        "model rebuilt from the database in {rebuild_s:.1} s: {n_events} events, {n_items} videos; model {:.0} MiB, cards {:.0} MiB; process resident {:.0} MiB",
+        mem as f64 / 1048576.0,
+        cards_mem as f64 / 1048576.0,
+        resident_bytes() as f64 / 1048576.0
+    );
+    println!(
+        "{:<52} {:>9} {:>9} {:>10} {:>8}",
         "", "p50 ms", "p99 ms", "pages/s", "vs SQL"
     );
     for (name, (p50, p99, rps)) in [
@@ -601,10 +622,10 @@ async fn recommend_bench(
             reference_page,
         ),
         ("recommender: ranking only (in memory)", model),
-        ("recommender: whole page (rank, policy, views)", full),
+        ("recommender: whole page (rank, policy, cards, JSON)", full),
     ] {
         println!(
-            "{name:<44} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x",
+            "{name:<52} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x",
             rps / reference.2.max(1e-9)
         );
     }

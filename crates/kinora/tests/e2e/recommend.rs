@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 both!(for_you_learns_explains_and_can_be_switched_off);
 both!(for_you_applies_the_policy_from_memory_at_once);
+both!(a_cursor_continues_on_a_process_that_never_saw_it);
 
 fn items(page: &Value) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
@@ -504,4 +505,68 @@ async fn for_you_applies_the_policy_from_memory_at_once(b: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Feed sessions live in one process's memory; a cursor that reaches another
+/// process (another node, or this one after a restart) rebuilds its session, so
+/// the next page still repeats nothing: from the impressions every node writes
+/// for a signed-in viewer, by replaying the same-for-everyone feed for the
+/// signed-out.
+async fn a_cursor_continues_on_a_process_that_never_saw_it(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "c.mp4", 144, 256, 1);
+    for c in 0..8 {
+        let tok = app.signup(&format!("maker{c}")).await;
+        for k in 0..2 {
+            app.upload_and_wait(&tok, &f, &format!("clip {k} #t{}", c % 3), "public")
+                .await;
+        }
+    }
+    let viewer = app.signup("viewer").await;
+    let signed_in = app
+        .get_json("/api/v1/feed/for-you?limit=6", Some(&viewer))
+        .await
+        .1;
+    let anon = app.get_json("/api/v1/feed/for-you?limit=6", None).await.1;
+    let (c1, c2) = (
+        signed_in["next_cursor"].as_str().unwrap().to_owned(),
+        anon["next_cursor"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(ids(&signed_in).len(), 6);
+    // The poller writes impressions within a second or so.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (b, data, db) = app.kill9().await;
+    let app = TestApp::spawn_in(b, data, db, &[]).await;
+    let viewer = app
+        .token("viewer", "correct horse battery")
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    for (first, cursor, tok) in [(&signed_in, &c1, Some(viewer.as_str())), (&anon, &c2, None)] {
+        let next = app
+            .get_json(
+                &format!("/api/v1/feed/for-you?limit=6&cursor={cursor}"),
+                tok,
+            )
+            .await
+            .1;
+        let a: HashSet<String> = ids(first).into_iter().collect();
+        let n = ids(&next);
+        assert_eq!(n.len(), 6, "{next}");
+        assert!(
+            n.iter().all(|i| !a.contains(i)),
+            "the next page repeats the first after a restart: {:?} then {n:?}",
+            ids(first)
+        );
+        assert!(next["next_cursor"].as_str().is_some());
+    }
+    // A cursor that is not one: a clear error.
+    let (s, e) = app
+        .get_json("/api/v1/feed/for-you?cursor=r1.zz", None)
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("invalid-field")),
+        "{e}"
+    );
 }
