@@ -72,6 +72,8 @@ struct Inner {
     video_ids: Vec<Id>,
     durations: Vec<i64>,
     account_index: HashMap<Id, u32>,
+    /// Account index -> id.
+    account_ids: Vec<Id>,
     /// Creator (account index) -> username, for explanations.
     usernames: HashMap<u32, String>,
     tag_index: HashMap<String, u32>,
@@ -119,7 +121,11 @@ pub struct ReasonView {
 impl Inner {
     fn account(&mut self, id: &Id) -> u32 {
         let n = self.account_index.len() as u32;
-        *self.account_index.entry(id.clone()).or_insert(n)
+        let k = *self.account_index.entry(id.clone()).or_insert(n);
+        if k == n {
+            self.account_ids.push(id.clone());
+        }
+        k
     }
 
     fn tag(&mut self, t: &str) -> u32 {
@@ -294,10 +300,27 @@ impl Inner {
             "not_interested" => EventKind::NotInterested,
             "impression" => EventKind::Impression,
             "follow" => {
-                // A follow is about a creator: learned as a follow of each of
-                // their videos' creator (one event on their newest video).
+                // A follow is about a creator: learned as engagement with the video
+                // it was made from, or (made elsewhere) with their newest video.
                 let Some(f) = &e.followee else { return };
                 let c = self.account(f);
+                if let Some(v) = &e.video {
+                    let item = self.video(v);
+                    if self
+                        .model
+                        .items
+                        .get(item as usize)
+                        .is_some_and(|m| m.creator == c)
+                    {
+                        self.model.observe(&Event {
+                            user,
+                            item,
+                            kind: EventKind::Follow,
+                            time_ms: e.created_at,
+                        });
+                        return;
+                    }
+                }
                 let Some(&item) = self.model.items_by_creator(c).last() else {
                     // No videos yet: remembered directly.
                     let u = user as usize;
@@ -380,6 +403,9 @@ pub struct ForYouPage {
     pub next_cursor: Option<String>,
     /// Whether this page was personalised (false: the feed without profiling).
     pub personalized: bool,
+    /// Authors on this page the caller follows (for the web UI's Follow buttons).
+    #[serde(skip)]
+    pub followed_authors: HashSet<Id>,
 }
 
 impl Recommender {
@@ -455,6 +481,19 @@ impl Recommender {
             .collect();
         g.cards.retain(|i, _| keep.contains(i));
         Ok(())
+    }
+
+    /// `follower` stopped following `followee` in this process (the events the
+    /// model reads are rows, and an unfollow removes one).
+    pub async fn unfollowed(&self, follower: &Id, followee: &Id) {
+        let mut g = self.inner.write().await;
+        let (Some(&u), Some(&c)) = (g.account_index.get(follower), g.account_index.get(followee))
+        else {
+            return;
+        };
+        if let Some(us) = g.model.users.get_mut(u as usize) {
+            us.follows.remove(&c);
+        }
     }
 
     /// A block or mute was made or undone in this process.
@@ -638,7 +677,7 @@ async fn page(
     personalized: bool,
     cursor: Option<&str>,
     limit: i64,
-) -> AppResult<(Vec<VideoView>, Option<String>)> {
+) -> AppResult<(Vec<VideoView>, Option<String>, HashSet<Id>)> {
     let sid = parse_cursor(cursor)?;
     let now = kinora_db::now_ms();
     let rec = &st.recommender;
@@ -698,7 +737,7 @@ async fn page(
         }
         g.model.refresh_caches();
     }
-    let (items, picks, sid, ids, position) = {
+    let (items, picks, sid, ids, position, followed) = {
         let g = rec.inner.read().await;
         let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());
         let mut sessions = rec
@@ -794,12 +833,23 @@ async fn page(
             ids.push(card.row.id.clone());
             items.push(v);
         }
+        // Whom of these authors the caller follows (as far as the model knows: a
+        // follow made elsewhere arrives within seconds).
+        let follows = viewer
+            .and_then(|u| g.model.users.get(u as usize))
+            .map(|us| &us.follows);
+        let followed: HashSet<Id> = page
+            .iter()
+            .filter_map(|p| g.model.items.get(p.item as usize))
+            .filter(|m| follows.is_some_and(|f| f.contains(&m.creator)))
+            .filter_map(|m| g.account_ids.get(m.creator as usize).cloned())
+            .collect();
         let position = session.position;
         rec.sessions
             .lock()
             .map_err(|_| AppError::internal("sessions lock"))?
             .insert(sid, session);
-        (items, page.len(), sid, ids, position)
+        (items, page.len(), sid, ids, position, followed)
     };
     let mut items = items;
     if let (false, Some(me)) = (personalized, caller.id()) {
@@ -818,7 +868,7 @@ async fn page(
         rec.wake.notify_one();
     }
     let next = (picks == size).then(|| format!("r1.{sid:x}.{position:x}"));
-    Ok((items, next))
+    Ok((items, next, followed))
 }
 
 /// `GET /api/v1/feed/for-you`.
@@ -830,11 +880,13 @@ pub async fn for_you(
     limit: i64,
 ) -> AppResult<ForYouPage> {
     let personalized = wants_personalized(caller, personalized);
-    let (items, next_cursor) = page(st, caller, personalized, cursor, limit).await?;
+    let (items, next_cursor, followed_authors) =
+        page(st, caller, personalized, cursor, limit).await?;
     Ok(ForYouPage {
         items,
         next_cursor,
         personalized,
+        followed_authors,
     })
 }
 

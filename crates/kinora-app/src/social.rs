@@ -20,14 +20,32 @@ use serde::Serialize;
 // ---------- follows ----------
 
 /// Follows (or asks to follow a private account); returns the new state.
-pub async fn follow(st: &AppState, caller: &Caller, name: &str) -> AppResult<views::FollowView> {
+/// Follows an account; `from_video` names the video of theirs the follow was made
+/// from (For You learns from it as engagement with that video).
+pub async fn follow(
+    st: &AppState,
+    caller: &Caller,
+    name: &str,
+    from_video: Option<&str>,
+) -> AppResult<views::FollowView> {
     let me = caller.require()?;
     let (a, rel) = access::visible_account(st, caller, name).await?;
     if rel == Relation::Owner {
         return Err(AppError::invalid("username: you cannot follow yourself"));
     }
-    let (state, new) = st.db.follow(&me.id, &a.id, a.private).await?;
+    let via = match from_video {
+        None => None,
+        Some(id) => {
+            let v = access::visible_video(st, caller, id).await?;
+            if v.account_id != a.id {
+                return Err(AppError::invalid("from_video: not a video of this account"));
+            }
+            Some(v.id)
+        }
+    };
+    let (state, new) = st.db.follow(&me.id, &a.id, a.private, via.as_ref()).await?;
     if new {
+        st.recommender.wake.notify_one();
         let kind = if state == FollowState::Requested {
             NotificationKind::FollowRequest
         } else {
@@ -42,6 +60,7 @@ pub async fn unfollow(st: &AppState, caller: &Caller, name: &str) -> AppResult<v
     let me = caller.require()?;
     let (a, _) = access::visible_account(st, caller, name).await?;
     st.db.unfollow(&me.id, &a.id).await?;
+    st.recommender.unfollowed(&me.id, &a.id).await;
     Ok(views::FollowView::None)
 }
 

@@ -253,9 +253,9 @@ impl Db {
                 &[("video_id", "video_id"), ("created_at", "created_at")], &[t("created_at")]).await?,
             following: objects(
                 self,
-                "SELECT a.username, f.state, f.created_at FROM follows f JOIN accounts a ON a.id = f.followee_id WHERE f.follower_id = $1 ORDER BY f.created_at",
+                "SELECT a.username, f.state, f.created_at, f.via_video_id AS from_video FROM follows f JOIN accounts a ON a.id = f.followee_id WHERE f.follower_id = $1 ORDER BY f.created_at",
                 account,
-                &[("username", "username"), ("state", "state"), ("created_at", "created_at")],
+                &[("username", "username"), ("state", "state"), ("created_at", "created_at"), ("from_video", "from_video")],
                 &[t("created_at")],
             )
             .await?,

@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0013_session_origin",
     "0014_recommend",
     "0015_shares",
+    "0016_follow_from_video",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

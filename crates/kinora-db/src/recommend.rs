@@ -24,7 +24,7 @@ pub struct RecEvent {
     /// `view`, `like`, `share`, `comment`, `follow`, `not_interested`, `impression`.
     pub kind: &'static str,
     pub account: Id,
-    /// The video (for `follow`: none; `followee` instead).
+    /// The video (for `follow`: the one it was made from, if any; `followee` too).
     pub video: Option<Id>,
     pub followee: Option<Id>,
     pub created_at: i64,
@@ -127,7 +127,7 @@ impl Db {
                 out.push(base(kind, &r, true)?);
             }
         }
-        for r in sqlx::query("SELECT follower_id, followee_id, created_at FROM follows WHERE state = 'accepted' AND created_at >= $1")
+        for r in sqlx::query("SELECT follower_id, followee_id, via_video_id, created_at FROM follows WHERE state = 'accepted' AND created_at >= $1")
             .bind(since_ms)
             .fetch_all(self.pool())
             .await?
@@ -135,7 +135,7 @@ impl Db {
             out.push(RecEvent {
                 kind: "follow",
                 account: Id::from_trusted(col(&r, "follower_id")?),
-                video: None,
+                video: col::<Option<String>>(&r, "via_video_id")?.map(Id::from_trusted),
                 followee: Some(Id::from_trusted(col(&r, "followee_id")?)),
                 created_at: col(&r, "created_at")?,
                 watched_ms: 0,

@@ -269,6 +269,7 @@ impl Db {
         follower: &Id,
         followee: &Id,
         requested: bool,
+        via_video: Option<&Id>,
     ) -> Result<(FollowState, bool)> {
         let state = if requested {
             FollowState::Requested
@@ -276,13 +277,14 @@ impl Db {
             FollowState::Accepted
         };
         let r = sqlx::query(
-            "INSERT INTO follows (follower_id, followee_id, state, created_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO follows (follower_id, followee_id, state, created_at, via_video_id) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (follower_id, followee_id) DO NOTHING",
         )
         .bind(follower.as_str())
         .bind(followee.as_str())
         .bind(state.as_str())
         .bind(now_ms())
+        .bind(via_video.map(|v| v.as_str().to_owned()))
         .execute(self.pool())
         .await?;
         let now = self.relation_flags(follower, followee).await?.0;

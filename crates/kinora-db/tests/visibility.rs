@@ -52,7 +52,9 @@ async fn viewer(db: &Db, owner: &AccountRow, kind: Kind, tag: &str) -> Option<Id
         Kind::Owner => Some(owner.id.clone()),
         Kind::Follower => {
             let v = account(db, &name("fol")).await;
-            db.follow(&v.id, &owner.id, owner.private).await.unwrap();
+            db.follow(&v.id, &owner.id, owner.private, None)
+                .await
+                .unwrap();
             if owner.private {
                 assert!(db.answer_request(&owner.id, &v.id, true).await.unwrap());
             }
@@ -63,14 +65,14 @@ async fn viewer(db: &Db, owner: &AccountRow, kind: Kind, tag: &str) -> Option<Id
             // Only a private account has pending requests; a public one's "requested"
             // viewer is a stranger who asked nothing.
             if owner.private {
-                db.follow(&v.id, &owner.id, true).await.unwrap();
+                db.follow(&v.id, &owner.id, true, None).await.unwrap();
             }
             Some(v.id)
         }
         Kind::Stranger => Some(account(db, &name("str")).await.id),
         Kind::BlockedByOwner => {
             let v = account(db, &name("bby")).await;
-            db.follow(&v.id, &owner.id, false).await.unwrap();
+            db.follow(&v.id, &owner.id, false, None).await.unwrap();
             db.block(&owner.id, &v.id).await.unwrap();
             Some(v.id)
         }

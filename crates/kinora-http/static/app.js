@@ -152,6 +152,8 @@
     feed.addEventListener("click", function (e) {
       var card = e.target.closest(".card");
       if (!card || e.target.closest("a")) return;
+      var fb = e.target.closest(".followcard");
+      if (fb) { followFromCard(card, fb); return; }
       var act = e.target.closest(".act");
       if (act) {
         if (act.classList.contains("like")) toggleLike(card);
@@ -177,6 +179,17 @@
       var v = card.querySelector("video");
       if (!soundOn) { soundOn = true; v.muted = false; if (v.paused) v.play(); if (tip) tip.hidden = true; flash(card, "🔊"); return; }
       if (v.paused) { v.play(); flash(card, "▶"); } else { v.pause(); flash(card, "❚❚"); }
+    }
+    // Follow the author from a card: the follow remembers the video it came from.
+    function followFromCard(card, b) {
+      if (needSignIn()) return;
+      b.disabled = true;
+      api("POST", "/api/v1/accounts/" + b.dataset.username + "/follow", { from_video: card.dataset.id }).then(function (r) {
+        var label = r.state === "requested" ? "Requested" : "Following";
+        feed.querySelectorAll('.followcard[data-username="' + b.dataset.username + '"]').forEach(function (x) {
+          x.textContent = label; x.disabled = true; x.classList.add("on");
+        });
+      }).catch(function (err) { b.disabled = false; toast(err.message); });
     }
     // "Why this video?" and "Not interested".
     var why = document.getElementById("why-sheet");

@@ -62,13 +62,27 @@ pub struct FollowAnswer {
     pub state: FollowView,
 }
 
+/// `POST /accounts/{username}/follow`, with an optional body `{"from_video": id}`.
+#[derive(Deserialize, Default)]
+pub struct FollowBody {
+    pub from_video: Option<String>,
+}
+
 pub async fn follow(
     State(st): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
+    raw: axum::body::Bytes,
 ) -> ApiResult<Json<FollowAnswer>> {
+    // No body (or an empty one) is a plain follow.
+    let b: FollowBody = if raw.iter().all(u8::is_ascii_whitespace) {
+        FollowBody::default()
+    } else {
+        serde_json::from_slice(&raw)
+            .map_err(|e| crate::error::ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
     Ok(Json(FollowAnswer {
-        state: social::follow(&st, &viewer.caller, &name).await?,
+        state: social::follow(&st, &viewer.caller, &name, b.from_video.as_deref()).await?,
     }))
 }
 

@@ -57,6 +57,8 @@ pub struct Card {
     /// For You: why this video is here (empty elsewhere).
     pub reason: String,
     pub reason_code: &'static str,
+    /// For You, signed in: a Follow button for an author the viewer does not follow.
+    pub follow: bool,
 }
 
 impl Card {
@@ -93,14 +95,26 @@ impl Card {
                 .map(|r| r.text.clone())
                 .unwrap_or_default(),
             reason_code: v.reason.as_ref().map_or("", |r| r.code),
+            follow: false,
         })
     }
 }
 
-fn cards(views: &[VideoView]) -> Vec<Card> {
+/// Cards for a feed page; `follow`: the authors the viewer may follow from a card
+/// (For You, signed in), and whom of them they follow already.
+fn cards(
+    views: &[VideoView],
+    follow: Option<(
+        &kinora_core::Id,
+        &std::collections::HashSet<kinora_core::Id>,
+    )>,
+) -> Vec<Card> {
     let mut out = Vec::new();
     for v in views {
-        if let Some(c) = Card::from_view(v, out.is_empty()) {
+        if let Some(mut c) = Card::from_view(v, out.is_empty()) {
+            c.follow = follow.is_some_and(|(me, followed)| {
+                &v.author.id != me && !followed.contains(&v.author.id)
+            });
             out.push(c);
         }
     }
@@ -301,6 +315,15 @@ struct FeedKind {
     empty: [&'static str; 4],
 }
 
+/// A loaded feed page: its videos, the next cursor, whether personalised, and (For
+/// You, signed in) the authors on it the viewer follows.
+struct FeedLoad {
+    items: Vec<VideoView>,
+    next: Option<String>,
+    personalized: bool,
+    followed: Option<std::collections::HashSet<kinora_core::Id>>,
+}
+
 /// Renders the first page of a vertical feed; later pages come from
 /// [`feed_cards`] as the same cards.
 /// A page of a feed: For You from the recommender (its own cursors), Following
@@ -310,22 +333,37 @@ async fn load_feed(
     viewer: &Viewer,
     feed: Feed,
     cursor: Option<&str>,
-) -> Result<(Vec<VideoView>, Option<String>, bool), AppError> {
+) -> Result<FeedLoad, AppError> {
     match feed {
         Feed::ForYou => {
             let p = kinora_app::recommend::for_you(st, &viewer.caller, None, cursor, PAGE).await?;
-            Ok((p.items, p.next_cursor, p.personalized))
+            Ok(FeedLoad {
+                items: p.items,
+                next: p.next_cursor,
+                personalized: p.personalized,
+                followed: viewer.caller.id().is_some().then_some(p.followed_authors),
+            })
         }
         Feed::Following => {
             let req = PageRequest::parse(cursor, Some(&PAGE.to_string()))?;
             let p = feeds::feed(st, &viewer.caller, feed, &req).await?;
-            Ok((p.items, p.next_cursor, false))
+            Ok(FeedLoad {
+                items: p.items,
+                next: p.next_cursor,
+                personalized: false,
+                followed: None,
+            })
         }
     }
 }
 
 async fn feed_page(st: &AppState, viewer: &Viewer, feed: Feed, kind: FeedKind) -> Response {
-    let (items, next, personalized) = match load_feed(st, viewer, feed, None).await {
+    let FeedLoad {
+        items,
+        next,
+        personalized,
+        followed,
+    } = match load_feed(st, viewer, feed, None).await {
         Ok(p) => p,
         Err(e) => return page_error(viewer, e),
     };
@@ -335,7 +373,7 @@ async fn feed_page(st: &AppState, viewer: &Viewer, feed: Feed, kind: FeedKind) -
         title: kind.title,
         feed: kind.feed,
         next: next.unwrap_or_default(),
-        cards: cards(&items),
+        cards: cards(&items, viewer.caller.id().zip(followed.as_ref())),
         personalized,
         signed_in: viewer.account().is_some(),
         empty_title,
@@ -394,12 +432,17 @@ pub async fn feed_cards(
     let Some(feed) = Feed::parse(&kind) else {
         return not_found_page(&viewer);
     };
-    let (items, next, _) = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
+    let FeedLoad {
+        items,
+        next,
+        followed,
+        ..
+    } = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
     let mut r = render(CardsFragment {
-        cards: cards(&items)
+        cards: cards(&items, viewer.caller.id().zip(followed.as_ref()))
             .into_iter()
             .map(|c| Card { first: false, ..c })
             .collect(),

@@ -893,6 +893,47 @@ async fn phone_browser_explains_for_you_and_switches_it_off() {
             "it came back: {p}"
         );
     }
+    // Follow from a card: every card of that author says "Following", and the
+    // follow remembers the video it was made from.
+    let picked = d
+        .js("const c = [...document.querySelectorAll('.card')].find(c => !c.classList.contains('dismissed') && c.querySelector('.followcard')); return [c.dataset.id, c.querySelector('.followcard').dataset.username];")
+        .await;
+    let (vid, who) = (
+        picked[0].as_str().unwrap().to_owned(),
+        picked[1].as_str().unwrap().to_owned(),
+    );
+    d.click(&format!(".card[data-id=\"{vid}\"] .followcard"))
+        .await;
+    d.until(
+        &format!("return [...document.querySelectorAll('.followcard[data-username=\"{who}\"]')].every(b => b.textContent === 'Following' && b.disabled);"),
+        "following from the card",
+    )
+    .await;
+    let following = app
+        .get_json("/api/v1/accounts/watcher/following", Some(&token))
+        .await
+        .1;
+    assert_eq!(
+        following["items"][0]["username"],
+        who.as_str(),
+        "{following}"
+    );
+    sqlx::any::install_default_drivers();
+    let url = format!(
+        "sqlite://{}",
+        app.data.path().join("kinora.sqlite3").display()
+    );
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let via: Option<String> = sqlx::Row::get(
+        &sqlx::query("SELECT via_video_id FROM follows")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap(),
+        0,
+    );
+    assert_eq!(via.as_deref(), Some(vid.as_str()));
     // The toggle at the top of For You: personalised, then not.
     assert_eq!(
         d.js("return document.getElementById('feedmode').dataset.personalized;")

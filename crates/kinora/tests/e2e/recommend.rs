@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 both!(for_you_learns_explains_and_can_be_switched_off);
 both!(for_you_applies_the_policy_from_memory_at_once);
 both!(a_cursor_continues_on_a_process_that_never_saw_it);
+both!(a_follow_remembers_the_video_it_came_from);
 
 fn items(page: &Value) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
@@ -569,4 +570,102 @@ async fn a_cursor_continues_on_a_process_that_never_saw_it(b: Backend) {
         (422, Some("invalid-field")),
         "{e}"
     );
+}
+
+/// `POST /accounts/{name}/follow {"from_video"}`: only a video of that account the
+/// caller can see; the follow keeps it (the data download shows it) and For You
+/// learns the follow as engagement with that video.
+async fn a_follow_remembers_the_video_it_came_from(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "f.mp4", 144, 256, 1);
+    let ana = app.signup("ana").await;
+    let ben = app.signup("ben").await;
+    let theirs = app.upload_and_wait(&ana, &f, "soup #soup", "public").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hidden = app.upload_and_wait(&ana, &f, "secret", "private").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bens = app.upload_and_wait(&ben, &f, "mine", "public").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let viewer = app.signup("viewer").await;
+    let follow = |body: Value| {
+        let viewer = viewer.clone();
+        let app = &app;
+        async move {
+            app.call(M::POST, "/api/v1/accounts/ana/follow", &viewer, Some(body))
+                .await
+        }
+    };
+    let (s, e) = follow(json!({"from_video": bens})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("invalid-field")),
+        "{e}"
+    );
+    assert_eq!(
+        follow(json!({"from_video": hidden})).await.0,
+        404,
+        "a video the caller cannot see is not there"
+    );
+    assert_eq!(
+        follow(json!({"from_video": "AAAAAAAAAAAAAAAA"})).await.0,
+        404
+    );
+    assert_eq!(follow(json!({"from_video": 7})).await.0, 400);
+    let (s, r) = follow(json!({"from_video": theirs})).await;
+    assert_eq!((s, r["state"].as_str()), (200, Some("following")), "{r}");
+    // A plain follow (no body) still works.
+    assert_eq!(
+        app.call(M::POST, "/api/v1/accounts/ben/follow", &viewer, None)
+            .await
+            .0,
+        200
+    );
+    let url = app.db_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            app.data.path().join("kinora.sqlite3").display()
+        )
+    });
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT a.username, f.via_video_id FROM follows f JOIN accounts a ON a.id = f.followee_id ORDER BY a.username")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>)> = rows
+        .iter()
+        .map(|r| (sqlx::Row::get(r, 0), sqlx::Row::get(r, 1)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ana".to_owned(), Some(theirs.clone())),
+            ("ben".to_owned(), None)
+        ]
+    );
+    // The followed creator's videos come "because you follow" them.
+    let start = std::time::Instant::now();
+    loop {
+        let p = app
+            .get_json("/api/v1/feed/for-you?limit=10", Some(&viewer))
+            .await
+            .1;
+        if items(&p)
+            .iter()
+            .any(|v| v["id"] == theirs.as_str() && v["reason"]["code"] == "following")
+        {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{p}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
