@@ -163,6 +163,7 @@ fn openapi_matches_the_response_structs() {
             items: vec![video()],
             next_cursor: None,
             personalized: true,
+            followed_authors: Default::default(),
         },
     );
     check(&doc, "FeedReason", video().reason.unwrap());

@@ -269,12 +269,22 @@ async fn visibility_matrix(b: Backend) {
                     == 200,
                 want,
             );
-            let (_, fy) = app.get_json("/api/v1/feed/for-you?limit=100", tok).await;
+            // Both For You feeds apply the policy; the personalised one also
+            // leaves out what the viewer liked (here: the owner liked each video).
             let in_for_you = want && *vis == "public" && !private_account;
+            let (_, fy) = app
+                .get_json("/api/v1/feed/for-you?limit=100&personalized=false", tok)
+                .await;
+            tally.check(
+                case("for-you feed without profiling"),
+                ids(&fy).contains(&id.to_string()),
+                in_for_you,
+            );
+            let (_, fy) = app.get_json("/api/v1/feed/for-you?limit=100", tok).await;
             tally.check(
                 case("for-you feed"),
                 ids(&fy).contains(&id.to_string()),
-                in_for_you,
+                in_for_you && *who != Who::Owner,
             );
             if tok.is_some() && *who != Who::Owner {
                 let (_, fol) = app.get_json("/api/v1/feed/following?limit=100", tok).await;
