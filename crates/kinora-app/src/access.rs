@@ -9,9 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use kinora_core::policy::{self, Relation};
 use kinora_core::{Id, Username, VideoStatus};
-use kinora_db::{
-    AccountRepo, AccountRow, CommentRow, FollowState, MediaObject, VideoRepo, VideoRow,
-};
+use kinora_db::{AccountRepo, AccountRow, CommentRow, FollowState, MediaObject, VideoRepo, VideoRow};
 
 /// The caller's relation to `owner`, for the policy.
 /// A suspended owner stands to everyone else as a blocked one
@@ -37,18 +35,11 @@ pub async fn relation(st: &AppState, caller: &Caller, owner: &Id) -> AppResult<R
 /// unblocking, answering a follow request). Reading goes through [`visible_account`].
 pub async fn account_by_name(st: &AppState, name: &str) -> AppResult<AccountRow> {
     let u = Username::parse(name).map_err(|_| AppError::not_found())?;
-    st.db
-        .account_by_username(&u)
-        .await?
-        .ok_or_else(AppError::not_found)
+    st.db.account_by_username(&u).await?.ok_or_else(AppError::not_found)
 }
 
 /// An account the caller may see (not blocked either way), with their relation.
-pub async fn visible_account(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-) -> AppResult<(AccountRow, Relation)> {
+pub async fn visible_account(st: &AppState, caller: &Caller, name: &str) -> AppResult<(AccountRow, Relation)> {
     let a = account_by_name(st, name).await?;
     let rel = relation(st, caller, &a.id).await?;
     if !policy::can_view_account(rel) {
@@ -60,11 +51,7 @@ pub async fn visible_account(
 /// A video the caller may see.
 pub async fn visible_video(st: &AppState, caller: &Caller, id: &str) -> AppResult<VideoRow> {
     let id = Id::parse(id).ok_or_else(AppError::not_found)?;
-    let v = st
-        .db
-        .video_by_id(&id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let v = st.db.video_by_id(&id).await?.ok_or_else(AppError::not_found)?;
     let rel = relation(st, caller, &v.account_id).await?;
     if !policy::can_view_video(rel, v.visibility, v.account_private, v.status) {
         return Err(AppError::not_found());
@@ -74,35 +61,20 @@ pub async fn visible_video(st: &AppState, caller: &Caller, id: &str) -> AppResul
 
 /// A video the caller owns: someone else's is `forbidden` if they may see it, and
 /// `not-found` if they may not.
-pub async fn own_video(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    what: &str,
-) -> AppResult<VideoRow> {
+pub async fn own_video(st: &AppState, caller: &Caller, id: &str, what: &str) -> AppResult<VideoRow> {
     let me = caller.require()?;
     let v = visible_video(st, caller, id).await?;
     if v.account_id != me.id {
-        return Err(AppError::forbidden(format!(
-            "only the owner can {what} a video"
-        )));
+        return Err(AppError::forbidden(format!("only the owner can {what} a video")));
     }
     Ok(v)
 }
 
 /// A comment the caller may see: its video is visible and its author is not
 /// blocked either way.
-pub async fn visible_comment(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> AppResult<(CommentRow, VideoRow)> {
+pub async fn visible_comment(st: &AppState, caller: &Caller, id: &str) -> AppResult<(CommentRow, VideoRow)> {
     let cid = Id::parse(id).ok_or_else(AppError::not_found)?;
-    let c = st
-        .db
-        .comment_by_id(&cid)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let c = st.db.comment_by_id(&cid).await?.ok_or_else(AppError::not_found)?;
     let v = visible_video(st, caller, c.video_id.as_str()).await?;
     if !policy::can_view_account(relation(st, caller, &c.account_id).await?) {
         return Err(AppError::not_found());
@@ -116,19 +88,13 @@ pub async fn visible_comment(
 pub async fn deletable_comment(st: &AppState, caller: &Caller, id: &str) -> AppResult<CommentRow> {
     let me = caller.require()?;
     let cid = Id::parse(id).ok_or_else(AppError::not_found)?;
-    let c = st
-        .db
-        .comment_by_id(&cid)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let c = st.db.comment_by_id(&cid).await?.ok_or_else(AppError::not_found)?;
     let v = visible_video(st, caller, c.video_id.as_str()).await?;
     if v.account_id != me.id {
         visible_comment(st, caller, id).await?;
     }
     if !policy::can_delete_comment(c.account_id == me.id, v.account_id == me.id) {
-        return Err(AppError::forbidden(
-            "only the comment's author or the video's owner can delete it",
-        ));
+        return Err(AppError::forbidden("only the comment's author or the video's owner can delete it"));
     }
     Ok(c)
 }
@@ -139,23 +105,11 @@ pub async fn deletable_comment(st: &AppState, caller: &Caller, id: &str) -> AppR
 /// A staff member may also fetch, with a `grant` issued to them by a logged staff
 /// access ([`crate::staff::media_grant`]), media they could not otherwise see, for a
 /// limited time; such answers are never shared-cacheable.
-pub async fn media_object(
-    st: &AppState,
-    caller: &Caller,
-    video: &str,
-    name: &str,
-    grant: Option<&str>,
-) -> AppResult<(VideoRow, MediaObject, bool)> {
+pub async fn media_object(st: &AppState, caller: &Caller, video: &str, name: &str, grant: Option<&str>) -> AppResult<(VideoRow, MediaObject, bool)> {
     let id = Id::parse(video).ok_or_else(AppError::not_found)?;
-    let (v, obj) = st
-        .db
-        .video_with_object(&id, name)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let (v, obj) = st.db.video_with_object(&id, name).await?.ok_or_else(AppError::not_found)?;
     let rel = relation(st, caller, &v.account_id).await?;
-    if v.status != VideoStatus::Ready
-        || !policy::can_view_video(rel, v.visibility, v.account_private, v.status)
-    {
+    if v.status != VideoStatus::Ready || !policy::can_view_video(rel, v.visibility, v.account_private, v.status) {
         if let Some(g) = grant {
             if crate::staff::media_grant_valid(st, caller, &v.id, g).await? {
                 return Ok((v, obj, false));
@@ -168,18 +122,9 @@ pub async fn media_object(
 }
 
 /// A profile picture the caller may see: (its account, its object key).
-pub async fn avatar(
-    st: &AppState,
-    caller: &Caller,
-    account: &str,
-    name: &str,
-) -> AppResult<(AccountRow, String)> {
+pub async fn avatar(st: &AppState, caller: &Caller, account: &str, name: &str) -> AppResult<(AccountRow, String)> {
     let id = Id::parse(account).ok_or_else(AppError::not_found)?;
-    let a = st
-        .db
-        .account_by_id(&id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let a = st.db.account_by_id(&id).await?.ok_or_else(AppError::not_found)?;
     if !policy::can_view_account(relation(st, caller, &a.id).await?) {
         return Err(AppError::not_found());
     }

@@ -18,12 +18,7 @@ pub async fn queue_reprocess(st: &AppState, all: bool, videos: &[String]) -> App
     let ids: Vec<Id> = if all {
         st.db.reprocessable_videos().await?
     } else {
-        videos
-            .iter()
-            .map(|v| {
-                Id::parse(v).ok_or_else(|| AppError::invalid(format!("{v:?} is not a video id")))
-            })
-            .collect::<AppResult<_>>()?
+        videos.iter().map(|v| Id::parse(v).ok_or_else(|| AppError::invalid(format!("{v:?} is not a video id")))).collect::<AppResult<_>>()?
     };
     let operator = Id::from_trusted("operator".to_owned());
     let mut queued = 0;
@@ -31,15 +26,7 @@ pub async fn queue_reprocess(st: &AppState, all: bool, videos: &[String]) -> App
         if !st.db.video_exists(id).await? {
             return Err(AppError::invalid(format!("no video {id}")));
         }
-        if st
-            .db
-            .enqueue_unique(
-                JobKind::Reprocess,
-                Some(&operator),
-                &serde_json::json!({ "video_id": id.as_str() }),
-            )
-            .await?
-        {
+        if st.db.enqueue_unique(JobKind::Reprocess, Some(&operator), &serde_json::json!({ "video_id": id.as_str() })).await? {
             queued += 1;
         }
     }

@@ -2,13 +2,12 @@
 //! stored as SHA-256), and who is calling ([`Caller`]).
 
 use crate::error::AppError;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use kinora_db::AccountRow;
 use sha2::{Digest, Sha256};
+
 
 /// Password hashing and checking (argon2id, 19 MiB and tens of milliseconds each)
 /// with a bound on how many run at once, so a flood of sign-ins cannot take every
@@ -21,10 +20,7 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new(concurrent: usize, wait: std::time::Duration) -> Passwords {
-        Passwords {
-            slots: tokio::sync::Semaphore::new(concurrent.max(1)),
-            wait,
-        }
+        Passwords { slots: tokio::sync::Semaphore::new(concurrent.max(1)), wait }
     }
 
     async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
@@ -40,9 +36,7 @@ impl Passwords {
         let _slot = self.slot().await?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(pw.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            Argon2::default().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string())
         })
         .await
         .map_err(AppError::internal)?
@@ -62,6 +56,7 @@ impl Passwords {
     }
 }
 
+
 /// A new random secret (43 chars) and the hash we store for it.
 pub fn new_secret() -> (String, String) {
     let bytes: [u8; 32] = rand::random();
@@ -76,11 +71,7 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Constant-time string equality for secrets.
 pub fn secret_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Who is calling a service: an account, or no one (signed out).
@@ -108,20 +99,9 @@ mod tests {
     async fn regression_password_checks_are_bounded() {
         let p = std::sync::Arc::new(Passwords::new(1, std::time::Duration::from_millis(200)));
         let held = p.slot().await.expect("first slot");
-        let refused = p
-            .verify(
-                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-                "pw".into(),
-            )
-            .await;
-        assert_eq!(
-            refused.expect_err("no free slot").code,
-            kinora_core::ErrorCode::RateLimited
-        );
+        let refused = p.verify("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(), "pw".into()).await;
+        assert_eq!(refused.expect_err("no free slot").code, kinora_core::ErrorCode::RateLimited);
         drop(held);
-        assert!(!p
-            .verify("not a hash".into(), "pw".into())
-            .await
-            .expect("a slot is free again"));
+        assert!(!p.verify("not a hash".into(), "pw".into()).await.expect("a slot is free again"));
     }
 }

@@ -29,9 +29,7 @@ impl KeyStore {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(dir.join("accounts"))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        Ok(KeyStore {
-            dir: dir.to_owned(),
-        })
+        Ok(KeyStore { dir: dir.to_owned() })
     }
 
     fn path(&self, who: &str) -> PathBuf {
@@ -47,16 +45,10 @@ impl KeyStore {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(who);
         if let Ok(bytes) = std::fs::read(&path) {
-            return bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
+            return bytes.try_into().map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
         }
         let key: [u8; 32] = rand::random();
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
         std::io::Write::write_all(&mut f, &key)?;
         f.sync_all()?;
         Ok(key)
@@ -64,19 +56,14 @@ impl KeyStore {
 
     /// The key if it exists (a restore never makes keys).
     pub fn existing(&self, who: &str) -> Option<[u8; 32]> {
-        std::fs::read(self.path(who))
-            .ok()
-            .and_then(|b| b.try_into().ok())
+        std::fs::read(self.path(who)).ok().and_then(|b| b.try_into().ok())
     }
 
     /// Appends to the erasure journal kept beside the keys (outside every backup and
     /// outside the database, so a restore from any backup can apply it).
     pub fn append_journal(&self, subject: &str) -> anyhow::Result<()> {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("erasure-journal"))?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("erasure-journal"))?;
         writeln!(f, "{subject}")?;
         f.sync_all()?;
         Ok(())
@@ -85,12 +72,7 @@ impl KeyStore {
     /// The keyed hashes of every erased account.
     pub fn journal(&self) -> std::collections::HashSet<String> {
         std::fs::read_to_string(self.dir.join("erasure-journal"))
-            .map(|s| {
-                s.lines()
-                    .map(str::to_owned)
-                    .filter(|l| !l.is_empty())
-                    .collect()
-            })
+            .map(|s| s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
             .unwrap_or_default()
     }
 
@@ -116,9 +98,7 @@ impl KeyStore {
 
 fn seal(key: &[u8; 32], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
     let nonce: [u8; 12] = rand::random();
-    let c = ChaCha20Poly1305::new(Key::from_slice(key))
-        .encrypt(Nonce::from_slice(&nonce), plain)
-        .map_err(|_| anyhow::anyhow!("encryption failed"))?;
+    let c = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| anyhow::anyhow!("encryption failed"))?;
     Ok([nonce.as_slice(), &c].concat())
 }
 
@@ -127,9 +107,7 @@ fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
         anyhow::bail!("truncated backup part");
     }
     let (nonce, c) = sealed.split_at(12);
-    ChaCha20Poly1305::new(Key::from_slice(key))
-        .decrypt(Nonce::from_slice(nonce), c)
-        .map_err(|_| anyhow::anyhow!("wrong key or damaged backup part"))
+    ChaCha20Poly1305::new(Key::from_slice(key)).decrypt(Nonce::from_slice(nonce), c).map_err(|_| anyhow::anyhow!("wrong key or damaged backup part"))
 }
 
 /// A row in a part: its table and its columns.
@@ -156,30 +134,17 @@ struct Manifest {
 
 /// The region backups go to: the backup region, or the primary when there is none.
 pub fn region(st: &AppState) -> String {
-    st.regions
-        .backup
-        .clone()
-        .unwrap_or_else(|| st.regions.primary.clone())
+    st.regions.backup.clone().unwrap_or_else(|| st.regions.primary.clone())
 }
 
 /// Writes a consistent backup; `progress(step, done, total)` reports as it goes.
-pub async fn create(
-    st: &AppState,
-    progress: &(dyn Fn(&str, u64, u64) + Sync),
-) -> anyhow::Result<BackupInfo> {
+pub async fn create(st: &AppState, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> anyhow::Result<BackupInfo> {
     let rows = st.db.dump(&|table, n| progress(table, n as u64, 0)).await?;
     let mut parts: BTreeMap<String, Vec<PartRow<'_>>> = BTreeMap::new();
     for r in &rows {
-        parts
-            .entry(r.owner.clone().unwrap_or_else(|| "instance".into()))
-            .or_default()
-            .push((r.table, &r.row));
+        parts.entry(r.owner.clone().unwrap_or_else(|| "instance".into())).or_default().push((r.table, &r.row));
     }
-    let id = format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        &Id::generate().as_str()[..6]
-    );
+    let id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), &Id::generate().as_str()[..6]);
     let region = region(st);
     let store = st.regions.get(&region)?;
     let keys = &st.keys;
@@ -189,35 +154,14 @@ pub async fn create(
         let key = keys.key(who)?;
         let sealed = seal(&key, &serde_json::to_vec(rows)?)?;
         bytes += sealed.len() as u64;
-        store
-            .put(
-                &kinora_store::key(&format!("backups/{id}/{who}.bin")),
-                sealed.into(),
-            )
-            .await?;
+        store.put(&kinora_store::key(&format!("backups/{id}/{who}.bin")), sealed.into()).await?;
         progress("encrypting", i as u64 + 1, total);
     }
-    let manifest = Manifest {
-        id: id.clone(),
-        created_at: crate::views::rfc3339(kinora_db::now_ms()),
-        rows: rows.len(),
-        bytes,
-        parts: parts.keys().cloned().collect(),
-    };
+    let manifest = Manifest { id: id.clone(), created_at: crate::views::rfc3339(kinora_db::now_ms()), rows: rows.len(), bytes, parts: parts.keys().cloned().collect() };
     // The manifest last: a backup without one is incomplete and is not listed.
-    store
-        .put(
-            &kinora_store::key(&format!("backups/{id}/manifest.json")),
-            serde_json::to_vec_pretty(&manifest)?.into(),
-        )
-        .await?;
+    store.put(&kinora_store::key(&format!("backups/{id}/manifest.json")), serde_json::to_vec_pretty(&manifest)?.into()).await?;
     tracing::info!(backup = %id, rows = rows.len(), bytes, %region, "backup written");
-    Ok(BackupInfo {
-        id,
-        created_at: manifest.created_at,
-        bytes,
-        region,
-    })
+    Ok(BackupInfo { id, created_at: manifest.created_at, bytes, region })
 }
 
 /// Backups in the backup region, oldest first.
@@ -229,14 +173,8 @@ pub async fn list(st: &AppState) -> anyhow::Result<Vec<BackupInfo>> {
         if !(k.starts_with("backups/") && k.ends_with("/manifest.json")) {
             continue;
         }
-        let m: Manifest =
-            serde_json::from_slice(&store.get(&kinora_store::key(&k)).await?.bytes().await?)?;
-        out.push(BackupInfo {
-            id: m.id,
-            created_at: m.created_at,
-            bytes: m.bytes,
-            region: region.clone(),
-        });
+        let m: Manifest = serde_json::from_slice(&store.get(&kinora_store::key(&k)).await?.bytes().await?)?;
+        out.push(BackupInfo { id: m.id, created_at: m.created_at, bytes: m.bytes, region: region.clone() });
     }
     out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     Ok(out)
@@ -255,25 +193,15 @@ pub struct Restored {
 
 /// Restores backup `id` into this instance's (empty) database, then re-applies the
 /// erasure journal.
-pub async fn restore(
-    st: &AppState,
-    id: &str,
-    progress: &(dyn Fn(&str, u64, u64) + Sync),
-) -> anyhow::Result<Restored> {
+pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> anyhow::Result<Restored> {
     let keys = &st.keys;
     if !st.db.is_empty().await? {
         anyhow::bail!("the database already holds accounts; restore into an empty instance (a new --data and --database-url)");
     }
     let region = region(st);
     let store = st.regions.get(&region)?;
-    let get = |k: String| async move {
-        anyhow::Ok(store.get(&kinora_store::key(&k)).await?.bytes().await?)
-    };
-    let m: Manifest = serde_json::from_slice(
-        &get(format!("backups/{id}/manifest.json"))
-            .await
-            .map_err(|e| anyhow::anyhow!("backup {id}: {e}"))?,
-    )?;
+    let get = |k: String| async move { anyhow::Ok(store.get(&kinora_store::key(&k)).await?.bytes().await?) };
+    let m: Manifest = serde_json::from_slice(&get(format!("backups/{id}/manifest.json")).await.map_err(|e| anyhow::anyhow!("backup {id}: {e}"))?)?;
     let mut rows: Vec<(String, Map<String, Value>)> = Vec::with_capacity(m.rows);
     let mut unreadable = 0;
     let total = m.parts.len() as u64;
@@ -297,13 +225,9 @@ pub async fn restore(
         if table != "accounts" {
             continue;
         }
-        let Some(acc) = row.get("id").and_then(Value::as_str).and_then(Id::parse) else {
-            continue;
-        };
+        let Some(acc) = row.get("id").and_then(Value::as_str).and_then(Id::parse) else { continue };
         if journal.contains(&crate::erasure::subject(st, &acc)) {
-            st.db
-                .erase_account(&acc, &crate::erasure::subject(st, &acc))
-                .await?;
+            st.db.erase_account(&acc, &crate::erasure::subject(st, &acc)).await?;
             erased_again += 1;
         }
     }
@@ -311,10 +235,5 @@ pub async fn restore(
         st.db.scrub().await?;
     }
     progress("loading", 1, 1);
-    Ok(Restored {
-        rows: loaded,
-        dropped,
-        unreadable,
-        erased_again,
-    })
+    Ok(Restored { rows: loaded, dropped, unreadable, erased_again })
 }

@@ -63,9 +63,7 @@ pub struct Accounts {
 
 impl Default for Accounts {
     fn default() -> Self {
-        Accounts {
-            erasure_grace_hours: 72,
-        }
+        Accounts { erasure_grace_hours: 72 }
     }
 }
 
@@ -79,9 +77,7 @@ impl Default for Config {
             uploads: Uploads::default(),
             auth: Auth::default(),
             retention: Retention::default(),
-            regions: [("local".to_owned(), RegionConfig::default())]
-                .into_iter()
-                .collect(),
+            regions: [("local".to_owned(), RegionConfig::default())].into_iter().collect(),
             residency: Residency::default(),
             accounts: Accounts::default(),
             backup: Backup::default(),
@@ -113,10 +109,7 @@ pub struct Residency {
 
 impl Default for Residency {
     fn default() -> Self {
-        Residency {
-            primary: "local".into(),
-            backup: String::new(),
-        }
+        Residency { primary: "local".into(), backup: String::new() }
     }
 }
 
@@ -125,11 +118,7 @@ impl Config {
     pub fn region_specs(&self) -> Vec<kinora_store::RegionSpec> {
         self.regions
             .iter()
-            .map(|(name, r)| kinora_store::RegionSpec {
-                name: name.clone(),
-                storage: r.storage.clone(),
-                jurisdiction: r.jurisdiction.clone(),
-            })
+            .map(|(name, r)| kinora_store::RegionSpec { name: name.clone(), storage: r.storage.clone(), jurisdiction: r.jurisdiction.clone() })
             .collect()
     }
 }
@@ -148,11 +137,7 @@ pub struct Auth {
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth {
-            api_token_days: 90,
-            session_days: 30,
-            max_concurrent_password_checks: 4,
-        }
+        Auth { api_token_days: 90, session_days: 30, max_concurrent_password_checks: 4 }
     }
 }
 
@@ -169,11 +154,7 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention {
-            view_events_days: 90,
-            notifications_days: 180,
-            finished_jobs_days: 7,
-        }
+        Retention { view_events_days: 90, notifications_days: 180, finished_jobs_days: 7 }
     }
 }
 
@@ -195,13 +176,7 @@ pub struct Uploads {
 
 impl Default for Uploads {
     fn default() -> Self {
-        Uploads {
-            max_concurrent: 4,
-            max_inflight_bytes: 4 << 30,
-            expiry_hours: 24,
-            max_pending_jobs: 20,
-            bytes_per_hour: 20 << 30,
-        }
+        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 20, bytes_per_hour: 20 << 30 }
     }
 }
 
@@ -331,15 +306,12 @@ impl Config {
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
-            let from_file: toml::Table = text
-                .parse()
-                .map_err(|e| anyhow::anyhow!("parsing config {}: {e}", path.display()))?;
+            let from_file: toml::Table =
+                text.parse().map_err(|e| anyhow::anyhow!("parsing config {}: {e}", path.display()))?;
             merge(&mut table, from_file);
         }
         for (section, keys) in table.iter_mut() {
-            let Some(keys) = keys.as_table_mut() else {
-                continue;
-            };
+            let Some(keys) = keys.as_table_mut() else { continue };
             for (key, value) in keys.iter_mut() {
                 let var = format!("KINORA_{}_{}", section.to_uppercase(), key.to_uppercase());
                 if let Ok(raw) = std::env::var(&var) {
@@ -380,9 +352,7 @@ fn env_value(current: &toml::Value, raw: &str) -> anyhow::Result<toml::Value> {
         toml::Value::String(_) => toml::Value::String(raw.to_owned()),
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse()?),
         toml::Value::Float(_) => toml::Value::Float(raw.trim().parse()?),
-        toml::Value::Boolean(_) => {
-            toml::Value::Boolean(matches!(raw.trim(), "1" | "true" | "yes" | "on"))
-        }
+        toml::Value::Boolean(_) => toml::Value::Boolean(matches!(raw.trim(), "1" | "true" | "yes" | "on")),
         _ => anyhow::bail!("cannot be set from the environment"),
     })
 }

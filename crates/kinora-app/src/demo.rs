@@ -53,49 +53,19 @@ pub async fn seed(st: &AppState) -> anyhow::Result<()> {
         };
         let file = work.join(format!("demo{i}.mp4"));
         let args: Vec<OsString> = [
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            src,
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency={hz}:sample_rate=48000"),
-            "-t",
-            "8",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
+            "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src, "-f", "lavfi", "-i",
+            &format!("sine=frequency={hz}:sample_rate=48000"), "-t", "8", "-c:v", "libx264", "-preset", "veryfast",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
         ]
         .iter()
         .map(OsString::from)
         .chain(std::iter::once(file.clone().into_os_string()))
         .collect();
-        let limits = ProcessLimits {
-            wall: Duration::from_secs(300),
-            ..ProcessLimits::default()
-        };
+        let limits = ProcessLimits { wall: Duration::from_secs(300), ..ProcessLimits::default() };
         process::run(&st.tools.ffmpeg, &args, &work, limits).await?;
         let bytes = tokio::fs::metadata(&file).await?.len();
         let caption = Caption::parse(caption)?;
-        let incoming = crate::ingest::Incoming {
-            file: &file,
-            bytes,
-            caption: &caption,
-            visibility: Visibility::Public,
-            original_name: "demo.mp4",
-        };
+        let incoming = crate::ingest::Incoming { file: &file, bytes, caption: &caption, visibility: Visibility::Public, original_name: "demo.mp4" };
         crate::ingest::ingest(st, &account, incoming).await?;
         let _ = tokio::fs::remove_file(&file).await;
     }

@@ -17,11 +17,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
-        AppError {
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        AppError { code, message: message.into(), retry_after: None }
     }
 
     /// The one answer for "does not exist" and "you may not see it".
@@ -30,10 +26,7 @@ impl AppError {
     }
 
     pub fn unauthorized() -> AppError {
-        AppError::new(
-            ErrorCode::Unauthorized,
-            "sign in or send a valid Bearer token",
-        )
+        AppError::new(ErrorCode::Unauthorized, "sign in or send a valid Bearer token")
     }
 
     pub fn forbidden(message: impl Into<String>) -> AppError {
@@ -51,10 +44,7 @@ impl AppError {
     /// A server fault: logged with its details, answered without them.
     pub fn internal(err: impl std::fmt::Display) -> AppError {
         tracing::error!(error = %err, "internal error");
-        AppError::new(
-            ErrorCode::Internal,
-            "something went wrong on the server; it has been logged",
-        )
+        AppError::new(ErrorCode::Internal, "something went wrong on the server; it has been logged")
     }
 
     pub fn rate_limited(secs: u64) -> AppError {

@@ -31,8 +31,7 @@ fn view(e: &ExportRow) -> ExportView {
     ExportView {
         id: e.id.clone(),
         status: e.status,
-        download_url: (e.status == ExportStatus::Ready)
-            .then(|| format!("/api/v1/me/exports/{}/download", e.id)),
+        download_url: (e.status == ExportStatus::Ready).then(|| format!("/api/v1/me/exports/{}/download", e.id)),
         expires_at: e.expires_at.map(crate::views::rfc3339),
         bytes: e.bytes,
         error: e.error.clone(),
@@ -48,19 +47,9 @@ pub async fn request(st: &AppState, caller: &Caller) -> AppResult<ExportView> {
     }
     let id = Id::generate();
     st.db.create_export(&id, &me.id, &me.region).await?;
-    st.db
-        .enqueue(
-            JobKind::Export,
-            Some(&me.id),
-            &serde_json::json!({"export_id": id.as_str()}),
-        )
-        .await?;
+    st.db.enqueue(JobKind::Export, Some(&me.id), &serde_json::json!({"export_id": id.as_str()})).await?;
     st.wake.notify_one();
-    let e = st
-        .db
-        .export_by_id(&id)
-        .await?
-        .ok_or_else(|| AppError::internal("export vanished"))?;
+    let e = st.db.export_by_id(&id).await?.ok_or_else(|| AppError::internal("export vanished"))?;
     Ok(view(&e))
 }
 
@@ -68,11 +57,7 @@ pub async fn request(st: &AppState, caller: &Caller) -> AppResult<ExportView> {
 async fn own(st: &AppState, caller: &Caller, id: &str) -> AppResult<ExportRow> {
     let me = caller.require()?;
     let id = Id::parse(id).ok_or_else(AppError::not_found)?;
-    let e = st
-        .db
-        .export_by_id(&id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let e = st.db.export_by_id(&id).await?.ok_or_else(AppError::not_found)?;
     if e.account_id != me.id {
         return Err(AppError::not_found());
     }
@@ -84,21 +69,10 @@ pub async fn get(st: &AppState, caller: &Caller, id: &str) -> AppResult<ExportVi
 }
 
 /// The ZIP's bytes (from the home region or its replica) and a file name.
-pub async fn download(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> AppResult<(bytes::Bytes, String)> {
+pub async fn download(st: &AppState, caller: &Caller, id: &str) -> AppResult<(bytes::Bytes, String)> {
     let e = own(st, caller, id).await?;
-    let key = e
-        .object_key
-        .filter(|_| e.status == ExportStatus::Ready)
-        .ok_or_else(|| AppError::new(ErrorCode::Conflict, "the export is not ready yet"))?;
-    let bytes = st
-        .regions
-        .get_bytes_with_fallback(&e.region, &key)
-        .await
-        .map_err(AppError::internal)?;
+    let key = e.object_key.filter(|_| e.status == ExportStatus::Ready).ok_or_else(|| AppError::new(ErrorCode::Conflict, "the export is not ready yet"))?;
+    let bytes = st.regions.get_bytes_with_fallback(&e.region, &key).await.map_err(AppError::internal)?;
     Ok((bytes, format!("kinora-{}.zip", e.id)))
 }
 
@@ -128,37 +102,19 @@ archive on another Kinora server.\n";
 
 /// Writes one account's export archive into `dir` and returns its path: the
 /// person's own export and the operator's legal-request export are the same file.
-pub async fn archive(
-    st: &AppState,
-    account: &Id,
-    dir: &std::path::Path,
-) -> anyhow::Result<std::path::PathBuf> {
+pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     let data = st.db.personal_data(account).await?;
     // Each video's original and top rendition, fetched into the scratch directory.
     let mut files = Vec::new();
     for v in &data.videos {
-        let Some(vid) = v["id"].as_str().and_then(Id::parse) else {
-            continue;
-        };
-        let Some(row) = st.db.video_by_id(&vid).await? else {
-            continue;
-        };
+        let Some(vid) = v["id"].as_str().and_then(Id::parse) else { continue };
+        let Some(row) = st.db.video_by_id(&vid).await? else { continue };
         let original = dir.join(format!("{vid}-original"));
-        st.regions
-            .get_to_file_with_fallback(&row.region, &row.original_key, &original)
-            .await?;
+        st.regions.get_to_file_with_fallback(&row.region, &row.original_key, &original).await?;
         files.push((format!("videos/{vid}/original"), original));
-        if let Some(top) = st
-            .db
-            .media_objects(&vid)
-            .await?
-            .into_iter()
-            .find(|o| o.mime == "video/mp4")
-        {
+        if let Some(top) = st.db.media_objects(&vid).await?.into_iter().find(|o| o.mime == "video/mp4") {
             let path = dir.join(format!("{vid}-{}", top.name));
-            st.regions
-                .get_to_file_with_fallback(&row.region, &top.object_key, &path)
-                .await?;
+            st.regions.get_to_file_with_fallback(&row.region, &top.object_key, &path).await?;
             files.push((format!("videos/{vid}/{}", top.name), path));
         }
     }
@@ -177,15 +133,7 @@ pub async fn archive(
         ("watch-history.json", pretty(&data.watch_history)),
         ("reports.json", pretty(&data.reports)),
         ("sessions.json", pretty(&st.db.sessions_of(account).await?)),
-        (
-            "access-log.json",
-            pretty(
-                &crate::staff::history_of(st, account)
-                    .await
-                    .map(|h| h.items)
-                    .unwrap_or_default(),
-            ),
-        ),
+        ("access-log.json", pretty(&crate::staff::history_of(st, account).await.map(|h| h.items).unwrap_or_default())),
     ];
     let zip_path = dir.join("export.zip");
     let zp = zip_path.clone();
@@ -195,9 +143,7 @@ pub async fn archive(
 
 /// The export job: gathers, zips (videos stored as they are), stores, announces.
 pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
-    let Some(e) = st.db.export_by_id(export_id).await? else {
-        return Ok(());
-    };
+    let Some(e) = st.db.export_by_id(export_id).await? else { return Ok(()) };
     if e.status != ExportStatus::Pending {
         return Ok(());
     }
@@ -207,17 +153,8 @@ pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
         let key = format!("exports/{}/{}.zip", e.account_id, e.id);
         let bytes = crate::objects::put(st, &e.region, &key, &zip_path).await?;
         let expires = kinora_db::now_ms() + EXPORT_DAYS * 86_400_000;
-        st.db
-            .finish_export(
-                &e.id,
-                &key,
-                i64::try_from(bytes).unwrap_or(i64::MAX),
-                expires,
-            )
-            .await?;
-        st.db
-            .notify_self(&e.account_id, NotificationKind::ExportReady)
-            .await?;
+        st.db.finish_export(&e.id, &key, i64::try_from(bytes).unwrap_or(i64::MAX), expires).await?;
+        st.db.notify_self(&e.account_id, NotificationKind::ExportReady).await?;
         tracing::info!(export = %e.id, bytes, "export ready");
         Ok::<_, anyhow::Error>(())
     }
@@ -232,20 +169,12 @@ pub async fn give_up(st: &AppState, export_id: &Id, error: &str) -> anyhow::Resu
     Ok(())
 }
 
-fn write_zip(
-    path: &Path,
-    docs: &[(&str, String)],
-    files: &[(String, std::path::PathBuf)],
-) -> anyhow::Result<()> {
+fn write_zip(path: &Path, docs: &[(&str, String)], files: &[(String, std::path::PathBuf)]) -> anyhow::Result<()> {
     use zip::write::SimpleFileOptions;
     let mut z = zip::ZipWriter::new(std::fs::File::create(path)?);
-    let text = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(false);
+    let text = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(false);
     // Videos are compressed already: stored as they are.
-    let stored = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(true);
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored).large_file(true);
     for (name, body) in docs {
         z.start_file(*name, text)?;
         z.write_all(body.as_bytes())?;

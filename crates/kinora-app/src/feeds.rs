@@ -31,27 +31,16 @@ impl Feed {
 }
 
 /// The rows of a feed page and the cursor after them.
-pub async fn feed_rows(
-    st: &AppState,
-    caller: &Caller,
-    feed: Feed,
-    page: &PageRequest,
-) -> AppResult<(Vec<VideoRow>, Option<String>)> {
+pub async fn feed_rows(st: &AppState, caller: &Caller, feed: Feed, page: &PageRequest) -> AppResult<(Vec<VideoRow>, Option<String>)> {
     let (rows, next) = match feed {
         Feed::ForYou => {
-            let rows = st
-                .db
-                .for_you(caller.id(), page.cursor.as_ref(), page.limit)
-                .await?;
+            let rows = st.db.for_you(caller.id(), page.cursor.as_ref(), page.limit).await?;
             let next = page.next(&rows, |r| (r.feed_score, &r.id));
             (rows, next)
         }
         Feed::Following => {
             let me = caller.require()?;
-            let rows = st
-                .db
-                .following_feed(&me.id, page.cursor.as_ref(), page.limit)
-                .await?;
+            let rows = st.db.following_feed(&me.id, page.cursor.as_ref(), page.limit).await?;
             let next = page.next(&rows, |r| (r.created_at, &r.id));
             (rows, next)
         }
@@ -59,36 +48,17 @@ pub async fn feed_rows(
     Ok((rows, next))
 }
 
-pub async fn feed(
-    st: &AppState,
-    caller: &Caller,
-    feed: Feed,
-    page: &PageRequest,
-) -> AppResult<Page<VideoView>> {
+pub async fn feed(st: &AppState, caller: &Caller, feed: Feed, page: &PageRequest) -> AppResult<Page<VideoView>> {
     let (rows, next_cursor) = feed_rows(st, caller, feed, page).await?;
-    Ok(Page {
-        items: views::videos(st, caller, &rows).await?,
-        next_cursor,
-    })
+    Ok(Page { items: views::videos(st, caller, &rows).await?, next_cursor })
 }
 
 /// An account's videos the caller may see, newest first.
-pub async fn account_videos(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-    page: &PageRequest,
-) -> AppResult<Page<VideoView>> {
+pub async fn account_videos(st: &AppState, caller: &Caller, name: &str, page: &PageRequest) -> AppResult<Page<VideoView>> {
     let (a, _) = access::visible_account(st, caller, name).await?;
-    let rows = st
-        .db
-        .account_videos(&a.id, caller.id(), page.cursor.as_ref(), page.limit)
-        .await?;
+    let rows = st.db.account_videos(&a.id, caller.id(), page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |r| (r.created_at, &r.id));
-    Ok(Page {
-        items: views::videos(st, caller, &rows).await?,
-        next_cursor,
-    })
+    Ok(Page { items: views::videos(st, caller, &rows).await?, next_cursor })
 }
 
 /// A hashtag's videos, and whether the caller follows the hashtag.
@@ -101,26 +71,13 @@ pub struct TagPage {
     pub following: Option<bool>,
 }
 
-pub async fn tag_videos(
-    st: &AppState,
-    caller: &Caller,
-    tag: &str,
-    page: &PageRequest,
-) -> AppResult<TagPage> {
+pub async fn tag_videos(st: &AppState, caller: &Caller, tag: &str, page: &PageRequest) -> AppResult<TagPage> {
     let tag = tag_of(tag)?;
-    let rows = st
-        .db
-        .tag_videos(&tag, caller.id(), page.cursor.as_ref(), page.limit)
-        .await?;
+    let rows = st.db.tag_videos(&tag, caller.id(), page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |r| (r.created_at, &r.id));
     let following = match caller.id() {
         Some(me) => Some(st.db.follows_tag(me, &tag).await?),
         None => None,
     };
-    Ok(TagPage {
-        items: views::videos(st, caller, &rows).await?,
-        next_cursor,
-        tag,
-        following,
-    })
+    Ok(TagPage { items: views::videos(st, caller, &rows).await?, next_cursor, tag, following })
 }

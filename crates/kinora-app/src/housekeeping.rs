@@ -22,9 +22,7 @@ pub async fn startup_cleanup(st: &AppState) {
         match kinora_store::list(&region.store, "originals").await {
             Ok(keys) => {
                 for (k, modified) in keys {
-                    let Some(id) = k.rsplit('/').next().and_then(kinora_core::Id::parse) else {
-                        continue;
-                    };
+                    let Some(id) = k.rsplit('/').next().and_then(kinora_core::Id::parse) else { continue };
                     if modified > cutoff {
                         continue;
                     }
@@ -34,9 +32,7 @@ pub async fn startup_cleanup(st: &AppState) {
                     }
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), region = %region.name, "could not list originals")
-            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), region = %region.name, "could not list originals"),
         }
     }
 }
@@ -50,24 +46,11 @@ pub async fn retention(st: &AppState) -> anyhow::Result<()> {
     let tokens = st.db.delete_expired_tokens().await?;
     let (views, notes) = st
         .db
-        .forget_old_activity(
-            now - r.view_events_days.max(1) * day,
-            now - r.notifications_days.max(1) * day,
-        )
+        .forget_old_activity(now - r.view_events_days.max(1) * day, now - r.notifications_days.max(1) * day)
         .await?;
-    let jobs = st
-        .db
-        .forget_finished_jobs(now - r.finished_jobs_days.max(1) * day)
-        .await?;
+    let jobs = st.db.forget_finished_jobs(now - r.finished_jobs_days.max(1) * day).await?;
     let exports = crate::exports::forget_expired(st).await?;
-    tracing::info!(
-        tokens,
-        view_events = views,
-        notifications = notes,
-        jobs,
-        exports,
-        "retention sweep"
-    );
+    tracing::info!(tokens, view_events = views, notifications = notes, jobs, exports, "retention sweep");
     Ok(())
 }
 
@@ -85,9 +68,7 @@ pub async fn run(st: AppState) {
         let every = st.config.backup.every_hours.saturating_mul(60);
         if every > 0 && minutes > 0 && minutes.is_multiple_of(every) {
             match crate::backup::create(&st, &|_, _, _| {}).await {
-                Ok(b) => {
-                    tracing::info!(backup = %b.id, bytes = b.bytes, "scheduled backup written")
-                }
+                Ok(b) => tracing::info!(backup = %b.id, bytes = b.bytes, "scheduled backup written"),
                 Err(e) => tracing::error!(error = format!("{e:#}"), "scheduled backup failed"),
             }
         }

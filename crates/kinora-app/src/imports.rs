@@ -39,22 +39,13 @@ fn bad(msg: impl std::fmt::Display) -> AppError {
     AppError::new(ErrorCode::InvalidArchive, format!("archive: {msg}"))
 }
 
-fn read_json(
-    z: &mut zip::ZipArchive<std::fs::File>,
-    name: &str,
-    max: u64,
-) -> AppResult<serde_json::Value> {
-    let mut f = z
-        .by_name(name)
-        .map_err(|_| bad(format!("{name} is missing; is this a Kinora export?")))?;
+fn read_json(z: &mut zip::ZipArchive<std::fs::File>, name: &str, max: u64) -> AppResult<serde_json::Value> {
+    let mut f = z.by_name(name).map_err(|_| bad(format!("{name} is missing; is this a Kinora export?")))?;
     if f.size() > max {
         return Err(bad(format!("{name} is larger than {max} bytes")));
     }
     let mut s = Vec::new();
-    f.by_ref()
-        .take(max + 1)
-        .read_to_end(&mut s)
-        .map_err(|e| bad(format!("{name}: {e}")))?;
+    f.by_ref().take(max + 1).read_to_end(&mut s).map_err(|e| bad(format!("{name}: {e}")))?;
     serde_json::from_slice(&s).map_err(|e| bad(format!("{name} is not valid JSON: {e}")))
 }
 
@@ -67,54 +58,27 @@ fn check(path: &Path, max_video: u64) -> AppResult<Archive> {
     }
     let account = read_json(&mut z, "account.json", 1 << 20)?;
     let videos = read_json(&mut z, "videos.json", 64 << 20)?;
-    let videos = videos
-        .as_array()
-        .ok_or_else(|| bad("videos.json is not a list"))?;
-    let text =
-        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let videos = videos.as_array().ok_or_else(|| bad("videos.json is not a list"))?;
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
     let mut out = Vec::new();
     for (i, v) in videos.iter().enumerate() {
-        let id = text(v, "id")
-            .and_then(|s| Id::parse(&s))
-            .ok_or_else(|| bad(format!("videos.json[{i}] has no valid id")))?;
+        let id = text(v, "id").and_then(|s| Id::parse(&s)).ok_or_else(|| bad(format!("videos.json[{i}] has no valid id")))?;
         let entry = format!("videos/{id}/original");
-        let size = z
-            .by_name(&entry)
-            .map_err(|_| bad(format!("{entry} is missing")))?
-            .size();
+        let size = z.by_name(&entry).map_err(|_| bad(format!("{entry} is missing")))?.size();
         if size == 0 || size > max_video {
-            return Err(bad(format!(
-                "{entry} is {size} bytes; the limit is {max_video}"
-            )));
+            return Err(bad(format!("{entry} is {size} bytes; the limit is {max_video}")));
         }
         out.push(ImportVideo {
-            caption: Caption::parse(&text(v, "caption").unwrap_or_default())
-                .map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
-            visibility: Visibility::parse(&text(v, "visibility").unwrap_or_default())
-                .map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
-            comments: CommentSetting::parse(
-                &text(v, "comments").unwrap_or_else(|| "everyone".into()),
-            )
-            .ok_or_else(|| {
-                bad(format!(
-                    "videos.json[{i}]: comments must be everyone, followers or off"
-                ))
-            })?,
-            original_name: text(v, "original_name")
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect(),
+            caption: Caption::parse(&text(v, "caption").unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
+            visibility: Visibility::parse(&text(v, "visibility").unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
+            comments: CommentSetting::parse(&text(v, "comments").unwrap_or_else(|| "everyone".into()))
+                .ok_or_else(|| bad(format!("videos.json[{i}]: comments must be everyone, followers or off")))?,
+            original_name: text(v, "original_name").unwrap_or_default().chars().filter(|c| !c.is_control()).take(200).collect(),
             entry,
         });
     }
     let clean = |k: &str, max: usize| -> AppResult<Option<String>> {
-        text(&account, k)
-            .map(|s| {
-                crate::accounts::clean_text("account.json", &s, max).map_err(|e| bad(e.message))
-            })
-            .transpose()
+        text(&account, k).map(|s| crate::accounts::clean_text("account.json", &s, max).map_err(|e| bad(e.message))).transpose()
     };
     Ok(Archive {
         display_name: clean("display_name", 50)?,
@@ -135,63 +99,33 @@ pub struct Imported {
 
 /// Imports `archive` into `account`: profile fields, then each video through
 /// ingest (its transcode is queued like an upload's).
-pub async fn import_into(
-    st: &AppState,
-    account: &AccountRow,
-    archive: &Path,
-) -> AppResult<Imported> {
+pub async fn import_into(st: &AppState, account: &AccountRow, archive: &Path) -> AppResult<Imported> {
     let max_video = st.config.server.max_upload_bytes;
     let a = {
         let p = archive.to_owned();
-        tokio::task::spawn_blocking(move || check(&p, max_video))
-            .await
-            .map_err(AppError::internal)??
+        tokio::task::spawn_blocking(move || check(&p, max_video)).await.map_err(AppError::internal)??
     };
-    st.db
-        .update_profile(
-            &account.id,
-            a.display_name.as_deref(),
-            a.bio.as_deref(),
-            a.private,
-            a.likes_public,
-        )
-        .await?;
-    let dir = st
-        .scratch_dir(&format!("import-{}", Id::generate()))
-        .await
-        .map_err(AppError::internal)?;
+    st.db.update_profile(&account.id, a.display_name.as_deref(), a.bio.as_deref(), a.private, a.likes_public).await?;
+    let dir = st.scratch_dir(&format!("import-{}", Id::generate())).await.map_err(AppError::internal)?;
     let result = async {
         let mut ids = Vec::new();
         for v in &a.videos {
             let file = dir.join("original");
             let (p, entry, f2) = (archive.to_owned(), v.entry.clone(), file.clone());
             let bytes = tokio::task::spawn_blocking(move || -> AppResult<u64> {
-                let mut z =
-                    zip::ZipArchive::new(std::fs::File::open(&p).map_err(AppError::internal)?)
-                        .map_err(|e| bad(e.to_string()))?;
-                let mut e = z
-                    .by_name(&entry)
-                    .map_err(|_| bad(format!("{entry} is missing")))?;
+                let mut z = zip::ZipArchive::new(std::fs::File::open(&p).map_err(AppError::internal)?).map_err(|e| bad(e.to_string()))?;
+                let mut e = z.by_name(&entry).map_err(|_| bad(format!("{entry} is missing")))?;
                 let mut out = std::fs::File::create(&f2).map_err(AppError::internal)?;
-                let n = std::io::copy(&mut e.by_ref().take(max_video + 1), &mut out)
-                    .map_err(|e| bad(format!("{entry}: {e}")))?;
+                let n = std::io::copy(&mut e.by_ref().take(max_video + 1), &mut out).map_err(|e| bad(format!("{entry}: {e}")))?;
                 out.sync_all().map_err(AppError::internal)?;
                 Ok(n)
             })
             .await
             .map_err(AppError::internal)??;
-            let incoming = crate::ingest::Incoming {
-                file: &file,
-                bytes,
-                caption: &v.caption,
-                visibility: v.visibility,
-                original_name: &v.original_name,
-            };
+            let incoming = crate::ingest::Incoming { file: &file, bytes, caption: &v.caption, visibility: v.visibility, original_name: &v.original_name };
             let id = crate::ingest::ingest(st, account, incoming).await?;
             if v.comments != CommentSetting::Everyone {
-                st.db
-                    .edit_video(&id, None, None, Some(v.comments), None)
-                    .await?;
+                st.db.edit_video(&id, None, None, Some(v.comments), None).await?;
             }
             let _ = tokio::fs::remove_file(&file).await;
             ids.push(id);
@@ -200,10 +134,7 @@ pub async fn import_into(
     }
     .await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
-    Ok(Imported {
-        username: account.username.to_string(),
-        videos: result?,
-    })
+    Ok(Imported { username: account.username.to_string(), videos: result? })
 }
 
 /// `POST /api/v1/me/imports`: into the caller's own account.
@@ -216,30 +147,17 @@ pub async fn import_mine(st: &AppState, caller: &Caller, archive: &Path) -> AppR
 /// `kinora import ARCHIVE --username NAME`: into that account, made (with a random
 /// password, returned) if it does not exist. The archive is checked before the
 /// account is made: a bad archive leaves nothing behind.
-pub async fn import_cli(
-    st: &AppState,
-    archive: &Path,
-    username: &str,
-) -> AppResult<(Imported, Option<String>)> {
+pub async fn import_cli(st: &AppState, archive: &Path, username: &str) -> AppResult<(Imported, Option<String>)> {
     let max_video = st.config.server.max_upload_bytes;
     let p = archive.to_owned();
-    tokio::task::spawn_blocking(move || check(&p, max_video))
-        .await
-        .map_err(AppError::internal)??;
+    tokio::task::spawn_blocking(move || check(&p, max_video)).await.map_err(AppError::internal)??;
     let name = kinora_core::Username::parse(username)?;
     let (account, password) = match st.db.account_by_username(&name).await? {
         Some(a) => (a, None),
         None => {
             let password = crate::auth::new_secret().0[..20].to_owned();
-            let s = crate::accounts::SignUp {
-                username: Some(username.to_owned()),
-                password: Some(password.clone()),
-                email: None,
-            };
-            (
-                crate::accounts::register(st, "operator", s).await?,
-                Some(password),
-            )
+            let s = crate::accounts::SignUp { username: Some(username.to_owned()), password: Some(password.clone()), email: None };
+            (crate::accounts::register(st, "operator", s).await?, Some(password))
         }
     };
     Ok((import_into(st, &account, archive).await?, password))

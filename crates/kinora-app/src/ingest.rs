@@ -44,16 +44,11 @@ pub struct Incoming<'a> {
 /// tags, mentions and transcode job. Returns the new video's id.
 pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppResult<Id> {
     if v.bytes == 0 {
-        return Err(AppError::new(
-            ErrorCode::MediaInvalid,
-            "file: the file is empty",
-        ));
+        return Err(AppError::new(ErrorCode::MediaInvalid, "file: the file is empty"));
     }
     let id = Id::generate();
     let original_key = format!("originals/{id}");
-    crate::objects::put(st, &owner.region, &original_key, v.file)
-        .await
-        .map_err(AppError::internal)?;
+    crate::objects::put(st, &owner.region, &original_key, v.file).await.map_err(AppError::internal)?;
     st.db
         .create_video(NewVideo {
             id: &id,

@@ -97,29 +97,13 @@ pub struct ReviewView {
 }
 
 fn action_view(a: &ActionRow) -> ActionView {
-    ActionView {
-        id: a.id.clone(),
-        action: a.action.clone(),
-        reason: a.reason.clone(),
-        note: a.note.clone(),
-        created_at: rfc3339(a.created_at),
-    }
+    ActionView { id: a.id.clone(), action: a.action.clone(), reason: a.reason.clone(), note: a.note.clone(), created_at: rfc3339(a.created_at) }
 }
 
 /// The account an item belongs to, and whether the caller may see the item as
 /// an ordinary user.
-async fn resolve_item(
-    st: &AppState,
-    caller: &Caller,
-    r: &ReportRow,
-) -> AppResult<(ReportedItem, Option<Id>)> {
-    let mut item = ReportedItem {
-        kind: "gone",
-        id: None,
-        account: None,
-        visible_to_you: false,
-        summary: None,
-    };
+async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportedItem, Option<Id>)> {
+    let mut item = ReportedItem { kind: "gone", id: None, account: None, visible_to_you: false, summary: None };
     let mut owner = None;
     if let Some(cid) = &r.comment_id {
         if let Some((_, author, _, _)) = st.db.comment_any_state(cid).await? {
@@ -136,10 +120,7 @@ async fn resolve_item(
             item.kind = "video";
             item.id = Some(vid.to_string());
             owner = Some(v.account_id.clone());
-            if access::visible_video(st, caller, vid.as_str())
-                .await
-                .is_ok()
-            {
+            if access::visible_video(st, caller, vid.as_str()).await.is_ok() {
                 item.visible_to_you = true;
                 item.summary = Some(v.caption.as_str().to_owned());
             }
@@ -149,10 +130,7 @@ async fn resolve_item(
             item.kind = "account";
             item.id = Some(a.username.to_string());
             owner = Some(a.id.clone());
-            if access::visible_account(st, caller, a.username.as_str())
-                .await
-                .is_ok()
-            {
+            if access::visible_account(st, caller, a.username.as_str()).await.is_ok() {
                 item.visible_to_you = true;
                 item.summary = Some(views::display_name(&a));
             }
@@ -164,33 +142,19 @@ async fn resolve_item(
     Ok((item, owner))
 }
 
-async fn report_view(
-    st: &AppState,
-    caller: &Caller,
-    r: &ReportRow,
-) -> AppResult<(ReportView, Option<Id>)> {
+async fn report_view(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportView, Option<Id>)> {
     let (item, owner) = resolve_item(st, caller, r).await?;
     let appeal_of = match &r.appeal_of {
         Some(a) => st.db.action_by_id(a).await?.map(|a| action_view(&a)),
         None => None,
     };
-    let decisions = st
-        .db
-        .actions_for_report(&r.id)
-        .await?
-        .iter()
-        .map(action_view)
-        .collect();
+    let decisions = st.db.actions_for_report(&r.id).await?.iter().map(action_view).collect();
     let view = ReportView {
         id: r.id.clone(),
         reason: r.reason.clone(),
         details: r.details.clone(),
         status: r.status.clone(),
-        kind: if r.appeal_of.is_some() {
-            "appeal"
-        } else {
-            "report"
-        },
+        kind: if r.appeal_of.is_some() { "appeal" } else { "report" },
         created_at: rfc3339(r.created_at),
         item,
         appeal_of,
@@ -209,43 +173,23 @@ pub struct QueueFilter {
 }
 
 /// `GET /api/v1/staff/reports`: the queue, oldest first.
-pub async fn queue(
-    st: &AppState,
-    caller: &Caller,
-    f: &QueueFilter,
-    page: &views::PageRequest,
-) -> AppResult<ReportPage> {
+pub async fn queue(st: &AppState, caller: &Caller, f: &QueueFilter, page: &views::PageRequest) -> AppResult<ReportPage> {
     staff::role(st, caller).await?;
     let status = match f.status.as_deref().unwrap_or("open") {
         "all" | "" => None,
         s if STATUSES.contains(&s) => Some(s),
-        _ => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                format!("status: one of {}", STATUSES.join(", ")),
-            ))
-        }
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("status: one of {}", STATUSES.join(", ")))),
     };
     let appeals = match f.kind.as_deref().unwrap_or("") {
         "" | "all" => None,
         "report" => Some(false),
         "appeal" => Some(true),
-        _ => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                "kind: report, appeal or all",
-            ))
-        }
+        _ => return Err(AppError::new(ErrorCode::InvalidField, "kind: report, appeal or all")),
     };
     let reason = match f.reason.as_deref().unwrap_or("") {
         "" | "all" => None,
         r if REPORT_REASONS.contains(&r) || r == "appeal" => Some(r),
-        _ => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                format!("reason: one of {}, appeal", REPORT_REASONS.join(", ")),
-            ))
-        }
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}, appeal", REPORT_REASONS.join(", ")))),
     };
     // Filtering by reason happens over a window of the queue; the cursor still moves
     // over every report, so pages may be short but nothing is skipped.
@@ -257,19 +201,12 @@ pub async fn queue(
         items.push(report_view(st, caller, r).await?.0);
     }
     let (reports, appeals) = st.db.open_report_counts().await?;
-    Ok(ReportPage {
-        items,
-        next_cursor,
-        open: OpenCounts { reports, appeals },
-    })
+    Ok(ReportPage { items, next_cursor, open: OpenCounts { reports, appeals } })
 }
 
 async fn report_row(st: &AppState, id: &str) -> AppResult<ReportRow> {
     let id = Id::parse(id).ok_or_else(AppError::not_found)?;
-    st.db
-        .report_by_id(&id)
-        .await?
-        .ok_or_else(AppError::not_found)
+    st.db.report_by_id(&id).await?.ok_or_else(AppError::not_found)
 }
 
 /// `GET /api/v1/staff/reports/{id}`: a report with its item in full. If the
@@ -288,14 +225,7 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<Revie
                 "comment" => "comments",
                 _ => "profile",
             };
-            let e = staff::entry(
-                me.username.as_str(),
-                &role,
-                crate::transparency::commit(st, owner),
-                vec![scope.into()],
-                "report-review",
-                &format!("report:{}", r.id),
-            );
+            let e = staff::entry(me.username.as_str(), &role, crate::transparency::commit(st, owner), vec![scope.into()], "report-review", &format!("report:{}", r.id));
             log_index = Some(st.log.append(&st.db, &e, Some(owner)).await?);
         }
     }
@@ -304,15 +234,8 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<Revie
     let data = match view.item.kind {
         "video" => {
             let vid = r.video_id.clone().ok_or_else(AppError::not_found)?;
-            let v = st
-                .db
-                .video_by_id(&vid)
-                .await?
-                .ok_or_else(AppError::not_found)?;
-            let media = staff::media_links(st, &me.id, std::slice::from_ref(&vid))
-                .await?
-                .remove(&vid)
-                .unwrap_or_default();
+            let v = st.db.video_by_id(&vid).await?.ok_or_else(AppError::not_found)?;
+            let media = staff::media_links(st, &me.id, std::slice::from_ref(&vid)).await?.remove(&vid).unwrap_or_default();
             serde_json::json!({
                 "id": v.id, "caption": v.caption.as_str(), "visibility": v.visibility, "status": v.status,
                 "author": v.username.as_str(), "created_at": rfc3339(v.created_at),
@@ -321,24 +244,12 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<Revie
         }
         "comment" => {
             let cid = r.comment_id.clone().ok_or_else(AppError::not_found)?;
-            let (video_id, author, body, removed) = st
-                .db
-                .comment_any_state(&cid)
-                .await?
-                .ok_or_else(AppError::not_found)?;
-            let author = st
-                .db
-                .account_by_id(&author)
-                .await?
-                .map(|a| a.username.to_string());
+            let (video_id, author, body, removed) = st.db.comment_any_state(&cid).await?.ok_or_else(AppError::not_found)?;
+            let author = st.db.account_by_id(&author).await?.map(|a| a.username.to_string());
             serde_json::json!({"id": cid, "video_id": video_id, "author": author, "text": body, "removed": removed})
         }
         "account" => {
-            let a = st
-                .db
-                .account_by_id(owner.as_ref().ok_or_else(AppError::not_found)?)
-                .await?
-                .ok_or_else(AppError::not_found)?;
+            let a = st.db.account_by_id(owner.as_ref().ok_or_else(AppError::not_found)?).await?.ok_or_else(AppError::not_found)?;
             serde_json::json!({
                 "username": a.username.as_str(), "display_name": views::display_name(&a), "bio": a.bio,
                 "private": a.private, "avatar_url": views::avatar_url(&a), "created_at": rfc3339(a.created_at),
@@ -347,11 +258,7 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<Revie
         }
         _ => serde_json::Value::Null,
     };
-    Ok(ReviewView {
-        report: view,
-        log_index,
-        data,
-    })
+    Ok(ReviewView { report: view, log_index, data })
 }
 
 fn standing_str(s: policy::Standing) -> &'static str {
@@ -386,76 +293,37 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
     staff::role(st, caller).await?;
     let me = caller.require()?;
     if !ACTIONS.contains(&d.action.as_str()) {
-        return Err(AppError::new(
-            ErrorCode::InvalidField,
-            format!("action: one of {}", ACTIONS.join(", ")),
-        ));
+        return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", "))));
     }
     if !action_reasons().contains(&d.reason.as_str()) {
-        return Err(AppError::new(
-            ErrorCode::InvalidField,
-            format!("reason: one of {}", action_reasons().join(", ")),
-        ));
+        return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", action_reasons().join(", "))));
     }
     let note = crate::accounts::clean_text("note", &d.note, 1000)?;
     let r = report_row(st, &d.report_id).await?;
     if r.status != "open" {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            format!("report {} is {} already", r.id, r.status),
-        ));
+        return Err(AppError::new(ErrorCode::Conflict, format!("report {} is {} already", r.id, r.status)));
     }
     let (item, owner) = resolve_item(st, caller, &r).await?;
     if owner.as_ref() == Some(&me.id) {
-        return Err(AppError::forbidden(
-            "a report about your own content or account is for another moderator",
-        ));
+        return Err(AppError::forbidden("a report about your own content or account is for another moderator"));
     }
     let undoes = match &r.appeal_of {
-        Some(a) => Some(
-            st.db
-                .action_by_id(a)
-                .await?
-                .ok_or_else(AppError::not_found)?,
-        ),
+        Some(a) => Some(st.db.action_by_id(a).await?.ok_or_else(AppError::not_found)?),
         None => None,
     };
     let effect = match (d.action.as_str(), undoes.is_some()) {
         ("dismiss", _) => Effect::None,
         ("reinstate", true) => Effect::Reinstate,
-        ("reinstate", false) => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                "action: reinstate answers an appeal; this is a report",
-            ))
-        }
-        (_, true) => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                "action: an appeal is answered with reinstate or dismiss (the decision stands)",
-            ))
-        }
+        ("reinstate", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: reinstate answers an appeal; this is a report")),
+        (_, true) => return Err(AppError::new(ErrorCode::InvalidField, "action: an appeal is answered with reinstate or dismiss (the decision stands)")),
         ("remove", false) if matches!(item.kind, "video" | "comment") => Effect::Remove,
-        ("remove", false) => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                "action: remove takes a video or a comment; restrict or suspend an account",
-            ))
-        }
+        ("remove", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: remove takes a video or a comment; restrict or suspend an account")),
         ("restrict", false) => Effect::Restrict,
         ("suspend", false) => Effect::Suspend,
-        _ => {
-            return Err(AppError::new(
-                ErrorCode::InvalidField,
-                format!("action: one of {}", ACTIONS.join(", ")),
-            ))
-        }
+        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", ")))),
     };
     if effect != Effect::None && effect != Effect::Reinstate && owner.is_none() {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "the reported item no longer exists; dismiss the report",
-        ));
+        return Err(AppError::new(ErrorCode::Conflict, "the reported item no longer exists; dismiss the report"));
     }
     let (video, comment) = match (effect, &undoes) {
         (Effect::Reinstate, Some(u)) => (u.video_id.clone(), u.comment_id.clone()),
@@ -467,11 +335,7 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         None if effect == Effect::None => None,
         None => owner.clone(),
     };
-    let video_for_notice = if comment.is_some() {
-        None
-    } else {
-        video.clone()
-    };
+    let video_for_notice = if comment.is_some() { None } else { video.clone() };
     let id = st
         .db
         .act(NewAction {
@@ -487,16 +351,7 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
             undoes: undoes.as_ref(),
         })
         .await
-        .map_err(|e| {
-            if e.is_conflict() {
-                AppError::new(
-                    ErrorCode::Conflict,
-                    "another moderator decided this report first",
-                )
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "another moderator decided this report first") } else { e.into() })?;
     if effect != Effect::None {
         st.recommender.videos_changed();
     }
@@ -505,11 +360,7 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         report_id: r.id,
         action: d.action,
         reason: d.reason,
-        report_status: if effect == Effect::None {
-            "dismissed"
-        } else {
-            "actioned"
-        },
+        report_status: if effect == Effect::None { "dismissed" } else { "actioned" },
     })
 }
 
@@ -530,14 +381,8 @@ pub struct Notice {
 
 /// The notice for a moderation notification.
 pub async fn notice(st: &AppState, action: &Id) -> AppResult<Option<Notice>> {
-    let Some(a) = st.db.action_by_id(action).await? else {
-        return Ok(None);
-    };
-    let on_appeal = st
-        .db
-        .report_by_id(&a.report_id)
-        .await?
-        .is_some_and(|r| r.appeal_of.is_some());
+    let Some(a) = st.db.action_by_id(action).await? else { return Ok(None) };
+    let on_appeal = st.db.report_by_id(&a.report_id).await?.is_some_and(|r| r.appeal_of.is_some());
     let appeal = if on_appeal || a.action == "dismiss" {
         "final"
     } else {
@@ -574,35 +419,20 @@ pub struct Appealed {
 
 /// `POST /api/v1/moderation/{action_id}/appeal`: once per action, by the person it
 /// affected; anyone else gets a 404.
-pub async fn appeal(
-    st: &AppState,
-    caller: &Caller,
-    action: &str,
-    text: &str,
-) -> AppResult<Appealed> {
+pub async fn appeal(st: &AppState, caller: &Caller, action: &str, text: &str) -> AppResult<Appealed> {
     let me = caller.require()?;
     let aid = Id::parse(action).ok_or_else(AppError::not_found)?;
-    let a = st
-        .db
-        .action_by_id(&aid)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let a = st.db.action_by_id(&aid).await?.ok_or_else(AppError::not_found)?;
     if a.subject_id.as_ref() != Some(&me.id) {
         return Err(AppError::not_found());
     }
     let n = notice(st, &aid).await?.ok_or_else(AppError::not_found)?;
     if !n.can_appeal {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            format!("this decision cannot be appealed (appeal: {})", n.appeal),
-        ));
+        return Err(AppError::new(ErrorCode::Conflict, format!("this decision cannot be appealed (appeal: {})", n.appeal)));
     }
     let text = crate::accounts::clean_text("text", text, 2000)?;
     if text.trim().is_empty() {
-        return Err(AppError::new(
-            ErrorCode::InvalidField,
-            "text: say why the decision is wrong",
-        ));
+        return Err(AppError::new(ErrorCode::InvalidField, "text: say why the decision is wrong"));
     }
     let id = st.db.appeal(&a, &me.id, &text).await.map_err(|e| {
         if e.is_conflict() {
@@ -630,20 +460,7 @@ pub async fn action_counts(st: &AppState) -> AppResult<Vec<ActionCount>> {
         let month = rfc3339(at).get(..7).unwrap_or("").to_owned();
         *tally.entry((month, action, reason)).or_default() += 1;
     }
-    let mut rows: Vec<ActionCount> = tally
-        .into_iter()
-        .map(|((month, action, reason), count)| ActionCount {
-            month,
-            action,
-            reason,
-            count,
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.month
-            .cmp(&a.month)
-            .then(a.action.cmp(&b.action))
-            .then(a.reason.cmp(&b.reason))
-    });
+    let mut rows: Vec<ActionCount> = tally.into_iter().map(|((month, action, reason), count)| ActionCount { month, action, reason, count }).collect();
+    rows.sort_by(|a, b| b.month.cmp(&a.month).then(a.action.cmp(&b.action)).then(a.reason.cmp(&b.reason)));
     Ok(rows)
 }

@@ -7,18 +7,9 @@ use crate::state::AppState;
 use kinora_db::AccountRepo;
 
 /// Moves `username` to `region`; `progress(done, total)` per object.
-pub async fn move_account(
-    st: &AppState,
-    username: &str,
-    region: &str,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> anyhow::Result<usize> {
+pub async fn move_account(st: &AppState, username: &str, region: &str, progress: &(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<usize> {
     let name = kinora_core::Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let account = st
-        .db
-        .account_by_username(&name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no account @{username}"))?;
+    let account = st.db.account_by_username(&name).await?.ok_or_else(|| anyhow::anyhow!("no account @{username}"))?;
     st.regions.region(region)?;
     if account.region == region {
         return Ok(0);
@@ -35,9 +26,7 @@ pub async fn move_account(
             keys.push(key);
         }
     }
-    let targets: Vec<&str> = std::iter::once(region)
-        .chain(st.regions.backup_of(region))
-        .collect();
+    let targets: Vec<&str> = std::iter::once(region).chain(st.regions.backup_of(region)).collect();
     let total = keys.len() as u64;
     for (i, k) in keys.iter().enumerate() {
         for t in &targets {

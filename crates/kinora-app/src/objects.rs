@@ -16,13 +16,7 @@ pub async fn put(st: &AppState, home: &str, key: &str, file: &Path) -> anyhow::R
 /// Queues the copy of `key` from `home` to its backup region, if it has one.
 pub async fn replicate_later(st: &AppState, home: &str, key: &str) -> anyhow::Result<()> {
     if let Some(backup) = st.regions.backup_of(home) {
-        st.db
-            .enqueue(
-                JobKind::Replicate,
-                None,
-                &serde_json::json!({"from": home, "to": backup, "key": key}),
-            )
-            .await?;
+        st.db.enqueue(JobKind::Replicate, None, &serde_json::json!({"from": home, "to": backup, "key": key})).await?;
         st.wake.notify_one();
     }
     Ok(())

@@ -45,15 +45,7 @@ pub struct DataKind {
 
 macro_rules! kind {
     ($name:expr, $place:ident, $class:ident, $what:expr, $why:expr, $kept:expr, $who:expr) => {
-        DataKind {
-            name: $name,
-            what: $what,
-            why: $why,
-            place: Place::$place,
-            class: Class::$class,
-            kept: $kept,
-            who_sees: $who,
-        }
+        DataKind { name: $name, what: $what, why: $why, place: Place::$place, class: Class::$class, kept: $kept, who_sees: $who }
     };
 }
 
@@ -128,14 +120,10 @@ pub const REGISTRY: &[DataKind] = &[
 
 /// The object kinds (key prefixes) that belong to accounts.
 pub fn object_prefixes() -> impl Iterator<Item = &'static str> {
-    REGISTRY
-        .iter()
-        .filter_map(|k| k.name.strip_prefix("object:"))
+    REGISTRY.iter().filter_map(|k| k.name.strip_prefix("object:"))
 }
 
 /// Whether a table is classified.
 pub fn classifies_table(table: &str) -> bool {
-    REGISTRY
-        .iter()
-        .any(|k| k.place == Place::Database && k.name == table)
+    REGISTRY.iter().any(|k| k.place == Place::Database && k.name == table)
 }

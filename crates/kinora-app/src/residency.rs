@@ -9,8 +9,8 @@
 
 use crate::registry::{DataKind, REGISTRY};
 use crate::state::AppState;
-use kinora_core::Id;
 use serde::Serialize;
+use kinora_core::Id;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,11 +32,7 @@ pub struct Declaration {
 }
 
 fn info(st: &AppState, name: &str) -> RegionInfo {
-    let jurisdiction = st
-        .regions
-        .region(name)
-        .map(|r| r.jurisdiction.clone())
-        .unwrap_or_default();
+    let jurisdiction = st.regions.region(name).map(|r| r.jurisdiction.clone()).unwrap_or_default();
     let role = if name == st.regions.primary {
         "primary"
     } else if st.regions.backup.as_deref() == Some(name) {
@@ -44,11 +40,7 @@ fn info(st: &AppState, name: &str) -> RegionInfo {
     } else {
         "region"
     };
-    RegionInfo {
-        name: name.to_owned(),
-        jurisdiction,
-        role,
-    }
+    RegionInfo { name: name.to_owned(), jurisdiction, role }
 }
 
 pub fn declaration(st: &AppState) -> Declaration {
@@ -63,16 +55,8 @@ pub fn declaration(st: &AppState) -> Declaration {
 /// "stored in eu-a (EU), backup in eu-b (EU)" for an account's home region.
 pub fn describe(st: &AppState, home: &str) -> String {
     let label = |name: &str| {
-        let j = st
-            .regions
-            .region(name)
-            .map(|r| r.jurisdiction.clone())
-            .unwrap_or_default();
-        if j.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{name} ({j})")
-        }
+        let j = st.regions.region(name).map(|r| r.jurisdiction.clone()).unwrap_or_default();
+        if j.is_empty() { name.to_owned() } else { format!("{name} ({j})") }
     };
     match st.regions.backup_of(home) {
         Some(b) => format!("stored in {}, backup in {}", label(home), label(b)),
@@ -124,13 +108,7 @@ pub struct Report {
 pub async fn repair(st: &AppState, report: &Report) -> anyhow::Result<usize> {
     use kinora_db::{JobKind, JobQueue};
     for (from, to, key) in &report.repairable {
-        st.db
-            .enqueue(
-                JobKind::Replicate,
-                None,
-                &serde_json::json!({"from": from, "to": to, "key": key}),
-            )
-            .await?;
+        st.db.enqueue(JobKind::Replicate, None, &serde_json::json!({"from": from, "to": to, "key": key})).await?;
     }
     Ok(report.repairable.len())
 }
@@ -142,13 +120,10 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
     let backup_region = crate::backup::region(st);
     let mut journal = st.keys.journal();
     journal.extend(st.db.erasure_journal().await?);
-    let by_key: HashMap<&str, &kinora_db::KnownObject> =
-        known.iter().map(|o| (o.key.as_str(), o)).collect();
+    let by_key: HashMap<&str, &kinora_db::KnownObject> = known.iter().map(|o| (o.key.as_str(), o)).collect();
     let mut listings = Vec::new();
     for r in st.regions.all() {
-        let objects = st
-            .regions
-            .watch(&r.name, kinora_store::list_all(&r.store).await)?;
+        let objects = st.regions.watch(&r.name, kinora_store::list_all(&r.store).await)?;
         listings.push((r, objects));
     }
     let total: u64 = listings.iter().map(|(_, o)| o.len() as u64).sum();
@@ -172,85 +147,47 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
             progress(done, total);
             report.objects += 1;
             report.bytes += size;
-            let kind = key
-                .split('/')
-                .next()
-                .filter(|k| crate::registry::object_prefixes().any(|p| p == *k))
-                .unwrap_or("other");
+            let kind = key.split('/').next().filter(|k| crate::registry::object_prefixes().any(|p| p == *k)).unwrap_or("other");
             let t = report.kinds.entry(kind.to_owned()).or_default();
             t.objects += 1;
             t.bytes += size;
-            let v = |kind: &'static str, detail: String| Violation {
-                kind,
-                region: r.name.clone(),
-                key: key.clone(),
-                detail,
-            };
+            let v = |kind: &'static str, detail: String| Violation { kind, region: r.name.clone(), key: key.clone(), detail };
             if key.starts_with("backups/") {
                 if r.name != backup_region {
-                    violations.push(v(
-                        "backup-misplaced",
-                        format!("backups belong in {backup_region} only"),
-                    ));
+                    violations.push(v("backup-misplaced", format!("backups belong in {backup_region} only")));
                 }
                 continue;
             }
             let Some(o) = by_key.get(key.as_str()) else {
                 // Objects keyed by account: an erased account's leftovers are named as such.
-                let owner = key
-                    .split('/')
-                    .nth(1)
-                    .filter(|_| key.starts_with("avatars/") || key.starts_with("exports/"))
-                    .and_then(Id::parse);
+                let owner = key.split('/').nth(1).filter(|_| key.starts_with("avatars/") || key.starts_with("exports/")).and_then(Id::parse);
                 if owner.is_some_and(|a| journal.contains(&crate::erasure::subject(st, &a))) {
                     violations.push(v("erased-remnant", "belongs to an erased account".into()));
                 } else {
-                    violations.push(v(
-                        "unknown-object",
-                        "the database knows no such object".into(),
-                    ));
+                    violations.push(v("unknown-object", "the database knows no such object".into()));
                 }
                 continue;
             };
             found.insert((r.name.as_str(), o.key.as_str()), *size);
-            let allowed =
-                r.name == o.home || st.regions.backup_of(&o.home) == Some(r.name.as_str());
+            let allowed = r.name == o.home || st.regions.backup_of(&o.home) == Some(r.name.as_str());
             if !allowed {
-                violations.push(v(
-                    "misplaced",
-                    format!(
-                        "belongs to an account whose home is {} (backup {})",
-                        o.home,
-                        st.regions.backup_of(&o.home).unwrap_or("none")
-                    ),
-                ));
+                violations.push(v("misplaced", format!("belongs to an account whose home is {} (backup {})", o.home, st.regions.backup_of(&o.home).unwrap_or("none"))));
                 continue;
             }
             if o.deleted {
-                violations.push(v(
-                    "unknown-object",
-                    "belongs to a deleted video (its purge has not run)".into(),
-                ));
+                violations.push(v("unknown-object", "belongs to a deleted video (its purge has not run)".into()));
                 continue;
             }
             if let Some(want) = o.bytes {
                 if u64::try_from(want).ok() != Some(*size) {
-                    violations.push(v(
-                        "missing-replica",
-                        format!("{size} bytes where {want} are expected"),
-                    ));
+                    violations.push(v("missing-replica", format!("{size} bytes where {want} are expected")));
                     continue;
                 }
             }
             if let Some(sha) = &o.sha256 {
-                let (_, got) = st
-                    .regions
-                    .watch(&r.name, kinora_store::size_and_hash(&r.store, key).await)?;
+                let (_, got) = st.regions.watch(&r.name, kinora_store::size_and_hash(&r.store, key).await)?;
                 if &got != sha {
-                    violations.push(v(
-                        "missing-replica",
-                        format!("SHA-256 {got} where {sha} is expected"),
-                    ));
+                    violations.push(v("missing-replica", format!("SHA-256 {got} where {sha} is expected")));
                 }
             }
         }
@@ -263,25 +200,11 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
                 if region != o.home && found.contains_key(&(o.home.as_str(), o.key.as_str())) {
                     repairable.push((o.home.clone(), region.to_owned(), o.key.clone()));
                 }
-                let detail = if region == o.home {
-                    "missing from the home region"
-                } else {
-                    "no replica in the backup region"
-                };
-                violations.push(Violation {
-                    kind: "missing-replica",
-                    region: region.to_owned(),
-                    key: o.key.clone(),
-                    detail: detail.into(),
-                });
+                let detail = if region == o.home { "missing from the home region" } else { "no replica in the backup region" };
+                violations.push(Violation { kind: "missing-replica", region: region.to_owned(), key: o.key.clone(), detail: detail.into() });
             }
         }
     }
     violations.sort_by(|a, b| (a.kind, &a.region, &a.key).cmp(&(b.kind, &b.region, &b.key)));
-    Ok(Report {
-        ok: violations.is_empty(),
-        regions,
-        violations,
-        repairable,
-    })
+    Ok(Report { ok: violations.is_empty(), regions, violations, repairable })
 }

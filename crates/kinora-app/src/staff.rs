@@ -12,30 +12,10 @@ use kinora_translog::Entry;
 use serde::Serialize;
 
 pub const ROLES: &[&str] = &["moderator", "admin"];
-pub const SCOPES: &[&str] = &[
-    "profile",
-    "videos",
-    "comments",
-    "watch-history",
-    "sessions",
-    "reports",
-];
-pub const REASONS: &[&str] = &[
-    "report-review",
-    "legal-request",
-    "security",
-    "support",
-    "erasure-check",
-];
+pub const SCOPES: &[&str] = &["profile", "videos", "comments", "watch-history", "sessions", "reports"];
+pub const REASONS: &[&str] = &["report-review", "legal-request", "security", "support", "erasure-check"];
 
-pub(crate) fn entry(
-    actor: &str,
-    role: &str,
-    subject: String,
-    scopes: Vec<String>,
-    reason: &str,
-    reference: &str,
-) -> Entry {
+pub(crate) fn entry(actor: &str, role: &str, subject: String, scopes: Vec<String>, reason: &str, reference: &str) -> Entry {
     Entry {
         v: 1,
         time: crate::views::rfc3339(kinora_db::now_ms()),
@@ -50,10 +30,7 @@ pub(crate) fn entry(
 
 async fn account(st: &AppState, username: &str) -> anyhow::Result<AccountRow> {
     let name = Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
-    st.db
-        .account_by_username(&name)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no account @{username}"))
+    st.db.account_by_username(&name).await?.ok_or_else(|| anyhow::anyhow!("no account @{username}"))
 }
 
 /// `kinora staff grant`: logged (reason `staff-grant`), then granted.
@@ -62,19 +39,8 @@ pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<
         anyhow::bail!("role must be one of {}", ROLES.join(", "));
     }
     let a = account(st, username).await?;
-    let e = entry(
-        "operator",
-        "admin",
-        crate::transparency::commit(st, &a.id),
-        vec!["staff".into()],
-        "staff-grant",
-        &format!("{username}:{role}"),
-    );
-    let idx = st
-        .log
-        .append(&st.db, &e, Some(&a.id))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-grant", &format!("{username}:{role}"));
+    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, Some(role)).await?;
     Ok(idx)
 }
@@ -82,19 +48,8 @@ pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<
 /// `kinora staff revoke`: logged (reason `staff-revoke`), then revoked.
 pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
     let a = account(st, username).await?;
-    let e = entry(
-        "operator",
-        "admin",
-        crate::transparency::commit(st, &a.id),
-        vec!["staff".into()],
-        "staff-revoke",
-        username,
-    );
-    let idx = st
-        .log
-        .append(&st.db, &e, Some(&a.id))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-revoke", username);
+    let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, None).await?;
     Ok(idx)
 }
@@ -102,14 +57,7 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
 /// `kinora access export`: the legal-request path. Logged first (actor `operator`,
 /// role `admin`, every scope, reason `legal-request`), then the account's export
 /// archive is written to `out`. The archive's own access-log.json holds this entry.
-pub async fn legal_export(
-    st: &AppState,
-    username: &str,
-    reason: &str,
-    reference: &str,
-    out: &std::path::Path,
-    redact: bool,
-) -> anyhow::Result<u64> {
+pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference: &str, out: &std::path::Path, redact: bool) -> anyhow::Result<u64> {
     if !REASONS.contains(&reason) {
         anyhow::bail!("reason must be one of {}", REASONS.join(", "));
     }
@@ -121,29 +69,15 @@ pub async fn legal_export(
     }
     let a = account(st, username).await?;
     let scopes = SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    let redact =
-        reason == "legal-request" && (redact || st.config.transparency.redact_legal_references);
+    let redact = reason == "legal-request" && (redact || st.config.transparency.redact_legal_references);
     let (public_ref, redaction) = crate::transparency::reference_for_log(reference.trim(), redact);
-    let e = entry(
-        "operator",
-        "admin",
-        crate::transparency::commit(st, &a.id),
-        scopes,
-        reason,
-        &public_ref,
-    );
+    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, &public_ref);
     let redaction = redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()));
-    let idx = st
-        .log
-        .append_redacted(&st.db, &e, Some(&a.id), redaction)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let idx = st.log.append_redacted(&st.db, &e, Some(&a.id), redaction).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = st.scratch_dir(&format!("legal-export-{}", a.id)).await?;
     let result = async {
         let zip = crate::exports::archive(st, &a.id, &dir).await?;
-        tokio::fs::copy(&zip, out)
-            .await
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+        tokio::fs::copy(&zip, out).await.map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
         Ok::<_, anyhow::Error>(())
     }
     .await;
@@ -169,10 +103,7 @@ pub struct Access {
 /// The caller's staff role; everyone else gets the same 404 as for a missing route.
 pub async fn role(st: &AppState, caller: &Caller) -> AppResult<String> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
-    st.db
-        .staff_role(&me.id)
-        .await?
-        .ok_or_else(AppError::not_found)
+    st.db.staff_role(&me.id).await?.ok_or_else(AppError::not_found)
 }
 
 /// The staff access door. Non-staff get the same 404 as for a missing route.
@@ -180,52 +111,24 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
     let me = caller.require().map_err(|_| AppError::not_found())?;
     let role = role(st, caller).await?;
     if r.reason.is_empty() || !REASONS.contains(&r.reason.as_str()) {
-        return Err(AppError::bad_request(format!(
-            "reason: one of {}",
-            REASONS.join(", ")
-        )));
+        return Err(AppError::bad_request(format!("reason: one of {}", REASONS.join(", "))));
     }
     if r.reference.trim().is_empty() {
-        return Err(AppError::bad_request(
-            "reference: say which report, case or ticket this access is for",
-        ));
+        return Err(AppError::bad_request("reference: say which report, case or ticket this access is for"));
     }
     if r.scopes.is_empty() || r.scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-        return Err(AppError::bad_request(format!(
-            "scopes: one or more of {}",
-            SCOPES.join(", ")
-        )));
+        return Err(AppError::bad_request(format!("scopes: one or more of {}", SCOPES.join(", "))));
     }
     let name = Username::parse(&r.subject).map_err(|_| AppError::not_found())?;
-    let subject = st
-        .db
-        .account_by_username(&name)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let subject = st.db.account_by_username(&name).await?.ok_or_else(AppError::not_found)?;
     let mut scopes = r.scopes.clone();
     scopes.sort();
     scopes.dedup();
     let redact = r.reason == "legal-request" && st.config.transparency.redact_legal_references;
-    let (public_ref, redaction) =
-        crate::transparency::reference_for_log(r.reference.trim(), redact);
-    let e = entry(
-        me.username.as_str(),
-        &role,
-        crate::transparency::commit(st, &subject.id),
-        scopes.clone(),
-        &r.reason,
-        &public_ref,
-    );
+    let (public_ref, redaction) = crate::transparency::reference_for_log(r.reference.trim(), redact);
+    let e = entry(me.username.as_str(), &role, crate::transparency::commit(st, &subject.id), scopes.clone(), &r.reason, &public_ref);
     // Write-ahead: sequenced and committed before anything is read for release.
-    let log_index = st
-        .log
-        .append_redacted(
-            &st.db,
-            &e,
-            Some(&subject.id),
-            redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str())),
-        )
-        .await?;
+    let log_index = st.log.append_redacted(&st.db, &e, Some(&subject.id), redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()))).await?;
     let p = st.db.personal_data(&subject.id).await?;
     let mut data = serde_json::Map::new();
     for s in &scopes {
@@ -234,34 +137,17 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
             "videos" => {
                 // Each video with media links that work for this staff member only,
                 // for MEDIA_GRANT_SECS.
-                let ids: Vec<Id> = p
-                    .videos
-                    .iter()
-                    .filter_map(|v| {
-                        v.get("id")
-                            .and_then(|i| i.as_str())
-                            .map(|i| Id::from_trusted(i.to_owned()))
-                    })
-                    .collect();
+                let ids: Vec<Id> = p.videos.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(|i| Id::from_trusted(i.to_owned()))).collect();
                 let mut links = media_links(st, &me.id, &ids).await?;
                 let videos: Vec<serde_json::Value> = p
                     .videos
                     .iter()
                     .map(|v| {
                         let mut v = v.clone();
-                        let id = v
-                            .get("id")
-                            .and_then(|i| i.as_str())
-                            .map(|i| Id::from_trusted(i.to_owned()));
+                        let id = v.get("id").and_then(|i| i.as_str()).map(|i| Id::from_trusted(i.to_owned()));
                         if let (Some(obj), Some(id)) = (v.as_object_mut(), id) {
-                            obj.insert(
-                                "media".into(),
-                                serde_json::json!(links.remove(&id).unwrap_or_default()),
-                            );
-                            obj.insert(
-                                "media_expires_in_s".into(),
-                                serde_json::json!(MEDIA_GRANT_SECS),
-                            );
+                            obj.insert("media".into(), serde_json::json!(links.remove(&id).unwrap_or_default()));
+                            obj.insert("media_expires_in_s".into(), serde_json::json!(MEDIA_GRANT_SECS));
                         }
                         v
                     })
@@ -276,10 +162,7 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
         };
         data.insert(s.clone(), v);
     }
-    Ok(Access {
-        log_index,
-        data: serde_json::Value::Object(data),
-    })
+    Ok(Access { log_index, data: serde_json::Value::Object(data) })
 }
 
 /// One entry of a person's access history, with its proof.
@@ -317,8 +200,7 @@ pub async fn history_of(st: &AppState, account: &Id) -> AppResult<AccessHistory>
     let checkpoint = String::from_utf8_lossy(&st.log.checkpoint(&st.db).await?).into_owned();
     let mut items = Vec::new();
     for (idx, text) in st.db.log_entries_about(account).await? {
-        let e = Entry::parse(text.as_bytes())
-            .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+        let e = Entry::parse(text.as_bytes()).map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
         let index = u64::try_from(idx).unwrap_or(0);
         let (tree_size, proof) = st.log.prove(&st.db, index).await?;
         items.push(AccessRecord {
@@ -334,11 +216,7 @@ pub async fn history_of(st: &AppState, account: &Id) -> AppResult<AccessHistory>
             tree_size,
         });
     }
-    Ok(AccessHistory {
-        items,
-        next_cursor: None,
-        checkpoint,
-    })
+    Ok(AccessHistory { items, next_cursor: None, checkpoint })
 }
 
 // ---------- media links for staff ----------
@@ -348,14 +226,8 @@ pub const MEDIA_GRANT_SECS: i64 = 15 * 60;
 
 fn grant_mac(st: &AppState, staff: &Id, video: &Id, exp: i64) -> String {
     use hmac::{Hmac, Mac};
-    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&st.journal_key[..])
-        .expect("HMAC takes keys of any length");
-    for part in [
-        b"kinora staff media grant".as_slice(),
-        staff.as_str().as_bytes(),
-        video.as_str().as_bytes(),
-        exp.to_string().as_bytes(),
-    ] {
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&st.journal_key[..]).expect("HMAC takes keys of any length");
+    for part in [b"kinora staff media grant".as_slice(), staff.as_str().as_bytes(), video.as_str().as_bytes(), exp.to_string().as_bytes()] {
         m.update(part);
         m.update(b"\0");
     }
@@ -371,24 +243,11 @@ pub fn media_grant(st: &AppState, staff: &Id, video: &Id) -> String {
 
 /// Whether `grant` lets the caller fetch `video`'s media now: issued to this
 /// caller, unexpired, and the caller is still staff.
-pub async fn media_grant_valid(
-    st: &AppState,
-    caller: &Caller,
-    video: &Id,
-    grant: &str,
-) -> AppResult<bool> {
-    let Some(me) = caller.id() else {
-        return Ok(false);
-    };
-    let Some((exp, mac)) = grant.split_once('.') else {
-        return Ok(false);
-    };
-    let Ok(exp) = exp.parse::<i64>() else {
-        return Ok(false);
-    };
-    if exp < kinora_db::now_ms() / 1000
-        || !crate::auth::secret_eq(mac, &grant_mac(st, me, video, exp))
-    {
+pub async fn media_grant_valid(st: &AppState, caller: &Caller, video: &Id, grant: &str) -> AppResult<bool> {
+    let Some(me) = caller.id() else { return Ok(false) };
+    let Some((exp, mac)) = grant.split_once('.') else { return Ok(false) };
+    let Ok(exp) = exp.parse::<i64>() else { return Ok(false) };
+    if exp < kinora_db::now_ms() / 1000 || !crate::auth::secret_eq(mac, &grant_mac(st, me, video, exp)) {
         return Ok(false);
     }
     Ok(st.db.staff_role(me).await?.is_some())
@@ -396,20 +255,13 @@ pub async fn media_grant_valid(
 
 /// Every media object of `videos` (whatever their state) as links that work for
 /// `staff` for a limited time: video id -> urls.
-pub async fn media_links(
-    st: &AppState,
-    staff: &Id,
-    videos: &[Id],
-) -> AppResult<std::collections::HashMap<Id, Vec<String>>> {
+pub async fn media_links(st: &AppState, staff: &Id, videos: &[Id]) -> AppResult<std::collections::HashMap<Id, Vec<String>>> {
     let objects = st.db.media_objects_for(videos).await?;
     Ok(objects
         .into_iter()
         .map(|(vid, objs)| {
             let g = media_grant(st, staff, &vid);
-            let urls = objs
-                .iter()
-                .map(|o| format!("/media/{}/{}?grant={g}", vid, o.name))
-                .collect();
+            let urls = objs.iter().map(|o| format!("/media/{}/{}?grant={g}", vid, o.name)).collect();
             (vid, urls)
         })
         .collect())
@@ -419,15 +271,8 @@ pub async fn media_links(
 /// anyone needs to check it: (public reference, nonce, reference).
 pub async fn reveal(st: &AppState, index: u64) -> anyhow::Result<(String, String, String)> {
     let idx = i64::try_from(index)?;
-    let text = st
-        .db
-        .log_entries(idx, idx + 1)
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("no log entry {index}"))?;
+    let text = st.db.log_entries(idx, idx + 1).await?.pop().ok_or_else(|| anyhow::anyhow!("no log entry {index}"))?;
     let e = Entry::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (nonce, reference) = st.db.log_redaction(idx).await?.ok_or_else(|| {
-        anyhow::anyhow!("entry {index}'s reference is not redacted: {}", e.reference)
-    })?;
+    let (nonce, reference) = st.db.log_redaction(idx).await?.ok_or_else(|| anyhow::anyhow!("entry {index}'s reference is not redacted: {}", e.reference))?;
     Ok((e.reference, nonce, reference))
 }

@@ -1,11 +1,11 @@
 //! The application's state: everything services need, with no HTTP in it.
 
 use crate::config::Config;
+use kinora_store::Regions;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kinora_db::Db;
 use kinora_media::Tools;
-use kinora_store::Regions;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,27 +88,17 @@ impl Limiters {
         Limiters {
             signin: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute))),
             signin_addr: RateLimiter::keyed(Quota::per_minute(nz(c.signin_per_minute_per_address))),
-            signup: RateLimiter::keyed(
-                Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour)),
-            ),
-            upload: RateLimiter::keyed(
-                Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour)),
-            ),
+            signup: RateLimiter::keyed(Quota::per_hour(nz(c.signup_per_hour)).allow_burst(nz(c.signup_per_hour))),
+            upload: RateLimiter::keyed(Quota::per_hour(nz(c.uploads_per_hour)).allow_burst(nz(c.uploads_per_hour))),
             writes_ip: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_ip))),
-            writes_account: RateLimiter::keyed(Quota::per_minute(nz(
-                c.writes_per_minute_per_account
-            ))),
+            writes_account: RateLimiter::keyed(Quota::per_minute(nz(c.writes_per_minute_per_account))),
             upload_mib: {
-                let mib = u32::try_from((u.bytes_per_hour.max(1) + (1 << 20) - 1) >> 20)
-                    .unwrap_or(u32::MAX);
+                let mib = u32::try_from((u.bytes_per_hour.max(1) + (1 << 20) - 1) >> 20).unwrap_or(u32::MAX);
                 RateLimiter::keyed(Quota::per_hour(nz(mib)).allow_burst(nz(mib)))
             },
             // One view per viewer and video every 10 minutes counts; replays in
             // between are not new views (and scripts cannot inflate counts).
-            views: RateLimiter::keyed(
-                Quota::with_period(std::time::Duration::from_secs(600))
-                    .unwrap_or(Quota::per_hour(nz(6))),
-            ),
+            views: RateLimiter::keyed(Quota::with_period(std::time::Duration::from_secs(600)).unwrap_or(Quota::per_hour(nz(6)))),
         }
     }
 
@@ -118,10 +108,7 @@ impl Limiters {
         let n = NonZeroU32::new(mib).unwrap_or(NonZeroU32::MIN);
         match self.upload_mib.check_key_n(&account.to_string(), n) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(nu)) => Err(nu
-                .wait_time_from(DefaultClock::default().now())
-                .as_secs()
-                .max(1)),
+            Ok(Err(nu)) => Err(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1)),
             // More than a whole hour's volume in one upload.
             Err(_) => Err(3600),
         }
@@ -152,14 +139,12 @@ impl Limiters {
     }
 }
 
+
 impl AppState {
     /// Opens everything: the data directory, the database (migrated), the region
     /// stores, the media tools' sandbox. `addr` is where the server listens, for
     /// the default base URL.
-    pub async fn open(
-        mut c: Config,
-        addr: Option<std::net::SocketAddr>,
-    ) -> anyhow::Result<AppState> {
+    pub async fn open(mut c: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&c.server.data)?;
         // Absolute from here on: subprocesses run inside job directories, where a
         // relative path (the default `./kinora-data`) would point somewhere else.
@@ -168,23 +153,13 @@ impl AppState {
         let db = Db::connect(&c.database_url()).await?;
         db.migrate().await?;
         let backup = Some(c.residency.backup.as_str()).filter(|b| !b.is_empty());
-        let regions = Regions::open(
-            &c.server.data,
-            &c.region_specs(),
-            &c.residency.primary,
-            backup,
-        )?;
+        let regions = Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)?;
         let base_url = if !c.server.base_url.is_empty() {
             c.server.base_url.trim_end_matches('/').to_owned()
         } else {
-            format!(
-                "http://{}",
-                addr.map(|a| a.to_string())
-                    .unwrap_or_else(|| c.server.listen.clone())
-            )
+            format!("http://{}", addr.map(|a| a.to_string()).unwrap_or_else(|| c.server.listen.clone()))
         };
-        let isolate_network =
-            c.media.isolate_network && kinora_media::process::network_isolation_available().await;
+        let isolate_network = c.media.isolate_network && kinora_media::process::network_isolation_available().await;
         if c.media.isolate_network && !isolate_network {
             tracing::warn!("cannot give ffmpeg an empty network namespace here (needs root); relying on its protocol whitelist");
         }
@@ -194,28 +169,14 @@ impl AppState {
         }
         let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
-        let passwords = crate::auth::Passwords::new(
-            c.auth.max_concurrent_password_checks,
-            std::time::Duration::from_secs(5),
-        );
-        let dummy_hash = passwords
-            .hash("not-a-real-password".into())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let passwords = crate::auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
+        let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let keys = crate::backup::KeyStore::open(&c.server.data.join("keys"))?;
-        let log = crate::transparency::Log::open(
-            &db,
-            &c.server.data.join("keys"),
-            &crate::transparency::origin(&base_url),
-        )
-        .await?;
+        let log = crate::transparency::Log::open(&db, &c.server.data.join("keys"), &crate::transparency::origin(&base_url)).await?;
         Ok(AppState {
             db,
             limiters: Arc::new(Limiters::new(&c.rate_limits, &c.uploads)),
-            tools: Tools {
-                ffmpeg: c.media.ffmpeg.clone(),
-                ffprobe: c.media.ffprobe.clone(),
-            },
+            tools: Tools { ffmpeg: c.media.ffmpeg.clone(), ffprobe: c.media.ffprobe.clone() },
             regions,
             wake: Arc::new(Notify::new()),
             base_url,
@@ -226,9 +187,7 @@ impl AppState {
             proxies: Arc::new(proxies),
             passwords: Arc::new(passwords),
             avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
-            journal_key: Arc::new(load_or_create_key(
-                &c.server.data.join("keys").join("journal.key"),
-            )?),
+            journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
             keys: Arc::new(keys),
             log: Arc::new(log),
             recommender: Arc::new(crate::recommend::Recommender::default()),
@@ -241,20 +200,14 @@ impl AppState {
 fn load_or_create_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Ok(bytes) = std::fs::read(path) {
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
+        return bytes.try_into().map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let key: [u8; 32] = rand::random();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     std::io::Write::write_all(&mut f, &key)?;
     f.sync_all()?;
     Ok(key)

@@ -26,21 +26,13 @@ pub struct Log {
 
 impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Log")
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
+        f.debug_struct("Log").field("origin", &self.origin).finish_non_exhaustive()
     }
 }
 
 fn unhex(s: &str) -> Result<Hash, String> {
-    let b: Vec<u8> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok(Hash(
-        b.try_into().map_err(|_| "not a 32-byte hash".to_owned())?,
-    ))
+    let b: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    Ok(Hash(b.try_into().map_err(|_| "not a 32-byte hash".to_owned())?))
 }
 
 fn hex(h: &Hash) -> String {
@@ -54,11 +46,7 @@ fn unavailable(why: &str) -> AppError {
 impl Log {
     /// Loads the log, its key (made on first start, `<data>/keys/log.key`), and checks
     /// the stored tree against the last signed checkpoint.
-    pub async fn open(
-        db: &kinora_db::Db,
-        keys_dir: &std::path::Path,
-        origin: &str,
-    ) -> anyhow::Result<Log> {
+    pub async fn open(db: &kinora_db::Db, keys_dir: &std::path::Path, origin: &str) -> anyhow::Result<Log> {
         use std::os::unix::fs::OpenOptionsExt;
         // Two lines: the signer key, then the verifier key (both in note format).
         let path = keys_dir.join("log.key");
@@ -67,19 +55,12 @@ impl Log {
                 let mut lines = k.lines();
                 match (lines.next(), lines.next()) {
                     (Some(s), Some(v)) => (s.trim().to_owned(), v.trim().to_owned()),
-                    _ => anyhow::bail!(
-                        "{}: expected the signer key and the verifier key on two lines",
-                        path.display()
-                    ),
+                    _ => anyhow::bail!("{}: expected the signer key and the verifier key on two lines", path.display()),
                 }
             }
             Err(_) => {
                 let (skey, vkey) = kinora_translog::generate_key(origin);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)?;
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
                 std::io::Write::write_all(&mut f, format!("{skey}\n{vkey}\n").as_bytes())?;
                 f.sync_all()?;
                 (skey, vkey)
@@ -88,20 +69,11 @@ impl Log {
         // The log's identity is fixed when its key is made: the origin is the key's
         // name, whatever base URL this process was started with (the command line and
         // every node then sign checkpoints with one origin).
-        let origin = verifier_key
-            .split('+')
-            .next()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(origin)
-            .to_owned();
+        let origin = verifier_key.split('+').next().filter(|n| !n.is_empty()).unwrap_or(origin).to_owned();
         let (hashes, n) = db.log_state().await?;
         let loaded = async {
-            let hashes = hashes
-                .iter()
-                .map(|h| unhex(h))
-                .collect::<Result<Vec<_>, _>>()?;
-            let tree = Tree::from_stored(hashes, u64::try_from(n).unwrap_or(0))
-                .map_err(|e| e.to_string())?;
+            let hashes = hashes.iter().map(|h| unhex(h)).collect::<Result<Vec<_>, _>>()?;
+            let tree = Tree::from_stored(hashes, u64::try_from(n).unwrap_or(0)).map_err(|e| e.to_string())?;
             // Every stored hash must follow from the entries: an edited entry or hash
             // shows here.
             let mut rebuilt = Tree::default();
@@ -113,16 +85,10 @@ impl Log {
             }
             let mut checkpoint = Vec::new();
             if let Some((size, note)) = db.latest_checkpoint().await.map_err(|e| e.to_string())? {
-                let cp = kinora_translog::open_checkpoint(&verifier_key, note.as_bytes())
-                    .map_err(|e| format!("last checkpoint: {e}"))?;
+                let cp = kinora_translog::open_checkpoint(&verifier_key, note.as_bytes()).map_err(|e| format!("last checkpoint: {e}"))?;
                 let size = u64::try_from(size).unwrap_or(0);
-                if cp.size() != size
-                    || size > tree.size()
-                    || tree.root_at(size).map_err(|e| e.to_string())? != *cp.hash()
-                {
-                    return Err(format!(
-                        "the stored tree does not match the last signed checkpoint (size {size})"
-                    ));
+                if cp.size() != size || size > tree.size() || tree.root_at(size).map_err(|e| e.to_string())? != *cp.hash() {
+                    return Err(format!("the stored tree does not match the last signed checkpoint (size {size})"));
                 }
                 checkpoint = note.into_bytes();
             }
@@ -160,20 +126,9 @@ impl Log {
     /// Signs a checkpoint for the current size if there is none yet for it.
     async fn sign_current(&self, db: &kinora_db::Db) -> anyhow::Result<()> {
         let guard = self.tree.lock().await;
-        let Ok(tree) = guard.as_ref() else {
-            return Ok(());
-        };
-        let note = kinora_translog::sign_checkpoint(
-            &self.signer_key,
-            &self.origin,
-            tree.size(),
-            tree.root()?,
-        )?;
-        db.save_checkpoint(
-            i64::try_from(tree.size()).unwrap_or(i64::MAX),
-            &String::from_utf8_lossy(&note),
-        )
-        .await?;
+        let Ok(tree) = guard.as_ref() else { return Ok(()) };
+        let note = kinora_translog::sign_checkpoint(&self.signer_key, &self.origin, tree.size(), tree.root()?)?;
+        db.save_checkpoint(i64::try_from(tree.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
         if let Ok(mut c) = self.checkpoint.lock() {
             *c = note;
         }
@@ -199,53 +154,27 @@ impl Log {
     /// Appends an entry durably (entry and hashes in one transaction), then signs the
     /// new checkpoint. Returns the entry's index. Only after this returns may the
     /// access it records release any data.
-    pub async fn append(
-        &self,
-        db: &kinora_db::Db,
-        entry: &Entry,
-        subject_account: Option<&Id>,
-    ) -> AppResult<u64> {
+    pub async fn append(&self, db: &kinora_db::Db, entry: &Entry, subject_account: Option<&Id>) -> AppResult<u64> {
         self.append_redacted(db, entry, subject_account, None).await
     }
 
     /// [`Log::append`], keeping the (nonce, reference) behind a redacted reference.
-    pub async fn append_redacted(
-        &self,
-        db: &kinora_db::Db,
-        entry: &Entry,
-        subject_account: Option<&Id>,
-        redaction: Option<(&str, &str)>,
-    ) -> AppResult<u64> {
+    pub async fn append_redacted(&self, db: &kinora_db::Db, entry: &Entry, subject_account: Option<&Id>, redaction: Option<(&str, &str)>) -> AppResult<u64> {
         let mut guard = self.tree.lock().await;
         let tree = guard.as_mut().map_err(|why| unavailable(why))?;
         Self::refresh(db, tree).await?;
         let bytes = entry.canonical();
         let mut next = tree.clone();
         let first = next.stored().len() as i64;
-        let (index, new) = next
-            .append(&bytes)
-            .map_err(|e| unavailable(&e.to_string()))?;
+        let (index, new) = next.append(&bytes).map_err(|e| unavailable(&e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(AppError::internal)?;
-        db.log_append(
-            i64::try_from(index).unwrap_or(i64::MAX),
-            &text,
-            subject_account,
-            first,
-            &new.iter().map(hex).collect::<Vec<_>>(),
-            redaction,
-        )
-        .await
-        .map_err(|e| unavailable(&e.to_string()))?;
+        db.log_append(i64::try_from(index).unwrap_or(i64::MAX), &text, subject_account, first, &new.iter().map(hex).collect::<Vec<_>>(), redaction)
+            .await
+            .map_err(|e| unavailable(&e.to_string()))?;
         *tree = next;
         let root = tree.root().map_err(|e| unavailable(&e.to_string()))?;
-        let note =
-            kinora_translog::sign_checkpoint(&self.signer_key, &self.origin, tree.size(), root)
-                .map_err(|e| unavailable(&e.to_string()))?;
-        db.save_checkpoint(
-            i64::try_from(tree.size()).unwrap_or(i64::MAX),
-            &String::from_utf8_lossy(&note),
-        )
-        .await?;
+        let note = kinora_translog::sign_checkpoint(&self.signer_key, &self.origin, tree.size(), root).map_err(|e| unavailable(&e.to_string()))?;
+        db.save_checkpoint(i64::try_from(tree.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
         if let Ok(mut c) = self.checkpoint.lock() {
             *c = note;
         }
@@ -254,12 +183,7 @@ impl Log {
     }
 
     /// A consistency proof from the tree of `old` entries to the tree of `new`.
-    pub async fn consistency(
-        &self,
-        db: &kinora_db::Db,
-        new: u64,
-        old: u64,
-    ) -> AppResult<Vec<Hash>> {
+    pub async fn consistency(&self, db: &kinora_db::Db, new: u64, old: u64) -> AppResult<Vec<Hash>> {
         let mut guard = self.tree.lock().await;
         let tree = guard.as_mut().map_err(|why| unavailable(why))?;
         Self::refresh(db, tree).await?;
@@ -283,11 +207,7 @@ impl Log {
             }
             return Ok(note);
         }
-        let c = self
-            .checkpoint
-            .lock()
-            .map_err(|_| AppError::internal("checkpoint lock"))?
-            .clone();
+        let c = self.checkpoint.lock().map_err(|_| AppError::internal("checkpoint lock"))?.clone();
         if c.is_empty() {
             return Err(unavailable("no checkpoint"));
         }
@@ -312,12 +232,7 @@ impl Log {
             return Err(AppError::not_found());
         }
         if tile.is_data() {
-            let rows = db
-                .log_entries(
-                    i64::try_from(start).unwrap_or(0),
-                    i64::try_from(end).unwrap_or(0),
-                )
-                .await?;
+            let rows = db.log_entries(i64::try_from(start).unwrap_or(0), i64::try_from(end).unwrap_or(0)).await?;
             let entries: Vec<Vec<u8>> = rows.into_iter().map(String::into_bytes).collect();
             return kinora_translog::data_tile(&entries).map_err(AppError::internal);
         }
@@ -329,9 +244,7 @@ impl Log {
         let mut guard = self.tree.lock().await;
         let tree = guard.as_mut().map_err(|why| unavailable(why))?;
         Self::refresh(db, tree).await?;
-        let proof = tree
-            .inclusion_proof(tree.size(), index)
-            .map_err(AppError::internal)?;
+        let proof = tree.inclusion_proof(tree.size(), index).map_err(AppError::internal)?;
         Ok((tree.size(), proof.iter().map(hex).collect()))
     }
 }
@@ -343,11 +256,7 @@ pub fn commit(st: &AppState, account: &Id) -> String {
 
 /// The log's origin for an instance at `base_url`: `<host>/kinora/access-log`.
 pub fn origin(base_url: &str) -> String {
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .trim_end_matches('/');
+    let host = base_url.split("://").nth(1).unwrap_or(base_url).trim_end_matches('/');
     format!("{host}/kinora/access-log")
 }
 
@@ -392,8 +301,7 @@ const REPORT_PAGE: i64 = 4096;
 
 pub async fn report(st: &AppState) -> AppResult<Report> {
     let note = st.log.checkpoint(&st.db).await?;
-    let cp = kinora_translog::open_checkpoint(&st.log.verifier_key, &note)
-        .map_err(|e| AppError::internal(e.to_string()))?;
+    let cp = kinora_translog::open_checkpoint(&st.log.verifier_key, &note).map_err(|e| AppError::internal(e.to_string()))?;
     let size = i64::try_from(cp.size()).unwrap_or(i64::MAX);
     let mut tally = kinora_translog::Tally::default();
     let mut from = 0i64;
@@ -405,22 +313,8 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
         }
         from = to;
     }
-    let mut rows: Vec<ReportRow> = tally
-        .0
-        .into_iter()
-        .map(|((month, reason, role), count)| ReportRow {
-            month,
-            reason,
-            role,
-            count,
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        b.month
-            .cmp(&a.month)
-            .then_with(|| a.reason.cmp(&b.reason))
-            .then_with(|| a.role.cmp(&b.role))
-    });
+    let mut rows: Vec<ReportRow> = tally.0.into_iter().map(|((month, reason, role), count)| ReportRow { month, reason, role, count }).collect();
+    rows.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.reason.cmp(&b.reason)).then_with(|| a.role.cmp(&b.role)));
     Ok(Report {
         size: cp.size(),
         checkpoint: String::from_utf8_lossy(&note).into_owned(),
@@ -448,18 +342,11 @@ pub fn witnesses(config: &crate::Config) -> anyhow::Result<Vec<Witness>> {
         .witnesses
         .iter()
         .map(|w| {
-            let key = kinora_translog::witness::WitnessKey::parse(&w.key)
-                .map_err(|e| anyhow::anyhow!("[transparency] witness {}: {e}", w.url))?;
+            let key = kinora_translog::witness::WitnessKey::parse(&w.key).map_err(|e| anyhow::anyhow!("[transparency] witness {}: {e}", w.url))?;
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
-                anyhow::bail!(
-                    "[transparency] witness url {:?}: http:// or https://",
-                    w.url
-                );
+                anyhow::bail!("[transparency] witness url {:?}: http:// or https://", w.url);
             }
-            Ok(Witness {
-                url: w.url.trim_end_matches('/').to_owned(),
-                key,
-            })
+            Ok(Witness { url: w.url.trim_end_matches('/').to_owned(), key })
         })
         .collect()
 }
@@ -492,15 +379,9 @@ async fn read_bounded(r: reqwest::Response) -> Result<Vec<u8>, String> {
 
 /// Sends the latest checkpoint to one witness with a consistency proof from the
 /// size it last cosigned, and keeps its verified cosignature.
-pub async fn submit(
-    st: &AppState,
-    client: &reqwest::Client,
-    w: &Witness,
-) -> anyhow::Result<Submitted> {
+pub async fn submit(st: &AppState, client: &reqwest::Client, w: &Witness) -> anyhow::Result<Submitted> {
     use kinora_translog::witness::AddCheckpoint;
-    let Some((size, note)) = st.db.latest_checkpoint().await? else {
-        return Ok(Submitted::UpToDate);
-    };
+    let Some((size, note)) = st.db.latest_checkpoint().await? else { return Ok(Submitted::UpToDate) };
     let size_u = u64::try_from(size).unwrap_or(0);
     let name = w.key.name().to_owned();
     let mut old = u64::try_from(st.db.witness_size(&name).await?).unwrap_or(0);
@@ -510,29 +391,11 @@ pub async fn submit(
     let text = kinora_translog::witness::note_text(note.as_bytes())?.to_vec();
     // At most two tries: the second after the witness says which size it has.
     for _ in 0..2 {
-        let proof = if old == 0 || old >= size_u {
-            Vec::new()
-        } else {
-            st.log
-                .consistency(&st.db, size_u, old)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-        };
-        let body = AddCheckpoint {
-            old,
-            proof,
-            note: note.as_bytes().to_vec(),
-        }
-        .to_bytes();
-        let r = client
-            .post(format!("{}/add-checkpoint", w.url))
-            .body(body)
-            .send()
-            .await?;
+        let proof = if old == 0 || old >= size_u { Vec::new() } else { st.log.consistency(&st.db, size_u, old).await.map_err(|e| anyhow::anyhow!("{e}"))? };
+        let body = AddCheckpoint { old, proof, note: note.as_bytes().to_vec() }.to_bytes();
+        let r = client.post(format!("{}/add-checkpoint", w.url)).body(body).send().await?;
         let status = r.status().as_u16();
-        let answer = read_bounded(r)
-            .await
-            .map_err(|e| anyhow::anyhow!("witness {name}: {e}"))?;
+        let answer = read_bounded(r).await.map_err(|e| anyhow::anyhow!("witness {name}: {e}"))?;
         let answer = String::from_utf8_lossy(&answer).into_owned();
         match status {
             200 => {
@@ -543,20 +406,12 @@ pub async fn submit(
                         return Ok(Submitted::Cosigned(size_u));
                     }
                 }
-                return Ok(Submitted::Refused(
-                    200,
-                    format!(
-                        "no cosignature by {name} in the answer: {}",
-                        answer.chars().take(200).collect::<String>()
-                    ),
-                ));
+                return Ok(Submitted::Refused(200, format!("no cosignature by {name} in the answer: {}", answer.chars().take(200).collect::<String>())));
             }
             // The witness has another size: it says which; try once more from there.
             409 => match answer.trim().parse::<u64>() {
                 Ok(theirs) if theirs != old && theirs <= size_u => {
-                    st.db
-                        .set_witness_size(&name, i64::try_from(theirs).unwrap_or(0))
-                        .await?;
+                    st.db.set_witness_size(&name, i64::try_from(theirs).unwrap_or(0)).await?;
                     old = theirs;
                 }
                 _ => return Ok(Submitted::Refused(409, answer.chars().take(200).collect())),
@@ -564,10 +419,7 @@ pub async fn submit(
             s => return Ok(Submitted::Refused(s, answer.chars().take(200).collect())),
         }
     }
-    Ok(Submitted::Refused(
-        409,
-        "the witness keeps naming another size".into(),
-    ))
+    Ok(Submitted::Refused(409, "the witness keeps naming another size".into()))
 }
 
 /// Runs for the life of the server: after every append (and every 30 s, for
@@ -578,11 +430,7 @@ pub async fn witness_loop(st: AppState, witnesses: Vec<Witness>) {
     if witnesses.is_empty() {
         return;
     }
-    let client = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build()
-    {
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).connect_timeout(std::time::Duration::from_secs(5)).build() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "witness client");
@@ -594,11 +442,7 @@ pub async fn witness_loop(st: AppState, witnesses: Vec<Witness>) {
         for w in &witnesses {
             let outcome = match submit(&st, &client, w).await {
                 Ok(Submitted::Cosigned(n)) => {
-                    tracing::info!(
-                        witness = w.key.name(),
-                        size = n,
-                        "witness cosigned the log's checkpoint"
-                    );
+                    tracing::info!(witness = w.key.name(), size = n, "witness cosigned the log's checkpoint");
                     String::new()
                 }
                 Ok(Submitted::UpToDate) => String::new(),
@@ -626,27 +470,17 @@ pub fn reference_for_log(reference: &str, redact: bool) -> (String, Option<(Stri
         return (reference.to_owned(), None);
     }
     let nonce = hex::encode(rand::random::<[u8; 16]>());
-    let digest = hex::encode(sha2::Sha256::digest(
-        format!("{nonce}:{reference}").as_bytes(),
-    ));
-    (
-        format!("sha256:{digest}"),
-        Some((nonce, reference.to_owned())),
-    )
+    let digest = hex::encode(sha2::Sha256::digest(format!("{nonce}:{reference}").as_bytes()));
+    (format!("sha256:{digest}"), Some((nonce, reference.to_owned())))
 }
 
 async fn witness_status(st: &AppState, note: &[u8]) -> AppResult<Vec<WitnessStatus>> {
-    let Ok(ws) = witnesses(&st.config) else {
-        return Ok(Vec::new());
-    };
-    let text =
-        kinora_translog::witness::note_text(note).map_err(|e| AppError::internal(e.to_string()))?;
+    let Ok(ws) = witnesses(&st.config) else { return Ok(Vec::new()) };
+    let text = kinora_translog::witness::note_text(note).map_err(|e| AppError::internal(e.to_string()))?;
     let sigs = String::from_utf8_lossy(&note[text.len()..]).into_owned();
     let mut out = Vec::new();
     for w in ws {
-        let cosigns_current = sigs
-            .lines()
-            .any(|l| matches!(w.key.verify_line(text, l), Ok(Some(_))));
+        let cosigns_current = sigs.lines().any(|l| matches!(w.key.verify_line(text, l), Ok(Some(_))));
         out.push(WitnessStatus {
             name: w.key.name().to_owned(),
             key: w.key.vkey(),

@@ -35,15 +35,9 @@ impl Drop for BusyGuard {
 }
 
 pub fn lock(busy: &Arc<Busy>, id: &Id) -> AppResult<BusyGuard> {
-    let mut s = busy
-        .0
-        .lock()
-        .map_err(|_| AppError::internal("upload lock poisoned"))?;
+    let mut s = busy.0.lock().map_err(|_| AppError::internal("upload lock poisoned"))?;
     if !s.insert(id.to_string()) {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            "another request is writing to this upload; retry",
-        ));
+        return Err(AppError::new(ErrorCode::Conflict, "another request is writing to this upload; retry"));
     }
     Ok(BusyGuard(busy.clone(), id.to_string()))
 }
@@ -67,10 +61,7 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
     let me = caller.require()?;
     let max = i64::try_from(st.config.server.max_upload_bytes).unwrap_or(i64::MAX);
     if u.length > max {
-        return Err(AppError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("Upload-Length is over the {} MiB limit", max >> 20),
-        ));
+        return Err(AppError::new(ErrorCode::PayloadTooLarge, format!("Upload-Length is over the {} MiB limit", max >> 20)));
     }
     if u.length == 0 {
         return Err(AppError::new(ErrorCode::MediaInvalid, "the file is empty"));
@@ -78,28 +69,15 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
     let q = &st.config.uploads;
     let (open, bytes) = st.db.open_uploads(&me.id).await?;
     if open >= q.max_concurrent {
-        return Err(AppError::new(
-            ErrorCode::QuotaExceeded,
-            format!("you already have {open} unfinished uploads; finish or delete one"),
-        ));
+        return Err(AppError::new(ErrorCode::QuotaExceeded, format!("you already have {open} unfinished uploads; finish or delete one")));
     }
     if bytes.saturating_add(u.length) > q.max_inflight_bytes {
-        return Err(AppError::new(
-            ErrorCode::QuotaExceeded,
-            "your unfinished uploads would exceed the in-flight byte quota",
-        ));
+        return Err(AppError::new(ErrorCode::QuotaExceeded, "your unfinished uploads would exceed the in-flight byte quota"));
     }
     crate::ingest::check_pending_jobs(st, &me.id, open).await?;
     crate::state::Limiters::limit(&st.limiters.upload, me.id.to_string())?;
-    st.limiters
-        .charge_upload(&me.id, u.length as u64)
-        .map_err(AppError::rate_limited)?;
-    let filename: String = u
-        .filename
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    st.limiters.charge_upload(&me.id, u.length as u64).map_err(AppError::rate_limited)?;
+    let filename: String = u.filename.chars().filter(|c| !c.is_control()).take(200).collect();
     let row = UploadRow {
         id: Id::generate(),
         account_id: me.id.clone(),
@@ -113,12 +91,8 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
         expires_at: now_ms() + q.expiry_hours * 3_600_000,
     };
     let path = file_of(st, &row.id);
-    tokio::fs::create_dir_all(path.parent().unwrap_or(st.data_dir()))
-        .await
-        .map_err(AppError::internal)?;
-    tokio::fs::File::create(&path)
-        .await
-        .map_err(AppError::internal)?;
+    tokio::fs::create_dir_all(path.parent().unwrap_or(st.data_dir())).await.map_err(AppError::internal)?;
+    tokio::fs::File::create(&path).await.map_err(AppError::internal)?;
     st.db.create_upload(&row).await?;
     Ok(row)
 }
@@ -127,11 +101,7 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
 pub async fn owned(st: &AppState, caller: &Caller, id: &str) -> AppResult<UploadRow> {
     let me = caller.require()?;
     let id = Id::parse(id).ok_or_else(AppError::not_found)?;
-    let row = st
-        .db
-        .upload_by_id(&id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let row = st.db.upload_by_id(&id).await?.ok_or_else(AppError::not_found)?;
     if row.account_id != me.id {
         return Err(AppError::not_found());
     }
@@ -174,45 +144,22 @@ impl Checksum {
 /// Appends the body at the acknowledged offset. Without a checksum, bytes that
 /// arrived before the client went away are kept (and acknowledged by the next
 /// HEAD); with one, the chunk counts only if it matches.
-pub async fn append<S, E>(
-    st: &AppState,
-    row: &UploadRow,
-    mut sum: Option<Checksum>,
-    content_length: Option<i64>,
-    body: S,
-) -> AppResult<Appended>
+pub async fn append<S, E>(st: &AppState, row: &UploadRow, mut sum: Option<Checksum>, content_length: Option<i64>, body: S) -> AppResult<Appended>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     if let Some(len) = content_length {
         // Checked: a Content-Length near i64::MAX must not wrap around.
-        if row
-            .received
-            .checked_add(len)
-            .is_none_or(|end| end > row.length)
-        {
-            return Err(AppError::new(
-                ErrorCode::PayloadTooLarge,
-                "the body goes past Upload-Length",
-            ));
+        if row.received.checked_add(len).is_none_or(|end| end > row.length) {
+            return Err(AppError::new(ErrorCode::PayloadTooLarge, "the body goes past Upload-Length"));
         }
     }
     let path = file_of(st, &row.id);
-    let mut f = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .await
-        .map_err(AppError::internal)?;
+    let mut f = tokio::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&path).await.map_err(AppError::internal)?;
     // Cut bytes that were written but never acknowledged (a crash mid-PATCH).
-    f.set_len(row.received as u64)
-        .await
-        .map_err(AppError::internal)?;
-    f.seek(std::io::SeekFrom::Start(row.received as u64))
-        .await
-        .map_err(AppError::internal)?;
+    f.set_len(row.received as u64).await.map_err(AppError::internal)?;
+    f.seek(std::io::SeekFrom::Start(row.received as u64)).await.map_err(AppError::internal)?;
     let mut w = tokio::io::BufWriter::with_capacity(1 << 20, f);
     let mut written: i64 = 0;
     let mut stream = body;
@@ -225,16 +172,11 @@ where
                 break;
             }
         };
-        let end = i64::try_from(chunk.len())
-            .ok()
-            .and_then(|n| row.received.checked_add(written)?.checked_add(n));
+        let end = i64::try_from(chunk.len()).ok().and_then(|n| row.received.checked_add(written)?.checked_add(n));
         if end.is_none_or(|end| end > row.length) {
             let f = w.into_inner();
             let _ = f.set_len(row.received as u64).await;
-            return Err(AppError::new(
-                ErrorCode::PayloadTooLarge,
-                "the body goes past Upload-Length",
-            ));
+            return Err(AppError::new(ErrorCode::PayloadTooLarge, "the body goes past Upload-Length"));
         }
         match &mut sum {
             Some(Checksum::Sha1(hs, _)) => hs.update(&chunk),
@@ -252,21 +194,14 @@ where
     };
     if let Some(c) = sum {
         if broken.is_some() {
-            return discard(AppError::bad_request(
-                "the body ended early; the chunk was discarded",
-            ))
-            .await;
+            return discard(AppError::bad_request("the body ended early; the chunk was discarded")).await;
         }
         let ok = match c {
             Checksum::Sha1(hs, want) => hs.finalize().as_slice() == want.as_slice(),
             Checksum::Sha256(hs, want) => hs.finalize().as_slice() == want.as_slice(),
         };
         if !ok {
-            return discard(AppError::new(
-                ErrorCode::ChecksumMismatch,
-                "the chunk does not match Upload-Checksum; it was discarded",
-            ))
-            .await;
+            return discard(AppError::new(ErrorCode::ChecksumMismatch, "the chunk does not match Upload-Checksum; it was discarded")).await;
         }
     }
     f.sync_data().await.map_err(AppError::internal)?;
@@ -279,31 +214,20 @@ where
     }
     let mut video = None;
     if received == row.length {
-        let done = UploadRow {
-            received,
-            ..row.clone()
-        };
+        let done = UploadRow { received, ..row.clone() };
         finish(st, &done).await?;
         video = Some(row.video_id.clone());
     }
-    Ok(Appended {
-        received,
-        expires_at,
-        video,
-    })
+    Ok(Appended { received, expires_at, video })
 }
 
 /// Complete upload -> original object -> video + job (idempotent at every step).
 pub async fn finish(st: &AppState, row: &UploadRow) -> AppResult<()> {
-    let account = kinora_db::AccountRepo::account_by_id(&st.db, &row.account_id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let account = kinora_db::AccountRepo::account_by_id(&st.db, &row.account_id).await?.ok_or_else(AppError::not_found)?;
     let key = format!("originals/{}", row.video_id);
     let path = file_of(st, &row.id);
     fault_fail_finish(row)?;
-    crate::objects::put(st, &account.region, &key, &path)
-        .await
-        .map_err(AppError::internal)?;
+    crate::objects::put(st, &account.region, &key, &path).await.map_err(AppError::internal)?;
     st.db.finish_upload(row, &account.region, &key).await?;
     let _ = tokio::fs::remove_file(&path).await;
     st.wake.notify_one();
@@ -314,9 +238,7 @@ pub async fn finish(st: &AppState, row: &UploadRow) -> AppResult<()> {
 /// contains `KINORA_FAULT_FAIL_FINISH` (`*`: every upload) fails.
 fn fault_fail_finish(row: &UploadRow) -> AppResult<()> {
     match std::env::var("KINORA_FAULT_FAIL_FINISH") {
-        Ok(f) if f == "*" || (!f.is_empty() && row.filename.contains(&f)) => {
-            Err(AppError::internal("KINORA_FAULT_FAIL_FINISH"))
-        }
+        Ok(f) if f == "*" || (!f.is_empty() && row.filename.contains(&f)) => Err(AppError::internal("KINORA_FAULT_FAIL_FINISH")),
         _ => Ok(()),
     }
 }
@@ -344,9 +266,7 @@ pub async fn sweep(st: &AppState) -> anyhow::Result<()> {
         while let Ok(Some(e)) = rd.next_entry().await {
             let name = e.file_name().to_string_lossy().into_owned();
             let keep = match Id::parse(&name) {
-                Some(id) => {
-                    matches!(st.db.upload_by_id(&id).await?, Some(r) if r.state == UploadState::Open)
-                }
+                Some(id) => matches!(st.db.upload_by_id(&id).await?, Some(r) if r.state == UploadState::Open),
                 None => false,
             };
             if !keep {

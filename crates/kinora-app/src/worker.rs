@@ -7,13 +7,13 @@
 //! idempotent, so a job whose worker died simply runs again.
 
 use crate::state::AppState;
+use kinora_store as storage;
 use anyhow::Context;
 use kinora_core::Id;
 use kinora_db::{Job, JobKind, JobQueue, MediaObject, PublishOutcome, Published, VideoRepo};
 use kinora_media::probe::{run_probe, RunProbeError};
 use kinora_media::process::{self, ProcessError, ProcessLimits};
 use kinora_media::{transcode, MediaError};
-use kinora_store as storage;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,8 +29,7 @@ pub async fn run(st: AppState, n: usize) {
                 let renew = {
                     let (db, w, id) = (st.db.clone(), worker.clone(), job.id.clone());
                     tokio::spawn(async move {
-                        let mut t =
-                            tokio::time::interval(Duration::from_millis((lease_ms / 3) as u64));
+                        let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3) as u64));
                         t.tick().await;
                         loop {
                             t.tick().await;
@@ -58,9 +57,7 @@ pub async fn run(st: AppState, n: usize) {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "host".into())
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "host".into())
 }
 
 /// An internal failure: try again later with backoff, or give up after the limit.
@@ -68,34 +65,13 @@ async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
     tracing::warn!(job = %job.id, kind = %job.kind_name, attempts = job.attempts, %error, "job failed");
     let video = video_of(job);
     let r = if job.attempts >= st.config.media.max_attempts {
-        if let Some(export) = job
-            .payload
-            .get("export_id")
-            .and_then(|v| v.as_str())
-            .and_then(Id::parse)
-        {
-            if let Err(e) = crate::exports::give_up(
-                st,
-                &export,
-                "building the archive failed repeatedly; try again later",
-            )
-            .await
-            {
+        if let Some(export) = job.payload.get("export_id").and_then(|v| v.as_str()).and_then(Id::parse) {
+            if let Err(e) = crate::exports::give_up(st, &export, "building the archive failed repeatedly; try again later").await {
                 tracing::error!(error = %e, "could not record the export's failure");
             }
         }
         match video {
-            Some(v) => {
-                st.db
-                    .fail_video(
-                        &v,
-                        &job.id,
-                        worker,
-                        "internal",
-                        "processing failed repeatedly; see the server log",
-                    )
-                    .await
-            }
+            Some(v) => st.db.fail_video(&v, &job.id, worker, "internal", "processing failed repeatedly; see the server log").await,
             None => st.db.fail(&job.id, worker, error).await,
         }
     } else {
@@ -108,10 +84,7 @@ async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
 }
 
 fn video_of(job: &Job) -> Option<Id> {
-    job.payload
-        .get("video_id")
-        .and_then(|v| v.as_str())
-        .and_then(Id::parse)
+    job.payload.get("video_id").and_then(|v| v.as_str()).and_then(Id::parse)
 }
 
 async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
@@ -120,39 +93,21 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
         Some(JobKind::Reprocess) => transcode_job(st, worker, job, true).await,
         Some(JobKind::PurgeVideo) => purge_job(st, worker, job).await,
         Some(JobKind::EraseAccount) => {
-            let id = job
-                .payload
-                .get("account_id")
-                .and_then(|v| v.as_str())
-                .and_then(Id::parse)
-                .context("erase job without account_id")?;
+            let id = job.payload.get("account_id").and_then(|v| v.as_str()).and_then(Id::parse).context("erase job without account_id")?;
             crate::erasure::erase(st, &id).await?;
             st.db.complete(&job.id, worker).await?;
             Ok(())
         }
         Some(JobKind::Export) => {
-            let id = job
-                .payload
-                .get("export_id")
-                .and_then(|v| v.as_str())
-                .and_then(Id::parse)
-                .context("export job without export_id")?;
+            let id = job.payload.get("export_id").and_then(|v| v.as_str()).and_then(Id::parse).context("export job without export_id")?;
             crate::exports::build(st, &id).await?;
             st.db.complete(&job.id, worker).await?;
             Ok(())
         }
         Some(JobKind::Replicate) => {
-            let field = |k: &str| {
-                job.payload
-                    .get(k)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let (Some(from), Some(to), Some(key)) = (field("from"), field("to"), field("key"))
-            else {
-                st.db
-                    .fail(&job.id, worker, "replicate job without from, to and key")
-                    .await?;
+            let field = |k: &str| job.payload.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let (Some(from), Some(to), Some(key)) = (field("from"), field("to"), field("key")) else {
+                st.db.fail(&job.id, worker, "replicate job without from, to and key").await?;
                 return Ok(());
             };
             crate::objects::replicate(st, &from, &to, &key).await?;
@@ -160,13 +115,7 @@ async fn run_job(st: &AppState, worker: &str, job: &Job) -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            st.db
-                .fail(
-                    &job.id,
-                    worker,
-                    &format!("unknown job kind {:?}", job.kind_name),
-                )
-                .await?;
+            st.db.fail(&job.id, worker, &format!("unknown job kind {:?}", job.kind_name)).await?;
             Ok(())
         }
     }
@@ -218,16 +167,9 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// Transcodes a video's original. A `reprocess` of a ready video that the current
 /// limits reject keeps the video and its files as they are.
-async fn transcode_job(
-    st: &AppState,
-    worker: &str,
-    job: &Job,
-    reprocess: bool,
-) -> anyhow::Result<()> {
+async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) -> anyhow::Result<()> {
     let Some(video_id) = video_of(job) else {
-        st.db
-            .fail(&job.id, worker, "transcode job without video_id")
-            .await?;
+        st.db.fail(&job.id, worker, "transcode job without video_id").await?;
         return Ok(());
     };
     let Some(video) = st.db.video_by_id(&video_id).await? else {
@@ -240,10 +182,7 @@ async fn transcode_job(
     let scratch = Scratch(dir.clone());
     let input = dir.join("input");
     let store = st.regions.get(&video.region)?.clone();
-    let bytes = st
-        .regions
-        .get_to_file_with_fallback(&video.region, &video.original_key, &input)
-        .await?;
+    let bytes = st.regions.get_to_file_with_fallback(&video.region, &video.original_key, &input).await?;
 
     match media_pipeline(st, &dir, &input, bytes).await? {
         Err(media_err) if reprocess && video.status == kinora_core::VideoStatus::Ready => {
@@ -252,55 +191,17 @@ async fn transcode_job(
         }
         Err(media_err) => {
             tracing::info!(video = %video_id, code = media_err.code(), error = %media_err, "video rejected");
-            st.db
-                .fail_video(
-                    &video_id,
-                    &job.id,
-                    worker,
-                    media_err.code(),
-                    &media_err.to_string(),
-                )
-                .await?;
+            st.db.fail_video(&video_id, &job.id, worker, media_err.code(), &media_err.to_string()).await?;
         }
         Ok(out) => {
             let mut files: Vec<(&PathBuf, &str, u32, u32, u64, String, &str)> = out
                 .renditions
                 .iter()
-                .map(|r| {
-                    (
-                        &r.path,
-                        "video/mp4",
-                        r.width,
-                        r.height,
-                        r.bitrate,
-                        format!("{}p", r.width.min(r.height)),
-                        "mp4",
-                    )
-                })
+                .map(|r| (&r.path, "video/mp4", r.width, r.height, r.bitrate, format!("{}p", r.width.min(r.height)), "mp4"))
                 .collect();
-            let (top_w, top_h) = out
-                .renditions
-                .first()
-                .map(|r| (r.width, r.height))
-                .unwrap_or((0, 0));
-            files.push((
-                &out.poster,
-                "image/jpeg",
-                top_w,
-                top_h,
-                0,
-                "poster".to_owned(),
-                "jpg",
-            ));
-            files.push((
-                &out.preview,
-                "image/jpeg",
-                0,
-                0,
-                0,
-                "preview".to_owned(),
-                "jpg",
-            ));
+            let (top_w, top_h) = out.renditions.first().map(|r| (r.width, r.height)).unwrap_or((0, 0));
+            files.push((&out.poster, "image/jpeg", top_w, top_h, 0, "poster".to_owned(), "jpg"));
+            files.push((&out.preview, "image/jpeg", 0, 0, 0, "preview".to_owned(), "jpg"));
             let mut objects = Vec::new();
             for (file, mime, w, h, bitrate, stem, ext) in files {
                 let sha = tokio::task::spawn_blocking({
@@ -399,12 +300,7 @@ fn limits(st: &AppState, wall: Duration) -> ProcessLimits {
 
 /// Probe, validate, transcode, poster. `Ok(Err(_))` is a verdict on the media;
 /// `Err(_)` is an internal failure worth retrying.
-async fn media_pipeline(
-    st: &AppState,
-    dir: &Path,
-    input: &Path,
-    bytes: u64,
-) -> anyhow::Result<Result<Output, MediaError>> {
+async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> anyhow::Result<Result<Output, MediaError>> {
     let probe_limits = limits(st, Duration::from_secs(st.config.media.probe_timeout_secs));
     let probe = match run_probe(&st.tools, input, dir, probe_limits).await {
         Ok(p) => p,
@@ -412,17 +308,12 @@ async fn media_pipeline(
             let e = if stderr.contains("not on whitelist") {
                 MediaError::Unsupported("the file is not an MP4, MOV, MKV or WebM video".into())
             } else {
-                MediaError::Invalid(
-                    "the file could not be read as a video (empty, truncated or not a video)"
-                        .into(),
-                )
+                MediaError::Invalid("the file could not be read as a video (empty, truncated or not a video)".into())
             };
             return Ok(Err(e));
         }
         Err(RunProbeError::Parse(e)) => return Ok(Err(MediaError::Invalid(e.to_string()))),
-        Err(RunProbeError::Process(ProcessError::Timeout { .. })) => {
-            return Ok(Err(MediaError::Timeout))
-        }
+        Err(RunProbeError::Process(ProcessError::Timeout { .. })) => return Ok(Err(MediaError::Timeout)),
         Err(RunProbeError::Process(e)) => return Err(e.into()),
     };
     let valid = match st.config.limits.validate(&probe, bytes) {
@@ -430,42 +321,24 @@ async fn media_pipeline(
         Err(e) => return Ok(Err(e)),
     };
     let rungs = transcode::ladder(&valid);
-    let paths: Vec<PathBuf> = rungs
-        .iter()
-        .map(|r| dir.join(format!("{}p.mp4", r.short_edge())))
-        .collect();
-    let outputs: Vec<(&Path, transcode::Rendition)> = paths
-        .iter()
-        .map(PathBuf::as_path)
-        .zip(rungs.iter().copied())
-        .collect();
+    let paths: Vec<PathBuf> = rungs.iter().map(|r| dir.join(format!("{}p.mp4", r.short_edge()))).collect();
+    let outputs: Vec<(&Path, transcode::Rendition)> = paths.iter().map(PathBuf::as_path).zip(rungs.iter().copied()).collect();
     let wall = Duration::from_secs(
         st.config.media.transcode_timeout_secs
             + st.config.media.transcode_secs_per_media_sec * valid.duration_secs.ceil() as u64,
     );
-    match process::run(
-        &st.tools.ffmpeg,
-        &transcode::transcode_args(input, &valid, &outputs),
-        dir,
-        limits(st, wall),
-    )
-    .await
-    {
+    match process::run(&st.tools.ffmpeg, &transcode::transcode_args(input, &valid, &outputs), dir, limits(st, wall)).await {
         Ok(_) => {}
         Err(ProcessError::Failed { stderr, .. }) => {
             tracing::info!(%stderr, "ffmpeg rejected the input");
-            return Ok(Err(MediaError::Invalid(
-                "the video could not be decoded".into(),
-            )));
+            return Ok(Err(MediaError::Invalid("the video could not be decoded".into())));
         }
         Err(ProcessError::Timeout { .. }) => return Ok(Err(MediaError::Timeout)),
         Err(e) => return Err(e.into()),
     }
     // Our own output: trusted enough to probe with the same safe flags.
     let top = &paths[0];
-    let result = run_probe(&st.tools, top, dir, probe_limits)
-        .await
-        .map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
+    let result = run_probe(&st.tools, top, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
     if result.video.is_none() {
         anyhow::bail!("our output has no video stream");
     }
@@ -481,42 +354,14 @@ async fn media_pipeline(
     let preview = dir.join("preview.jpg");
     let at = (duration * 0.25).min(1.0);
     let short = limits(st, Duration::from_secs(30));
-    process::run(
-        &st.tools.ffmpeg,
-        &transcode::poster_args(top, at, &poster),
-        dir,
-        short,
-    )
-    .await
-    .context("taking the poster")?;
+    process::run(&st.tools.ffmpeg, &transcode::poster_args(top, at, &poster), dir, short).await.context("taking the poster")?;
     let low = &paths[paths.len() - 1];
-    process::run(
-        &st.tools.ffmpeg,
-        &transcode::preview_args(low, at, &preview),
-        dir,
-        short,
-    )
-    .await
-    .context("taking the preview")?;
+    process::run(&st.tools.ffmpeg, &transcode::preview_args(low, at, &preview), dir, short).await.context("taking the preview")?;
     let mut renditions = Vec::new();
     for (path, r) in paths.iter().zip(&rungs) {
         let size = tokio::fs::metadata(path).await?.len();
-        let bitrate = if duration > 0.0 {
-            (size as f64 * 8.0 / duration) as u64
-        } else {
-            0
-        };
-        renditions.push(RenditionFile {
-            path: path.clone(),
-            width: r.width,
-            height: r.height,
-            bitrate,
-        });
+        let bitrate = if duration > 0.0 { (size as f64 * 8.0 / duration) as u64 } else { 0 };
+        renditions.push(RenditionFile { path: path.clone(), width: r.width, height: r.height, bitrate });
     }
-    Ok(Ok(Output {
-        renditions,
-        poster,
-        preview,
-        duration_ms: (duration * 1000.0).round() as i64,
-    }))
+    Ok(Ok(Output { renditions, poster, preview, duration_ms: (duration * 1000.0).round() as i64 }))
 }

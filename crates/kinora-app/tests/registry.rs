@@ -10,14 +10,8 @@ use kinora_db::Db;
 async fn every_table_is_classified(db: Db) {
     let tables = db.tables().await.unwrap();
     assert!(tables.iter().any(|t| t == "accounts"), "{tables:?}");
-    let missing: Vec<&String> = tables
-        .iter()
-        .filter(|t| !registry::classifies_table(t))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "tables the personal-data registry does not classify: {missing:?}"
-    );
+    let missing: Vec<&String> = tables.iter().filter(|t| !registry::classifies_table(t)).collect();
+    assert!(missing.is_empty(), "tables the personal-data registry does not classify: {missing:?}");
     // And the registry names no object kind twice.
     let mut names: Vec<&str> = registry::REGISTRY.iter().map(|k| k.name).collect();
     names.sort();
@@ -28,9 +22,7 @@ async fn every_table_is_classified(db: Db) {
 #[tokio::test]
 async fn sqlite_every_table_is_classified() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&Db::sqlite_url(&dir.path().join("r.sqlite3")))
-        .await
-        .unwrap();
+    let db = Db::connect(&Db::sqlite_url(&dir.path().join("r.sqlite3"))).await.unwrap();
     db.migrate().await.unwrap();
     every_table_is_classified(db).await;
 }
@@ -41,14 +33,8 @@ async fn postgres_every_table_is_classified() {
         .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
     let admin_db = Db::connect(&admin).await.unwrap();
     let name = format!("kinora_r_{}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(admin_db.pool())
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin_db.pool())
-        .await
-        .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(admin_db.pool()).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
     let (prefix, _) = admin.rsplit_once('/').unwrap();
     let db = Db::connect(&format!("{prefix}/{name}")).await.unwrap();
     db.migrate().await.unwrap();

@@ -83,50 +83,31 @@ async fn fetch(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(r.bytes().await?.to_vec())
 }
 
-async fn verify(
-    log: &str,
-    key: &str,
-    state: Option<PathBuf>,
-    witnesses: &[String],
-) -> anyhow::Result<()> {
+async fn verify(log: &str, key: &str, state: Option<PathBuf>, witnesses: &[String]) -> anyhow::Result<()> {
     let log = log.trim_end_matches('/');
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
     let note = fetch(&client, &format!("{log}/checkpoint")).await?;
-    let cp =
-        open_checkpoint(key, &note).map_err(|e| anyhow::anyhow!("checkpoint signature: {e}"))?;
+    let cp = open_checkpoint(key, &note).map_err(|e| anyhow::anyhow!("checkpoint signature: {e}"))?;
     // The key is named after the log: a checkpoint for another origin is not this log's.
     let name = key.split('+').next().unwrap_or_default();
     if cp.origin() != name {
-        anyhow::bail!(
-            "checkpoint origin {:?} is not the key's log {name:?}",
-            cp.origin()
-        );
+        anyhow::bail!("checkpoint origin {:?} is not the key's log {name:?}", cp.origin());
     }
     // Each required witness vouches for this very checkpoint.
     let mut cosigned = Vec::new();
     for wk in witnesses {
-        let w = kinora_translog::witness::WitnessKey::parse(wk)
-            .map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
-        let text =
-            kinora_translog::witness::note_text(&note).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let w = kinora_translog::witness::WitnessKey::parse(wk).map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
+        let text = kinora_translog::witness::note_text(&note).map_err(|e| anyhow::anyhow!("{e}"))?;
         let sigs = std::str::from_utf8(&note[text.len()..]).unwrap_or("");
         let mut found = None;
         for line in sigs.lines().filter(|l| !l.is_empty()) {
-            if let Some(t) = w
-                .verify_line(text, line)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
+            if let Some(t) = w.verify_line(text, line).map_err(|e| anyhow::anyhow!("{e}"))? {
                 found = Some(t);
             }
         }
         match found {
             Some(t) => cosigned.push(format!("{} (cosignature time {t})", w.name())),
-            None => anyhow::bail!(
-                "the checkpoint carries no cosignature of witness {}",
-                w.name()
-            ),
+            None => anyhow::bail!("the checkpoint carries no cosignature of witness {}", w.name()),
         }
     }
     let size = cp.size();
@@ -138,32 +119,19 @@ async fn verify(
         let w = u32::try_from((size - k * 256).min(256)).unwrap_or(256);
         let tile = Tile::new(8, 0, k, w, true);
         let bytes = fetch(&client, &format!("{log}/{}", c2sp(&tile))).await?;
-        let entries =
-            parse_data_tile(&bytes).map_err(|e| anyhow::anyhow!("entry bundle {k}: {e}"))?;
+        let entries = parse_data_tile(&bytes).map_err(|e| anyhow::anyhow!("entry bundle {k}: {e}"))?;
         if entries.len() != w as usize {
-            anyhow::bail!(
-                "entry bundle {k} holds {} entries, {w} expected",
-                entries.len()
-            );
+            anyhow::bail!("entry bundle {k} holds {} entries, {w} expected", entries.len());
         }
         for (i, e) in entries.iter().enumerate() {
             let index = k * 256 + i as u64;
             let parsed = Entry::parse(e).map_err(|err| anyhow::anyhow!("entry {index}: {err}"))?;
             summary.add(&parsed);
-            tree.append(e)
-                .map_err(|err| anyhow::anyhow!("entry {index}: {err}"))?;
+            tree.append(e).map_err(|err| anyhow::anyhow!("entry {index}: {err}"))?;
         }
         // The server's hash tile must say what the entries say.
-        let hashes = fetch(
-            &client,
-            &format!("{log}/{}", c2sp(&Tile::new(8, 0, k, w, false))),
-        )
-        .await?;
-        if hashes
-            != tree
-                .hash_tile(&Tile::new(8, 0, k, w, false))
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-        {
+        let hashes = fetch(&client, &format!("{log}/{}", c2sp(&Tile::new(8, 0, k, w, false)))).await?;
+        if hashes != tree.hash_tile(&Tile::new(8, 0, k, w, false)).map_err(|e| anyhow::anyhow!("{e}"))? {
             anyhow::bail!("hash tile {k} does not match the entries it covers");
         }
         k += 1;
@@ -176,38 +144,22 @@ async fn verify(
         std::fs::create_dir_all(dir)?;
         let path = dir.join("checkpoint");
         if let Ok(prev) = std::fs::read(&path) {
-            let prev = open_checkpoint(key, &prev)
-                .map_err(|e| anyhow::anyhow!("saved checkpoint: {e}"))?;
+            let prev = open_checkpoint(key, &prev).map_err(|e| anyhow::anyhow!("saved checkpoint: {e}"))?;
             if prev.size() > size {
-                anyhow::bail!(
-                    "the log shrank: {} entries seen before, {size} now (truncated)",
-                    prev.size()
-                );
+                anyhow::bail!("the log shrank: {} entries seen before, {size} now (truncated)", prev.size());
             }
-            let then = tree
-                .root_at(prev.size())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let then = tree.root_at(prev.size()).map_err(|e| anyhow::anyhow!("{e}"))?;
             if then != *prev.hash() {
                 anyhow::bail!("the log does not extend the checkpoint of size {} seen before (rewritten or forked)", prev.size());
             }
         }
         std::fs::write(&path, &note)?;
     }
-    println!(
-        "ok: {} ({size} entries), root {}",
-        cp.origin(),
-        root.0
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    println!("ok: {} ({size} entries), root {}", cp.origin(), root.0.iter().map(|b| format!("{b:02x}")).collect::<String>());
     for c in &cosigned {
         println!("cosigned by {c}");
     }
-    println!(
-        "{:<8} {:<16} {:<10} {:>7}",
-        "month", "reason", "role", "entries"
-    );
+    println!("{:<8} {:<16} {:<10} {:>7}", "month", "reason", "role", "entries");
     for ((month, reason, role), n) in &summary.0 {
         println!("{month:<8} {reason:<16} {role:<10} {n:>7}");
     }
@@ -216,10 +168,7 @@ async fn verify(
 
 fn main() {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kinora-audit: {e}");
@@ -228,19 +177,8 @@ fn main() {
     };
     let r = rt.block_on(async {
         match cli.command {
-            Command::Verify {
-                log,
-                key,
-                state,
-                witnesses,
-            } => verify(&log, &key, state, &witnesses).await,
-            Command::Witness {
-                listen,
-                log_origin,
-                log_key,
-                state,
-                name,
-            } => match witness::Witness::open(&state, &name, &log_origin, &log_key) {
+            Command::Verify { log, key, state, witnesses } => verify(&log, &key, state, &witnesses).await,
+            Command::Witness { listen, log_origin, log_key, state, name } => match witness::Witness::open(&state, &name, &log_origin, &log_key) {
                 Ok(w) => witness::serve(&listen, w).await,
                 Err(e) => Err(e),
             },

@@ -7,18 +7,8 @@
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kinora-audit"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = Command::new(env!("CARGO_BIN_EXE_kinora-audit")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 #[test]
@@ -28,18 +18,9 @@ fn an_unreachable_log_fails_naming_it() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let url = format!("http://127.0.0.1:{port}/log");
-    let (code, out) = run(&[
-        "verify",
-        "--log",
-        &url,
-        "--key",
-        "example.com/log+01234567+AQ",
-    ]);
+    let (code, out) = run(&["verify", "--log", &url, "--key", "example.com/log+01234567+AQ"]);
     assert_eq!(code, 1, "{out}");
-    assert!(
-        out.starts_with("FAILED:") && out.contains("/log/checkpoint"),
-        "{out}"
-    );
+    assert!(out.starts_with("FAILED:") && out.contains("/log/checkpoint"), "{out}");
 }
 
 #[test]

@@ -15,18 +15,10 @@ impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
         let s = s.trim();
         let (a, bits) = match s.split_once('/') {
-            Some((a, b)) => (
-                a,
-                Some(
-                    b.parse::<u8>()
-                        .map_err(|_| format!("{s:?}: the prefix length is not a number"))?,
-                ),
-            ),
+            Some((a, b)) => (a, Some(b.parse::<u8>().map_err(|_| format!("{s:?}: the prefix length is not a number"))?)),
             None => (s, None),
         };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        let addr: IpAddr = a.parse().map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let bits = bits.unwrap_or(max);
         if bits > max {
@@ -72,12 +64,7 @@ pub struct TrustedProxies(Vec<Cidr>);
 impl TrustedProxies {
     /// Comma-separated addresses or CIDR blocks; empty trusts no one.
     pub fn parse(s: &str) -> Result<TrustedProxies, String> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(Cidr::parse)
-            .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+        s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Cidr::parse).collect::<Result<_, _>>().map(TrustedProxies)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
@@ -95,9 +82,7 @@ impl TrustedProxies {
         }
         let mut client = peer;
         for hop in forwarded_for.iter().rev().flat_map(|h| h.rsplit(',')) {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-                return client;
-            };
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else { return client };
             client = canonical(ip);
             if !self.trusts(client) {
                 return client;
@@ -131,47 +116,26 @@ mod tests {
         let c = Cidr::parse("10.1.0.0/16").expect("cidr");
         assert!(c.contains(ip("10.1.200.3")));
         assert!(!c.contains(ip("10.2.0.1")));
-        assert!(
-            c.contains(ip("::ffff:10.1.0.9")),
-            "IPv4-mapped addresses count as IPv4"
-        );
+        assert!(c.contains(ip("::ffff:10.1.0.9")), "IPv4-mapped addresses count as IPv4");
         assert!(Cidr::parse("fd00::/8").expect("v6").contains(ip("fdab::1")));
-        assert!(Cidr::parse("127.0.0.1")
-            .expect("bare")
-            .contains(ip("127.0.0.1")));
+        assert!(Cidr::parse("127.0.0.1").expect("bare").contains(ip("127.0.0.1")));
         assert!(Cidr::parse("1.2.3.4/33").is_err());
         assert!(Cidr::parse("nginx").is_err());
-        assert!(Cidr::parse("10.0.0.0/12")
-            .expect("odd")
-            .contains(ip("10.15.255.255")));
-        assert!(!Cidr::parse("10.0.0.0/12")
-            .expect("odd")
-            .contains(ip("10.16.0.0")));
+        assert!(Cidr::parse("10.0.0.0/12").expect("odd").contains(ip("10.15.255.255")));
+        assert!(!Cidr::parse("10.0.0.0/12").expect("odd").contains(ip("10.16.0.0")));
     }
 
     #[test]
     fn regression_limits_key_on_the_client_behind_a_trusted_proxy() {
         let none = TrustedProxies::default();
         // Untrusted peers cannot pick their key with a header.
-        assert_eq!(
-            none.client(ip("203.0.113.9"), &["1.1.1.1"]),
-            ip("203.0.113.9")
-        );
+        assert_eq!(none.client(ip("203.0.113.9"), &["1.1.1.1"]), ip("203.0.113.9"));
         let t = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").expect("parse");
-        assert_eq!(
-            t.client(ip("127.0.0.1"), &["198.51.100.7"]),
-            ip("198.51.100.7")
-        );
+        assert_eq!(t.client(ip("127.0.0.1"), &["198.51.100.7"]), ip("198.51.100.7"));
         // A forged left-most entry is ignored: the right-most untrusted hop wins.
-        assert_eq!(
-            t.client(ip("127.0.0.1"), &["6.6.6.6, 198.51.100.7, 10.0.0.2"]),
-            ip("198.51.100.7")
-        );
+        assert_eq!(t.client(ip("127.0.0.1"), &["6.6.6.6, 198.51.100.7, 10.0.0.2"]), ip("198.51.100.7"));
         // Several headers are one list.
-        assert_eq!(
-            t.client(ip("127.0.0.1"), &["6.6.6.6", "198.51.100.8"]),
-            ip("198.51.100.8")
-        );
+        assert_eq!(t.client(ip("127.0.0.1"), &["6.6.6.6", "198.51.100.8"]), ip("198.51.100.8"));
         // Garbage: stop at the last good hop.
         assert_eq!(t.client(ip("127.0.0.1"), &["not-an-ip"]), ip("127.0.0.1"));
         assert_eq!(t.client(ip("127.0.0.1"), &[]), ip("127.0.0.1"));
@@ -179,14 +143,8 @@ mod tests {
 
     #[test]
     fn regression_ipv6_limits_group_by_64() {
-        assert_eq!(
-            limit_key(ip("2001:db8:1:2:aaaa::1")),
-            limit_key(ip("2001:db8:1:2:ffff:1:2:3"))
-        );
-        assert_ne!(
-            limit_key(ip("2001:db8:1:2::1")),
-            limit_key(ip("2001:db8:1:3::1"))
-        );
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), limit_key(ip("2001:db8:1:2:ffff:1:2:3")));
+        assert_ne!(limit_key(ip("2001:db8:1:2::1")), limit_key(ip("2001:db8:1:3::1")));
         assert_eq!(limit_key(ip("192.0.2.1")), "192.0.2.1");
         assert_eq!(limit_key(ip("::ffff:192.0.2.1")), "192.0.2.1");
     }

@@ -67,12 +67,7 @@ pub fn effective_visibility(visibility: Visibility, account_private: bool) -> Vi
 }
 
 /// May a viewer with `relation` see a video? Unready videos are the owner's alone.
-pub fn can_view_video(
-    relation: Relation,
-    visibility: Visibility,
-    account_private: bool,
-    status: VideoStatus,
-) -> bool {
+pub fn can_view_video(relation: Relation, visibility: Visibility, account_private: bool, status: VideoStatus) -> bool {
     match relation {
         Relation::Blocked => false,
         Relation::Owner => true,
@@ -111,15 +106,8 @@ pub fn can_see_follow_lists(relation: Relation, account_private: bool) -> bool {
 /// show only what anyone on the internet may see: ready public videos of public
 /// accounts in good standing (never followers-only or private videos, not even the
 /// viewer's own; nothing of a restricted or suspended account).
-pub fn discoverable(
-    visibility: Visibility,
-    account_private: bool,
-    status: VideoStatus,
-    standing: Standing,
-) -> bool {
-    standing == Standing::Good
-        && status == VideoStatus::Ready
-        && effective_visibility(visibility, account_private) == Visibility::Public
+pub fn discoverable(visibility: Visibility, account_private: bool, status: VideoStatus, standing: Standing) -> bool {
+    standing == Standing::Good && status == VideoStatus::Ready && effective_visibility(visibility, account_private) == Visibility::Public
 }
 
 /// May the viewer be shown a notification? Only while its actor is visible to
@@ -208,17 +196,9 @@ mod tests {
             (Follower, Private, true, false),
         ];
         for (rel, vis, private, want) in cases {
-            assert_eq!(
-                can_view_video(rel, vis, private, ready),
-                want,
-                "{rel:?} {vis:?} private={private}"
-            );
+            assert_eq!(can_view_video(rel, vis, private, ready), want, "{rel:?} {vis:?} private={private}");
         }
-        for status in [
-            VideoStatus::Processing,
-            VideoStatus::Failed,
-            VideoStatus::Removed,
-        ] {
+        for status in [VideoStatus::Processing, VideoStatus::Failed, VideoStatus::Removed] {
             assert!(!can_view_video(Stranger, Public, false, status));
             assert!(can_view_video(Owner, Public, false, status));
         }
@@ -239,59 +219,20 @@ mod tests {
             (Follower, false, false, false),
             (Blocked, true, false, false),
         ] {
-            assert_eq!(
-                can_see_likes(rel, lp, private),
-                want,
-                "{rel:?} likes_public={lp} private={private}"
-            );
+            assert_eq!(can_see_likes(rel, lp, private), want, "{rel:?} likes_public={lp} private={private}");
         }
         assert!(!can_see_follow_lists(Stranger, true));
         assert!(can_see_follow_lists(Follower, true));
         assert!(can_see_follow_lists(Anonymous, false));
         assert!(!can_see_follow_lists(Blocked, false));
         let good = Standing::Good;
-        assert!(discoverable(
-            Visibility::Public,
-            false,
-            VideoStatus::Ready,
-            good
-        ));
-        assert!(!discoverable(
-            Visibility::Public,
-            true,
-            VideoStatus::Ready,
-            good
-        ));
-        assert!(!discoverable(
-            Visibility::Followers,
-            false,
-            VideoStatus::Ready,
-            good
-        ));
-        assert!(!discoverable(
-            Visibility::Public,
-            false,
-            VideoStatus::Processing,
-            good
-        ));
-        assert!(!discoverable(
-            Visibility::Public,
-            false,
-            VideoStatus::Removed,
-            good
-        ));
-        assert!(!discoverable(
-            Visibility::Public,
-            false,
-            VideoStatus::Ready,
-            Standing::Restricted
-        ));
-        assert!(!discoverable(
-            Visibility::Public,
-            false,
-            VideoStatus::Ready,
-            Standing::Suspended
-        ));
+        assert!(discoverable(Visibility::Public, false, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Public, true, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Followers, false, VideoStatus::Ready, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Processing, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Removed, good));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Ready, Standing::Restricted));
+        assert!(!discoverable(Visibility::Public, false, VideoStatus::Ready, Standing::Suspended));
         assert_eq!(standing_relation(Follower, Standing::Suspended), Blocked);
         assert_eq!(standing_relation(Owner, Standing::Suspended), Owner);
         assert_eq!(standing_relation(Stranger, Standing::Restricted), Stranger);

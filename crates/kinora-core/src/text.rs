@@ -33,10 +33,7 @@ pub fn mentions(text: &str) -> Vec<Username> {
     let mut i = 0;
     while i < chars.len() {
         if chars[i] == '@' && (i == 0 || !is_word(chars[i - 1])) {
-            let name: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
-                .collect();
+            let name: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').collect();
             i += 1 + name.len();
             if let Ok(u) = Username::parse(&name) {
                 if !out.contains(&u) && out.len() < 20 {
@@ -67,15 +64,9 @@ mod tests {
 
     #[test]
     fn tags_and_mentions() {
-        assert_eq!(
-            hashtags("Sunset #Beach #beach #été, x#no #1 #a_b!"),
-            vec!["beach", "été", "a_b"]
-        );
+        assert_eq!(hashtags("Sunset #Beach #beach #été, x#no #1 #a_b!"), vec!["beach", "été", "a_b"]);
         assert_eq!(hashtags("##double # #"), vec!["double"]);
-        let m: Vec<String> = mentions("hi @Alice and @bob_2, mail a@b.c @x")
-            .iter()
-            .map(|u| u.to_string())
-            .collect();
+        let m: Vec<String> = mentions("hi @Alice and @bob_2, mail a@b.c @x").iter().map(|u| u.to_string()).collect();
         assert_eq!(m, vec!["alice", "bob_2"]);
         assert_eq!(parse_tag("#Cats"), Some("cats".into()));
         assert_eq!(parse_tag("../x"), None);

@@ -12,10 +12,7 @@ pub struct FieldError {
 }
 
 fn field_err(field: &'static str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field,
-        message: message.into(),
-    }
+    FieldError { field, message: message.into() }
 }
 
 /// An opaque identifier: 16 characters of URL-safe base64 from 96 random bits.
@@ -41,8 +38,7 @@ impl Id {
     /// smuggle `/`, `..` or control characters into a storage key or a query.
     pub fn parse(s: &str) -> Option<Id> {
         let ok = s.len() == 16
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Id(s.to_owned()))
     }
 
@@ -74,14 +70,8 @@ impl Username {
         if lower.len() < 3 || lower.len() > 30 {
             return Err(field_err("username", "must be 3 to 30 characters"));
         }
-        if !lower
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(field_err(
-                "username",
-                "may contain only letters a-z, digits and _",
-            ));
+        if !lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(field_err("username", "may contain only letters a-z, digits and _"));
         }
         Ok(Username(lower))
     }
@@ -208,10 +198,7 @@ impl Visibility {
             "" | "public" => Ok(Visibility::Public),
             "followers" => Ok(Visibility::Followers),
             "private" => Ok(Visibility::Private),
-            _ => Err(field_err(
-                "visibility",
-                "must be public, followers or private",
-            )),
+            _ => Err(field_err("visibility", "must be public, followers or private")),
         }
     }
 
@@ -262,10 +249,7 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(
-            Username::parse("Alice_1").map(|u| u.0),
-            Ok("alice_1".into())
-        );
+        assert_eq!(Username::parse("Alice_1").map(|u| u.0), Ok("alice_1".into()));
         for bad in ["ab", "a-b-c", "ünï", "", &"x".repeat(31), "a b c", "../etc"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -280,12 +264,7 @@ mod tests {
     fn ids_reject_path_tricks() {
         let id = Id::generate();
         assert_eq!(Id::parse(id.as_str()), Some(id));
-        for bad in [
-            "../../etc/passwd",
-            "aaaaaaaaaaaaaaa/",
-            "short",
-            "aaaaaaaaaaaaaaa\n",
-        ] {
+        for bad in ["../../etc/passwd", "aaaaaaaaaaaaaaa/", "short", "aaaaaaaaaaaaaaa\n"] {
             assert!(Id::parse(bad).is_none(), "{bad:?} accepted");
         }
     }
@@ -294,10 +273,7 @@ mod tests {
     fn captions_and_visibility() {
         assert!(Caption::parse(&"x".repeat(2200)).is_ok());
         assert!(Caption::parse(&"x".repeat(2201)).is_err());
-        assert_eq!(
-            Caption::parse("a\u{0}b\nc").map(|c| c.0),
-            Ok("ab\nc".into())
-        );
+        assert_eq!(Caption::parse("a\u{0}b\nc").map(|c| c.0), Ok("ab\nc".into()));
         assert_eq!(Visibility::parse(""), Ok(Visibility::Public));
         assert!(Visibility::parse("secret").is_err());
         assert!(Password::parse("1234567").is_err());

@@ -22,16 +22,8 @@ pub struct TableRule {
 /// Not backed up: `tokens` (people sign in again), `uploads` (their bytes are on a
 /// node's disk), full-text indexes (rebuilt), `schema_migrations` (migrate).
 pub const TABLES: &[TableRule] = &[
-    TableRule {
-        table: "accounts",
-        owner: "t.id",
-        refs: &[],
-    },
-    TableRule {
-        table: "videos",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts")],
-    },
+    TableRule { table: "accounts", owner: "t.id", refs: &[] },
+    TableRule { table: "videos", owner: "t.account_id", refs: &[("account_id", "accounts")] },
     TableRule {
         table: "media_objects",
         owner: "(SELECT v.account_id FROM videos v WHERE v.id = t.video_id)",
@@ -42,101 +34,27 @@ pub const TABLES: &[TableRule] = &[
         owner: "(SELECT v.account_id FROM videos v WHERE v.id = t.video_id)",
         refs: &[("video_id", "videos")],
     },
-    TableRule {
-        table: "comments",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts"), ("video_id", "videos")],
-    },
-    TableRule {
-        table: "comment_likes",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts"), ("comment_id", "comments")],
-    },
-    TableRule {
-        table: "likes",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts"), ("video_id", "videos")],
-    },
-    TableRule {
-        table: "follows",
-        owner: "t.follower_id",
-        refs: &[("follower_id", "accounts"), ("followee_id", "accounts")],
-    },
-    TableRule {
-        table: "blocks",
-        owner: "t.blocker_id",
-        refs: &[("blocker_id", "accounts"), ("blocked_id", "accounts")],
-    },
-    TableRule {
-        table: "mutes",
-        owner: "t.muter_id",
-        refs: &[("muter_id", "accounts"), ("muted_id", "accounts")],
-    },
-    TableRule {
-        table: "tag_follows",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts")],
-    },
-    TableRule {
-        table: "notifications",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts"), ("actor_id", "accounts")],
-    },
-    TableRule {
-        table: "reports",
-        owner: "t.reporter_id",
-        refs: &[("reporter_id", "accounts")],
-    },
-    TableRule {
-        table: "view_events",
-        owner: "t.viewer_id",
-        refs: &[("video_id", "videos")],
-    },
-    TableRule {
-        table: "exports",
-        owner: "t.account_id",
-        refs: &[("account_id", "accounts")],
-    },
-    TableRule {
-        table: "jobs",
-        owner: "t.account_id",
-        refs: &[],
-    },
-    TableRule {
-        table: "erasure_journal",
-        owner: "NULL",
-        refs: &[],
-    },
-    TableRule {
-        table: "staff",
-        owner: "NULL",
-        refs: &[("account_id", "accounts")],
-    },
-    TableRule {
-        table: "log_entries",
-        owner: "NULL",
-        refs: &[],
-    },
-    TableRule {
-        table: "log_hashes",
-        owner: "NULL",
-        refs: &[],
-    },
-    TableRule {
-        table: "log_checkpoints",
-        owner: "NULL",
-        refs: &[],
-    },
+    TableRule { table: "comments", owner: "t.account_id", refs: &[("account_id", "accounts"), ("video_id", "videos")] },
+    TableRule { table: "comment_likes", owner: "t.account_id", refs: &[("account_id", "accounts"), ("comment_id", "comments")] },
+    TableRule { table: "likes", owner: "t.account_id", refs: &[("account_id", "accounts"), ("video_id", "videos")] },
+    TableRule { table: "follows", owner: "t.follower_id", refs: &[("follower_id", "accounts"), ("followee_id", "accounts")] },
+    TableRule { table: "blocks", owner: "t.blocker_id", refs: &[("blocker_id", "accounts"), ("blocked_id", "accounts")] },
+    TableRule { table: "mutes", owner: "t.muter_id", refs: &[("muter_id", "accounts"), ("muted_id", "accounts")] },
+    TableRule { table: "tag_follows", owner: "t.account_id", refs: &[("account_id", "accounts")] },
+    TableRule { table: "notifications", owner: "t.account_id", refs: &[("account_id", "accounts"), ("actor_id", "accounts")] },
+    TableRule { table: "reports", owner: "t.reporter_id", refs: &[("reporter_id", "accounts")] },
+    TableRule { table: "view_events", owner: "t.viewer_id", refs: &[("video_id", "videos")] },
+    TableRule { table: "exports", owner: "t.account_id", refs: &[("account_id", "accounts")] },
+    TableRule { table: "jobs", owner: "t.account_id", refs: &[] },
+    TableRule { table: "erasure_journal", owner: "NULL", refs: &[] },
+    TableRule { table: "staff", owner: "NULL", refs: &[("account_id", "accounts")] },
+    TableRule { table: "log_entries", owner: "NULL", refs: &[] },
+    TableRule { table: "log_hashes", owner: "NULL", refs: &[] },
+    TableRule { table: "log_checkpoints", owner: "NULL", refs: &[] },
 ];
 
 /// Tables deliberately left out of backups.
-pub const NOT_BACKED_UP: &[&str] = &[
-    "tokens",
-    "uploads",
-    "videos_fts",
-    "accounts_fts",
-    "schema_migrations",
-];
+pub const NOT_BACKED_UP: &[&str] = &["tokens", "uploads", "videos_fts", "accounts_fts", "schema_migrations"];
 
 /// A dumped row: its table, its owner, its columns.
 pub struct DumpedRow {
@@ -168,27 +86,14 @@ impl Db {
     pub async fn dump(&self, each: &(dyn Fn(&str, usize) + Sync)) -> Result<Vec<DumpedRow>> {
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
         }
         let mut out = Vec::new();
         for rule in TABLES {
             // Stored columns only: derived ones (PostgreSQL's search vectors) are
             // rebuilt, not backed up.
-            let cols: Vec<String> = self
-                .columns(rule.table)
-                .await?
-                .into_iter()
-                .filter(|(_, t)| !t.contains("tsvector"))
-                .map(|(c, _)| format!("t.{c}"))
-                .collect();
-            let sql = format!(
-                "SELECT {}, {} AS kinora_owner FROM {} t",
-                cols.join(", "),
-                rule.owner,
-                rule.table
-            );
+            let cols: Vec<String> = self.columns(rule.table).await?.into_iter().filter(|(_, t)| !t.contains("tsvector")).map(|(c, _)| format!("t.{c}")).collect();
+            let sql = format!("SELECT {}, {} AS kinora_owner FROM {} t", cols.join(", "), rule.owner, rule.table);
             let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
             for r in &rows {
                 let mut row = Map::new();
@@ -200,11 +105,7 @@ impl Db {
                         row.insert(c.name().to_owned(), cell(r, i));
                     }
                 }
-                out.push(DumpedRow {
-                    table: rule.table,
-                    owner,
-                    row,
-                });
+                out.push(DumpedRow { table: rule.table, owner, row });
             }
             each(rule.table, out.len());
         }
@@ -214,20 +115,12 @@ impl Db {
 
     /// Whether the database holds any account (restores need an empty one).
     pub async fn is_empty(&self) -> Result<bool> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
-            .fetch_one(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
         Ok(crate::col::<i64>(&r, "n")? == 0)
     }
 
     async fn integer_columns(&self, table: &str) -> Result<HashSet<String>> {
-        Ok(self
-            .columns(table)
-            .await?
-            .into_iter()
-            .filter(|(_, t)| t.contains("int"))
-            .map(|(c, _)| c)
-            .collect())
+        Ok(self.columns(table).await?.into_iter().filter(|(_, t)| t.contains("int")).map(|(c, _)| c).collect())
     }
 
     /// A table's columns and their (lowercase) declared types.
@@ -241,14 +134,7 @@ impl Db {
                     .await?
             }
         };
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    crate::col(r, "c")?,
-                    crate::col::<String>(r, "t")?.to_ascii_lowercase(),
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((crate::col(r, "c")?, crate::col::<String>(r, "t")?.to_ascii_lowercase()))).collect()
     }
 
     /// Loads rows into this (empty, migrated) database in one transaction, table by
@@ -264,23 +150,16 @@ impl Db {
         let mut tx = self.begin_write().await?;
         // A fresh instance has signed the empty log; the restored log replaces it.
         for t in ["log_checkpoints", "log_hashes", "log_entries"] {
-            sqlx::query(&format!("DELETE FROM {t}"))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!("DELETE FROM {t}")).execute(&mut *tx).await?;
         }
         for rule in TABLES {
-            let Some(rows) = by_table.get(rule.table) else {
-                continue;
-            };
+            let Some(rows) = by_table.get(rule.table) else { continue };
             let ints = self.integer_columns(rule.table).await?;
             for row in rows {
-                let ok =
-                    rule.refs
-                        .iter()
-                        .all(|(c, target)| match row.get(*c).and_then(Value::as_str) {
-                            Some(v) => present.get(target).is_some_and(|s| s.contains(v)),
-                            None => true,
-                        });
+                let ok = rule.refs.iter().all(|(c, target)| match row.get(*c).and_then(Value::as_str) {
+                    Some(v) => present.get(target).is_some_and(|s| s.contains(v)),
+                    None => true,
+                });
                 if !ok {
                     dropped += 1;
                     continue;
@@ -289,14 +168,8 @@ impl Db {
                 let sql = format!(
                     "INSERT INTO {} ({}) VALUES ({})",
                     rule.table,
-                    cols.iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    (1..=cols.len())
-                        .map(|i| format!("${i}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    cols.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                    (1..=cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
                 );
                 let mut q = sqlx::query(&sql);
                 for c in &cols {
@@ -329,10 +202,7 @@ impl Db {
         sqlx::query("UPDATE comments SET likes = (SELECT COUNT(*) FROM comment_likes l WHERE l.comment_id = comments.id)").execute(&mut *tx).await?;
         tx.commit().await?;
         if self.backend() == Backend::Sqlite {
-            for sql in [
-                "INSERT INTO videos_fts(videos_fts) VALUES ('rebuild')",
-                "INSERT INTO accounts_fts(accounts_fts) VALUES ('rebuild')",
-            ] {
+            for sql in ["INSERT INTO videos_fts(videos_fts) VALUES ('rebuild')", "INSERT INTO accounts_fts(accounts_fts) VALUES ('rebuild')"] {
                 sqlx::query(sql).execute(self.pool()).await?;
             }
         }

@@ -13,23 +13,9 @@ impl Db {
     /// Deactivates the account, signs it out everywhere and queues its erasure.
     pub async fn schedule_erasure(&self, account: &Id, erase_at: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE accounts SET erase_at = $1 WHERE id = $2")
-            .bind(erase_at)
-            .bind(account.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM tokens WHERE account_id = $1")
-            .bind(account.as_str())
-            .execute(&mut *tx)
-            .await?;
-        enqueue_at(
-            &mut tx,
-            JobKind::EraseAccount,
-            None,
-            &serde_json::json!({"account_id": account.as_str()}),
-            erase_at,
-        )
-        .await?;
+        sqlx::query("UPDATE accounts SET erase_at = $1 WHERE id = $2").bind(erase_at).bind(account.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM tokens WHERE account_id = $1").bind(account.as_str()).execute(&mut *tx).await?;
+        enqueue_at(&mut tx, JobKind::EraseAccount, None, &serde_json::json!({"account_id": account.as_str()}), erase_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -37,49 +23,32 @@ impl Db {
     /// Cancels a scheduled erasure: the account is active again.
     pub async fn cancel_erasure(&self, account: &Id) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE accounts SET erase_at = NULL WHERE id = $1")
-            .bind(account.as_str())
+        sqlx::query("UPDATE accounts SET erase_at = NULL WHERE id = $1").bind(account.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM jobs WHERE kind = 'erase_account' AND status = 'queued' AND payload = $1")
+            .bind(serde_json::json!({"account_id": account.as_str()}).to_string())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "DELETE FROM jobs WHERE kind = 'erase_account' AND status = 'queued' AND payload = $1",
-        )
-        .bind(serde_json::json!({"account_id": account.as_str()}).to_string())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// An account by username whether or not it is scheduled for erasure, with its
     /// erase time (for sign-in, which explains and offers to cancel).
-    pub async fn account_for_signin(
-        &self,
-        username: &kinora_core::Username,
-    ) -> Result<Option<(AccountRow, Option<i64>)>> {
-        let r = sqlx::query("SELECT id, erase_at FROM accounts WHERE username = $1")
-            .bind(username.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn account_for_signin(&self, username: &kinora_core::Username) -> Result<Option<(AccountRow, Option<i64>)>> {
+        let r = sqlx::query("SELECT id, erase_at FROM accounts WHERE username = $1").bind(username.as_str()).fetch_optional(self.pool()).await?;
         let Some(r) = r else { return Ok(None) };
         let id = Id::from_trusted(col(&r, "id")?);
         let erase_at: Option<i64> = col(&r, "erase_at")?;
-        let row = sqlx::query(&format!(
-            "SELECT {} FROM accounts WHERE id = $1",
-            crate::accounts::COLS
-        ))
-        .bind(id.as_str())
-        .fetch_one(self.pool())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {} FROM accounts WHERE id = $1", crate::accounts::COLS))
+            .bind(id.as_str())
+            .fetch_one(self.pool())
+            .await?;
         Ok(Some((crate::accounts::row_pub(&row)?, erase_at)))
     }
 
     /// The account's home region, if the account (active or not) exists.
     pub async fn account_region_any(&self, account: &Id) -> Result<Option<String>> {
-        let r = sqlx::query("SELECT region FROM accounts WHERE id = $1")
-            .bind(account.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT region FROM accounts WHERE id = $1").bind(account.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(|r| col(r, "region")).transpose()
     }
 
@@ -87,22 +56,16 @@ impl Db {
     /// prefixes (whatever a transcode wrote), the rest single keys.
     pub async fn account_objects(&self, account: &Id) -> Result<Vec<(String, String, bool)>> {
         let mut out = Vec::new();
-        for r in sqlx::query("SELECT id, region, original_key FROM videos WHERE account_id = $1")
-            .bind(account.as_str())
-            .fetch_all(self.pool())
-            .await?
-        {
+        for r in sqlx::query("SELECT id, region, original_key FROM videos WHERE account_id = $1").bind(account.as_str()).fetch_all(self.pool()).await? {
             let id: String = col(&r, "id")?;
             let region: String = col(&r, "region")?;
             out.push((region.clone(), format!("media/{id}"), true));
             out.push((region, col(&r, "original_key")?, false));
         }
-        for r in sqlx::query(
-            "SELECT region, avatar_key FROM accounts WHERE id = $1 AND avatar_key IS NOT NULL",
-        )
-        .bind(account.as_str())
-        .fetch_all(self.pool())
-        .await?
+        for r in sqlx::query("SELECT region, avatar_key FROM accounts WHERE id = $1 AND avatar_key IS NOT NULL")
+            .bind(account.as_str())
+            .fetch_all(self.pool())
+            .await?
         {
             out.push((col(&r, "region")?, col(&r, "avatar_key")?, false));
         }
@@ -192,12 +155,7 @@ impl Db {
             .bind(v)
             .execute(&mut *tx)
             .await?;
-            let r = sqlx::query(
-                "SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1",
-            )
-            .bind(v)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let r = sqlx::query("SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1").bind(v).fetch_optional(&mut *tx).await?;
             if let Some(r) = r {
                 sqlx::query("UPDATE videos SET feed_score = $1 WHERE id = $2")
                     .bind(crate::videos::feed_score(col(&r, "t")?, col(&r, "likes")?))
@@ -236,32 +194,11 @@ impl Db {
                 // table while it runs: erasures are rare, and this is the price of
                 // "nothing of it survives in the tables".
                 for t in [
-                    "accounts",
-                    "videos",
-                    "media_objects",
-                    "video_tags",
-                    "comments",
-                    "comment_likes",
-                    "likes",
-                    "follows",
-                    "blocks",
-                    "mutes",
-                    "tag_follows",
-                    "notifications",
-                    "view_events",
-                    "reports",
-                    "tokens",
-                    "uploads",
-                    "exports",
-                    "jobs",
-                    "moderation_actions",
-                    "not_interested",
-                    "feed_impressions",
-                    "video_shares",
+                    "accounts", "videos", "media_objects", "video_tags", "comments", "comment_likes", "likes", "follows", "blocks",
+                    "mutes", "tag_follows", "notifications", "view_events", "reports", "tokens", "uploads", "exports", "jobs",
+                    "moderation_actions", "not_interested", "feed_impressions", "video_shares",
                 ] {
-                    sqlx::query(&format!("VACUUM FULL {t}"))
-                        .execute(self.pool())
-                        .await?;
+                    sqlx::query(&format!("VACUUM FULL {t}")).execute(self.pool()).await?;
                 }
             }
         }
@@ -277,11 +214,7 @@ impl Db {
             "UPDATE videos SET region = $1 WHERE account_id = $2",
             "UPDATE exports SET region = $1 WHERE account_id = $2",
         ] {
-            sqlx::query(sql)
-                .bind(region)
-                .bind(account.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(sql).bind(region).bind(account.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -289,20 +222,13 @@ impl Db {
 
     /// The account's resumable uploads (their bytes are on a node's disk).
     pub async fn account_upload_ids(&self, account: &Id) -> Result<Vec<Id>> {
-        let rows = sqlx::query("SELECT id FROM uploads WHERE account_id = $1")
-            .bind(account.as_str())
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| Ok(Id::from_trusted(col(r, "id")?)))
-            .collect()
+        let rows = sqlx::query("SELECT id FROM uploads WHERE account_id = $1").bind(account.as_str()).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 
     /// Keyed hashes of erased accounts (for restores).
     pub async fn erasure_journal(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT subject FROM erasure_journal ORDER BY erased_at")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query("SELECT subject FROM erasure_journal ORDER BY erased_at").fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "subject")).collect()
     }
 }

@@ -46,16 +46,7 @@ impl JobKind {
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [
-            JobKind::Transcode,
-            JobKind::Reprocess,
-            JobKind::PurgeVideo,
-            JobKind::Replicate,
-            JobKind::Export,
-            JobKind::EraseAccount,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export, JobKind::EraseAccount].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -117,77 +108,32 @@ pub(crate) async fn enqueue_at(
 /// Queue operations.
 pub trait JobQueue {
     /// Enqueues a job on its own.
-    fn enqueue(
-        &self,
-        kind: JobKind,
-        account: Option<&Id>,
-        payload: &serde_json::Value,
-    ) -> impl std::future::Future<Output = Result<String>> + Send;
+    fn enqueue(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<String>> + Send;
     /// Claims the next runnable job (queued and due, or running with an expired lease).
-    fn claim(
-        &self,
-        worker: &str,
-        lease_ms: i64,
-    ) -> impl std::future::Future<Output = Result<Option<Job>>> + Send;
+    fn claim(&self, worker: &str, lease_ms: i64) -> impl std::future::Future<Output = Result<Option<Job>>> + Send;
     /// Extends the lease; false if this worker no longer holds the job.
-    fn renew(
-        &self,
-        job: &str,
-        worker: &str,
-        lease_ms: i64,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn renew(&self, job: &str, worker: &str, lease_ms: i64) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Marks a job done.
-    fn complete(
-        &self,
-        job: &str,
-        worker: &str,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn complete(&self, job: &str, worker: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Puts a job back to run after `delay_ms`, recording why.
-    fn retry_later(
-        &self,
-        job: &str,
-        worker: &str,
-        delay_ms: i64,
-        error: &str,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn retry_later(&self, job: &str, worker: &str, delay_ms: i64, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Ends a job as failed for good.
-    fn fail(
-        &self,
-        job: &str,
-        worker: &str,
-        error: &str,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn fail(&self, job: &str, worker: &str, error: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Enqueues `kind` with `payload` unless an identical job is queued or running;
     /// returns whether it enqueued.
-    fn enqueue_unique(
-        &self,
-        kind: JobKind,
-        account: Option<&Id>,
-        payload: &serde_json::Value,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn enqueue_unique(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Jobs of `kind` that are queued or running.
     fn pending_jobs(&self, kind: JobKind) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Transcode jobs of `account` (its uploads) that are queued or running.
-    fn pending_media_jobs(
-        &self,
-        account: &Id,
-    ) -> impl std::future::Future<Output = Result<i64>> + Send;
+    fn pending_media_jobs(&self, account: &Id) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Deletes finished (done or failed) jobs last touched before `before_ms`.
-    fn forget_finished_jobs(
-        &self,
-        before_ms: i64,
-    ) -> impl std::future::Future<Output = Result<u64>> + Send;
+    fn forget_finished_jobs(&self, before_ms: i64) -> impl std::future::Future<Output = Result<u64>> + Send;
     /// Counts jobs by status (for tests and status output).
     fn count_jobs(&self, status: &str) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
 
 impl JobQueue for Db {
-    async fn enqueue(
-        &self,
-        kind: JobKind,
-        account: Option<&Id>,
-        payload: &serde_json::Value,
-    ) -> Result<String> {
+    async fn enqueue(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<String> {
         let mut tx = self.begin_write().await?;
         let id = enqueue_in(&mut tx, kind, account, payload).await?;
         tx.commit().await?;
@@ -247,34 +193,15 @@ impl JobQueue for Db {
         finish(self.pool(), job, worker, "done", None, None).await
     }
 
-    async fn retry_later(
-        &self,
-        job: &str,
-        worker: &str,
-        delay_ms: i64,
-        error: &str,
-    ) -> Result<bool> {
-        finish(
-            self.pool(),
-            job,
-            worker,
-            "queued",
-            Some(now_ms() + delay_ms),
-            Some(error),
-        )
-        .await
+    async fn retry_later(&self, job: &str, worker: &str, delay_ms: i64, error: &str) -> Result<bool> {
+        finish(self.pool(), job, worker, "queued", Some(now_ms() + delay_ms), Some(error)).await
     }
 
     async fn fail(&self, job: &str, worker: &str, error: &str) -> Result<bool> {
         finish(self.pool(), job, worker, "failed", None, Some(error)).await
     }
 
-    async fn enqueue_unique(
-        &self,
-        kind: JobKind,
-        account: Option<&Id>,
-        payload: &serde_json::Value,
-    ) -> Result<bool> {
+    async fn enqueue_unique(&self, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let text = payload.to_string();
         let dup = sqlx::query("SELECT 1 AS one FROM jobs WHERE kind = $1 AND payload = $2 AND status IN ('queued', 'running')")
@@ -292,12 +219,10 @@ impl JobQueue for Db {
     }
 
     async fn pending_jobs(&self, kind: JobKind) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(kind.as_str())
-        .fetch_one(self.pool())
-        .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND status IN ('queued', 'running')")
+            .bind(kind.as_str())
+            .fetch_one(self.pool())
+            .await?;
         col(&r, "n")
     }
 
@@ -313,11 +238,10 @@ impl JobQueue for Db {
     }
 
     async fn forget_finished_jobs(&self, before_ms: i64) -> Result<u64> {
-        let r =
-            sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
-                .bind(before_ms)
-                .execute(self.pool())
-                .await?;
+        let r = sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected())
     }
 

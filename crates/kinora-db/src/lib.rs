@@ -9,36 +9,32 @@
 //! own migrations under `migrations/<backend>/`, applied at start by [`Db::migrate`].
 
 mod accounts;
-pub mod backup;
-mod erasure;
-mod exports;
 mod jobs;
 mod migrate;
-mod moderation;
-mod recommend;
-mod residency;
 mod social;
 mod tokens;
-mod translog;
 mod uploads;
 mod videos;
 pub mod visibility;
-pub use exports::{ExportRow, ExportStatus, PersonalData};
-pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
+mod residency;
+mod exports;
+mod erasure;
+pub mod backup;
+mod translog;
+mod moderation;
+mod recommend;
 pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Synthetic};
-pub use residency::KnownObject;
+pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use translog::StaffRow;
+pub use exports::{ExportRow, ExportStatus, PersonalData};
+pub use residency::KnownObject;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobKind, JobQueue};
-pub use social::{
-    CommentRow, FollowState, NewReport, NotificationKind, NotificationRow, VideoStats,
-};
+pub use social::{CommentRow, FollowState, NewReport, NotificationKind, NotificationRow, VideoStats};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
 pub use uploads::{UploadRepo, UploadRow, UploadState};
-pub use videos::{
-    FeedCursor, MediaObject, NewVideo, PublishOutcome, Published, VideoRepo, VideoRow,
-};
+pub use videos::{FeedCursor, MediaObject, NewVideo, PublishOutcome, Published, VideoRepo, VideoRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -64,10 +60,7 @@ pub enum DbError {
     #[error("database: {0}")]
     Sqlx(sqlx::Error),
     #[error("migration {version}: {source}")]
-    Migration {
-        version: String,
-        source: sqlx::Error,
-    },
+    Migration { version: String, source: sqlx::Error },
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     BadUrl(String),
 }
@@ -150,9 +143,7 @@ impl Db {
     /// a deferred transaction that reads and then writes fails at once with
     /// SQLITE_BUSY_SNAPSHOT (517) when another writer committed in between, and
     /// busy_timeout cannot help it. PostgreSQL needs no such care.
-    pub async fn begin_write(
-        &self,
-    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    pub async fn begin_write(&self) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend() {
             Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool().begin().await,

@@ -71,8 +71,7 @@ pub struct NewAction<'a> {
 }
 
 const RCOLS: &str = "id, reporter_id, video_id, comment_id, account_id, reason, details, status, appeal_of, created_at, resolved_at";
-const ACOLS: &str =
-    "id, report_id, actor_id, action, reason, note, subject_id, video_id, comment_id, created_at";
+const ACOLS: &str = "id, report_id, actor_id, action, reason, note, subject_id, video_id, comment_id, created_at";
 
 fn id_opt(r: &AnyRow, c: &str) -> Result<Option<Id>> {
     Ok(col::<Option<String>>(r, c)?.map(Id::from_trusted))
@@ -123,16 +122,8 @@ async fn set_effect(
 ) -> Result<()> {
     match (action, comment, video, subject) {
         ("remove", Some(c), _, _) => {
-            let hide = if on {
-                "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL"
-            } else {
-                "deleted_at = NULL WHERE id = $2 AND deleted_at IS NOT NULL AND $1 = $1"
-            };
-            let r = sqlx::query(&format!("UPDATE comments SET {hide}"))
-                .bind(now)
-                .bind(c.as_str())
-                .execute(&mut **tx)
-                .await?;
+            let hide = if on { "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL" } else { "deleted_at = NULL WHERE id = $2 AND deleted_at IS NOT NULL AND $1 = $1" };
+            let r = sqlx::query(&format!("UPDATE comments SET {hide}")).bind(now).bind(c.as_str()).execute(&mut **tx).await?;
             let n = r.rows_affected() as i64;
             sqlx::query("UPDATE videos SET comments = comments + $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")
                 .bind(if on { -n } else { n })
@@ -141,34 +132,17 @@ async fn set_effect(
                 .await?;
         }
         ("remove", None, Some(v), _) => {
-            let (to, from) = if on {
-                ("removed", "ready")
-            } else {
-                ("ready", "removed")
-            };
-            sqlx::query("UPDATE videos SET status = $1 WHERE id = $2 AND status = $3")
-                .bind(to)
-                .bind(v.as_str())
-                .bind(from)
-                .execute(&mut **tx)
-                .await?;
+            let (to, from) = if on { ("removed", "ready") } else { ("ready", "removed") };
+            sqlx::query("UPDATE videos SET status = $1 WHERE id = $2 AND status = $3").bind(to).bind(v.as_str()).bind(from).execute(&mut **tx).await?;
         }
         ("restrict" | "suspend", _, _, Some(s)) => {
-            let col = if action == "restrict" {
-                "restricted_at"
-            } else {
-                "suspended_at"
-            };
+            let col = if action == "restrict" { "restricted_at" } else { "suspended_at" };
             let sql = if on {
                 format!("UPDATE accounts SET {col} = $1 WHERE id = $2 AND {col} IS NULL")
             } else {
                 format!("UPDATE accounts SET {col} = NULL WHERE id = $2 AND $1 = $1")
             };
-            sqlx::query(&sql)
-                .bind(now)
-                .bind(s.as_str())
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(&sql).bind(now).bind(s.as_str()).execute(&mut **tx).await?;
         }
         _ => {}
     }
@@ -178,13 +152,7 @@ async fn set_effect(
 impl Db {
     /// The queue: reports with `status` (any if `None`), optionally only appeals or
     /// only first reports, oldest first (first come, first served), after `(created_at, id)`.
-    pub async fn reports(
-        &self,
-        status: Option<&str>,
-        appeals: Option<bool>,
-        after: Option<(i64, &str)>,
-        limit: i64,
-    ) -> Result<Vec<ReportRow>> {
+    pub async fn reports(&self, status: Option<&str>, appeals: Option<bool>, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ReportRow>> {
         let (k, id) = after.unwrap_or((i64::MIN, ""));
         let appeal_sql = match appeals {
             None => "",
@@ -205,10 +173,7 @@ impl Db {
     }
 
     pub async fn report_by_id(&self, id: &Id) -> Result<Option<ReportRow>> {
-        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE id = $1")).bind(id.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(report_row).transpose()
     }
 
@@ -224,23 +189,16 @@ impl Db {
     }
 
     pub async fn action_by_id(&self, id: &Id) -> Result<Option<ActionRow>> {
-        let r = sqlx::query(&format!(
-            "SELECT {ACOLS} FROM moderation_actions WHERE id = $1"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query(&format!("SELECT {ACOLS} FROM moderation_actions WHERE id = $1")).bind(id.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(action_row).transpose()
     }
 
     /// The actions taken on a report (normally one).
     pub async fn actions_for_report(&self, report: &Id) -> Result<Vec<ActionRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ACOLS} FROM moderation_actions WHERE report_id = $1 ORDER BY created_at"
-        ))
-        .bind(report.as_str())
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {ACOLS} FROM moderation_actions WHERE report_id = $1 ORDER BY created_at"))
+            .bind(report.as_str())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(action_row).collect()
     }
 
@@ -250,9 +208,7 @@ impl Db {
             .bind(since_ms)
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| Ok((col(r, "created_at")?, col(r, "action")?, col(r, "reason")?)))
-            .collect()
+        rows.iter().map(|r| Ok((col(r, "created_at")?, col(r, "action")?, col(r, "reason")?))).collect()
     }
 
     /// Stores a decision and applies it, resolves the report (and, for a removal,
@@ -263,18 +219,12 @@ impl Db {
         let id = Id::generate();
         let mut tx = self.begin_write().await?;
         // The report must still be open: two moderators cannot both decide it.
-        let r = sqlx::query(
-            "UPDATE reports SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'open'",
-        )
-        .bind(if a.effect == Effect::None {
-            "dismissed"
-        } else {
-            "actioned"
-        })
-        .bind(now)
-        .bind(a.report.id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        let r = sqlx::query("UPDATE reports SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'open'")
+            .bind(if a.effect == Effect::None { "dismissed" } else { "actioned" })
+            .bind(now)
+            .bind(a.report.id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if r.rows_affected() == 0 {
             return Err(DbError::Conflict);
         }
@@ -296,48 +246,23 @@ impl Db {
         .await?;
         let same_target = |q: &str| {
             let (col, v) = match (a.comment, a.video, a.subject) {
-                (Some(c), _, _) if a.effect == Effect::Remove => {
-                    ("comment_id", c.as_str().to_owned())
-                }
-                (_, Some(v), _) if a.effect == Effect::Remove => {
-                    ("video_id", v.as_str().to_owned())
-                }
+                (Some(c), _, _) if a.effect == Effect::Remove => ("comment_id", c.as_str().to_owned()),
+                (_, Some(v), _) if a.effect == Effect::Remove => ("video_id", v.as_str().to_owned()),
                 (_, _, Some(s)) => ("account_id", s.as_str().to_owned()),
                 _ => ("id", a.report.id.as_str().to_owned()),
             };
             (q.replace("{col}", col), v)
         };
         match (a.effect, a.undoes) {
-            (Effect::Remove, _) => {
-                set_effect(&mut tx, "remove", true, a.video, a.comment, a.subject, now).await?
-            }
-            (Effect::Restrict, _) => {
-                set_effect(
-                    &mut tx, "restrict", true, a.video, a.comment, a.subject, now,
-                )
-                .await?
-            }
-            (Effect::Suspend, _) => {
-                set_effect(&mut tx, "suspend", true, a.video, a.comment, a.subject, now).await?
-            }
+            (Effect::Remove, _) => set_effect(&mut tx, "remove", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Restrict, _) => set_effect(&mut tx, "restrict", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Suspend, _) => set_effect(&mut tx, "suspend", true, a.video, a.comment, a.subject, now).await?,
             (Effect::Reinstate, Some(u)) => {
-                set_effect(
-                    &mut tx,
-                    &u.action,
-                    false,
-                    u.video_id.as_ref(),
-                    u.comment_id.as_ref(),
-                    u.subject_id.as_ref(),
-                    now,
-                )
-                .await?;
+                set_effect(&mut tx, &u.action, false, u.video_id.as_ref(), u.comment_id.as_ref(), u.subject_id.as_ref(), now).await?;
             }
             (Effect::None | Effect::Reinstate, _) => {}
         }
-        if matches!(
-            a.effect,
-            Effect::Remove | Effect::Restrict | Effect::Suspend
-        ) {
+        if matches!(a.effect, Effect::Remove | Effect::Restrict | Effect::Suspend) {
             // Other open first reports about the same thing are settled by this decision.
             let (q, v) = same_target("UPDATE reports SET status = 'actioned', resolved_at = $1 WHERE status = 'open' AND appeal_of IS NULL AND {col} = $2");
             sqlx::query(&q).bind(now).bind(v).execute(&mut *tx).await?;
@@ -385,21 +310,13 @@ impl Db {
 
     /// The appeal filed against an action, if any.
     pub async fn appeal_of(&self, action: &Id) -> Result<Option<ReportRow>> {
-        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE appeal_of = $1"))
-            .bind(action.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&format!("SELECT {RCOLS} FROM reports WHERE appeal_of = $1")).bind(action.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(report_row).transpose()
     }
 
     /// A comment by id whatever its state (for moderators and the removal notice).
     pub async fn comment_any_state(&self, id: &Id) -> Result<Option<(Id, Id, String, bool)>> {
-        let r = sqlx::query(
-            "SELECT video_id, account_id, body, deleted_at FROM comments WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query("SELECT video_id, account_id, body, deleted_at FROM comments WHERE id = $1").bind(id.as_str()).fetch_optional(self.pool()).await?;
         r.map(|r| {
             Ok((
                 Id::from_trusted(col(&r, "video_id")?),

@@ -17,61 +17,27 @@ pub struct StaffRow {
 impl Db {
     /// Every stored hash, in order, and the number of entries.
     pub async fn log_state(&self) -> Result<(Vec<String>, i64)> {
-        let hashes = sqlx::query("SELECT hash FROM log_hashes ORDER BY idx")
-            .fetch_all(self.pool())
-            .await?;
-        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries")
-            .fetch_one(self.pool())
-            .await?;
-        Ok((
-            hashes
-                .iter()
-                .map(|r| col(r, "hash"))
-                .collect::<Result<_>>()?,
-            col(&n, "n")?,
-        ))
+        let hashes = sqlx::query("SELECT hash FROM log_hashes ORDER BY idx").fetch_all(self.pool()).await?;
+        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries").fetch_one(self.pool()).await?;
+        Ok((hashes.iter().map(|r| col(r, "hash")).collect::<Result<_>>()?, col(&n, "n")?))
     }
 
     /// The number of entries and the stored hashes from stored index `first` on (to
     /// catch up with entries another process appended).
     pub async fn log_tail(&self, first: i64) -> Result<(Vec<String>, i64)> {
-        let hashes = sqlx::query("SELECT hash FROM log_hashes WHERE idx >= $1 ORDER BY idx")
-            .bind(first)
-            .fetch_all(self.pool())
-            .await?;
-        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries")
-            .fetch_one(self.pool())
-            .await?;
-        Ok((
-            hashes
-                .iter()
-                .map(|r| col(r, "hash"))
-                .collect::<Result<_>>()?,
-            col(&n, "n")?,
-        ))
+        let hashes = sqlx::query("SELECT hash FROM log_hashes WHERE idx >= $1 ORDER BY idx").bind(first).fetch_all(self.pool()).await?;
+        let n = sqlx::query("SELECT COUNT(*) AS n FROM log_entries").fetch_one(self.pool()).await?;
+        Ok((hashes.iter().map(|r| col(r, "hash")).collect::<Result<_>>()?, col(&n, "n")?))
     }
 
     /// Appends entry `idx` and its new stored hashes (starting at stored index
     /// `first_hash`) in one transaction. Fails if `idx` is taken (another writer).
     /// Appends an entry and its stored hashes in one transaction; `redaction` keeps
     /// the (nonce, reference) behind a redacted reference.
-    pub async fn log_append(
-        &self,
-        idx: i64,
-        entry: &str,
-        subject_account: Option<&Id>,
-        first_hash: i64,
-        hashes: &[String],
-        redaction: Option<(&str, &str)>,
-    ) -> Result<()> {
+    pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String], redaction: Option<(&str, &str)>) -> Result<()> {
         let mut tx = self.begin_write().await?;
         if let Some((nonce, reference)) = redaction {
-            sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)")
-                .bind(idx)
-                .bind(nonce)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)").bind(idx).bind(nonce).bind(reference).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO log_entries (idx, entry, subject_account, created_at) VALUES ($1, $2, $3, $4)")
             .bind(idx)
@@ -81,11 +47,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         for (i, h) in hashes.iter().enumerate() {
-            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES ($1, $2)")
-                .bind(first_hash + i as i64)
-                .bind(h)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("INSERT INTO log_hashes (idx, hash) VALUES ($1, $2)").bind(first_hash + i as i64).bind(h).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -93,26 +55,17 @@ impl Db {
 
     /// Entries `from..to` in order.
     pub async fn log_entries(&self, from: i64, to: i64) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query("SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx").bind(from).bind(to).fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "entry")).collect()
     }
 
     /// The entries about an account: (index, entry).
     pub async fn log_entries_about(&self, account: &Id) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
-            "SELECT idx, entry FROM log_entries WHERE subject_account = $1 ORDER BY idx",
-        )
-        .bind(account.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((col(r, "idx")?, col(r, "entry")?)))
-            .collect()
+        let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE subject_account = $1 ORDER BY idx")
+            .bind(account.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((col(r, "idx")?, col(r, "entry")?))).collect()
     }
 
     pub async fn save_checkpoint(&self, size: i64, note: &str) -> Result<()> {
@@ -127,11 +80,8 @@ impl Db {
 
     /// The latest signed checkpoint: (size, note).
     pub async fn latest_checkpoint(&self) -> Result<Option<(i64, String)>> {
-        let r = sqlx::query("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-            .fetch_optional(self.pool())
-            .await?;
-        r.map(|r| Ok((col(&r, "size")?, col(&r, "note")?)))
-            .transpose()
+        let r = sqlx::query("SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1").fetch_optional(self.pool()).await?;
+        r.map(|r| Ok((col(&r, "size")?, col(&r, "note")?))).transpose()
     }
 
     /// The account's sessions and API tokens (no secrets): kind, created, expires,
@@ -155,10 +105,7 @@ impl Db {
     }
 
     pub async fn staff_role(&self, account: &Id) -> Result<Option<String>> {
-        let r = sqlx::query("SELECT role FROM staff WHERE account_id = $1")
-            .bind(account.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT role FROM staff WHERE account_id = $1").bind(account.as_str()).fetch_optional(self.pool()).await?;
         r.map(|r| col(&r, "role")).transpose()
     }
 
@@ -173,10 +120,7 @@ impl Db {
                     .await?;
             }
             None => {
-                sqlx::query("DELETE FROM staff WHERE account_id = $1")
-                    .bind(account.as_str())
-                    .execute(self.pool())
-                    .await?;
+                sqlx::query("DELETE FROM staff WHERE account_id = $1").bind(account.as_str()).execute(self.pool()).await?;
             }
         }
         Ok(())
@@ -187,14 +131,7 @@ impl Db {
             .fetch_all(self.pool())
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok(StaffRow {
-                    account_id: Id::from_trusted(col(r, "account_id")?),
-                    username: col(r, "username")?,
-                    role: col(r, "role")?,
-                    granted_at: col(r, "granted_at")?,
-                })
-            })
+            .map(|r| Ok(StaffRow { account_id: Id::from_trusted(col(r, "account_id")?), username: col(r, "username")?, role: col(r, "role")?, granted_at: col(r, "granted_at")? }))
             .collect()
     }
 }
@@ -202,10 +139,7 @@ impl Db {
 impl Db {
     /// The size `witness` last cosigned (0 if never).
     pub async fn witness_size(&self, witness: &str) -> Result<i64> {
-        let r = sqlx::query("SELECT size FROM log_witnesses WHERE witness = $1")
-            .bind(witness)
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT size FROM log_witnesses WHERE witness = $1").bind(witness).fetch_optional(self.pool()).await?;
         Ok(r.map(|r| col::<i64>(&r, "size")).transpose()?.unwrap_or(0))
     }
 
@@ -239,11 +173,7 @@ impl Db {
 
     /// The cosignature lines of the checkpoint of `size`, by witness name.
     pub async fn cosignatures(&self, size: i64) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness")
-                .bind(size)
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query("SELECT line FROM log_cosignatures WHERE size = $1 ORDER BY witness").bind(size).fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "line")).collect()
     }
 }
@@ -251,11 +181,7 @@ impl Db {
 impl Db {
     /// The (nonce, reference) behind entry `idx`'s redacted reference.
     pub async fn log_redaction(&self, idx: i64) -> Result<Option<(String, String)>> {
-        let r = sqlx::query("SELECT nonce, reference FROM log_redactions WHERE idx = $1")
-            .bind(idx)
-            .fetch_optional(self.pool())
-            .await?;
-        r.map(|r| Ok((col(&r, "nonce")?, col(&r, "reference")?)))
-            .transpose()
+        let r = sqlx::query("SELECT nonce, reference FROM log_redactions WHERE idx = $1").bind(idx).fetch_optional(self.pool()).await?;
+        r.map(|r| Ok((col(&r, "nonce")?, col(&r, "reference")?))).transpose()
     }
 }

@@ -29,8 +29,7 @@ pub enum UploadState {
     Done,
 }
 
-const COLS: &str =
-    "id, account_id, video_id, length, received, filename, caption, visibility, state, expires_at";
+const COLS: &str = "id, account_id, video_id, length, received, filename, caption, visibility, state, expires_at";
 
 fn row(r: &AnyRow) -> Result<UploadRow> {
     let vis: String = col(r, "visibility")?;
@@ -43,11 +42,7 @@ fn row(r: &AnyRow) -> Result<UploadRow> {
         filename: col(r, "filename")?,
         caption: col(r, "caption")?,
         visibility: Visibility::parse(&vis).unwrap_or(Visibility::Private),
-        state: if col::<String>(r, "state")? == "done" {
-            UploadState::Done
-        } else {
-            UploadState::Open
-        },
+        state: if col::<String>(r, "state")? == "done" { UploadState::Done } else { UploadState::Open },
         expires_at: col(r, "expires_at")?,
     })
 }
@@ -56,37 +51,19 @@ fn row(r: &AnyRow) -> Result<UploadRow> {
 pub trait UploadRepo {
     fn create_upload(&self, u: &UploadRow) -> impl std::future::Future<Output = Result<()>> + Send;
     /// An upload that is not expired.
-    fn upload_by_id(
-        &self,
-        id: &Id,
-    ) -> impl std::future::Future<Output = Result<Option<UploadRow>>> + Send;
+    fn upload_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<UploadRow>>> + Send;
     /// Records acknowledged bytes and pushes the expiry out.
-    fn set_received(
-        &self,
-        id: &Id,
-        received: i64,
-        expires_at: i64,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    fn set_received(&self, id: &Id, received: i64, expires_at: i64) -> impl std::future::Future<Output = Result<()>> + Send;
     fn delete_upload(&self, id: &Id) -> impl std::future::Future<Output = Result<()>> + Send;
     /// (open uploads, their total declared bytes) of an account.
-    fn open_uploads(
-        &self,
-        account: &Id,
-    ) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
+    fn open_uploads(&self, account: &Id) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
     /// Turns a complete upload into a video + transcode job, once: the video row,
     /// the job and the upload's `done` state commit together; a repeat is a no-op.
-    fn finish_upload(
-        &self,
-        u: &UploadRow,
-        region: &str,
-        original_key: &str,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    fn finish_upload(&self, u: &UploadRow, region: &str, original_key: &str) -> impl std::future::Future<Output = Result<()>> + Send;
     /// Open uploads whose expiry has passed.
     fn expired_uploads(&self) -> impl std::future::Future<Output = Result<Vec<Id>>> + Send;
     /// Open uploads that hold all their bytes (a crash came before finishing).
-    fn complete_open_uploads(
-        &self,
-    ) -> impl std::future::Future<Output = Result<Vec<UploadRow>>> + Send;
+    fn complete_open_uploads(&self) -> impl std::future::Future<Output = Result<Vec<UploadRow>>> + Send;
 }
 
 impl UploadRepo for Db {
@@ -123,23 +100,18 @@ impl UploadRepo for Db {
     }
 
     async fn set_received(&self, id: &Id, received: i64, expires_at: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE uploads SET received = $1, updated_at = $2, expires_at = $3 WHERE id = $4",
-        )
-        .bind(received)
-        .bind(now_ms())
-        .bind(expires_at)
-        .bind(id.as_str())
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE uploads SET received = $1, updated_at = $2, expires_at = $3 WHERE id = $4")
+            .bind(received)
+            .bind(now_ms())
+            .bind(expires_at)
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     async fn delete_upload(&self, id: &Id) -> Result<()> {
-        sqlx::query("DELETE FROM uploads WHERE id = $1")
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -157,13 +129,11 @@ impl UploadRepo for Db {
 
     async fn finish_upload(&self, u: &UploadRow, region: &str, original_key: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE uploads SET state = 'done', updated_at = $1 WHERE id = $2 AND state = 'open'",
-        )
-        .bind(now_ms())
-        .bind(u.id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query("UPDATE uploads SET state = 'done', updated_at = $1 WHERE id = $2 AND state = 'open'")
+            .bind(now_ms())
+            .bind(u.id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             // Another request finished it first.
             tx.rollback().await?;
@@ -193,9 +163,7 @@ impl UploadRepo for Db {
             .bind(now_ms())
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| Ok(Id::from_trusted(col(r, "id")?)))
-            .collect()
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 
     async fn complete_open_uploads(&self) -> Result<Vec<UploadRow>> {

@@ -78,29 +78,15 @@ pub struct FeedCursor {
 /// Video storage and the queries feeds are made of.
 pub trait VideoRepo {
     /// Inserts the video and its transcode job in one transaction.
-    fn create_video(&self, v: NewVideo<'_>)
-        -> impl std::future::Future<Output = Result<()>> + Send;
+    fn create_video(&self, v: NewVideo<'_>) -> impl std::future::Future<Output = Result<()>> + Send;
     /// A video that is not deleted, whoever may see it (callers apply the policy).
-    fn video_by_id(
-        &self,
-        id: &Id,
-    ) -> impl std::future::Future<Output = Result<Option<VideoRow>>> + Send;
-    fn media_objects(
-        &self,
-        video: &Id,
-    ) -> impl std::future::Future<Output = Result<Vec<MediaObject>>> + Send;
+    fn video_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<VideoRow>>> + Send;
+    fn media_objects(&self, video: &Id) -> impl std::future::Future<Output = Result<Vec<MediaObject>>> + Send;
     /// The objects of several videos in one query (a feed page), largest first.
-    fn media_objects_for(
-        &self,
-        videos: &[Id],
-    ) -> impl std::future::Future<Output = Result<std::collections::HashMap<Id, Vec<MediaObject>>>> + Send;
+    fn media_objects_for(&self, videos: &[Id]) -> impl std::future::Future<Output = Result<std::collections::HashMap<Id, Vec<MediaObject>>>> + Send;
     /// A video (not deleted) with one of its objects, in one query: the media
     /// byte-serving hot path.
-    fn video_with_object(
-        &self,
-        video: &Id,
-        name: &str,
-    ) -> impl std::future::Future<Output = Result<Option<(VideoRow, MediaObject)>>> + Send;
+    fn video_with_object(&self, video: &Id, name: &str) -> impl std::future::Future<Output = Result<Option<(VideoRow, MediaObject)>>> + Send;
     /// Publishes: media rows, `ready`, the job done, all in one transaction, and only
     /// while `worker` still holds `job`.
     fn publish_video(
@@ -111,57 +97,28 @@ pub trait VideoRepo {
         media: Published<'_>,
     ) -> impl std::future::Future<Output = Result<PublishOutcome>> + Send;
     /// Ends processing with an error code, and the job with it.
-    fn fail_video(
-        &self,
-        video: &Id,
-        job: &str,
-        worker: &str,
-        code: &str,
-        message: &str,
-    ) -> impl std::future::Future<Output = Result<bool>> + Send;
+    fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Marks deleted and enqueues removal of its objects.
     fn delete_video(&self, video: &Id) -> impl std::future::Future<Output = Result<()>> + Send;
     /// A deleted video's region (for the purge job, which removes everything under
     /// its prefixes there); `None` if it is not deleted.
-    fn deleted_video_region(
-        &self,
-        video: &Id,
-    ) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
+    fn deleted_video_region(&self, video: &Id) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
     /// Whether the video is deleted (or gone); workers check before and after work.
     fn video_deleted(&self, video: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// An account's videos that `viewer` may see, newest first.
-    fn account_videos(
-        &self,
-        account: &Id,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready public videos of public accounts by feed score, minus blocked and muted
     /// authors. For You is for discovery: it never shows followers-only or private
     /// videos, not even the viewer's own.
-    fn for_you(
-        &self,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready videos from accounts and hashtags `viewer` follows, newest first.
-    fn following_feed(
-        &self,
-        viewer: &Id,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ids of videos that are ready or failed (not deleted), for reprocessing.
     fn reprocessable_videos(&self) -> impl std::future::Future<Output = Result<Vec<Id>>> + Send;
     /// Whether any video row (deleted or not) has this id.
     fn video_exists(&self, id: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Every video id (for admin jobs).
-    fn count_videos(
-        &self,
-        status: VideoStatus,
-    ) -> impl std::future::Future<Output = Result<i64>> + Send;
+    fn count_videos(&self, status: VideoStatus) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
 
 pub(crate) const COLS_PUB: &str = COLS;
@@ -196,11 +153,7 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
         feed_score: col(r, "feed_score")?,
         created_at: col(r, "created_at")?,
         account_private: col::<i64>(r, "account_private")? != 0,
-        comments_setting: kinora_core::policy::CommentSetting::parse(&col::<String>(
-            r,
-            "comments_setting",
-        )?)
-        .unwrap_or_default(),
+        comments_setting: kinora_core::policy::CommentSetting::parse(&col::<String>(r, "comments_setting")?).unwrap_or_default(),
         shares: col(r, "shares")?,
     })
 }
@@ -209,10 +162,7 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
 /// mentions and its transcode job, inside the caller's transaction. Multipart
 /// uploads, finished resumable uploads and demo content all come through here, so
 /// a crash can never leave a video without its tags, mentions or job.
-pub(crate) async fn ingest_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    v: &NewVideo<'_>,
-) -> Result<()> {
+pub(crate) async fn ingest_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, v: &NewVideo<'_>) -> Result<()> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, \
@@ -253,13 +203,7 @@ pub(crate) async fn ingest_in(
         .execute(&mut **tx)
         .await?;
     }
-    enqueue_in(
-        tx,
-        JobKind::Transcode,
-        Some(v.account_id),
-        &serde_json::json!({ "video_id": v.id.as_str() }),
-    )
-    .await?;
+    enqueue_in(tx, JobKind::Transcode, Some(v.account_id), &serde_json::json!({ "video_id": v.id.as_str() })).await?;
     Ok(())
 }
 
@@ -325,12 +269,8 @@ impl VideoRepo for Db {
             .collect()
     }
 
-    async fn media_objects_for(
-        &self,
-        videos: &[Id],
-    ) -> Result<std::collections::HashMap<Id, Vec<MediaObject>>> {
-        let mut out: std::collections::HashMap<Id, Vec<MediaObject>> =
-            std::collections::HashMap::new();
+    async fn media_objects_for(&self, videos: &[Id]) -> Result<std::collections::HashMap<Id, Vec<MediaObject>>> {
+        let mut out: std::collections::HashMap<Id, Vec<MediaObject>> = std::collections::HashMap::new();
         if videos.is_empty() {
             return Ok(out);
         }
@@ -344,27 +284,21 @@ impl VideoRepo for Db {
             q = q.bind(v.as_str());
         }
         for r in q.fetch_all(self.pool()).await? {
-            out.entry(Id::from_trusted(col(&r, "video_id")?))
-                .or_default()
-                .push(MediaObject {
-                    name: col(&r, "name")?,
-                    object_key: col(&r, "object_key")?,
-                    mime: col(&r, "mime")?,
-                    width: col(&r, "width")?,
-                    height: col(&r, "height")?,
-                    bitrate: col(&r, "bitrate")?,
-                    bytes: col(&r, "bytes")?,
-                    sha256: col(&r, "sha256")?,
-                });
+            out.entry(Id::from_trusted(col(&r, "video_id")?)).or_default().push(MediaObject {
+                name: col(&r, "name")?,
+                object_key: col(&r, "object_key")?,
+                mime: col(&r, "mime")?,
+                width: col(&r, "width")?,
+                height: col(&r, "height")?,
+                bitrate: col(&r, "bitrate")?,
+                bytes: col(&r, "bytes")?,
+                sha256: col(&r, "sha256")?,
+            });
         }
         Ok(out)
     }
 
-    async fn video_with_object(
-        &self,
-        video: &Id,
-        name: &str,
-    ) -> Result<Option<(VideoRow, MediaObject)>> {
+    async fn video_with_object(&self, video: &Id, name: &str) -> Result<Option<(VideoRow, MediaObject)>> {
         let r = sqlx::query(&format!(
             "SELECT {COLS}, m.name, m.object_key, m.mime, m.width AS m_width, m.height AS m_height, m.bitrate, \
                m.bytes, m.sha256 \
@@ -389,19 +323,8 @@ impl VideoRepo for Db {
         Ok(Some((row(&r)?, o)))
     }
 
-    async fn publish_video(
-        &self,
-        video: &Id,
-        job: &str,
-        worker: &str,
-        media: Published<'_>,
-    ) -> Result<PublishOutcome> {
-        let Published {
-            duration_ms,
-            width,
-            height,
-            objects,
-        } = media;
+    async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<PublishOutcome> {
+        let Published { duration_ms, width, height, objects } = media;
         let mut tx = self.begin_write().await?;
         if !finish(&mut *tx, job, worker, "done", None, None).await? {
             // Lost the lease: another worker owns this job now.
@@ -410,11 +333,10 @@ impl VideoRepo for Db {
         }
         // A deleted video is never published. (Deleting takes the same row lock on
         // PostgreSQL and the write lock on SQLite, so the two cannot interleave.)
-        let live =
-            sqlx::query("UPDATE videos SET status = status WHERE id = $1 AND deleted_at IS NULL")
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let live = sqlx::query("UPDATE videos SET status = status WHERE id = $1 AND deleted_at IS NULL")
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
         if live.rows_affected() == 0 {
             tx.commit().await?;
             return Ok(PublishOutcome::Deleted);
@@ -459,14 +381,7 @@ impl VideoRepo for Db {
         Ok(PublishOutcome::Published)
     }
 
-    async fn fail_video(
-        &self,
-        video: &Id,
-        job: &str,
-        worker: &str,
-        code: &str,
-        message: &str,
-    ) -> Result<bool> {
+    async fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         if !finish(&mut *tx, job, worker, "failed", None, Some(message)).await? {
             tx.rollback().await?;
@@ -484,22 +399,15 @@ impl VideoRepo for Db {
 
     async fn delete_video(&self, video: &Id) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let r =
-            sqlx::query("UPDATE videos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-                .bind(now_ms())
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let r = sqlx::query("UPDATE videos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(now_ms())
+            .bind(video.as_str())
+            .execute(&mut *tx)
+            .await?;
         if r.rows_affected() == 0 {
             return Err(DbError::NotFound);
         }
-        enqueue_in(
-            &mut tx,
-            JobKind::PurgeVideo,
-            None,
-            &serde_json::json!({ "video_id": video.as_str() }),
-        )
-        .await?;
+        enqueue_in(&mut tx, JobKind::PurgeVideo, None, &serde_json::json!({ "video_id": video.as_str() })).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -545,12 +453,7 @@ impl VideoRepo for Db {
         rows.iter().map(row).collect()
     }
 
-    async fn for_you(
-        &self,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<VideoRow>> {
+    async fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
@@ -571,12 +474,7 @@ impl VideoRepo for Db {
         rows.iter().map(row).collect()
     }
 
-    async fn following_feed(
-        &self,
-        viewer: &Id,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<VideoRow>> {
+    async fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
@@ -605,26 +503,19 @@ impl VideoRepo for Db {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok(Id::from_trusted(col(r, "id")?)))
-            .collect()
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 
     async fn video_exists(&self, id: &Id) -> Result<bool> {
-        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1").bind(id.as_str()).fetch_optional(self.pool()).await?;
         Ok(r.is_some())
     }
 
     async fn count_videos(&self, status: VideoStatus) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM videos WHERE status = $1 AND deleted_at IS NULL",
-        )
-        .bind(status.as_str())
-        .fetch_one(self.pool())
-        .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM videos WHERE status = $1 AND deleted_at IS NULL")
+            .bind(status.as_str())
+            .fetch_one(self.pool())
+            .await?;
         col(&r, "n")
     }
 }

@@ -54,9 +54,7 @@ pub fn likes_visible_to(n: usize) -> String {
 /// Authors the viewer at `$n` muted are left out of feeds (not a visibility rule:
 /// muted accounts stay visible on their profiles).
 pub fn not_muted(n: usize) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${n} AND m.muted_id = v.account_id)"
-    )
+    format!("NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${n} AND m.muted_id = v.account_id)")
 }
 
 /// The viewer at `$n` is an accepted follower of the account in `account_col`.

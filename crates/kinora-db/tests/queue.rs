@@ -12,9 +12,7 @@ use std::time::Duration;
 
 async fn concurrent_claims_are_exclusive(db: Db) {
     for i in 0..40 {
-        db.enqueue(JobKind::PurgeVideo, None, &serde_json::json!({ "n": i }))
-            .await
-            .unwrap();
+        db.enqueue(JobKind::PurgeVideo, None, &serde_json::json!({ "n": i })).await.unwrap();
     }
     let mut set = tokio::task::JoinSet::new();
     for w in 0..6 {
@@ -39,29 +37,16 @@ async fn concurrent_claims_are_exclusive(db: Db) {
 }
 
 async fn dead_worker_lease_expires(db: Db) {
-    let id = db
-        .enqueue(JobKind::PurgeVideo, None, &serde_json::json!({}))
-        .await
-        .unwrap();
+    let id = db.enqueue(JobKind::PurgeVideo, None, &serde_json::json!({})).await.unwrap();
     let a = db.claim("dead", 200).await.unwrap().unwrap();
     assert_eq!(a.id, id);
     assert_eq!(a.attempts, 1);
-    assert!(
-        db.claim("alive", 60_000).await.unwrap().is_none(),
-        "leased job claimed twice"
-    );
+    assert!(db.claim("alive", 60_000).await.unwrap().is_none(), "leased job claimed twice");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let b = db
-        .claim("alive", 60_000)
-        .await
-        .unwrap()
-        .expect("expired lease is claimed again");
+    let b = db.claim("alive", 60_000).await.unwrap().expect("expired lease is claimed again");
     assert_eq!(b.id, id);
     assert_eq!(b.attempts, 2);
-    assert!(
-        !db.complete(&id, "dead").await.unwrap(),
-        "a worker that lost its lease cannot finish"
-    );
+    assert!(!db.complete(&id, "dead").await.unwrap(), "a worker that lost its lease cannot finish");
     assert!(!db.renew(&id, "dead", 1000).await.unwrap());
     assert!(db.renew(&id, "alive", 60_000).await.unwrap());
     assert!(db.retry_later(&id, "alive", 0, "transient").await.unwrap());
@@ -81,9 +66,7 @@ async fn video_and_job_commit_together(db: Db) {
     assert_eq!(job.payload["video_id"], id.as_str());
     // A duplicate id violates the primary key and leaves no job behind.
     let again = Caption::parse("again").unwrap();
-    let dup = db
-        .create_video(new_video(&id, &a.id, &again, Visibility::Public))
-        .await;
+    let dup = db.create_video(new_video(&id, &a.id, &again, Visibility::Public)).await;
     assert!(dup.unwrap_err().is_conflict());
     assert_eq!(db.count_jobs("queued").await.unwrap(), before);
 }
@@ -100,11 +83,7 @@ async fn regression_claims_are_fair_across_accounts(db: Db) {
     let first = db.claim("w", 60_000).await.unwrap().unwrap();
     assert!(db.complete(&first.id, "w").await.unwrap());
     let second = db.claim("w", 60_000).await.unwrap().unwrap();
-    assert_eq!(
-        second.payload["video_id"],
-        late.as_str(),
-        "the other account's job comes second, not sixth"
-    );
+    assert_eq!(second.payload["video_id"], late.as_str(), "the other account's job comes second, not sixth");
     assert_eq!(db.pending_media_jobs(&busy.id).await.unwrap(), 4);
     assert_eq!(db.pending_media_jobs(&other.id).await.unwrap(), 1);
 }
@@ -115,18 +94,13 @@ async fn ingest_is_one_transaction(db: Db) {
     let author = account(&db, "ingest_author").await;
     let mentioned = account(&db, "ingest_friend").await;
     let id = video(&db, &author.id, "dinner #Cooking with @ingest_friend").await;
-    let tags = db
-        .tag_videos("cooking", Some(&author.id), None, 10)
+    let tags = db.tag_videos("cooking", Some(&author.id), None, 10).await.unwrap();
+    assert_eq!(tags.len(), 0, "not ready yet, so not listed");
+    let n: i64 = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM video_tags WHERE video_id = $1 AND tag = 'cooking'")
+        .bind(id.as_str())
+        .fetch_one(db.pool())
         .await
         .unwrap();
-    assert_eq!(tags.len(), 0, "not ready yet, so not listed");
-    let n: i64 = sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM video_tags WHERE video_id = $1 AND tag = 'cooking'",
-    )
-    .bind(id.as_str())
-    .fetch_one(db.pool())
-    .await
-    .unwrap();
     assert_eq!(n, 1);
     let notes = db.notifications(&mentioned.id, None, 10).await.unwrap();
     assert_eq!(notes.len(), 1);
@@ -151,17 +125,7 @@ async fn regression_deleted_while_transcoding_is_never_published(db: Db) {
         sha256: "00".into(),
     }];
     let out = db
-        .publish_video(
-            &id,
-            &job.id,
-            "w",
-            Published {
-                duration_ms: 1,
-                width: 720,
-                height: 1280,
-                objects: &objects,
-            },
-        )
+        .publish_video(&id, &job.id, "w", Published { duration_ms: 1, width: 720, height: 1280, objects: &objects })
         .await
         .unwrap();
     assert_eq!(out, PublishOutcome::Deleted);
@@ -171,10 +135,7 @@ async fn regression_deleted_while_transcoding_is_never_published(db: Db) {
         .await
         .unwrap();
     assert_eq!(status, "processing", "a deleted video never becomes ready");
-    assert_eq!(
-        db.deleted_video_region(&id).await.unwrap().as_deref(),
-        Some("local")
-    );
+    assert_eq!(db.deleted_video_region(&id).await.unwrap().as_deref(), Some("local"));
     assert!(db.video_deleted(&id).await.unwrap());
 }
 

@@ -32,21 +32,13 @@ pub struct ClientAddr {
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip())
             .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
-        let xff: Vec<&str> = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let xff: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
         let ip = state.proxies.client(peer, &xff);
         let device: String = parts
             .headers
@@ -57,10 +49,7 @@ impl FromRequestParts<AppState> for ClientAddr {
             .filter(|c| (' '..='~').contains(c))
             .take(200)
             .collect();
-        Ok(ClientAddr {
-            key: kinora_core::net::limit_key(ip),
-            device,
-        })
+        Ok(ClientAddr { key: kinora_core::net::limit_key(ip), device })
     }
 }
 
@@ -81,10 +70,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn anonymous() -> Viewer {
-        Viewer {
-            caller: Caller::default(),
-            via: AuthVia::None,
-        }
+        Viewer { caller: Caller::default(), via: AuthVia::None }
     }
 
     pub fn id(&self) -> Option<&kinora_core::Id> {
@@ -98,9 +84,7 @@ impl Viewer {
     /// The hash of the token or session this request used.
     pub fn token_hash(&self) -> Option<&str> {
         match &self.via {
-            AuthVia::Bearer { token_hash } | AuthVia::Session { token_hash, .. } => {
-                Some(token_hash)
-            }
+            AuthVia::Bearer { token_hash } | AuthVia::Session { token_hash, .. } => Some(token_hash),
             AuthVia::None => None,
         }
     }
@@ -121,10 +105,7 @@ fn is_safe(m: &Method) -> bool {
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(v) = parts.extensions.get::<Viewer>() {
             return Ok(v.clone());
         }
@@ -139,10 +120,7 @@ impl FromRequestParts<AppState> for Viewer {
 fn suspended_may(method: &Method, path: &str) -> bool {
     let api = path.strip_prefix("/api/v1").unwrap_or("");
     (api.starts_with("/moderation/") && api.ends_with("/appeal"))
-        || matches!(
-            api,
-            "/notifications/read" | "/me/exports" | "/me/password" | "/me/sessions" | "/auth/token"
-        )
+        || matches!(api, "/notifications/read" | "/me/exports" | "/me/password" | "/me/sessions" | "/auth/token")
         || (api == "/me" && method == Method::DELETE)
         || matches!(path, "/logout" | "/login")
 }
@@ -151,14 +129,8 @@ fn suspended_may(method: &Method, path: &str) -> bool {
 /// [`suspended_may`].
 fn check_standing(parts: &Parts, account: &kinora_db::AccountRow) -> Result<(), ApiError> {
     // Nested routers see their own part of the path; the original has it whole.
-    let path = parts
-        .extensions
-        .get::<axum::extract::OriginalUri>()
-        .map_or(parts.uri.path(), |u| u.0.path());
-    if account.standing == kinora_core::policy::Standing::Suspended
-        && !is_safe(&parts.method)
-        && !suspended_may(&parts.method, path)
-    {
+    let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+    if account.standing == kinora_core::policy::Standing::Suspended && !is_safe(&parts.method) && !suspended_may(&parts.method, path) {
         return Err(ApiError(AppError::new(
             ErrorCode::AccountSuspended,
             "your account is suspended: you can still read, appeal the decision (see your notifications), download your data or delete the account",
@@ -172,37 +144,21 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
         let token = auth
             .to_str()
             .ok()
-            .and_then(|s| {
-                s.strip_prefix("Bearer ")
-                    .or_else(|| s.strip_prefix("bearer "))
-            })
+            .and_then(|s| s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(AppError::unauthorized)?;
         let hash = hash_secret(token);
-        let (account, _) = accounts::authenticate(state, &hash, TokenKind::Api)
-            .await?
-            .ok_or_else(AppError::unauthorized)?;
+        let (account, _) = accounts::authenticate(state, &hash, TokenKind::Api).await?.ok_or_else(AppError::unauthorized)?;
         check_standing(parts, &account)?;
-        return Ok(Viewer {
-            caller: Caller {
-                account: Some(account),
-            },
-            via: AuthVia::Bearer { token_hash: hash },
-        });
+        return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Bearer { token_hash: hash } });
     }
     let jar = CookieJar::from_headers(&parts.headers);
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let hash = hash_secret(c.value());
-        if let Some((account, csrf)) =
-            accounts::authenticate(state, &hash, TokenKind::Session).await?
-        {
+        if let Some((account, csrf)) = accounts::authenticate(state, &hash, TokenKind::Session).await? {
             let csrf = csrf.unwrap_or_default();
             if !is_safe(&parts.method) {
-                let sent = parts
-                    .headers
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if csrf.is_empty() || !secret_eq(sent, &csrf) {
                     return Err(ApiError(AppError::new(
                         ErrorCode::Forbidden,
@@ -211,15 +167,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
                 }
             }
             check_standing(parts, &account)?;
-            return Ok(Viewer {
-                caller: Caller {
-                    account: Some(account),
-                },
-                via: AuthVia::Session {
-                    token_hash: hash,
-                    csrf,
-                },
-            });
+            return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Session { token_hash: hash, csrf } });
         }
     }
     Ok(Viewer::anonymous())
@@ -252,10 +200,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     pub fn page(&self) -> Result<kinora_app::views::PageRequest, ApiError> {
-        Ok(kinora_app::views::PageRequest::parse(
-            self.cursor.as_deref(),
-            self.limit.as_deref(),
-        )?)
+        Ok(kinora_app::views::PageRequest::parse(self.cursor.as_deref(), self.limit.as_deref())?)
     }
 }
 
@@ -263,6 +208,5 @@ impl ListQuery {
 pub type JsonBody<T> = Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
 
 pub fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|axum::Json(v)| v)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
+    b.map(|axum::Json(v)| v).map_err(|e| ApiError::bad_request(e.body_text()))
 }

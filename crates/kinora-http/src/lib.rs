@@ -26,10 +26,7 @@ async fn write_limits(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    ) {
+    if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
         return next.run(req).await;
     }
     // The chunks of a resumable upload that was already admitted are not writes to
@@ -52,8 +49,7 @@ async fn write_limits(
             return crate::error::ApiError(AppError::rate_limited(secs)).into_response();
         }
     }
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
+    next.run(axum::extract::Request::from_parts(parts, body)).await
 }
 
 /// The Content-Security-Policy of every response.
@@ -63,62 +59,33 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// Every route.
 pub fn router(state: AppState) -> Router {
-    use api::{
-        accounts as a, auth, comments as c, feeds, follow_requests as fr, me, notifications as n,
-        reports, search, tags, uploads as tus, videos as v,
-    };
-    let upload_limit = usize::try_from(state.config.server.max_upload_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1 << 20);
+    use api::{accounts as a, auth, comments as c, feeds, follow_requests as fr, me, notifications as n, reports, search, tags, uploads as tus, videos as v};
+    let upload_limit = usize::try_from(state.config.server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
     let avatar_limit = kinora_app::accounts::AVATAR_MAX_BYTES + (64 << 10);
     let api = Router::new()
         .route("/accounts", post(a::create_account))
         .route("/accounts/{username}", get(a::get_account))
         .route("/accounts/{username}/videos", get(a::account_videos))
-        .route(
-            "/accounts/{username}/follow",
-            post(a::follow).delete(a::unfollow),
-        )
+        .route("/accounts/{username}/follow", post(a::follow).delete(a::unfollow))
         .route("/accounts/{username}/followers", get(a::followers))
         .route("/accounts/{username}/following", get(a::following))
         .route("/accounts/{username}/liked", get(a::liked))
-        .route(
-            "/accounts/{username}/block",
-            post(a::block).delete(a::unblock),
-        )
+        .route("/accounts/{username}/block", post(a::block).delete(a::unblock))
         .route("/accounts/{username}/mute", post(a::mute).delete(a::unmute))
-        .route(
-            "/auth/token",
-            post(auth::create_token).delete(auth::revoke_token),
-        )
-        .route(
-            "/me",
-            get(me::me).patch(me::edit_me).delete(me::delete_account),
-        )
+        .route("/auth/token", post(auth::create_token).delete(auth::revoke_token))
+        .route("/me", get(me::me).patch(me::edit_me).delete(me::delete_account))
         .route("/me/analytics", get(me::analytics))
-        .route(
-            "/me/avatar",
-            post(me::upload_avatar).layer(DefaultBodyLimit::max(avatar_limit)),
-        )
+        .route("/me/avatar", post(me::upload_avatar).layer(DefaultBodyLimit::max(avatar_limit)))
         .route("/me/password", post(me::change_password))
         .route("/me/sessions", delete(me::sign_out_everywhere))
         .route("/me/exports", post(api::exports::create))
-        .route(
-            "/me/imports",
-            post(api::imports::create).layer(DefaultBodyLimit::disable()),
-        )
+        .route("/me/imports", post(api::imports::create).layer(DefaultBodyLimit::disable()))
         .route("/me/exports/{id}", get(api::exports::get))
         .route("/me/exports/{id}/download", get(api::exports::download))
-        .route(
-            "/videos",
-            post(v::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
+        .route("/videos", post(v::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/videos/{id}", get(v::get).delete(v::delete).patch(v::edit))
         .route("/videos/{id}/like", post(v::like).delete(v::unlike))
-        .route(
-            "/videos/{id}/not-interested",
-            post(v::not_interested).delete(v::interested),
-        )
+        .route("/videos/{id}/not-interested", post(v::not_interested).delete(v::interested))
         .route("/videos/{id}/likes", get(v::likers))
         .route("/videos/{id}/share", post(v::share))
         .route("/videos/{id}/views", post(v::record_view))
@@ -126,10 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/comments/{id}", delete(c::delete))
         .route("/comments/{id}/like", post(c::like).delete(c::unlike))
         .route("/uploads", post(tus::create).options(tus::options))
-        .route(
-            "/uploads/{id}",
-            head(tus::head).patch(tus::patch).delete(tus::terminate),
-        )
+        .route("/uploads/{id}", head(tus::head).patch(tus::patch).delete(tus::terminate))
         .route("/feed/for-you", get(feeds::for_you))
         .route("/feed/following", get(feeds::following))
         .route("/follow-requests", get(fr::list))
@@ -137,10 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/follow-requests/{username}/reject", post(fr::reject))
         .route("/tags/trending", get(tags::trending))
         .route("/tags/{tag}/videos", get(tags::videos))
-        .route(
-            "/tags/{tag}/follow",
-            post(tags::follow).delete(tags::unfollow),
-        )
+        .route("/tags/{tag}/follow", post(tags::follow).delete(tags::unfollow))
         .route("/search", get(search::search))
         .route("/notifications", get(n::list))
         .route("/notifications/read", post(n::mark_read))
@@ -153,10 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me/access-log", get(api::staff::my_access_log))
         .route("/instance/residency", get(api::residency))
         .fallback(api::api_not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            write_limits,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), write_limits));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(api::openapi))
@@ -164,10 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/tile/{*path}", get(log::tile))
-        .route(
-            "/media/{video}/{name}",
-            get(media::serve).head(media::serve),
-        )
+        .route("/media/{video}/{name}", get(media::serve).head(media::serve))
         .route("/avatars/{account}/{name}", get(media::serve_avatar))
         .route("/static/{file}", get(ui::static_file))
         .route("/", get(ui::for_you))
@@ -202,10 +157,7 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -213,11 +165,7 @@ pub fn router(state: AppState) -> Router {
 /// The HTTP server: hyper's HTTP/1 with a header-read timeout (which also closes
 /// idle kept-alive connections), a body timeout between chunks, and a cap on open
 /// connections, so slow or stalled clients cannot hold the server (slowloris).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    cfg: &kinora_app::config::Server,
-) -> anyhow::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router, cfg: &kinora_app::config::Server) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
     let header_timeout = std::time::Duration::from_secs(cfg.header_timeout_secs.max(1));
@@ -245,19 +193,12 @@ pub async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
-            let svc =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut req = req.map(|b| {
-                        axum::body::Body::new(tower_http::timeout::TimeoutBody::new(
-                            body_timeout,
-                            b,
-                        ))
-                    });
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    let mut r = router.clone();
-                    async move { tower::Service::call(&mut r, req).await }
-                });
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(|b| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                let mut r = router.clone();
+                async move { tower::Service::call(&mut r, req).await }
+            });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)

@@ -20,38 +20,24 @@ pub enum Want {
 }
 
 fn etag_matches(list: &str, etag: &str) -> bool {
-    list.split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 /// Only a strong ETag can validate a range; a date or another tag means "send it all".
 fn has_stale_if_range(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ir| ir.trim() != etag)
+    headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|ir| ir.trim() != etag)
 }
 
 /// Decides the response from the headers, the object's length and its ETag.
 pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
-    if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if etag_matches(inm, etag) {
             return Want::NotModified;
         }
     }
-    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return Want::Full;
-    };
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Want::Full };
     // A suffix longer than the object means all of it (RFC 9110 14.1.2), not 416.
-    if let Some(n) = range
-        .trim()
-        .strip_prefix("bytes=-")
-        .and_then(|n| n.trim().parse::<u64>().ok())
-    {
+    if let Some(n) = range.trim().strip_prefix("bytes=-").and_then(|n| n.trim().parse::<u64>().ok()) {
         if n == 0 && len > 0 {
             return Want::Unsatisfiable;
         }
@@ -86,9 +72,7 @@ pub async fn serve(
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> ApiResult<Response> {
     // `?grant=`: a time-limited link issued to a staff member by a logged access.
-    let grant = q
-        .as_deref()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("grant=")));
+    let grant = q.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("grant=")));
     // One query for the video and the object; the policy decides as everywhere.
     let (v, obj, public) = access::media_object(&st, &viewer.caller, &video, &name, grant).await?;
     let len = u64::try_from(obj.bytes).unwrap_or(0);
@@ -112,24 +96,15 @@ pub async fn serve(
         },
     );
     if !public {
-        h.insert(
-            header::VARY,
-            HeaderValue::from_static("Cookie, Authorization"),
-        );
+        h.insert(header::VARY, HeaderValue::from_static("Cookie, Authorization"));
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CONTENT_TYPE, hv(&obj.mime));
     let (status, start, end) = match decide(&headers, len, &etag) {
         Want::NotModified => return Ok((StatusCode::NOT_MODIFIED, h).into_response()),
         Want::Unsatisfiable => {
             h.insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             let body = serde_json::json!({"error": {"code": ErrorCode::RangeNotSatisfiable.as_str(),
                 "message": format!("the range is outside the object's {len} bytes")}});
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h, body.to_string()).into_response());
@@ -146,29 +121,14 @@ pub async fn serve(
         return Ok((status, h).into_response());
     }
     // From the home region, or the backup replica when home fails.
-    let stream = st
-        .regions
-        .get_range_with_fallback(&v.region, &obj.object_key, start..end + 1)
-        .await
-        .map_err(ApiError::internal)?;
+    let stream = st.regions.get_range_with_fallback(&v.region, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 
 /// `GET /avatars/{account}/{name}`: a profile picture, for whoever may see the account.
-pub async fn serve_avatar(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path((account, name)): Path<(String, String)>,
-) -> ApiResult<Response> {
+pub async fn serve_avatar(State(st): State<AppState>, viewer: Viewer, Path((account, name)): Path<(String, String)>) -> ApiResult<Response> {
     let bytes = accounts::avatar_bytes(&st, &viewer.caller, &account, &name).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=3600")], bytes).into_response())
 }
 
 #[cfg(test)]
@@ -186,78 +146,30 @@ mod tests {
     #[test]
     fn regression_suffix_range_longer_than_the_file_sends_it_all() {
         let e = "\"abc\"";
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=-500")]), 100, e),
-            Want::Range(0, 99)
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=-100")]), 100, e),
-            Want::Range(0, 99)
-        );
-        assert_eq!(
-            decide(
-                &hm(&[(header::RANGE, "bytes=-500"), (header::IF_RANGE, "\"old\"")]),
-                100,
-                e
-            ),
-            Want::Full
-        );
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-500")]), 100, e), Want::Range(0, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-100")]), 100, e), Want::Range(0, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-500"), (header::IF_RANGE, "\"old\"")]), 100, e), Want::Full);
     }
 
     #[test]
     fn range_decisions() {
         let e = "\"abc\"";
         assert_eq!(decide(&hm(&[]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=0-9")]), 100, e), Want::Range(0, 9));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=90-")]), 100, e), Want::Range(90, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-10")]), 100, e), Want::Range(90, 99));
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=100-")]), 100, e), Want::Unsatisfiable);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=-0")]), 100, e), Want::Unsatisfiable);
+        assert_eq!(decide(&hm(&[(header::RANGE, "bytes=0-1,5-6")]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::RANGE, "pages=1")]), 100, e), Want::Full);
+        assert_eq!(decide(&hm(&[(header::IF_NONE_MATCH, "\"abc\"")]), 100, e), Want::NotModified);
+        assert_eq!(decide(&hm(&[(header::IF_NONE_MATCH, "\"x\", W/\"abc\"")]), 100, e), Want::NotModified);
         assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=0-9")]), 100, e),
-            Want::Range(0, 9)
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=90-")]), 100, e),
-            Want::Range(90, 99)
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=-10")]), 100, e),
-            Want::Range(90, 99)
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=100-")]), 100, e),
-            Want::Unsatisfiable
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=-0")]), 100, e),
-            Want::Unsatisfiable
-        );
-        assert_eq!(
-            decide(&hm(&[(header::RANGE, "bytes=0-1,5-6")]), 100, e),
+            decide(&hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"old\"")]), 100, e),
             Want::Full
         );
         assert_eq!(
-            decide(&hm(&[(header::RANGE, "pages=1")]), 100, e),
-            Want::Full
-        );
-        assert_eq!(
-            decide(&hm(&[(header::IF_NONE_MATCH, "\"abc\"")]), 100, e),
-            Want::NotModified
-        );
-        assert_eq!(
-            decide(&hm(&[(header::IF_NONE_MATCH, "\"x\", W/\"abc\"")]), 100, e),
-            Want::NotModified
-        );
-        assert_eq!(
-            decide(
-                &hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"old\"")]),
-                100,
-                e
-            ),
-            Want::Full
-        );
-        assert_eq!(
-            decide(
-                &hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"abc\"")]),
-                100,
-                e
-            ),
+            decide(&hm(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, "\"abc\"")]), 100, e),
             Want::Range(0, 9)
         );
     }

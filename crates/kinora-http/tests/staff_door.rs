@@ -13,36 +13,25 @@ fn manifest_dir() -> String {
 }
 
 fn read(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(&manifest_dir()).join("..").join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+    std::fs::read_to_string(Path::new(&manifest_dir()).join("..").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// `(path, handler expression)` for every `.route(...)` in the router.
 fn routes() -> Vec<(String, String)> {
     let src = read("kinora-http/src/lib.rs");
     let mut out = Vec::new();
-    for line in src
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with(".route(\""))
-    {
+    for line in src.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
         let rest = &line[".route(\"".len()..];
         let (path, handlers) = rest.split_once('"').unwrap();
         out.push((path.to_owned(), handlers.to_owned()));
     }
-    assert!(
-        out.len() > 40,
-        "the router walk found only {} routes: has lib.rs changed shape?",
-        out.len()
-    );
+    assert!(out.len() > 40, "the router walk found only {} routes: has lib.rs changed shape?", out.len());
     out
 }
 
 /// The body of `pub async fn name` in `src`.
 fn body<'a>(src: &'a str, name: &str) -> &'a str {
-    let start = src
-        .find(&format!("pub async fn {name}("))
-        .unwrap_or_else(|| panic!("handler {name} not found"));
+    let start = src.find(&format!("pub async fn {name}(")).unwrap_or_else(|| panic!("handler {name} not found"));
     let rest = &src[start..];
     let end = rest[1..].find("\npub ").map_or(rest.len(), |i| i + 1);
     &rest[..end]
@@ -50,109 +39,51 @@ fn body<'a>(src: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn every_staff_route_goes_through_the_door() {
-    let modules = [
-        ("api::staff::", read("kinora-http/src/api/staff.rs")),
-        (
-            "api::moderation::",
-            read("kinora-http/src/api/moderation.rs"),
-        ),
-    ];
+    let modules = [("api::staff::", read("kinora-http/src/api/staff.rs")), ("api::moderation::", read("kinora-http/src/api/moderation.rs"))];
     let mut staff_routes = BTreeSet::new();
     for (path, handlers) in routes() {
-        let is_staff = path.starts_with("/staff")
-            || path.starts_with("/admin")
-            || handlers.contains("staff::")
-            || handlers.contains("admin");
+        let is_staff = path.starts_with("/staff") || path.starts_with("/admin") || handlers.contains("staff::") || handlers.contains("admin");
         if !is_staff {
             continue;
         }
         // Every handler named for this route, e.g. `post(api::staff::access)`.
-        let named = handlers.split(['(', ')', ',', '.']).flat_map(|t| {
-            modules
-                .iter()
-                .filter_map(move |(m, src)| t.trim().strip_prefix(m).map(|h| (h, src)))
-        });
+        let named = handlers.split(['(', ')', ',', '.']).flat_map(|t| modules.iter().filter_map(move |(m, src)| t.trim().strip_prefix(m).map(|h| (h, src))));
         for (h, src) in named {
             let f = body(src, h);
-            assert!(
-                f.contains("staff::") || f.contains("moderation::"),
-                "{path} ({h}) does not call the staff door: {f}"
-            );
-            assert!(
-                !f.contains("st.db"),
-                "{path} ({h}) reads the database itself: {f}"
-            );
+            assert!(f.contains("staff::") || f.contains("moderation::"), "{path} ({h}) does not call the staff door: {f}");
+            assert!(!f.contains("st.db"), "{path} ({h}) reads the database itself: {f}");
             if path.starts_with("/staff") {
                 // Staff-only routes check the role before anything else, body parsing included.
-                let first = f
-                    .lines()
-                    .skip(1)
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with("//"))
-                    .unwrap();
-                assert!(
-                    first.starts_with("staff::role(") || first.contains("staff::access("),
-                    "{path}: the role check must come first, not {first:?}"
-                );
+                let first = f.lines().skip(1).map(str::trim).find(|l| !l.is_empty() && !l.starts_with("//")).unwrap();
+                assert!(first.starts_with("staff::role(") || first.contains("staff::access("), "{path}: the role check must come first, not {first:?}");
             }
         }
-        assert!(
-            !handlers.contains("ui::") || handlers.contains("ui::admin"),
-            "{path}: a staff page outside the admin UI: {handlers}"
-        );
+        assert!(!handlers.contains("ui::") || handlers.contains("ui::admin"), "{path}: a staff page outside the admin UI: {handlers}");
         staff_routes.insert(format!("/api/v1{path}"));
     }
-    assert!(
-        staff_routes.contains("/api/v1/staff/access"),
-        "{staff_routes:?}"
-    );
-    assert!(
-        staff_routes.contains("/api/v1/staff/reports/{id}"),
-        "{staff_routes:?}"
-    );
+    assert!(staff_routes.contains("/api/v1/staff/access"), "{staff_routes:?}");
+    assert!(staff_routes.contains("/api/v1/staff/reports/{id}"), "{staff_routes:?}");
     // Opening a report logs the access (when it is one) before the item is read.
     let m = read("kinora-app/src/moderation.rs");
     let review = body(&m, "review");
-    let logged = review
-        .find("st.log.append(")
-        .expect("review appends to the log");
+    let logged = review.find("st.log.append(").expect("review appends to the log");
     for read_call in ["media_links(", "comment_any_state(", "video_by_id("] {
-        let at = review
-            .find(read_call)
-            .unwrap_or_else(|| panic!("review reads with {read_call}"));
+        let at = review.find(read_call).unwrap_or_else(|| panic!("review reads with {read_call}"));
         assert!(logged < at, "review reads ({read_call}) before it logs");
     }
     // The router and the published API agree on which staff routes exist.
     let doc: serde_json::Value = serde_json::from_str(&read("kinora-http/openapi.json")).unwrap();
-    let documented: BTreeSet<String> = doc["paths"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|p| p.starts_with("/api/v1/staff"))
-        .cloned()
-        .collect();
-    let routed: BTreeSet<String> = staff_routes
-        .into_iter()
-        .filter(|p| p.starts_with("/api/v1/staff"))
-        .collect();
-    assert_eq!(
-        routed, documented,
-        "staff routes in the router vs openapi.json"
-    );
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().filter(|p| p.starts_with("/api/v1/staff")).cloned().collect();
+    let routed: BTreeSet<String> = staff_routes.into_iter().filter(|p| p.starts_with("/api/v1/staff")).collect();
+    assert_eq!(routed, documented, "staff routes in the router vs openapi.json");
 }
 
 #[test]
 fn protected_reads_happen_only_behind_the_log() {
     // Who may call the database functions that return a person's protected data.
     let allowed: &[(&str, &[&str])] = &[
-        (
-            "personal_data(",
-            &["kinora-app/src/staff.rs", "kinora-app/src/exports.rs"],
-        ),
-        (
-            "sessions_of(",
-            &["kinora-app/src/staff.rs", "kinora-app/src/exports.rs"],
-        ),
+        ("personal_data(", &["kinora-app/src/staff.rs", "kinora-app/src/exports.rs"]),
+        ("sessions_of(", &["kinora-app/src/staff.rs", "kinora-app/src/exports.rs"]),
         ("staff_role(", &["kinora-app/src/staff.rs"]),
     ];
     let root = Path::new(&manifest_dir()).join("..");
@@ -171,18 +102,11 @@ fn protected_reads_happen_only_behind_the_log() {
         }
     }
     for f in &files {
-        let rel = f
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
         let src = std::fs::read_to_string(f).unwrap();
         for (call, ok) in allowed {
             if src.contains(&format!(".{call}")) {
-                assert!(
-                    ok.contains(&rel.as_str()),
-                    "{rel} calls {call} outside the staff door"
-                );
+                assert!(ok.contains(&rel.as_str()), "{rel} calls {call} outside the staff door");
             }
         }
     }
@@ -190,9 +114,7 @@ fn protected_reads_happen_only_behind_the_log() {
     let staff = read("kinora-app/src/staff.rs");
     for f in ["access", "legal_export"] {
         let b = body(&staff, f);
-        let append = b
-            .find("log.append")
-            .unwrap_or_else(|| panic!("staff::{f} does not log"));
+        let append = b.find("log.append").unwrap_or_else(|| panic!("staff::{f} does not log"));
         for read in ["personal_data(", "sessions_of(", "exports::archive("] {
             if let Some(i) = b.find(read) {
                 assert!(append < i, "staff::{f} reads ({read}) before it logs");
@@ -201,19 +123,9 @@ fn protected_reads_happen_only_behind_the_log() {
     }
     // The archive is written for the person themself (the export job) or behind the log.
     for f in &files {
-        let rel = f
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        if std::fs::read_to_string(f)
-            .unwrap()
-            .contains("exports::archive(")
-        {
-            assert_eq!(
-                rel, "kinora-app/src/staff.rs",
-                "{rel} writes an account's archive outside the door"
-            );
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        if std::fs::read_to_string(f).unwrap().contains("exports::archive(") {
+            assert_eq!(rel, "kinora-app/src/staff.rs", "{rel} writes an account's archive outside the door");
         }
     }
 }

@@ -52,15 +52,8 @@ pub enum MediaError {
     FileTooLarge { got: u64, max: u64 },
     #[error("the video is {got:.1} s long; the limit is {max:.0} s")]
     TooLong { got: f64, max: f64 },
-    #[error(
-        "the video is {w}x{h}; the limit is {max_dim} pixels per side and {max_px} pixels in all"
-    )]
-    TooLarge {
-        w: u32,
-        h: u32,
-        max_dim: u32,
-        max_px: u64,
-    },
+    #[error("the video is {w}x{h}; the limit is {max_dim} pixels per side and {max_px} pixels in all")]
+    TooLarge { w: u32, h: u32, max_dim: u32, max_px: u64 },
     #[error("the video has {0}; the limit is {1}")]
     FrameRate(String, String),
     #[error("processing took longer than its time limit")]
@@ -109,26 +102,17 @@ impl Limits {
     /// Checks a probe against the limits.
     pub fn validate(&self, p: &Probe, file_bytes: u64) -> Result<Validated, MediaError> {
         if file_bytes > self.max_bytes {
-            return Err(MediaError::FileTooLarge {
-                got: file_bytes,
-                max: self.max_bytes,
-            });
+            return Err(MediaError::FileTooLarge { got: file_bytes, max: self.max_bytes });
         }
         if !matches!(p.demuxer.as_str(), "mov" | "matroska") {
             return Err(MediaError::Unsupported(format!("container {}", p.demuxer)));
         }
         if p.stream_count > self.max_streams {
-            return Err(MediaError::Streams {
-                got: p.stream_count,
-                max: self.max_streams,
-            });
+            return Err(MediaError::Streams { got: p.stream_count, max: self.max_streams });
         }
         let v = p.video.as_ref().ok_or(MediaError::NoVideo)?;
         if !VIDEO_CODECS.contains(&v.codec.as_str()) {
-            return Err(MediaError::Unsupported(format!(
-                "video codec {:?}",
-                v.codec
-            )));
+            return Err(MediaError::Unsupported(format!("video codec {:?}", v.codec)));
         }
         if v.width == 0 || v.height == 0 {
             return Err(MediaError::Invalid("the video stream has no size".into()));
@@ -138,12 +122,7 @@ impl Limits {
             || h > self.max_dimension
             || u64::from(w) * u64::from(h) > self.max_pixels
         {
-            return Err(MediaError::TooLarge {
-                w,
-                h,
-                max_dim: self.max_dimension,
-                max_px: self.max_pixels,
-            });
+            return Err(MediaError::TooLarge { w, h, max_dim: self.max_dimension, max_px: self.max_pixels });
         }
         let duration = p
             .duration()
@@ -152,24 +131,15 @@ impl Limits {
         // The longest of the container's and the stream's claims counts.
         let duration = duration.max(v.duration_secs.unwrap_or(0.0));
         if duration > self.max_duration_secs {
-            return Err(MediaError::TooLong {
-                got: duration,
-                max: self.max_duration_secs,
-            });
+            return Err(MediaError::TooLong { got: duration, max: self.max_duration_secs });
         }
         let fps = v.fps.unwrap_or(30.0);
         if fps > self.max_fps {
-            return Err(MediaError::FrameRate(
-                format!("{fps:.0} frames/s"),
-                format!("{:.0}", self.max_fps),
-            ));
+            return Err(MediaError::FrameRate(format!("{fps:.0} frames/s"), format!("{:.0}", self.max_fps)));
         }
         let frames = v.frames.unwrap_or(0).max((duration * fps).ceil() as u64);
         if frames > self.max_frames {
-            return Err(MediaError::FrameRate(
-                format!("{frames} frames"),
-                format!("{}", self.max_frames),
-            ));
+            return Err(MediaError::FrameRate(format!("{frames} frames"), format!("{}", self.max_frames)));
         }
         Ok(Validated {
             demuxer: p.demuxer.clone(),
@@ -226,12 +196,7 @@ mod tests {
             v.codec = "gif".into();
         }
         assert_eq!(code(odd), Some("unsupported-media"));
-        assert_eq!(
-            l.validate(&probe(320, 240, 2.0, 30.0), u64::MAX)
-                .err()
-                .map(|e| e.code()),
-            Some("media-file-too-large")
-        );
+        assert_eq!(l.validate(&probe(320, 240, 2.0, 30.0), u64::MAX).err().map(|e| e.code()), Some("media-file-too-large"));
         let mut many = probe(320, 240, 2.0, 30.0);
         many.stream_count = 65;
         assert_eq!(code(many), Some("media-streams"));

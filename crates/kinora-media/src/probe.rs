@@ -101,9 +101,7 @@ fn rational(s: &str) -> Option<f64> {
 }
 
 fn seconds(s: &Option<String>) -> Option<f64> {
-    s.as_deref()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
+    s.as_deref().and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 fn normalise_rotation(deg: f64) -> u32 {
@@ -152,11 +150,8 @@ impl Probe {
                     pix_fmt: s.pix_fmt.clone(),
                 }
             });
-        let audio_streams = raw
-            .streams
-            .iter()
-            .filter(|s| s.codec_type.as_deref() == Some("audio"))
-            .count();
+        let audio_streams =
+            raw.streams.iter().filter(|s| s.codec_type.as_deref() == Some("audio")).count();
         Ok(Probe {
             demuxer,
             duration_secs: seconds(&format.duration),
@@ -169,8 +164,7 @@ impl Probe {
 
     /// The best duration we know: the container's, else the video stream's.
     pub fn duration(&self) -> Option<f64> {
-        self.duration_secs
-            .or_else(|| self.video.as_ref().and_then(|v| v.duration_secs))
+        self.duration_secs.or_else(|| self.video.as_ref().and_then(|v| v.duration_secs))
     }
 }
 
@@ -242,14 +236,7 @@ pub async fn run_probe_with(
     limits: ProcessLimits,
     whitelist: &str,
 ) -> Result<Probe, RunProbeError> {
-    match process::run(
-        &tools.ffprobe,
-        &probe_args_with(input, whitelist),
-        cwd,
-        limits,
-    )
-    .await
-    {
+    match process::run(&tools.ffprobe, &probe_args_with(input, whitelist), cwd, limits).await {
         Ok(out) => Ok(Probe::parse(&out)?),
         Err(ProcessError::Failed { stderr, .. }) => Err(RunProbeError::Unreadable(stderr)),
         Err(e) => Err(RunProbeError::Process(e)),
@@ -262,16 +249,7 @@ mod tests {
 
     #[test]
     fn rotations_normalise() {
-        for (deg, want) in [
-            (0.0, 0),
-            (90.0, 90),
-            (-90.0, 270),
-            (180.0, 180),
-            (-180.0, 180),
-            (270.0, 270),
-            (89.6, 90),
-            (360.0, 0),
-        ] {
+        for (deg, want) in [(0.0, 0), (90.0, 90), (-90.0, 270), (180.0, 180), (-180.0, 180), (270.0, 270), (89.6, 90), (360.0, 0)] {
             assert_eq!(normalise_rotation(deg), want, "{deg}");
         }
     }
@@ -280,10 +258,7 @@ mod tests {
     fn rationals() {
         assert_eq!(rational("30/1"), Some(30.0));
         assert_eq!(rational("0/0"), None);
-        assert_eq!(
-            rational("30000/1001").map(|v| (v * 100.0).round()),
-            Some(2997.0)
-        );
+        assert_eq!(rational("30000/1001").map(|v| (v * 100.0).round()), Some(2997.0));
         assert_eq!(rational("garbage"), None);
     }
 

@@ -16,10 +16,7 @@ pub struct Tools {
 
 impl Default for Tools {
     fn default() -> Self {
-        Tools {
-            ffmpeg: "ffmpeg".into(),
-            ffprobe: "ffprobe".into(),
-        }
+        Tools { ffmpeg: "ffmpeg".into(), ffprobe: "ffprobe".into() }
     }
 }
 
@@ -62,14 +59,8 @@ impl Default for ProcessLimits {
 /// Whether subprocesses can be put in their own network namespace here (true when
 /// running as root on Linux, false in most unprivileged containers).
 pub async fn network_isolation_available() -> bool {
-    let limits = ProcessLimits {
-        wall: Duration::from_secs(10),
-        isolate_network: true,
-        ..ProcessLimits::default()
-    };
-    run(Path::new("true"), &[], &std::env::temp_dir(), limits)
-        .await
-        .is_ok()
+    let limits = ProcessLimits { wall: Duration::from_secs(10), isolate_network: true, ..ProcessLimits::default() };
+    run(Path::new("true"), &[], &std::env::temp_dir(), limits).await.is_ok()
 }
 
 /// The unprivileged user media tools run as, when the server runs as root:
@@ -85,25 +76,15 @@ pub fn sandbox_user() -> Option<(u32, u32)> {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error("could not start {program}: {source}. Is it installed and on PATH (see `media.ffmpeg` in the config)?")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
+    Spawn { program: String, source: std::io::Error },
     #[error("{program} ran longer than its {secs} s limit and was killed")]
     Timeout { program: String, secs: u64 },
     #[error("{program} exited with {status}: {stderr}")]
-    Failed {
-        program: String,
-        status: String,
-        stderr: String,
-    },
+    Failed { program: String, status: String, stderr: String },
     #[error("{program} wrote more than {limit} bytes to stdout")]
     OutputTooLarge { program: String, limit: usize },
     #[error("i/o with {program}: {source}")]
-    Io {
-        program: String,
-        source: std::io::Error,
-    },
+    Io { program: String, source: std::io::Error },
 }
 
 /// Runs `program args...` in `cwd` under `limits`; returns stdout on success.
@@ -118,27 +99,17 @@ pub async fn run(
     cmd.args(args)
         .current_dir(cwd)
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-        )
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     apply_rlimits(&mut cmd, limits);
-    let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
-        program: name.clone(),
-        source,
-    })?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| io_err(&name, "no stdout"))?;
-    let mut stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| io_err(&name, "no stderr"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| ProcessError::Spawn { program: name.clone(), source })?;
+    let mut stdout = child.stdout.take().ok_or_else(|| io_err(&name, "no stdout"))?;
+    let mut stderr = child.stderr.take().ok_or_else(|| io_err(&name, "no stderr"))?;
     let max = limits.max_stdout;
     let work = async {
         let mut out = Vec::new();
@@ -183,47 +154,23 @@ pub async fn run(
     let (fits, status, out, err) = match tokio::time::timeout(limits.wall, work).await {
         Err(_) => {
             // Dropping `child` (kill_on_drop) kills it; reap it explicitly anyway.
-            return Err(ProcessError::Timeout {
-                program: name,
-                secs: limits.wall.as_secs(),
-            });
+            return Err(ProcessError::Timeout { program: name, secs: limits.wall.as_secs() });
         }
-        Ok(r) => r.map_err(|source| ProcessError::Io {
-            program: name.clone(),
-            source,
-        })?,
+        Ok(r) => r.map_err(|source| ProcessError::Io { program: name.clone(), source })?,
     };
     if !fits {
-        return Err(ProcessError::OutputTooLarge {
-            program: name,
-            limit: max,
-        });
+        return Err(ProcessError::OutputTooLarge { program: name, limit: max });
     }
     if !status.success() {
         let stderr = String::from_utf8_lossy(&err);
-        let tail: String = stderr
-            .trim()
-            .chars()
-            .rev()
-            .take(600)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(ProcessError::Failed {
-            program: name,
-            status: status.to_string(),
-            stderr: tail,
-        });
+        let tail: String = stderr.trim().chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+        return Err(ProcessError::Failed { program: name, status: status.to_string(), stderr: tail });
     }
     Ok(out)
 }
 
 fn io_err(program: &str, msg: &str) -> ProcessError {
-    ProcessError::Io {
-        program: program.to_owned(),
-        source: std::io::Error::other(msg.to_owned()),
-    }
+    ProcessError::Io { program: program.to_owned(), source: std::io::Error::other(msg.to_owned()) }
 }
 
 #[allow(unsafe_code)]
@@ -240,10 +187,7 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
             (libc::RLIMIT_NPROC, 512),
         ];
         for (resource, value) in pairs {
-            let lim = libc::rlimit {
-                rlim_cur: value as libc::rlim_t,
-                rlim_max: value as libc::rlim_t,
-            };
+            let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
             // SAFETY: setrlimit is async-signal-safe and only touches the child's
             // own limits; `lim` lives for the duration of the call.
             if unsafe { libc::setrlimit(resource, &lim) } != 0 {
@@ -252,16 +196,7 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
         }
         // SAFETY: prctl(PR_SET_PDEATHSIG) is a plain syscall; it makes the child die
         // with the thread that spawned it, so a killed server leaves no ffmpeg behind.
-        if unsafe {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        } != 0
-        {
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: unshare is a plain syscall, async-signal-safe; it only changes the
@@ -274,10 +209,7 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
             // child's own credentials; groups first, the uid last (after it, the
             // others would be refused).
             unsafe {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -303,36 +235,23 @@ mod tests {
         let secret = dir.path().join("kinora.sqlite3");
         std::fs::write(&secret, b"the database").expect("write");
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
         let args = [secret.clone().into_os_string()];
         let cat = |run_as| {
-            let limits = ProcessLimits {
-                run_as,
-                ..lim(10_000)
-            };
+            let limits = ProcessLimits { run_as, ..lim(10_000) };
             run(Path::new("cat"), &args, dir.path(), limits)
         };
-        assert_eq!(
-            cat(None).await.expect("the server's own user reads it"),
-            b"the database"
-        );
+        assert_eq!(cat(None).await.expect("the server's own user reads it"), b"the database");
         match sandbox_user() {
             // As root (CI, containers), the sandboxed tool is refused.
-            Some(user) => assert!(matches!(
-                cat(Some(user)).await,
-                Err(ProcessError::Failed { .. })
-            )),
+            Some(user) => assert!(matches!(cat(Some(user)).await, Err(ProcessError::Failed { .. }))),
             // Not root: no other user to become; the tools run as ours.
             None => assert!(cat(None).await.is_ok()),
         }
     }
 
     fn lim(wall_ms: u64) -> ProcessLimits {
-        ProcessLimits {
-            wall: Duration::from_millis(wall_ms),
-            ..ProcessLimits::default()
-        }
+        ProcessLimits { wall: Duration::from_millis(wall_ms), ..ProcessLimits::default() }
     }
 
     #[tokio::test]
@@ -347,40 +266,25 @@ mod tests {
     #[tokio::test]
     async fn argv_is_not_a_shell() {
         let dir = std::env::temp_dir();
-        let out = run(
-            Path::new("echo"),
-            &["$(id); `id` | x".into()],
-            &dir,
-            lim(5000),
-        )
-        .await
-        .expect("echo runs");
+        let out = run(Path::new("echo"), &["$(id); `id` | x".into()], &dir, lim(5000))
+            .await
+            .expect("echo runs");
         assert_eq!(String::from_utf8_lossy(&out), "$(id); `id` | x\n");
     }
 
     #[tokio::test]
     async fn file_size_limit_applies() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let limits = ProcessLimits {
-            file_bytes: 4096,
-            ..lim(5000)
-        };
+        let limits = ProcessLimits { file_bytes: 4096, ..lim(5000) };
         let r = run(
             Path::new("dd"),
-            &[
-                "if=/dev/zero".into(),
-                "of=big".into(),
-                "bs=1024".into(),
-                "count=64".into(),
-            ],
+            &["if=/dev/zero".into(), "of=big".into(), "bs=1024".into(), "count=64".into()],
             dir.path(),
             limits,
         )
         .await;
         assert!(r.is_err(), "dd wrote past RLIMIT_FSIZE");
-        let len = std::fs::metadata(dir.path().join("big"))
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let len = std::fs::metadata(dir.path().join("big")).map(|m| m.len()).unwrap_or(0);
         assert!(len <= 4096, "wrote {len} bytes");
     }
 
@@ -388,27 +292,14 @@ mod tests {
     async fn isolated_network_has_no_loopback() {
         // CI runs as root, where isolation must work; elsewhere it is reported absent.
         if !network_isolation_available().await {
-            assert_ne!(
-                unsafe_euid(),
-                0,
-                "running as root but network isolation failed"
-            );
+            assert_ne!(unsafe_euid(), 0, "running as root but network isolation failed");
             return;
         }
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
-        let limits = ProcessLimits {
-            isolate_network: true,
-            ..lim(5000)
-        };
+        let limits = ProcessLimits { isolate_network: true, ..lim(5000) };
         let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected");
-        let r = run(
-            Path::new("bash"),
-            &["-c".into(), script.into()],
-            &std::env::temp_dir(),
-            limits,
-        )
-        .await;
+        let r = run(Path::new("bash"), &["-c".into(), script.into()], &std::env::temp_dir(), limits).await;
         assert!(r.is_err(), "connected from inside the namespace: {r:?}");
         l.set_nonblocking(true).expect("nonblocking");
         assert!(l.accept().is_err(), "the listener saw a connection");
@@ -423,20 +314,8 @@ mod tests {
     #[tokio::test]
     async fn stdout_is_capped() {
         let dir = std::env::temp_dir();
-        let limits = ProcessLimits {
-            max_stdout: 1000,
-            ..lim(5000)
-        };
-        let r = run(
-            Path::new("head"),
-            &["-c".into(), "100000".into(), "/dev/zero".into()],
-            &dir,
-            limits,
-        )
-        .await;
-        assert!(
-            matches!(r, Err(ProcessError::OutputTooLarge { .. })),
-            "{r:?}"
-        );
+        let limits = ProcessLimits { max_stdout: 1000, ..lim(5000) };
+        let r = run(Path::new("head"), &["-c".into(), "100000".into(), "/dev/zero".into()], &dir, limits).await;
+        assert!(matches!(r, Err(ProcessError::OutputTooLarge { .. })), "{r:?}");
     }
 }

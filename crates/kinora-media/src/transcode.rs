@@ -69,11 +69,7 @@ fn bitrate_cap(width: u32, height: u32, fps: f64) -> u32 {
 
 /// The renditions for a validated source, highest first.
 pub fn ladder(v: &Validated) -> Vec<Rendition> {
-    let fps = if v.fps.is_finite() && v.fps > 0.0 {
-        v.fps.min(MAX_FPS)
-    } else {
-        30.0
-    };
+    let fps = if v.fps.is_finite() && v.fps > 0.0 { v.fps.min(MAX_FPS) } else { 30.0 };
     let fps_milli = (fps * 1000.0).round() as u32;
     let short = v.width.min(v.height);
     let mut rungs: Vec<Rendition> = LADDER
@@ -81,22 +77,12 @@ pub fn ladder(v: &Validated) -> Vec<Rendition> {
         .filter(|&&edge| edge <= short)
         .map(|&edge| {
             let (width, height) = fit(v.width, v.height, edge);
-            Rendition {
-                width,
-                height,
-                fps_milli,
-                max_video_bitrate: bitrate_cap(width, height, fps),
-            }
+            Rendition { width, height, fps_milli, max_video_bitrate: bitrate_cap(width, height, fps) }
         })
         .collect();
     if rungs.is_empty() {
         let (width, height) = fit(v.width, v.height, short);
-        rungs.push(Rendition {
-            width,
-            height,
-            fps_milli,
-            max_video_bitrate: bitrate_cap(width, height, fps),
-        });
+        rungs.push(Rendition { width, height, fps_milli, max_video_bitrate: bitrate_cap(width, height, fps) });
     }
     rungs
 }
@@ -115,36 +101,19 @@ fn strs(v: &[&str]) -> Vec<OsString> {
 /// * ffmpeg's autorotate turns the pixels upright and writes no display matrix.
 /// * One decode feeds a `split` into a scaler per rung; frame rate is made constant
 ///   before the split; keyframes are forced every [`KEYFRAME_SECS`].
-pub fn transcode_args(
-    input: &Path,
-    v: &Validated,
-    outputs: &[(&Path, Rendition)],
-) -> Vec<OsString> {
+pub fn transcode_args(input: &Path, v: &Validated, outputs: &[(&Path, Rendition)]) -> Vec<OsString> {
     let mut a = strs(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
-    a.extend(strs(&[
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
-        DEMUXER_WHITELIST,
-    ]));
+    a.extend(strs(&["-protocol_whitelist", "file", "-format_whitelist", DEMUXER_WHITELIST]));
     a.extend(strs(&["-f", &v.demuxer, "-i"]));
     a.push(file_url(input));
-    let Some((_, first)) = outputs.first() else {
-        return a;
-    };
+    let Some((_, first)) = outputs.first() else { return a };
     let n = outputs.len();
-    let mut graph = format!(
-        "[0:v:0]fps={}/1000,format=yuv420p,split={n}",
-        first.fps_milli
-    );
+    let mut graph = format!("[0:v:0]fps={}/1000,format=yuv420p,split={n}", first.fps_milli);
     for i in 0..n {
         graph.push_str(&format!("[s{i}]"));
     }
     for (i, (_, r)) in outputs.iter().enumerate() {
-        graph.push_str(&format!(
-            ";[s{i}]scale={}:{}:flags=bicubic,setsar=1[v{i}]",
-            r.width, r.height
-        ));
+        graph.push_str(&format!(";[s{i}]scale={}:{}:flags=bicubic,setsar=1[v{i}]", r.width, r.height));
     }
     a.extend(strs(&["-filter_complex", &graph]));
     for (i, (path, r)) in outputs.iter().enumerate() {
@@ -153,22 +122,10 @@ pub fn transcode_args(
             a.extend(strs(&["-map", "0:a:0"]));
         }
         a.extend(strs(&[
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-level:v",
-            "4.2",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "23",
-            "-pix_fmt",
-            "yuv420p",
+            "-c:v", "libx264", "-profile:v", "high", "-level:v", "4.2", "-preset", "veryfast", "-crf", "23",
+            "-pix_fmt", "yuv420p",
         ]));
-        let gop = ((f64::from(r.fps_milli) / 1000.0) * f64::from(KEYFRAME_SECS))
-            .floor()
-            .max(1.0) as u32;
+        let gop = ((f64::from(r.fps_milli) / 1000.0) * f64::from(KEYFRAME_SECS)).floor().max(1.0) as u32;
         a.extend(strs(&[
             "-maxrate",
             &r.max_video_bitrate.to_string(),
@@ -182,40 +139,12 @@ pub fn transcode_args(
             &format!("expr:gte(t,n_forced*{KEYFRAME_SECS})"),
         ]));
         if v.has_audio {
-            a.extend(strs(&[
-                "-c:a",
-                "aac",
-                "-b:a",
-                &AUDIO_BITRATE.to_string(),
-                "-ac",
-                "2",
-                "-ar",
-                "48000",
-            ]));
+            a.extend(strs(&["-c:a", "aac", "-b:a", &AUDIO_BITRATE.to_string(), "-ac", "2", "-ar", "48000"]));
         }
         a.extend(strs(&[
-            "-dn",
-            "-sn",
-            "-map_metadata",
-            "-1",
-            "-map_chapters",
-            "-1",
-            "-metadata:s:v:0",
-            "rotate=0",
-            "-fflags",
-            "+bitexact",
-            "-flags:v",
-            "+bitexact",
-            "-flags:a",
-            "+bitexact",
-            "-movflags",
-            "+faststart",
-            "-max_muxing_queue_size",
-            "1024",
-            "-threads",
-            "2",
-            "-f",
-            "mp4",
+            "-dn", "-sn", "-map_metadata", "-1", "-map_chapters", "-1", "-metadata:s:v:0", "rotate=0",
+            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+            "-movflags", "+faststart", "-max_muxing_queue_size", "1024", "-threads", "2", "-f", "mp4",
         ]));
         a.push(file_url(path));
     }
@@ -225,28 +154,9 @@ pub fn transcode_args(
 /// ffmpeg argv for a JPEG poster taken from our own output (never the upload).
 pub fn poster_args(rendition: &Path, at_secs: f64, output: &Path) -> Vec<OsString> {
     let mut a = strs(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
-    a.extend(strs(&[
-        "-protocol_whitelist",
-        "file",
-        "-ss",
-        &format!("{at_secs:.3}"),
-        "-f",
-        "mp4",
-        "-i",
-    ]));
+    a.extend(strs(&["-protocol_whitelist", "file", "-ss", &format!("{at_secs:.3}"), "-f", "mp4", "-i"]));
     a.push(file_url(rendition));
-    a.extend(strs(&[
-        "-frames:v",
-        "1",
-        "-q:v",
-        "4",
-        "-map_metadata",
-        "-1",
-        "-f",
-        "image2",
-        "-update",
-        "1",
-    ]));
+    a.extend(strs(&["-frames:v", "1", "-q:v", "4", "-map_metadata", "-1", "-f", "image2", "-update", "1"]));
     a.push(file_url(output));
     a
 }
@@ -254,29 +164,11 @@ pub fn poster_args(rendition: &Path, at_secs: f64, output: &Path) -> Vec<OsStrin
 /// ffmpeg argv for a small still preview for grids (short edge 240), from our output.
 pub fn preview_args(rendition: &Path, at_secs: f64, output: &Path) -> Vec<OsString> {
     let mut a = strs(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
-    a.extend(strs(&[
-        "-protocol_whitelist",
-        "file",
-        "-ss",
-        &format!("{at_secs:.3}"),
-        "-f",
-        "mp4",
-        "-i",
-    ]));
+    a.extend(strs(&["-protocol_whitelist", "file", "-ss", &format!("{at_secs:.3}"), "-f", "mp4", "-i"]));
     a.push(file_url(rendition));
     a.extend(strs(&[
-        "-frames:v",
-        "1",
-        "-vf",
-        "scale='if(lt(iw,ih),240,-2)':'if(lt(iw,ih),-2,240)'",
-        "-q:v",
-        "6",
-        "-map_metadata",
-        "-1",
-        "-f",
-        "image2",
-        "-update",
-        "1",
+        "-frames:v", "1", "-vf", "scale='if(lt(iw,ih),240,-2)':'if(lt(iw,ih),-2,240)'", "-q:v", "6",
+        "-map_metadata", "-1", "-f", "image2", "-update", "1",
     ]));
     a.push(file_url(output));
     a
@@ -289,34 +181,10 @@ pub const AVATAR_EDGE: u32 = 256;
 /// centre square, 256x256 JPEG, metadata (EXIF, GPS, comments) dropped.
 pub fn avatar_args(input: &Path, demuxer: &str, output: &Path) -> Vec<OsString> {
     let mut a = strs(&["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
-    a.extend(strs(&[
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
-        crate::probe::IMAGE_DEMUXER_WHITELIST,
-        "-f",
-        demuxer,
-        "-i",
-    ]));
+    a.extend(strs(&["-protocol_whitelist", "file", "-format_whitelist", crate::probe::IMAGE_DEMUXER_WHITELIST, "-f", demuxer, "-i"]));
     a.push(file_url(input));
-    let vf = format!(
-        "crop='min(iw,ih)':'min(iw,ih)',scale={e}:{e}:flags=lanczos,format=yuvj420p",
-        e = AVATAR_EDGE
-    );
-    a.extend(strs(&[
-        "-frames:v",
-        "1",
-        "-vf",
-        &vf,
-        "-map_metadata",
-        "-1",
-        "-q:v",
-        "3",
-        "-f",
-        "image2",
-        "-update",
-        "1",
-    ]));
+    let vf = format!("crop='min(iw,ih)':'min(iw,ih)',scale={e}:{e}:flags=lanczos,format=yuvj420p", e = AVATAR_EDGE);
+    a.extend(strs(&["-frames:v", "1", "-vf", &vf, "-map_metadata", "-1", "-q:v", "3", "-f", "image2", "-update", "1"]));
     a.push(file_url(output));
     a
 }
@@ -337,41 +205,20 @@ mod tests {
     }
 
     fn src(w: u32, h: u32, fps: f64) -> Validated {
-        Validated {
-            demuxer: "mov".into(),
-            width: w,
-            height: h,
-            duration_secs: 15.0,
-            fps,
-            has_audio: true,
-        }
+        Validated { demuxer: "mov".into(), width: w, height: h, duration_secs: 15.0, fps, has_audio: true }
     }
 
     #[test]
     fn ladder_rungs() {
-        let dims = |v: Validated| {
-            ladder(&v)
-                .iter()
-                .map(|r| (r.width, r.height))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            dims(src(1080, 1920, 30.0)),
-            vec![(1080, 1920), (720, 1280), (480, 854)]
-        );
-        assert_eq!(
-            dims(src(3840, 2160, 30.0)),
-            vec![(1920, 1080), (1280, 720), (854, 480)]
-        );
+        let dims = |v: Validated| ladder(&v).iter().map(|r| (r.width, r.height)).collect::<Vec<_>>();
+        assert_eq!(dims(src(1080, 1920, 30.0)), vec![(1080, 1920), (720, 1280), (480, 854)]);
+        assert_eq!(dims(src(3840, 2160, 30.0)), vec![(1920, 1080), (1280, 720), (854, 480)]);
         assert_eq!(dims(src(720, 1280, 30.0)), vec![(720, 1280), (480, 854)]);
         assert_eq!(dims(src(600, 800, 30.0)), vec![(480, 640)]);
         assert_eq!(dims(src(321, 241, 30.0)), vec![(320, 240)]);
         let r = ladder(&src(1080, 1920, 120.0));
         assert_eq!(r[0].fps_milli, 60_000);
-        assert!(
-            r[0].max_video_bitrate > r[1].max_video_bitrate
-                && r[1].max_video_bitrate > r[2].max_video_bitrate
-        );
+        assert!(r[0].max_video_bitrate > r[1].max_video_bitrate && r[1].max_video_bitrate > r[2].max_video_bitrate);
         assert_eq!(ladder(&src(1080, 1920, 29.97))[0].fps_milli, 29_970);
     }
 
@@ -379,13 +226,8 @@ mod tests {
     fn argv_forces_demuxer_and_whitelists() {
         let v = src(1080, 1920, 29.97);
         let rungs = ladder(&v);
-        let paths = [
-            Path::new("/j/1080.mp4"),
-            Path::new("/j/720.mp4"),
-            Path::new("/j/480.mp4"),
-        ];
-        let outputs: Vec<(&Path, Rendition)> =
-            paths.iter().copied().zip(rungs.iter().copied()).collect();
+        let paths = [Path::new("/j/1080.mp4"), Path::new("/j/720.mp4"), Path::new("/j/480.mp4")];
+        let outputs: Vec<(&Path, Rendition)> = paths.iter().copied().zip(rungs.iter().copied()).collect();
         let args: Vec<String> = transcode_args(Path::new("/j/input"), &v, &outputs)
             .into_iter()
             .map(|s| s.to_string_lossy().into_owned())
@@ -396,12 +238,7 @@ mod tests {
         assert_eq!(args[pos("-protocol_whitelist") + 1], "file");
         assert!(args.contains(&"file:/j/input".to_string()));
         assert_eq!(args.iter().filter(|a| *a == "+faststart").count(), 3);
-        assert_eq!(
-            args.iter()
-                .filter(|a| a.starts_with("file:/j/") && a.ends_with(".mp4"))
-                .count(),
-            3
-        );
+        assert_eq!(args.iter().filter(|a| a.starts_with("file:/j/") && a.ends_with(".mp4")).count(), 3);
         assert!(args[pos("-filter_complex") + 1].contains("split=3"));
         assert_eq!(args[pos("-map_metadata") + 1], "-1");
     }

@@ -27,14 +27,9 @@ pub fn parse(text: &str) -> Result<Log, String> {
             continue;
         }
         if f.len() < 4 {
-            return Err(format!(
-                "line {}: expected user, item, rating, timestamp",
-                n + 1
-            ));
+            return Err(format!("line {}: expected user, item, rating, timestamp", n + 1));
         }
-        let t = f[3]
-            .parse::<f64>()
-            .map_err(|_| format!("line {}: bad timestamp", n + 1))? as i64;
+        let t = f[3].parse::<f64>().map_err(|_| format!("line {}: bad timestamp", n + 1))? as i64;
         raw.push((f[0].to_owned(), f[1].to_owned(), t));
     }
     if raw.is_empty() {
@@ -51,11 +46,7 @@ pub fn parse(text: &str) -> Result<Log, String> {
     }
     // Time order; ties keep file order (a stable sort).
     events.sort_by_key(|e| e.2);
-    Ok(Log {
-        events,
-        users: us.len(),
-        items: is.len(),
-    })
+    Ok(Log { events, users: us.len(), items: is.len() })
 }
 
 /// Which held-out interaction is being predicted.
@@ -83,12 +74,7 @@ fn holdouts(log: &Log) -> (HashMap<usize, u32>, HashMap<usize, u32>) {
 
 /// Top 10 of `scores`, excluding `skip`.
 fn top10(scores: &[f32], skip: &HashSet<u32>) -> Vec<u32> {
-    let mut v: Vec<(f32, u32)> = scores
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| !skip.contains(&(*j as u32)))
-        .map(|(j, s)| (*s, j as u32))
-        .collect();
+    let mut v: Vec<(f32, u32)> = scores.iter().enumerate().filter(|(j, _)| !skip.contains(&(*j as u32))).map(|(j, s)| (*s, j as u32)).collect();
     let k = 10.min(v.len());
     if k > 0 && k < v.len() {
         v.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -129,13 +115,7 @@ pub fn online(log: &Log, params: &Params, target: Target) -> (f64, f64) {
     let (val, test) = holdouts(log);
     let mut m = Model::new(params.clone());
     for i in 0..log.items as u32 {
-        m.upsert_item(
-            i,
-            crate::ItemMeta {
-                eligible: true,
-                ..Default::default()
-            },
-        );
+        m.upsert_item(i, crate::ItemMeta { eligible: true, ..Default::default() });
     }
     let mut metric = Metric::default();
     for (k, &(u, i, t)) in log.events.iter().enumerate() {
@@ -154,12 +134,7 @@ pub fn online(log: &Log, params: &Params, target: Target) -> (f64, f64) {
         if test.contains_key(&k) {
             continue;
         }
-        m.observe(&Event {
-            user: u,
-            item: i,
-            kind: EventKind::Interaction,
-            time_ms: t_ms,
-        });
+        m.observe(&Event { user: u, item: i, kind: EventKind::Interaction, time_ms: t_ms });
     }
     metric.get()
 }
@@ -188,11 +163,7 @@ fn train_sets(log: &Log, target: Target) -> (Vec<HashSet<u32>>, Vec<(u32, u32)>)
     (sets, truth)
 }
 
-fn evaluate_batch(
-    log: &Log,
-    target: Target,
-    score: impl Fn(&HashSet<u32>, &mut [f32]),
-) -> (f64, f64) {
+fn evaluate_batch(log: &Log, target: Target, score: impl Fn(&HashSet<u32>, &mut [f32])) -> (f64, f64) {
     let (sets, truth) = train_sets(log, target);
     let mut metric = Metric::default();
     for (u, i) in truth {
@@ -241,12 +212,7 @@ pub fn item_knn(log: &Log, target: Target, k: usize) -> (f64, f64) {
     for a in 0..n {
         let mut row: Vec<(f64, usize)> = (0..n)
             .filter(|&b| b != a && g[a * n + b] > 0.0)
-            .map(|b| {
-                (
-                    g[a * n + b] / ((g[a * n + a] * g[b * n + b]).sqrt() + 1e-9),
-                    b,
-                )
-            })
+            .map(|b| (g[a * n + b] / ((g[a * n + a] * g[b * n + b]).sqrt() + 1e-9), b))
             .collect();
         row.sort_by(|x, y| y.0.total_cmp(&x.0));
         for (s, b) in row.into_iter().take(k) {
@@ -359,13 +325,7 @@ pub fn grid(base: &Params) -> Vec<Params> {
         for co_hist in [5, 10] {
             for a_co in [2.0, 3.0] {
                 for a_pop in [0.3, 0.5, 0.8] {
-                    out.push(Params {
-                        co_decay,
-                        co_hist,
-                        a_co,
-                        a_pop,
-                        ..base.clone()
-                    });
+                    out.push(Params { co_decay, co_hist, a_co, a_pop, ..base.clone() });
                 }
             }
         }
@@ -375,17 +335,8 @@ pub fn grid(base: &Params) -> Vec<Params> {
 
 /// Tunes every model on validation, reports test. `progress` is called after each
 /// step with (done, total).
-pub fn run(
-    log: &Log,
-    base: &Params,
-    full_grid: bool,
-    progress: &dyn Fn(usize, usize),
-) -> Result<Vec<ModelResult>, String> {
-    let grid = if full_grid {
-        grid(base)
-    } else {
-        vec![base.clone()]
-    };
+pub fn run(log: &Log, base: &Params, full_grid: bool, progress: &dyn Fn(usize, usize)) -> Result<Vec<ModelResult>, String> {
+    let grid = if full_grid { grid(base) } else { vec![base.clone()] };
     let lambdas = [100.0, 250.0, 500.0, 1000.0];
     let ks = [50usize, 100, 200];
     let total = grid.len() + lambdas.len() + ks.len() + 5;
@@ -425,13 +376,7 @@ pub fn run(
     }];
     let (hr, nd) = most_pop(log, Target::Test);
     step();
-    out.push(ModelResult {
-        name: "MostPop".into(),
-        online: false,
-        hr_at_10: hr,
-        ndcg_at_10: nd,
-        tuned: String::new(),
-    });
+    out.push(ModelResult { name: "MostPop".into(), online: false, hr_at_10: hr, ndcg_at_10: nd, tuned: String::new() });
     let mut best_k = (0usize, -1.0f64);
     for k in ks {
         let v = item_knn(log, Target::Validation, k).0;
@@ -442,13 +387,7 @@ pub fn run(
     }
     let (hr, nd) = item_knn(log, Target::Test, best_k.0);
     step();
-    out.push(ModelResult {
-        name: "ItemKNN".into(),
-        online: false,
-        hr_at_10: hr,
-        ndcg_at_10: nd,
-        tuned: format!("k={}", best_k.0),
-    });
+    out.push(ModelResult { name: "ItemKNN".into(), online: false, hr_at_10: hr, ndcg_at_10: nd, tuned: format!("k={}", best_k.0) });
     let mut best_l = (0f64, -1.0f64);
     for l in lambdas {
         let v = ease(log, Target::Validation, l)?.0;
@@ -459,13 +398,7 @@ pub fn run(
     }
     let (hr, nd) = ease(log, Target::Test, best_l.0)?;
     step();
-    out.push(ModelResult {
-        name: "EASE".into(),
-        online: false,
-        hr_at_10: hr,
-        ndcg_at_10: nd,
-        tuned: format!("lambda={}", best_l.0),
-    });
+    out.push(ModelResult { name: "EASE".into(), online: false, hr_at_10: hr, ndcg_at_10: nd, tuned: format!("lambda={}", best_l.0) });
     step();
     Ok(out)
 }
@@ -484,11 +417,7 @@ mod tests {
         for u in 0..users {
             let start = (u * 13) % 200;
             for k in 0..len {
-                text.push_str(&format!(
-                    "{u}\t{}\t5\t{}\n",
-                    (start + 7 * k) % 200,
-                    1_000_000 + u * 1000 + k
-                ));
+                text.push_str(&format!("{u}\t{}\t5\t{}\n", (start + 7 * k) % 200, 1_000_000 + u * 1000 + k));
             }
         }
         parse(&text).unwrap()
@@ -520,10 +449,7 @@ mod tests {
         for i in 0..3 {
             for j in 0..3 {
                 let v: f64 = (0..3).map(|k| orig[i * 3 + k] * a[k * 3 + j]).sum();
-                assert!(
-                    (v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9,
-                    "A A^-1 at {i},{j} = {v}"
-                );
+                assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9, "A A^-1 at {i},{j} = {v}");
             }
         }
         let log = chain_log(60, 12);

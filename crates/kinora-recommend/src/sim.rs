@@ -27,16 +27,7 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig {
-            viewers: 200,
-            topics: 12,
-            creators: 60,
-            videos: 1200,
-            swipes: 200,
-            session: 20,
-            new_video_requests: 200,
-            seed: 7,
-        }
+        SimConfig { viewers: 200, topics: 12, creators: 60, videos: 1200, swipes: 200, session: 20, new_video_requests: 200, seed: 7 }
     }
 }
 
@@ -79,12 +70,7 @@ fn world(c: &SimConfig, rng: &mut StdRng) -> World {
                 tags.push(t);
             }
         }
-        meta.push(ItemMeta {
-            creator,
-            tags,
-            created_ms: (v as i64) * 1000,
-            eligible: true,
-        });
+        meta.push(ItemMeta { creator, tags, created_ms: (v as i64) * 1000, eligible: true });
         quality.push(rng.gen_range(0.2..1.0));
         duration_ms.push(rng.gen_range(8_000..60_000));
     }
@@ -92,29 +78,16 @@ fn world(c: &SimConfig, rng: &mut StdRng) -> World {
         .map(|_| {
             let f = rng.gen_range(0..c.topics) as u32;
             let s = rng.gen_range(0..c.topics) as u32;
-            let liked = (0..3)
-                .map(|_| rng.gen_range(0..c.creators) as u32)
-                .collect();
+            let liked = (0..3).map(|_| rng.gen_range(0..c.creators) as u32).collect();
             (f, s, liked)
         })
         .collect();
-    World {
-        meta,
-        quality,
-        duration_ms,
-        tastes,
-    }
+    World { meta, quality, duration_ms, tastes }
 }
 
 /// How a viewer reacts to a video: (watched ms, completed, liked). A video uploaded
 /// during the run (not in the world) is of average quality and 20 s long.
-fn react(
-    w: &World,
-    model: &Model,
-    viewer: usize,
-    item: usize,
-    rng: &mut StdRng,
-) -> (u32, bool, bool) {
+fn react(w: &World, model: &Model, viewer: usize, item: usize, rng: &mut StdRng) -> (u32, bool, bool) {
     let (fav, second, liked) = &w.tastes[viewer];
     let m = w.meta.get(item).unwrap_or(&model.items[item]);
     let quality = w.quality.get(item).copied().unwrap_or(0.6);
@@ -125,19 +98,11 @@ fn react(
         0.45
     } else {
         0.08
-    } + if liked.contains(&m.creator) {
-        0.15
-    } else {
-        0.0
-    };
+    } + if liked.contains(&m.creator) { 0.15 } else { 0.0 };
     let p = (interest * (0.5 + 0.5 * quality)).min(0.97);
     if rng.gen_bool(f64::from(p)) {
         let completed = rng.gen_bool(0.8);
-        let watched = if completed {
-            d
-        } else {
-            (d as f32 * rng.gen_range(0.5..0.95)) as u32
-        };
+        let watched = if completed { d } else { (d as f32 * rng.gen_range(0.5..0.95)) as u32 };
         (watched, completed, rng.gen_bool(f64::from(p) * 0.3))
     } else {
         // A skip: one or two seconds.
@@ -177,24 +142,11 @@ fn run_feed(c: &SimConfig, kind: Kind, name: &str) -> (FeedResult, u32) {
             }
             now += 1000;
             let page: Vec<u32> = match kind {
-                Kind::Personalized => model
-                    .rank(v as u32, now, &sessions[v], &rules, &mut rng)
-                    .into_iter()
-                    .map(|p| p.item)
-                    .collect(),
-                Kind::Unpersonalized => model
-                    .rank_unpersonalized(now, &sessions[v], &rules)
-                    .into_iter()
-                    .map(|p| p.item)
-                    .collect(),
-                Kind::Random => (0..rules.size)
-                    .map(|_| rng.gen_range(0..model.n_items()) as u32)
-                    .collect(),
+                Kind::Personalized => model.rank(v as u32, now, &sessions[v], &rules, &mut rng).into_iter().map(|p| p.item).collect(),
+                Kind::Unpersonalized => model.rank_unpersonalized(now, &sessions[v], &rules).into_iter().map(|p| p.item).collect(),
+                Kind::Random => (0..rules.size).map(|_| rng.gen_range(0..model.n_items()) as u32).collect(),
             };
-            if new_item.is_some()
-                && requests_since_new < c.new_video_requests
-                && kind == Kind::Personalized
-            {
+            if new_item.is_some() && requests_since_new < c.new_video_requests && kind == Kind::Personalized {
                 requests_since_new += 1;
                 new_impressions += page.iter().filter(|i| Some(**i) == new_item).count() as u32;
             }
@@ -203,44 +155,21 @@ fn run_feed(c: &SimConfig, kind: Kind, name: &str) -> (FeedResult, u32) {
                     break;
                 }
                 sessions[v].insert(item);
-                model.observe(&Event {
-                    user: v as u32,
-                    item,
-                    kind: EventKind::Impression,
-                    time_ms: now,
-                });
+                model.observe(&Event { user: v as u32, item, kind: EventKind::Impression, time_ms: now });
                 let (ms, completed, liked) = react(&w, &model, v, item as usize, &mut rng);
                 watch_ms[v] += u64::from(ms);
                 now += i64::from(ms);
                 let dur = *w.duration_ms.get(item as usize).unwrap_or(&20_000);
-                model.observe(&Event {
-                    user: v as u32,
-                    item,
-                    kind: EventKind::View {
-                        watched_ms: ms,
-                        duration_ms: dur,
-                        completed,
-                        replays: 0,
-                    },
-                    time_ms: now,
-                });
+                model.observe(&Event { user: v as u32, item, kind: EventKind::View { watched_ms: ms, duration_ms: dur, completed, replays: 0 }, time_ms: now });
                 if liked {
-                    model.observe(&Event {
-                        user: v as u32,
-                        item,
-                        kind: EventKind::Like,
-                        time_ms: now,
-                    });
+                    model.observe(&Event { user: v as u32, item, kind: EventKind::Like, time_ms: now });
                 }
                 served[v].push(item as usize);
                 let n = served[v].len();
                 if checkpoints.contains(&n) {
                     let last = &served[v][n.saturating_sub(10)..];
                     let fav = w.tastes[v].0;
-                    let hits = last
-                        .iter()
-                        .filter(|&&i| model.items[i].tags.contains(&fav))
-                        .count();
+                    let hits = last.iter().filter(|&&i| model.items[i].tags.contains(&fav)).count();
                     let e = share.entry(n).or_default();
                     e.0 += hits as f64 / last.len() as f64;
                     e.1 += 1.0;
@@ -253,35 +182,14 @@ fn run_feed(c: &SimConfig, kind: Kind, name: &str) -> (FeedResult, u32) {
         // Halfway through, a new creator uploads a video.
         if round == pages / 2 && new_item.is_none() {
             let i = model.n_items() as u32;
-            model.upsert_item(
-                i,
-                ItemMeta {
-                    creator: c.creators as u32 + 1,
-                    tags: vec![0],
-                    created_ms: now,
-                    eligible: true,
-                },
-            );
+            model.upsert_item(i, ItemMeta { creator: c.creators as u32 + 1, tags: vec![0], created_ms: now, eligible: true });
             new_item = Some(i);
         }
     }
-    let sessions_total: f64 = served
-        .iter()
-        .map(|s| s.len() as f64 / c.session as f64)
-        .sum();
+    let sessions_total: f64 = served.iter().map(|s| s.len() as f64 / c.session as f64).sum();
     let watch_total: f64 = watch_ms.iter().map(|&m| m as f64 / 1000.0).sum();
-    let favourite_share = share
-        .into_iter()
-        .map(|(k, (s, n))| (k.to_string(), if n > 0.0 { s / n } else { 0.0 }))
-        .collect();
-    (
-        FeedResult {
-            name: name.to_owned(),
-            watch_time_per_session_s: watch_total / sessions_total.max(1.0),
-            favourite_share,
-        },
-        new_impressions,
-    )
+    let favourite_share = share.into_iter().map(|(k, (s, n))| (k.to_string(), if n > 0.0 { s / n } else { 0.0 })).collect();
+    (FeedResult { name: name.to_owned(), watch_time_per_session_s: watch_total / sessions_total.max(1.0), favourite_share }, new_impressions)
 }
 
 /// Runs the three feeds on the same population.
@@ -289,9 +197,5 @@ pub fn simulate(c: &SimConfig) -> SimReport {
     let (p, new_video_impressions) = run_feed(c, Kind::Personalized, "personalized");
     let (u, _) = run_feed(c, Kind::Unpersonalized, "non-personalized");
     let (r, _) = run_feed(c, Kind::Random, "random");
-    SimReport {
-        feeds: vec![p, u, r],
-        new_video_impressions,
-        new_video_requests: c.new_video_requests,
-    }
+    SimReport { feeds: vec![p, u, r], new_video_impressions, new_video_requests: c.new_video_requests }
 }

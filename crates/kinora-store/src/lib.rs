@@ -56,28 +56,16 @@ pub struct Regions {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Opens the store a region's `storage` names.
-type Opened = (
-    Arc<dyn ObjectStore>,
-    Option<std::path::PathBuf>,
-    String,
-    Option<versions::S3Bucket>,
-);
+type Opened = (Arc<dyn ObjectStore>, Option<std::path::PathBuf>, String, Option<versions::S3Bucket>);
 
 fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
     let s = spec.storage.trim();
     if s.is_empty() || s.starts_with("file://") {
-        let dir = if s.is_empty() {
-            data.join("regions").join(&spec.name)
-        } else {
-            std::path::PathBuf::from(&s["file://".len()..])
-        };
+        let dir = if s.is_empty() { data.join("regions").join(&spec.name) } else { std::path::PathBuf::from(&s["file://".len()..]) };
         std::fs::create_dir_all(&dir)?;
         let store = LocalFileSystem::new_with_prefix(&dir)?;
         let location = format!("file://{}", dir.display());
@@ -86,91 +74,50 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
     if let Some(rest) = s.strip_prefix("s3://") {
         let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
         if bucket.is_empty() || bucket.contains('/') {
-            anyhow::bail!(
-                "region {}: {s:?} names no bucket (s3://BUCKET?endpoint=...&region=...)",
-                spec.name
-            );
+            anyhow::bail!("region {}: {s:?} names no bucket (s3://BUCKET?endpoint=...&region=...)", spec.name);
         }
         // Credentials come from the usual AWS_* variables.
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         let mut endpoint = String::new();
-        let mut s3_region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|_| "us-east-1".into());
+        let mut s3_region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
                 "endpoint" => {
                     endpoint = v.to_owned();
-                    b = b
-                        .with_endpoint(v)
-                        .with_allow_http(v.starts_with("http://"))
-                        .with_virtual_hosted_style_request(false);
+                    b = b.with_endpoint(v).with_allow_http(v.starts_with("http://")).with_virtual_hosted_style_request(false);
                 }
                 "region" => {
                     s3_region = v.to_owned();
                     b = b.with_region(v);
                 }
-                other => anyhow::bail!(
-                    "region {}: unknown storage option {other:?} (endpoint, region)",
-                    spec.name
-                ),
+                other => anyhow::bail!("region {}: unknown storage option {other:?} (endpoint, region)", spec.name),
             }
         }
-        let store = b
-            .build()
-            .map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
-        let at = if endpoint.is_empty() {
-            String::new()
-        } else {
-            format!(" at {endpoint}")
-        };
+        let store = b.build().map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
+        let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
         let versions = versions::S3Bucket {
-            endpoint: if endpoint.is_empty() {
-                format!("https://s3.{s3_region}.amazonaws.com")
-            } else {
-                endpoint.clone()
-            },
+            endpoint: if endpoint.is_empty() { format!("https://s3.{s3_region}.amazonaws.com") } else { endpoint.clone() },
             bucket: bucket.to_owned(),
             region: s3_region,
             access_key: std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
             secret_key: std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
             session_token: std::env::var("AWS_SESSION_TOKEN").ok(),
         };
-        return Ok((
-            Arc::new(store),
-            None,
-            format!("s3://{bucket}{at}"),
-            Some(versions),
-        ));
+        return Ok((Arc::new(store), None, format!("s3://{bucket}{at}"), Some(versions)));
     }
-    anyhow::bail!(
-        "region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...",
-        spec.name
-    )
+    anyhow::bail!("region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...", spec.name)
 }
 
 impl Regions {
     /// Opens every region; `primary` and `backup` must be among them.
-    pub fn open(
-        data: &Path,
-        specs: &[RegionSpec],
-        primary: &str,
-        backup: Option<&str>,
-    ) -> anyhow::Result<Regions> {
+    pub fn open(data: &Path, specs: &[RegionSpec], primary: &str, backup: Option<&str>) -> anyhow::Result<Regions> {
         let mut regions = std::collections::BTreeMap::new();
         for spec in specs {
             let (store, root, location, s3) = open_store(data, spec)?;
             regions.insert(
                 spec.name.clone(),
-                Region {
-                    name: spec.name.clone(),
-                    jurisdiction: spec.jurisdiction.clone(),
-                    location,
-                    store,
-                    root,
-                    s3,
-                },
+                Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root, s3 },
             );
         }
         if !regions.contains_key(primary) {
@@ -184,30 +131,16 @@ impl Regions {
                 anyhow::bail!("residency.backup must differ from residency.primary");
             }
         }
-        Ok(Regions {
-            regions,
-            primary: primary.to_owned(),
-            backup: backup.map(str::to_owned),
-            failing: Default::default(),
-        })
+        Ok(Regions { regions, primary: primary.to_owned(), backup: backup.map(str::to_owned), failing: Default::default() })
     }
 
     /// Local directories under `data/regions/`, the first one primary, no backup.
     pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
         let specs: Vec<RegionSpec> = names
             .iter()
-            .map(|n| RegionSpec {
-                name: (*n).to_owned(),
-                storage: String::new(),
-                jurisdiction: String::new(),
-            })
+            .map(|n| RegionSpec { name: (*n).to_owned(), storage: String::new(), jurisdiction: String::new() })
             .collect();
-        Regions::open(
-            data,
-            &specs,
-            names.first().copied().unwrap_or("local"),
-            None,
-        )
+        Regions::open(data, &specs, names.first().copied().unwrap_or("local"), None)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Region> {
@@ -215,9 +148,7 @@ impl Regions {
     }
 
     pub fn region(&self, name: &str) -> anyhow::Result<&Region> {
-        self.regions
-            .get(name)
-            .ok_or_else(|| anyhow::anyhow!("region {name:?} is not configured"))
+        self.regions.get(name).ok_or_else(|| anyhow::anyhow!("region {name:?} is not configured"))
     }
 
     pub fn get(&self, region: &str) -> anyhow::Result<&Arc<dyn ObjectStore>> {
@@ -277,8 +208,7 @@ impl Regions {
                     if !f.contains_key(region) {
                         tracing::error!(region, error = format!("{e:#}"), "region store failing");
                     }
-                    f.entry(region.to_owned())
-                        .or_insert_with(|| (now_ms(), format!("{e:#}")));
+                    f.entry(region.to_owned()).or_insert_with(|| (now_ms(), format!("{e:#}")));
                 }
             }
         }
@@ -287,14 +217,7 @@ impl Regions {
 
     /// Regions whose store failed most recently: (name, since ms, error).
     pub fn failing(&self) -> Vec<(String, i64, String)> {
-        self.failing
-            .lock()
-            .map(|f| {
-                f.iter()
-                    .map(|(k, (t, e))| (k.clone(), *t, e.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.failing.lock().map(|f| f.iter().map(|(k, (t, e))| (k.clone(), *t, e.clone())).collect()).unwrap_or_default()
     }
 
     /// A byte range of an object in `home`, or from its replica in the backup region
@@ -309,13 +232,7 @@ impl Regions {
         match (first, self.backup_of(home)) {
             (Ok(s), _) => Ok(s),
             (Err(e), Some(b)) => {
-                tracing::warn!(
-                    region = home,
-                    backup = b,
-                    key = k,
-                    error = format!("{e:#}"),
-                    "reading the backup replica"
-                );
+                tracing::warn!(region = home, backup = b, key = k, error = format!("{e:#}"), "reading the backup replica");
                 self.watch(b, get_range(self.get(b)?, k, range).await)
             }
             (Err(e), None) => Err(e),
@@ -336,12 +253,7 @@ impl Regions {
     }
 
     /// An object into a local file, from `home` or the backup replica.
-    pub async fn get_to_file_with_fallback(
-        &self,
-        home: &str,
-        k: &str,
-        file: &Path,
-    ) -> anyhow::Result<u64> {
+    pub async fn get_to_file_with_fallback(&self, home: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
         let first = self.watch(home, get_to_file(self.get(home)?, k, file).await);
         match (first, self.backup_of(home)) {
             (Ok(n), _) => Ok(n),
@@ -367,11 +279,7 @@ pub async fn size_and_hash(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Res
 
 /// Copies an object between stores (streamed in parts) and checks that the copy
 /// has the source's size and SHA-256.
-pub async fn copy_verified(
-    from: &Arc<dyn ObjectStore>,
-    to: &Arc<dyn ObjectStore>,
-    k: &str,
-) -> anyhow::Result<u64> {
+pub async fn copy_verified(from: &Arc<dyn ObjectStore>, to: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<u64> {
     let (n, sha) = size_and_hash(from, k).await?;
     let mut stream = from.get(&key(k)).await?.into_stream();
     let upload = to.put_multipart(&key(k)).await?;
@@ -418,11 +326,7 @@ pub async fn put_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> any
 }
 
 /// Streams an object into a local file.
-pub async fn get_to_file(
-    store: &Arc<dyn ObjectStore>,
-    k: &str,
-    file: &Path,
-) -> anyhow::Result<u64> {
+pub async fn get_to_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> anyhow::Result<u64> {
     let r = store.get(&key(k)).await?;
     let mut stream = r.into_stream();
     let mut out = tokio::fs::File::create(file).await?;
@@ -447,10 +351,7 @@ pub async fn get_range(
     range: std::ops::Range<u64>,
 ) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
     use futures_util::TryStreamExt;
-    let opts = GetOptions {
-        range: Some(GetRange::Bounded(range.clone())),
-        ..Default::default()
-    };
+    let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
     let r = store.get_opts(&key(k), opts).await?;
     match r.payload {
         object_store::GetResultPayload::File(file, _) => {
@@ -503,10 +404,7 @@ pub async fn list_all(store: &Arc<dyn ObjectStore>) -> anyhow::Result<Vec<(Strin
 }
 
 /// Keys under `prefix` with their last-modified time in ms.
-pub async fn list(
-    store: &Arc<dyn ObjectStore>,
-    prefix: &str,
-) -> anyhow::Result<Vec<(String, i64)>> {
+pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {
     let p = key(prefix);
     let mut out = Vec::new();
     let mut s = store.list(Some(&p));
@@ -528,32 +426,11 @@ mod tests {
         let regions = Regions::local(dir.path(), &["a", "b"]).expect("regions");
         let src = dir.path().join("src");
         std::fs::write(&src, vec![7u8; 9 << 20]).expect("write");
-        regions
-            .put_durable("a", "media/v/x", &src)
-            .await
-            .expect("put");
-        let n = copy_verified(
-            regions.get("a").expect("a"),
-            regions.get("b").expect("b"),
-            "media/v/x",
-        )
-        .await
-        .expect("copy");
+        regions.put_durable("a", "media/v/x", &src).await.expect("put");
+        let n = copy_verified(regions.get("a").expect("a"), regions.get("b").expect("b"), "media/v/x").await.expect("copy");
         assert_eq!(n, 9 << 20);
-        assert_eq!(
-            size_and_hash(regions.get("b").expect("b"), "media/v/x")
-                .await
-                .expect("hash")
-                .0,
-            9 << 20
-        );
-        assert!(copy_verified(
-            regions.get("a").expect("a"),
-            regions.get("b").expect("b"),
-            "media/v/missing"
-        )
-        .await
-        .is_err());
+        assert_eq!(size_and_hash(regions.get("b").expect("b"), "media/v/x").await.expect("hash").0, 9 << 20);
+        assert!(copy_verified(regions.get("a").expect("a"), regions.get("b").expect("b"), "media/v/missing").await.is_err());
     }
 
     #[tokio::test]
@@ -561,21 +438,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let regions = Regions::local(dir.path(), &["r"]).expect("regions");
         let store = regions.get("r").expect("store");
-        let data: Vec<u8> = (0..3 * 1024 * 1024 + 123)
-            .map(|i: u32| (i.wrapping_mul(2654435761) >> 7) as u8)
-            .collect();
+        let data: Vec<u8> = (0..3 * 1024 * 1024 + 123).map(|i: u32| (i.wrapping_mul(2654435761) >> 7) as u8).collect();
         let src = dir.path().join("src");
         std::fs::write(&src, &data).expect("write");
-        assert_eq!(
-            put_file(store, "media/x/a", &src).await.expect("put"),
-            data.len() as u64
-        );
-        for (a, b) in [
-            (0, data.len()),
-            (100, data.len() - 7),
-            (1024 * 1024 - 1, 1024 * 1024 + 1),
-            (5, 6),
-        ] {
+        assert_eq!(put_file(store, "media/x/a", &src).await.expect("put"), data.len() as u64);
+        for (a, b) in [(0, data.len()), (100, data.len() - 7), (1024 * 1024 - 1, 1024 * 1024 + 1), (5, 6)] {
             let got: Vec<u8> = get_range(store, "media/x/a", a as u64..b as u64)
                 .await
                 .expect("get")
@@ -587,8 +454,6 @@ mod tests {
         }
         assert_eq!(list(store, "media/x").await.expect("list").len(), 1);
         delete(store, "media/x/a").await.expect("delete");
-        delete(store, "media/x/a")
-            .await
-            .expect("deleting twice is fine");
+        delete(store, "media/x/a").await.expect("deleting twice is fine");
     }
 }

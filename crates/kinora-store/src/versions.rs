@@ -32,9 +32,7 @@ fn encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b'/' if keep_slash => out.push('/'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -57,52 +55,19 @@ pub fn sign(
     extra_headers: &[(&str, &str)],
     payload_sha256: &str,
 ) -> String {
-    let mut q: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| (encode(k, false), encode(v, false)))
-        .collect();
+    let mut q: Vec<(String, String)> = query.iter().map(|(k, v)| (encode(k, false), encode(v, false))).collect();
     q.sort();
-    let canonical_query = q
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut headers: Vec<(String, String)> = vec![
-        ("host".into(), host.to_owned()),
-        ("x-amz-date".into(), amz_date.to_owned()),
-    ];
-    headers.extend(
-        extra_headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned())),
-    );
+    let canonical_query = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let mut headers: Vec<(String, String)> = vec![("host".into(), host.to_owned()), ("x-amz-date".into(), amz_date.to_owned())];
+    headers.extend(extra_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned())));
     headers.sort();
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical_request = format!(
-        "{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_sha256}",
-        encode(path, true)
-    );
+    let signed_headers = headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
+    let canonical_request = format!("{method}\n{}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_sha256}", encode(path, true));
     let date = &amz_date[..8];
     let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    );
-    let k = hmac(
-        &hmac(
-            &hmac(
-                &hmac(format!("AWS4{secret_key}").as_bytes(), date.as_bytes()),
-                region.as_bytes(),
-            ),
-            service.as_bytes(),
-        ),
-        b"aws4_request",
-    );
+    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())));
+    let k = hmac(&hmac(&hmac(&hmac(format!("AWS4{secret_key}").as_bytes(), date.as_bytes()), region.as_bytes()), service.as_bytes()), b"aws4_request");
     let signature = hex::encode(hmac(&k, string_to_sign.as_bytes()));
     format!("AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}")
 }
@@ -110,13 +75,7 @@ pub fn sign(
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 impl S3Bucket {
-    async fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> anyhow::Result<String> {
+    async fn request(&self, client: &reqwest::Client, method: reqwest::Method, path: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
         let url = reqwest::Url::parse(&self.endpoint)?;
         let host = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
@@ -127,38 +86,10 @@ impl S3Bucket {
         if let Some(t) = &self.session_token {
             extra.push(("x-amz-security-token", t.as_str()));
         }
-        let auth = sign(
-            method.as_str(),
-            &host,
-            path,
-            query,
-            &amz_date,
-            &self.region,
-            "s3",
-            &self.access_key,
-            &self.secret_key,
-            &extra,
-            EMPTY_SHA256,
-        );
-        let qs = query
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k, false), encode(v, false)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let full = format!(
-            "{}{}{}",
-            self.endpoint.trim_end_matches('/'),
-            encode(path, true),
-            if qs.is_empty() {
-                String::new()
-            } else {
-                format!("?{qs}")
-            }
-        );
-        let mut req = client
-            .request(method, full)
-            .header("x-amz-date", &amz_date)
-            .header("authorization", auth);
+        let auth = sign(method.as_str(), &host, path, query, &amz_date, &self.region, "s3", &self.access_key, &self.secret_key, &extra, EMPTY_SHA256);
+        let qs = query.iter().map(|(k, v)| format!("{}={}", encode(k, false), encode(v, false))).collect::<Vec<_>>().join("&");
+        let full = format!("{}{}{}", self.endpoint.trim_end_matches('/'), encode(path, true), if qs.is_empty() { String::new() } else { format!("?{qs}") });
+        let mut req = client.request(method, full).header("x-amz-date", &amz_date).header("authorization", auth);
         for (k, v) in &extra {
             req = req.header(*k, *v);
         }
@@ -166,10 +97,7 @@ impl S3Bucket {
         let status = r.status();
         let body = r.text().await?;
         if !status.is_success() {
-            anyhow::bail!(
-                "S3 {status}: {}",
-                body.chars().take(300).collect::<String>()
-            );
+            anyhow::bail!("S3 {status}: {}", body.chars().take(300).collect::<String>());
         }
         Ok(body)
     }
@@ -178,32 +106,17 @@ impl S3Bucket {
     /// returns how many. Buckets without versioning answer with none or the current
     /// objects only, which are deleted as well.
     pub async fn purge_versions(&self, prefix: &str) -> anyhow::Result<usize> {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()?;
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
         let path = format!("/{}", self.bucket);
         let mut n = 0;
         for _round in 0..1000 {
-            let body = self
-                .request(
-                    &client,
-                    reqwest::Method::GET,
-                    &path,
-                    &[("prefix", prefix), ("versions", "")],
-                )
-                .await?;
+            let body = self.request(&client, reqwest::Method::GET, &path, &[("prefix", prefix), ("versions", "")]).await?;
             let found = versions(&body);
             if found.is_empty() {
                 return Ok(n);
             }
             for (key, version) in found {
-                self.request(
-                    &client,
-                    reqwest::Method::DELETE,
-                    &format!("{path}/{key}"),
-                    &[("versionId", &version)],
-                )
-                .await?;
+                self.request(&client, reqwest::Method::DELETE, &format!("{path}/{key}"), &[("versionId", &version)]).await?;
                 n += 1;
             }
         }
@@ -225,9 +138,7 @@ fn versions(xml: &str) -> Vec<(String, String)> {
         let close = format!("</{kind}>");
         let mut rest = xml;
         while let Some(i) = rest.find(&open) {
-            let Some(j) = rest[i..].find(&close) else {
-                break;
-            };
+            let Some(j) = rest[i..].find(&close) else { break };
             let item = &rest[i..i + j];
             if let (Some(k), Some(v)) = (tag(item, "Key"), tag(item, "VersionId")) {
                 out.push((k, v));
@@ -239,11 +150,7 @@ fn versions(xml: &str) -> Vec<(String, String)> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -277,12 +184,6 @@ mod tests {
     fn reads_versions_and_delete_markers() {
         let xml = "<ListVersionsResult><Version><Key>media/a&amp;b</Key><VersionId>v1</VersionId></Version>\
                    <DeleteMarker><Key>media/c</Key><VersionId>v2</VersionId></DeleteMarker></ListVersionsResult>";
-        assert_eq!(
-            versions(xml),
-            [
-                ("media/a&b".to_owned(), "v1".to_owned()),
-                ("media/c".to_owned(), "v2".to_owned())
-            ]
-        );
+        assert_eq!(versions(xml), [("media/a&b".to_owned(), "v1".to_owned()), ("media/c".to_owned(), "v2".to_owned())]);
     }
 }

@@ -18,9 +18,7 @@
 
 pub mod witness;
 
-pub use tlog_tiles::{
-    check_record, check_tree, record_hash, Checkpoint, Hash, RecordProof, Tile, TreeProof,
-};
+pub use tlog_tiles::{check_record, check_tree, record_hash, Checkpoint, Hash, RecordProof, Tile, TreeProof};
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -88,20 +86,12 @@ pub struct Tally(pub std::collections::BTreeMap<(String, String, String), u64>);
 
 impl Tally {
     pub fn add(&mut self, e: &Entry) {
-        *self
-            .0
-            .entry((
-                e.time.get(..7).unwrap_or("?").to_owned(),
-                e.reason.clone(),
-                e.role.clone(),
-            ))
-            .or_default() += 1;
+        *self.0.entry((e.time.get(..7).unwrap_or("?").to_owned(), e.reason.clone(), e.role.clone())).or_default() += 1;
     }
 }
 
 pub fn commit_subject(key: &[u8], account_id: &str) -> String {
-    let mut m =
-        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(account_id.as_bytes());
     hex::encode(m.finalize().into_bytes())
 }
@@ -118,12 +108,7 @@ impl HashReader for Tree {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
         indexes
             .iter()
-            .map(|i| {
-                self.hashes
-                    .get(usize::try_from(*i).unwrap_or(usize::MAX))
-                    .copied()
-                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
-            })
+            .map(|i| self.hashes.get(usize::try_from(*i).unwrap_or(usize::MAX)).copied().ok_or(tlog_tiles::Error::IndexesNotInTree))
             .collect()
     }
 }
@@ -132,10 +117,7 @@ impl Tree {
     /// A tree from stored hashes read back from storage.
     pub fn from_stored(hashes: Vec<Hash>, size: u64) -> Result<Tree, LogError> {
         if hashes.len() as u64 != tlog_tiles::stored_hash_count(size) {
-            return Err(LogError::Tlog(format!(
-                "{} stored hashes for a tree of {size}",
-                hashes.len()
-            )));
+            return Err(LogError::Tlog(format!("{} stored hashes for a tree of {size}", hashes.len())));
         }
         Ok(Tree { hashes, size })
     }
@@ -186,8 +168,7 @@ impl Tree {
 pub fn data_tile(entries: &[Vec<u8>]) -> Result<Vec<u8>, LogError> {
     let mut out = Vec::new();
     for e in entries {
-        let n = u16::try_from(e.len())
-            .map_err(|_| LogError::Entry("longer than 65535 bytes".into()))?;
+        let n = u16::try_from(e.len()).map_err(|_| LogError::Entry("longer than 65535 bytes".into()))?;
         out.extend_from_slice(&n.to_be_bytes());
         out.extend_from_slice(e);
     }
@@ -217,33 +198,20 @@ pub fn generate_key(name: &str) -> (String, String) {
 }
 
 /// The checkpoint of a tree as a signed note.
-pub fn sign_checkpoint(
-    signer_key: &str,
-    origin: &str,
-    size: u64,
-    root: Hash,
-) -> Result<Vec<u8>, LogError> {
-    let cp = Checkpoint::new(origin, size, root, "")
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
-    let signer = signed_note::StandardSigner::new(signer_key)
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
-    let mut note = signed_note::Note::new(&cp.to_bytes(), &[])
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
-    note.add_sigs(&[&signer])
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+pub fn sign_checkpoint(signer_key: &str, origin: &str, size: u64, root: Hash) -> Result<Vec<u8>, LogError> {
+    let cp = Checkpoint::new(origin, size, root, "").map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    let signer = signed_note::StandardSigner::new(signer_key).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    let mut note = signed_note::Note::new(&cp.to_bytes(), &[]).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    note.add_sigs(&[&signer]).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
     Ok(note.to_bytes())
 }
 
 /// Verifies a signed checkpoint with the log's verifier key and parses it.
 pub fn open_checkpoint(verifier_key: &str, note: &[u8]) -> Result<Checkpoint, LogError> {
-    let v = signed_note::StandardVerifier::new(verifier_key)
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
-    let n =
-        signed_note::Note::from_bytes(note).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    let v = signed_note::StandardVerifier::new(verifier_key).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    let n = signed_note::Note::from_bytes(note).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
     let list = signed_note::VerifierList::new(vec![Box::new(v)]);
-    let (verified, _) = n
-        .verify(&list)
-        .map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
+    let (verified, _) = n.verify(&list).map_err(|e| LogError::Checkpoint(format!("{e:?}")))?;
     if verified.is_empty() {
         return Err(LogError::Checkpoint("not signed by the log's key".into()));
     }
@@ -336,28 +304,12 @@ mod tests {
         let (skey, vkey) = generate_key("kinora.example/kinora/access-log");
         let mut t = Tree::default();
         t.append(&entry(1)).expect("append");
-        let note = sign_checkpoint(
-            &skey,
-            "kinora.example/kinora/access-log",
-            1,
-            t.root().expect("root"),
-        )
-        .expect("sign");
+        let note = sign_checkpoint(&skey, "kinora.example/kinora/access-log", 1, t.root().expect("root")).expect("sign");
         let cp = open_checkpoint(&vkey, &note).expect("verifies");
-        assert_eq!(
-            (cp.origin(), cp.size(), *cp.hash()),
-            (
-                "kinora.example/kinora/access-log",
-                1,
-                t.root().expect("root")
-            )
-        );
+        assert_eq!((cp.origin(), cp.size(), *cp.hash()), ("kinora.example/kinora/access-log", 1, t.root().expect("root")));
         let text = String::from_utf8(note.clone()).expect("utf8");
         let forged = text.replacen("\n1\n", "\n2\n", 1);
-        assert!(
-            open_checkpoint(&vkey, forged.as_bytes()).is_err(),
-            "an edited checkpoint fails"
-        );
+        assert!(open_checkpoint(&vkey, forged.as_bytes()).is_err(), "an edited checkpoint fails");
         let (_, other) = generate_key("kinora.example/kinora/access-log");
         assert!(open_checkpoint(&other, &note).is_err(), "another key fails");
     }
@@ -366,12 +318,8 @@ mod tests {
     fn entries_are_canonical() {
         let e = entry(3);
         assert_eq!(Entry::parse(&e).expect("parses").canonical(), e);
-        let spaced = String::from_utf8(e.clone())
-            .expect("utf8")
-            .replacen(",", ", ", 1);
+        let spaced = String::from_utf8(e.clone()).expect("utf8").replacen(",", ", ", 1);
         assert!(Entry::parse(spaced.as_bytes()).is_err());
-        assert!(String::from_utf8(e)
-            .expect("utf8")
-            .starts_with("{\"v\":1,\"time\":"));
+        assert!(String::from_utf8(e).expect("utf8").starts_with("{\"v\":1,\"time\":"));
     }
 }

@@ -57,31 +57,19 @@ impl WitnessKey {
         if !valid_name(name) {
             return Err(err("a witness key's name has no spaces or pluses"));
         }
-        let id =
-            u32::from_str_radix(id, 16).map_err(|_| err("a witness key's id is 8 hex digits"))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| err("a witness key's key is base64"))?;
-        let (Some(&COSIGNATURE_TYPE), Ok(public)) =
-            (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..]))
-        else {
-            return Err(err(
-                "a witness key is an Ed25519 cosignature key (type 0x04, 32 bytes)",
-            ));
+        let id = u32::from_str_radix(id, 16).map_err(|_| err("a witness key's id is 8 hex digits"))?;
+        let raw = B64.decode(b64).map_err(|_| err("a witness key's key is base64"))?;
+        let (Some(&COSIGNATURE_TYPE), Ok(public)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
+            return Err(err("a witness key is an Ed25519 cosignature key (type 0x04, 32 bytes)"));
         };
-        let key =
-            VerifyingKey::from_bytes(&public).map_err(|_| err("not an Ed25519 public key"))?;
+        let key = VerifyingKey::from_bytes(&public).map_err(|_| err("not an Ed25519 public key"))?;
         if key.is_weak() {
             return Err(err("a weak (small-order) Ed25519 key"));
         }
         if key_id(name, &public) != id {
             return Err(err("the witness key's id does not match its name and key"));
         }
-        Ok(WitnessKey {
-            name: name.to_owned(),
-            id,
-            key,
-        })
+        Ok(WitnessKey { name: name.to_owned(), id, key })
     }
 
     pub fn name(&self) -> &str {
@@ -99,26 +87,13 @@ impl WitnessKey {
     /// cosignature of `checkpoint_text`; returns its timestamp. Lines of other keys
     /// are `Ok(None)`.
     pub fn verify_line(&self, checkpoint_text: &[u8], line: &str) -> Result<Option<u64>, LogError> {
-        let Some(rest) = line.trim_end_matches('\n').strip_prefix("\u{2014} ") else {
-            return Err(err("a signature line starts with an em dash"));
-        };
-        let Some((name, b64)) = rest.split_once(' ') else {
-            return Err(err("a signature line is: em dash, name, base64"));
-        };
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| err("a signature line's signature is base64"))?;
-        if name != self.name
-            || raw.len() < 4
-            || u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) != self.id
-        {
+        let Some(rest) = line.trim_end_matches('\n').strip_prefix("\u{2014} ") else { return Err(err("a signature line starts with an em dash")) };
+        let Some((name, b64)) = rest.split_once(' ') else { return Err(err("a signature line is: em dash, name, base64")) };
+        let raw = B64.decode(b64).map_err(|_| err("a signature line's signature is base64"))?;
+        if name != self.name || raw.len() < 4 || u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) != self.id {
             return Ok(None);
         }
-        let Ok(body) = <[u8; 72]>::try_from(&raw[4..]) else {
-            return Err(err(
-                "a cosignature is a timestamp and an Ed25519 signature (72 bytes)",
-            ));
-        };
+        let Ok(body) = <[u8; 72]>::try_from(&raw[4..]) else { return Err(err("a cosignature is a timestamp and an Ed25519 signature (72 bytes)")) };
         let mut t = [0u8; 8];
         t.copy_from_slice(&body[..8]);
         let timestamp = u64::from_be_bytes(t);
@@ -141,9 +116,7 @@ pub struct WitnessSigner {
 
 impl std::fmt::Debug for WitnessSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WitnessSigner")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("WitnessSigner").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -164,20 +137,11 @@ impl WitnessSigner {
     }
 
     pub fn parse(skey: &str) -> Result<WitnessSigner, LogError> {
-        let rest = skey
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| err("a witness signer key starts with PRIVATE+KEY+"))?;
+        let rest = skey.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| err("a witness signer key starts with PRIVATE+KEY+"))?;
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(err("malformed witness signer key"));
-        };
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| err("malformed witness signer key"))?;
-        let (Some(&COSIGNATURE_TYPE), Ok(seed)) =
-            (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..]))
-        else {
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else { return Err(err("malformed witness signer key")) };
+        let raw = B64.decode(b64).map_err(|_| err("malformed witness signer key"))?;
+        let (Some(&COSIGNATURE_TYPE), Ok(seed)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
             return Err(err("a witness signer key is an Ed25519 seed of type 0x04"));
         };
         let key = SigningKey::from_bytes(&seed);
@@ -185,26 +149,16 @@ impl WitnessSigner {
         if u32::from_str_radix(id, 16).ok() != Some(want) {
             return Err(err("the witness signer key's id does not match"));
         }
-        Ok(WitnessSigner {
-            name: name.to_owned(),
-            id: want,
-            key,
-        })
+        Ok(WitnessSigner { name: name.to_owned(), id: want, key })
     }
 
     pub fn verifier(&self) -> WitnessKey {
-        WitnessKey {
-            name: self.name.clone(),
-            id: self.id,
-            key: self.key.verifying_key(),
-        }
+        WitnessKey { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
     }
 
     /// A cosignature line (`— <name> <base64(key id || timestamp || signature)>\n`).
     pub fn cosign(&self, checkpoint_text: &[u8], timestamp: u64) -> String {
-        let sig = self
-            .key
-            .sign(&cosignature_message(timestamp, checkpoint_text));
+        let sig = self.key.sign(&cosignature_message(timestamp, checkpoint_text));
         let mut raw = self.id.to_be_bytes().to_vec();
         raw.extend_from_slice(&timestamp.to_be_bytes());
         raw.extend_from_slice(&sig.to_bytes());
@@ -236,18 +190,12 @@ impl AddCheckpoint {
 
     pub fn parse(body: &[u8]) -> Result<AddCheckpoint, LogError> {
         let text = std::str::from_utf8(body).map_err(|_| err("the body is not UTF-8"))?;
-        let (head, note) = text
-            .split_once("\n\n")
-            .ok_or_else(|| err("no blank line before the checkpoint"))?;
+        let (head, note) = text.split_once("\n\n").ok_or_else(|| err("no blank line before the checkpoint"))?;
         let mut lines = head.split('\n');
         let old = lines
             .next()
             .and_then(|l| l.strip_prefix("old "))
-            .filter(|n| {
-                !n.is_empty()
-                    && n.bytes().all(|b| b.is_ascii_digit())
-                    && (n.len() == 1 || !n.starts_with('0'))
-            })
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0')))
             .and_then(|n| n.parse::<u64>().ok())
             .ok_or_else(|| err("the first line is `old <size>`"))?;
         let mut proof = Vec::new();
@@ -255,69 +203,34 @@ impl AddCheckpoint {
             if proof.len() == MAX_PROOF_LINES {
                 return Err(err("more than 63 proof lines"));
             }
-            let raw = B64
-                .decode(l)
-                .map_err(|_| err("a proof line is a base64 hash"))?;
-            proof.push(Hash(
-                raw.try_into()
-                    .map_err(|_| err("a proof hash is 32 bytes"))?,
-            ));
+            let raw = B64.decode(l).map_err(|_| err("a proof line is a base64 hash"))?;
+            proof.push(Hash(raw.try_into().map_err(|_| err("a proof hash is 32 bytes"))?));
         }
-        Ok(AddCheckpoint {
-            old,
-            proof,
-            note: note.as_bytes().to_vec(),
-        })
+        Ok(AddCheckpoint { old, proof, note: note.as_bytes().to_vec() })
     }
 }
 
 /// The text of a signed note (everything before the blank line, with its final newline).
 pub fn note_text(note: &[u8]) -> Result<&[u8], LogError> {
-    let at = note
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .ok_or_else(|| err("a note has a blank line before its signatures"))?;
+    let at = note.windows(2).position(|w| w == b"\n\n").ok_or_else(|| err("a note has a blank line before its signatures"))?;
     Ok(&note[..=at])
 }
 
 /// Whether `new` extends `old` (`tlog_tiles::check_tree`); `old` may be empty.
-pub fn consistent(
-    old: Option<&Checkpoint>,
-    new: &Checkpoint,
-    proof: &[Hash],
-) -> Result<(), LogError> {
+pub fn consistent(old: Option<&Checkpoint>, new: &Checkpoint, proof: &[Hash]) -> Result<(), LogError> {
     match old {
         None => Ok(()),
-        Some(o) if o.size() > new.size() => Err(err(format!(
-            "the tree shrank from {} to {}",
-            o.size(),
-            new.size()
-        ))),
+        Some(o) if o.size() > new.size() => Err(err(format!("the tree shrank from {} to {}", o.size(), new.size()))),
         Some(o) if o.size() == new.size() => {
             if o.hash() == new.hash() {
                 Ok(())
             } else {
-                Err(err(format!(
-                    "two different trees of size {}: the log forked",
-                    o.size()
-                )))
+                Err(err(format!("two different trees of size {}: the log forked", o.size())))
             }
         }
         Some(o) if o.size() == 0 => Ok(()),
-        Some(o) => crate::check_tree(
-            &proof.to_vec(),
-            new.size(),
-            *new.hash(),
-            o.size(),
-            *o.hash(),
-        )
-        .map_err(|_| {
-            err(format!(
-                "the checkpoint of size {} is not consistent with the one of size {}",
-                new.size(),
-                o.size()
-            ))
-        }),
+        Some(o) => crate::check_tree(&proof.to_vec(), new.size(), *new.hash(), o.size(), *o.hash())
+            .map_err(|_| err(format!("the checkpoint of size {} is not consistent with the one of size {}", new.size(), o.size()))),
     }
 }
 
@@ -335,53 +248,23 @@ mod tests {
         let line = w.cosign(text, 1_700_000_000);
         assert_eq!(k.verify_line(text, &line).unwrap(), Some(1_700_000_000));
         // Another checkpoint, another time, or another key: no.
-        assert!(k
-            .verify_line(
-                b"example.com/log\n6\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-                &line
-            )
-            .is_err());
+        assert!(k.verify_line(b"example.com/log\n6\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", &line).is_err());
         let (_, other) = WitnessSigner::generate("witness.example/w2").unwrap();
-        assert_eq!(
-            WitnessKey::parse(&other)
-                .unwrap()
-                .verify_line(text, &line)
-                .unwrap(),
-            None
-        );
+        assert_eq!(WitnessKey::parse(&other).unwrap().verify_line(text, &line).unwrap(), None);
         // A tampered key id is refused when parsing the key.
         let mut bad = vkey.clone();
-        bad.replace_range(
-            vkey.find('+').unwrap() + 1..vkey.find('+').unwrap() + 3,
-            "zz",
-        );
+        bad.replace_range(vkey.find('+').unwrap() + 1..vkey.find('+').unwrap() + 3, "zz");
         assert!(WitnessKey::parse(&bad).is_err());
     }
 
     #[test]
     fn add_checkpoint_bodies_round_trip() {
-        let a = AddCheckpoint {
-            old: 3,
-            proof: vec![Hash([7; 32]), Hash([9; 32])],
-            note: b"o\n4\nh\n\n\xe2\x80\x94 o sig\n".to_vec(),
-        };
+        let a = AddCheckpoint { old: 3, proof: vec![Hash([7; 32]), Hash([9; 32])], note: b"o\n4\nh\n\n\xe2\x80\x94 o sig\n".to_vec() };
         assert_eq!(AddCheckpoint::parse(&a.to_bytes()).unwrap(), a);
-        for bad in [
-            &b"old 01\n\nx"[..],
-            b"old x\n\nx",
-            b"old 1\nnot base64!\n\nx",
-            b"old 1\nx",
-        ] {
-            assert!(
-                AddCheckpoint::parse(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        for bad in [&b"old 01\n\nx"[..], b"old x\n\nx", b"old 1\nnot base64!\n\nx", b"old 1\nx"] {
+            assert!(AddCheckpoint::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
-        let many = format!(
-            "old 1\n{}\nnote\n",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)
-        );
+        let many = format!("old 1\n{}\nnote\n", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64));
         assert!(AddCheckpoint::parse(many.as_bytes()).is_err());
     }
 }

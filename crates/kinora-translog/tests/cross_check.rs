@@ -35,11 +35,7 @@ fn roots_and_proofs_agree_with_go_sumdb_tlog() {
             })
             .collect();
         let input = dir.join(format!("entries-{n}.txt"));
-        std::fs::write(
-            &input,
-            entries.iter().map(|e| hex(e) + "\n").collect::<String>(),
-        )
-        .unwrap();
+        std::fs::write(&input, entries.iter().map(|e| hex(e) + "\n").collect::<String>()).unwrap();
         let out = std::process::Command::new("go")
             // The run-time manifest dir: a test binary in a shared target directory may
             // have been built from another clone.
@@ -50,11 +46,7 @@ fn roots_and_proofs_agree_with_go_sumdb_tlog() {
             .env("GOCACHE", dir.join("gocache"))
             .output()
             .expect("go is installed (scripts/deps --test installs golang-go and golang-golang-x-mod-dev)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let go: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
         let mut t = Tree::default();
@@ -64,18 +56,10 @@ fn roots_and_proofs_agree_with_go_sumdb_tlog() {
         let size = n as u64;
         assert_eq!(go["root"], hex(&t.root().unwrap().0), "root of {n}");
         for i in 0..size {
-            assert_eq!(
-                go["inclusion"][i as usize],
-                serde_json::json!(hexes(&t.inclusion_proof(size, i).unwrap())),
-                "inclusion of {i} in {n}"
-            );
+            assert_eq!(go["inclusion"][i as usize], serde_json::json!(hexes(&t.inclusion_proof(size, i).unwrap())), "inclusion of {i} in {n}");
         }
         for old in 1..size {
-            assert_eq!(
-                go["consistency"][(old - 1) as usize],
-                serde_json::json!(hexes(&t.consistency_proof(size, old).unwrap())),
-                "consistency {old} -> {n}"
-            );
+            assert_eq!(go["consistency"][(old - 1) as usize], serde_json::json!(hexes(&t.consistency_proof(size, old).unwrap())), "consistency {old} -> {n}");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

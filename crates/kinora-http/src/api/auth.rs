@@ -23,26 +23,11 @@ pub struct Token {
     pub token_type: &'static str,
 }
 
-pub async fn create_token(
-    State(st): State<AppState>,
-    client: ClientAddr,
-    b: JsonBody<Credentials>,
-) -> ApiResult<Json<Token>> {
+pub async fn create_token(State(st): State<AppState>, client: ClientAddr, b: JsonBody<Credentials>) -> ApiResult<Json<Token>> {
     let c = body(b)?;
-    let account = accounts::check_credentials(
-        &st,
-        &client.key,
-        c.username.as_deref(),
-        c.password.as_deref(),
-        c.cancel_deletion,
-    )
-    .await?;
-    let access_token =
-        accounts::create_api_token(&st, &account, (&client.key, &client.device)).await?;
-    Ok(Json(Token {
-        access_token,
-        token_type: "Bearer",
-    }))
+    let account = accounts::check_credentials(&st, &client.key, c.username.as_deref(), c.password.as_deref(), c.cancel_deletion).await?;
+    let access_token = accounts::create_api_token(&st, &account, (&client.key, &client.device)).await?;
+    Ok(Json(Token { access_token, token_type: "Bearer" }))
 }
 
 pub async fn revoke_token(State(st): State<AppState>, viewer: Viewer) -> ApiResult<StatusCode> {

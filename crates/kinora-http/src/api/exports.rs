@@ -10,38 +10,20 @@ use kinora_app::exports::{self, ExportView};
 use kinora_app::AppState;
 
 /// `POST /api/v1/me/exports` -> 202 `{"id", "status": "pending"}`.
-pub async fn create(
-    State(st): State<AppState>,
-    viewer: Viewer,
-) -> ApiResult<(StatusCode, Json<ExportView>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(exports::request(&st, &viewer.caller).await?),
-    ))
+pub async fn create(State(st): State<AppState>, viewer: Viewer) -> ApiResult<(StatusCode, Json<ExportView>)> {
+    Ok((StatusCode::ACCEPTED, Json(exports::request(&st, &viewer.caller).await?)))
 }
 
-pub async fn get(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ExportView>> {
+pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<ExportView>> {
     Ok(Json(exports::get(&st, &viewer.caller, &id).await?))
 }
 
 /// The ZIP, for its owner only; never cached.
-pub async fn download(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
+pub async fn download(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Response> {
     let (bytes, name) = exports::download(&st, &viewer.caller, &id).await?;
     let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_owned()),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+        [(header::CONTENT_TYPE, "application/zip".to_owned()), (header::CACHE_CONTROL, "private, no-store".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
         bytes,
     )
         .into_response())

@@ -18,41 +18,17 @@ pub struct ForYouQuery {
     personalized: Option<String>,
 }
 
-pub async fn for_you(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Q(q): Q<ForYouQuery>,
-) -> ApiResult<Json<ForYouPage>> {
+pub async fn for_you(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ForYouQuery>) -> ApiResult<Json<ForYouPage>> {
     let limit = parse_limit(q.limit.as_deref())?;
     let personalized = match q.personalized.as_deref() {
         None | Some("") => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(_) => {
-            return Err(ApiError(kinora_app::AppError::new(
-                kinora_core::ErrorCode::InvalidField,
-                "personalized: true or false",
-            )))
-        }
+        Some(_) => return Err(ApiError(kinora_app::AppError::new(kinora_core::ErrorCode::InvalidField, "personalized: true or false"))),
     };
-    Ok(Json(
-        recommend::for_you(
-            &st,
-            &viewer.caller,
-            personalized,
-            q.cursor.as_deref(),
-            limit,
-        )
-        .await?,
-    ))
+    Ok(Json(recommend::for_you(&st, &viewer.caller, personalized, q.cursor.as_deref(), limit).await?))
 }
 
-pub async fn following(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Q(q): Q<ListQuery>,
-) -> ApiResult<Json<Page<VideoView>>> {
-    Ok(Json(
-        feeds::feed(&st, &viewer.caller, Feed::Following, &q.page()?).await?,
-    ))
+pub async fn following(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<VideoView>>> {
+    Ok(Json(feeds::feed(&st, &viewer.caller, Feed::Following, &q.page()?).await?))
 }

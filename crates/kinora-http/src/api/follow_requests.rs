@@ -8,10 +8,7 @@ use kinora_app::views::{BriefAccount, Page};
 use kinora_app::{social, AppState};
 use serde::Serialize;
 
-pub async fn list(
-    State(st): State<AppState>,
-    viewer: Viewer,
-) -> ApiResult<Json<Page<BriefAccount>>> {
+pub async fn list(State(st): State<AppState>, viewer: Viewer) -> ApiResult<Json<Page<BriefAccount>>> {
     Ok(Json(social::follow_requests(&st, &viewer.caller).await?))
 }
 
@@ -20,20 +17,12 @@ pub struct Answered {
     pub state: &'static str,
 }
 
-pub async fn accept(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Answered>> {
+pub async fn accept(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<Answered>> {
     social::answer_request(&st, &viewer.caller, &name, true).await?;
     Ok(Json(Answered { state: "accepted" }))
 }
 
-pub async fn reject(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(name): Path<String>,
-) -> ApiResult<Json<Answered>> {
+pub async fn reject(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<Answered>> {
     social::answer_request(&st, &viewer.caller, &name, false).await?;
     Ok(Json(Answered { state: "rejected" }))
 }

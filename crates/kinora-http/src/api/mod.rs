@@ -32,10 +32,7 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
         Ok(()) => {
             let mut body = String::from("ok\n");
             for (region, since, error) in st.regions.failing() {
-                body.push_str(&format!(
-                    "region {region}: failing since {}: {error}\n",
-                    kinora_app::views::rfc3339(since)
-                ));
+                body.push_str(&format!("region {region}: failing since {}: {error}\n", kinora_app::views::rfc3339(since)));
             }
             (StatusCode::OK, body).into_response()
         }
@@ -48,9 +45,7 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
 
 /// `GET /api/v1/instance/residency`: the regions, their jurisdictions, which is
 /// primary and which holds backups, and what is kept where.
-pub async fn residency(
-    State(st): State<AppState>,
-) -> axum::Json<kinora_app::residency::Declaration> {
+pub async fn residency(State(st): State<AppState>) -> axum::Json<kinora_app::residency::Declaration> {
     axum::Json(kinora_app::residency::declaration(&st))
 }
 
@@ -62,9 +57,5 @@ pub async fn api_not_found() -> ApiError {
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }

@@ -7,9 +7,7 @@ use crate::extract::{body, JsonBody, ListQuery, Viewer, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kinora_app::moderation::{
-    self, Appealed, Decided, Decision, QueueFilter, ReportPage, ReviewView,
-};
+use kinora_app::moderation::{self, Appealed, Decided, Decision, QueueFilter, ReportPage, ReviewView};
 use kinora_app::{staff, AppState};
 use serde::Deserialize;
 
@@ -23,35 +21,17 @@ pub struct QueueQuery {
 }
 
 /// `GET /api/v1/staff/reports?status=open&kind=report|appeal&reason=spam`.
-pub async fn list(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    q: Result<Q<QueueQuery>, crate::error::ApiError>,
-) -> ApiResult<Json<ReportPage>> {
+pub async fn list(State(st): State<AppState>, viewer: Viewer, q: Result<Q<QueueQuery>, crate::error::ApiError>) -> ApiResult<Json<ReportPage>> {
     staff::role(&st, &viewer.caller).await?;
     let Q(q) = q?;
-    let page = ListQuery {
-        cursor: q.cursor,
-        limit: q.limit,
-    }
-    .page()?;
-    let f = QueueFilter {
-        status: q.status,
-        kind: q.kind,
-        reason: q.reason,
-    };
-    Ok(Json(
-        moderation::queue(&st, &viewer.caller, &f, &page).await?,
-    ))
+    let page = ListQuery { cursor: q.cursor, limit: q.limit }.page()?;
+    let f = QueueFilter { status: q.status, kind: q.kind, reason: q.reason };
+    Ok(Json(moderation::queue(&st, &viewer.caller, &f, &page).await?))
 }
 
 /// `GET /api/v1/staff/reports/{id}`: the report and its item; a logged access when
 /// the moderator could not otherwise see the item.
-pub async fn get(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ReviewView>> {
+pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<ReviewView>> {
     staff::role(&st, &viewer.caller).await?;
     Ok(Json(moderation::review(&st, &viewer.caller, &id).await?))
 }
@@ -65,11 +45,7 @@ pub struct ActionBody {
 }
 
 /// `POST /api/v1/staff/actions`.
-pub async fn act(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    b: JsonBody<ActionBody>,
-) -> ApiResult<(StatusCode, Json<Decided>)> {
+pub async fn act(State(st): State<AppState>, viewer: Viewer, b: JsonBody<ActionBody>) -> ApiResult<(StatusCode, Json<Decided>)> {
     staff::role(&st, &viewer.caller).await?;
     let b = body(b)?;
     let d = Decision {
@@ -78,10 +54,7 @@ pub async fn act(
         reason: b.reason.unwrap_or_default(),
         note: b.note.unwrap_or_default(),
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(moderation::act(&st, &viewer.caller, d).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(moderation::act(&st, &viewer.caller, d).await?)))
 }
 
 #[derive(Deserialize)]
@@ -90,15 +63,7 @@ pub struct AppealBody {
 }
 
 /// `POST /api/v1/moderation/{action_id}/appeal`.
-pub async fn appeal(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    b: JsonBody<AppealBody>,
-) -> ApiResult<(StatusCode, Json<Appealed>)> {
+pub async fn appeal(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, b: JsonBody<AppealBody>) -> ApiResult<(StatusCode, Json<Appealed>)> {
     let b = body(b)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(moderation::appeal(&st, &viewer.caller, &id, b.text.as_deref().unwrap_or("")).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(moderation::appeal(&st, &viewer.caller, &id, b.text.as_deref().unwrap_or("")).await?)))
 }

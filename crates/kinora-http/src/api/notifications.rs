@@ -9,14 +9,8 @@ use kinora_app::social::{self, NotificationPage};
 use kinora_app::AppState;
 use serde::Deserialize;
 
-pub async fn list(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Q(q): Q<ListQuery>,
-) -> ApiResult<Json<NotificationPage>> {
-    Ok(Json(
-        social::notifications(&st, &viewer.caller, &q.page()?).await?,
-    ))
+pub async fn list(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<NotificationPage>> {
+    Ok(Json(social::notifications(&st, &viewer.caller, &q.page()?).await?))
 }
 
 #[derive(Deserialize)]
@@ -24,11 +18,7 @@ pub struct MarkRead {
     ids: Option<Vec<String>>,
 }
 
-pub async fn mark_read(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    b: JsonBody<MarkRead>,
-) -> ApiResult<StatusCode> {
+pub async fn mark_read(State(st): State<AppState>, viewer: Viewer, b: JsonBody<MarkRead>) -> ApiResult<StatusCode> {
     social::mark_read(&st, &viewer.caller, body(b)?.ids).await?;
     Ok(StatusCode::NO_CONTENT)
 }

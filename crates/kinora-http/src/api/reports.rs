@@ -18,21 +18,8 @@ pub struct Report {
     details: Option<String>,
 }
 
-pub async fn create(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    b: JsonBody<Report>,
-) -> ApiResult<(StatusCode, Json<Reported>)> {
+pub async fn create(State(st): State<AppState>, viewer: Viewer, b: JsonBody<Report>) -> ApiResult<(StatusCode, Json<Reported>)> {
     let r = body(b)?;
-    let r = social::Report {
-        video_id: r.video_id,
-        comment_id: r.comment_id,
-        account: r.account,
-        reason: r.reason,
-        details: r.details,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(social::report(&st, &viewer.caller, r).await?),
-    ))
+    let r = social::Report { video_id: r.video_id, comment_id: r.comment_id, account: r.account, reason: r.reason, details: r.details };
+    Ok((StatusCode::CREATED, Json(social::report(&st, &viewer.caller, r).await?)))
 }

@@ -18,11 +18,7 @@ pub struct AccessBody {
 }
 
 /// `POST /api/v1/staff/access`: the entry is in the log before the data is read.
-pub async fn access(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    b: JsonBody<AccessBody>,
-) -> ApiResult<Json<Access>> {
+pub async fn access(State(st): State<AppState>, viewer: Viewer, b: JsonBody<AccessBody>) -> ApiResult<Json<Access>> {
     // Non-staff learn nothing, not even whether their body was well-formed.
     staff::role(&st, &viewer.caller).await?;
     let b = body(b)?;
@@ -37,9 +33,6 @@ pub async fn access(
 
 /// `GET /api/v1/me/access-log`: every logged access to the caller's data, each with
 /// an inclusion proof against the signed checkpoint included.
-pub async fn my_access_log(
-    State(st): State<AppState>,
-    viewer: Viewer,
-) -> ApiResult<Json<AccessHistory>> {
+pub async fn my_access_log(State(st): State<AppState>, viewer: Viewer) -> ApiResult<Json<AccessHistory>> {
     Ok(Json(staff::history(&st, &viewer.caller).await?))
 }

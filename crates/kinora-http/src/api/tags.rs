@@ -9,37 +9,18 @@ use kinora_app::social::{self, TagFollow};
 use kinora_app::views::{Page, TagCount};
 use kinora_app::AppState;
 
-pub async fn videos(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(tag): Path<String>,
-    Q(q): Q<ListQuery>,
-) -> ApiResult<Json<TagPage>> {
-    Ok(Json(
-        feeds::tag_videos(&st, &viewer.caller, &tag, &q.page()?).await?,
-    ))
+pub async fn videos(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<TagPage>> {
+    Ok(Json(feeds::tag_videos(&st, &viewer.caller, &tag, &q.page()?).await?))
 }
 
 pub async fn trending(State(st): State<AppState>) -> ApiResult<Json<Page<TagCount>>> {
     Ok(Json(social::trending(&st).await?))
 }
 
-pub async fn follow(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(tag): Path<String>,
-) -> ApiResult<Json<TagFollow>> {
-    Ok(Json(
-        social::set_tag_follow(&st, &viewer.caller, &tag, true).await?,
-    ))
+pub async fn follow(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> ApiResult<Json<TagFollow>> {
+    Ok(Json(social::set_tag_follow(&st, &viewer.caller, &tag, true).await?))
 }
 
-pub async fn unfollow(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(tag): Path<String>,
-) -> ApiResult<Json<TagFollow>> {
-    Ok(Json(
-        social::set_tag_follow(&st, &viewer.caller, &tag, false).await?,
-    ))
+pub async fn unfollow(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> ApiResult<Json<TagFollow>> {
+    Ok(Json(social::set_tag_follow(&st, &viewer.caller, &tag, false).await?))
 }

@@ -40,11 +40,9 @@ fn base_headers() -> HeaderMap {
 /// Adds `Tus-Resumable` to error answers too, as the protocol asks.
 fn tus_err(e: ApiError) -> Response {
     let mut r = e.into_response();
-    r.headers_mut()
-        .insert(h("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
+    r.headers_mut().insert(h("tus-resumable"), HeaderValue::from_static(TUS_VERSION));
     if r.status() == StatusCode::PRECONDITION_FAILED {
-        r.headers_mut()
-            .insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
+        r.headers_mut().insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
     }
     r
 }
@@ -52,10 +50,7 @@ fn tus_err(e: ApiError) -> Response {
 fn check_version(headers: &HeaderMap) -> ApiResult<()> {
     match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
         Some(TUS_VERSION) => Ok(()),
-        _ => Err(ApiError::new(
-            ErrorCode::PreconditionFailed,
-            "send the header Tus-Resumable: 1.0.0",
-        )),
+        _ => Err(ApiError::new(ErrorCode::PreconditionFailed, "send the header Tus-Resumable: 1.0.0")),
     }
 }
 
@@ -73,28 +68,20 @@ fn header_i64(headers: &HeaderMap, name: &str) -> ApiResult<Option<i64>> {
 }
 
 fn http_date(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// `Upload-Metadata: key base64,key base64`.
 fn metadata(headers: &HeaderMap) -> ApiResult<std::collections::HashMap<String, String>> {
     let mut out = std::collections::HashMap::new();
-    let Some(raw) = headers.get("upload-metadata") else {
-        return Ok(out);
-    };
-    let raw = raw
-        .to_str()
-        .map_err(|_| ApiError::bad_request("Upload-Metadata must be ASCII"))?;
+    let Some(raw) = headers.get("upload-metadata") else { return Ok(out) };
+    let raw = raw.to_str().map_err(|_| ApiError::bad_request("Upload-Metadata must be ASCII"))?;
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(v.trim())
             .map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not base64")))?;
-        let v = String::from_utf8(bytes)
-            .map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not UTF-8")))?;
+        let v = String::from_utf8(bytes).map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not UTF-8")))?;
         out.insert(k.to_owned(), v);
     }
     Ok(out)
@@ -105,63 +92,37 @@ pub async fn options(State(st): State<AppState>) -> Response {
     let mut m = base_headers();
     m.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
     m.insert(h("tus-extension"), HeaderValue::from_static(EXTENSIONS));
-    m.insert(
-        h("tus-max-size"),
-        hv(&st.config.server.max_upload_bytes.to_string()),
-    );
-    m.insert(
-        h("tus-checksum-algorithm"),
-        HeaderValue::from_static("sha1,sha256"),
-    );
+    m.insert(h("tus-max-size"), hv(&st.config.server.max_upload_bytes.to_string()));
+    m.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("sha1,sha256"));
     (StatusCode::NO_CONTENT, m).into_response()
 }
 
 /// `POST /api/v1/uploads`: creation (and creation-with-upload).
-pub async fn create(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn create(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, body: Body) -> Response {
     match create_inner(&st, &viewer, &headers, body).await {
         Ok(r) => r,
         Err(e) => tus_err(e),
     }
 }
 
-async fn create_inner(
-    st: &AppState,
-    viewer: &Viewer,
-    headers: &HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
+async fn create_inner(st: &AppState, viewer: &Viewer, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
     check_version(headers)?;
     if headers.contains_key("upload-defer-length") {
-        return Err(ApiError::bad_request(
-            "Upload-Defer-Length is not supported; send Upload-Length",
-        ));
+        return Err(ApiError::bad_request("Upload-Defer-Length is not supported; send Upload-Length"));
     }
-    let length = header_i64(headers, "upload-length")?
-        .ok_or_else(|| ApiError::bad_request("Upload-Length is required"))?;
+    let length = header_i64(headers, "upload-length")?.ok_or_else(|| ApiError::bad_request("Upload-Length is required"))?;
     let meta = metadata(headers)?;
     let new = uploads::NewUpload {
         length,
         caption: Caption::parse(meta.get("caption").map(String::as_str).unwrap_or(""))?,
         visibility: Visibility::parse(meta.get("visibility").map(String::as_str).unwrap_or(""))?,
-        filename: meta
-            .get("filename")
-            .or_else(|| meta.get("name"))
-            .cloned()
-            .unwrap_or_default(),
+        filename: meta.get("filename").or_else(|| meta.get("name")).cloned().unwrap_or_default(),
     };
     let row = uploads::create(st, &viewer.caller, new).await?;
     let mut m = base_headers();
     m.insert(header::LOCATION, hv(&format!("/api/v1/uploads/{}", row.id)));
     m.insert(h("upload-expires"), hv(&http_date(row.expires_at)));
-    let with_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        == Some(OFFSET_CT);
+    let with_body = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) == Some(OFFSET_CT);
     if with_body {
         let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
         let out = append(st, &row, headers, body).await?;
@@ -174,24 +135,14 @@ async fn create_inner(
 }
 
 /// Parses the chunk's headers and appends its body.
-async fn append(
-    st: &AppState,
-    row: &UploadRow,
-    headers: &HeaderMap,
-    body: Body,
-) -> ApiResult<uploads::Appended> {
+async fn append(st: &AppState, row: &UploadRow, headers: &HeaderMap, body: Body) -> ApiResult<uploads::Appended> {
     let sum = checksum(headers)?;
     let len = header_i64(headers, "content-length")?;
     Ok(uploads::append(st, row, sum, len, body.into_data_stream()).await?)
 }
 
 /// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
-pub async fn head(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn head(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = async {
         check_version(&headers)?;
         let mut row = uploads::owned(&st, &viewer.caller, &id).await?;
@@ -244,39 +195,22 @@ async fn drain(body: Option<Body>) {
 }
 
 /// `PATCH /api/v1/uploads/{id}`: append bytes at `Upload-Offset`.
-pub async fn patch(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Body,
-) -> Response {
+pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
     let mut body = Some(body);
     let r = async {
         check_version(&headers)?;
         let row = uploads::owned(&st, &viewer.caller, &id).await?;
-        if headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            != Some(OFFSET_CT)
-        {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedContentType,
-                format!("PATCH bodies must be {OFFSET_CT}"),
-            ));
+        if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(OFFSET_CT) {
+            return Err(ApiError::new(ErrorCode::UnsupportedContentType, format!("PATCH bodies must be {OFFSET_CT}")));
         }
-        let offset = header_i64(&headers, "upload-offset")?
-            .ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
+        let offset = header_i64(&headers, "upload-offset")?.ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
         let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
         // Re-read under the lock: another request may have moved it.
         let row = uploads::owned(&st, &viewer.caller, &id).await?;
         if offset != row.received {
             return Err(ApiError::new(
                 ErrorCode::OffsetMismatch,
-                format!(
-                    "Upload-Offset is {offset} but the upload is at {}",
-                    row.received
-                ),
+                format!("Upload-Offset is {offset} but the upload is at {}", row.received),
             ));
         }
         let mut m = base_headers();
@@ -285,9 +219,7 @@ pub async fn patch(
             m.insert(h("kinora-video-id"), hv(row.video_id.as_str()));
             return Ok((StatusCode::NO_CONTENT, m).into_response());
         }
-        let b = body
-            .take()
-            .ok_or_else(|| ApiError::internal("body already read"))?;
+        let b = body.take().ok_or_else(|| ApiError::internal("body already read"))?;
         let out = append(&st, &row, &headers, b).await?;
         m.insert(h("upload-offset"), hv(&out.received.to_string()));
         m.insert(h("upload-expires"), hv(&http_date(out.expires_at)));
@@ -307,12 +239,7 @@ pub async fn patch(
 }
 
 /// `DELETE /api/v1/uploads/{id}`: termination.
-pub async fn terminate(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn terminate(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = async {
         check_version(&headers)?;
         let row = uploads::owned(&st, &viewer.caller, &id).await?;
@@ -324,22 +251,14 @@ pub async fn terminate(
 }
 
 fn checksum(headers: &HeaderMap) -> ApiResult<Option<uploads::Checksum>> {
-    let Some(v) = headers.get("upload-checksum") else {
-        return Ok(None);
-    };
-    let s = v
-        .to_str()
-        .map_err(|_| ApiError::bad_request("Upload-Checksum must be ASCII"))?;
-    let (algo, b64) = s
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| ApiError::bad_request("Upload-Checksum: `<algorithm> <base64>`"))?;
+    let Some(v) = headers.get("upload-checksum") else { return Ok(None) };
+    let s = v.to_str().map_err(|_| ApiError::bad_request("Upload-Checksum must be ASCII"))?;
+    let (algo, b64) = s.trim().split_once(' ').ok_or_else(|| ApiError::bad_request("Upload-Checksum: `<algorithm> <base64>`"))?;
     let want = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| ApiError::bad_request("Upload-Checksum: the digest is not base64"))?;
-    uploads::Checksum::new(algo, want).map(Some).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Upload-Checksum: unsupported algorithm {algo:?}; use sha1 or sha256"
-        ))
-    })
+    uploads::Checksum::new(algo, want)
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request(format!("Upload-Checksum: unsupported algorithm {algo:?}; use sha1 or sha256")))
 }
+

@@ -13,19 +13,11 @@ use kinora_core::{Caption, ErrorCode, Id, Visibility};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-pub async fn get(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<VideoView>> {
+pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<VideoView>> {
     Ok(Json(social::get_video(&st, &viewer.caller, &id).await?))
 }
 
-pub async fn delete(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<StatusCode> {
     social::delete_video(&st, &viewer.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -37,82 +29,36 @@ pub struct VideoEdit {
     comments: Option<String>,
 }
 
-pub async fn edit(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    b: JsonBody<VideoEdit>,
-) -> ApiResult<Json<VideoView>> {
+pub async fn edit(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, b: JsonBody<VideoEdit>) -> ApiResult<Json<VideoView>> {
     let e = body(b)?;
-    let edit = social::VideoEdit {
-        caption: e.caption,
-        visibility: e.visibility,
-        comments: e.comments,
-    };
-    Ok(Json(
-        social::edit_video(&st, &viewer.caller, &id, edit).await?,
-    ))
+    let edit = social::VideoEdit { caption: e.caption, visibility: e.visibility, comments: e.comments };
+    Ok(Json(social::edit_video(&st, &viewer.caller, &id, edit).await?))
 }
 
 /// `POST /api/v1/videos/{id}/not-interested`: For You never shows it again (nor,
 /// after two, that creator).
-pub async fn not_interested(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
-    Ok(Json(
-        kinora_app::recommend::not_interested(&st, &viewer.caller, &id, true).await?,
-    ))
+pub async fn not_interested(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
+    Ok(Json(kinora_app::recommend::not_interested(&st, &viewer.caller, &id, true).await?))
 }
 
 /// `DELETE /api/v1/videos/{id}/not-interested`: takes the mark back.
-pub async fn interested(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
-    Ok(Json(
-        kinora_app::recommend::not_interested(&st, &viewer.caller, &id, false).await?,
-    ))
+pub async fn interested(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<kinora_app::recommend::NotInterested>> {
+    Ok(Json(kinora_app::recommend::not_interested(&st, &viewer.caller, &id, false).await?))
 }
 
-pub async fn like(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Liked>> {
-    Ok(Json(
-        social::set_like(&st, &viewer.caller, &id, true).await?,
-    ))
+pub async fn like(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Liked>> {
+    Ok(Json(social::set_like(&st, &viewer.caller, &id, true).await?))
 }
 
-pub async fn unlike(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Liked>> {
-    Ok(Json(
-        social::set_like(&st, &viewer.caller, &id, false).await?,
-    ))
+pub async fn unlike(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Liked>> {
+    Ok(Json(social::set_like(&st, &viewer.caller, &id, false).await?))
 }
 
-pub async fn likers(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    Q(q): Q<ListQuery>,
-) -> ApiResult<Json<Page<BriefAccount>>> {
-    Ok(Json(
-        social::likers(&st, &viewer.caller, &id, &q.page()?).await?,
-    ))
+pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<BriefAccount>>> {
+    Ok(Json(social::likers(&st, &viewer.caller, &id, &q.page()?).await?))
 }
 
-pub async fn share(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Shared>> {
+pub async fn share(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Shared>> {
     Ok(Json(social::share(&st, &viewer.caller, &id).await?))
 }
 
@@ -132,16 +78,7 @@ pub async fn record_view(
     b: JsonBody<ViewEvent>,
 ) -> ApiResult<StatusCode> {
     let e = body(b)?;
-    social::record_view(
-        &st,
-        &viewer.caller,
-        &client.key,
-        &id,
-        e.watched_ms,
-        e.completed,
-        e.replays,
-    )
-    .await?;
+    social::record_view(&st, &viewer.caller, &client.key, &id, e.watched_ms, e.completed, e.replays).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,11 +92,7 @@ impl Drop for Staged {
 }
 
 fn too_large(max: u64) -> ApiError {
-    AppError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("the upload is larger than the {} MiB limit", max >> 20),
-    )
-    .into()
+    AppError::new(ErrorCode::PayloadTooLarge, format!("the upload is larger than the {} MiB limit", max >> 20)).into()
 }
 
 /// `POST /api/v1/videos` (multipart `file`, `caption`, `visibility`): the file is
@@ -170,15 +103,11 @@ pub async fn upload(
     mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<VideoView>)> {
     let me = viewer.caller.require()?.clone();
-    let mut mp = mp.map_err(|e| {
-        ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text()))
-    })?;
+    let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
     ingest::admit(&st, &me).await?;
     let max = st.config.server.max_upload_bytes;
     let staging_dir = st.data_dir().join("staging");
-    tokio::fs::create_dir_all(&staging_dir)
-        .await
-        .map_err(ApiError::internal)?;
+    tokio::fs::create_dir_all(&staging_dir).await.map_err(ApiError::internal)?;
     let mut staged: Option<(Staged, u64, String)> = None;
     let mut caption = String::new();
     let mut visibility = String::new();
@@ -192,18 +121,10 @@ pub async fn upload(
     while let Some(mut field) = mp.next_field().await.map_err(field_err)? {
         match field.name().unwrap_or("") {
             "file" if staged.is_none() => {
-                let name: String = field
-                    .file_name()
-                    .unwrap_or("")
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(200)
-                    .collect();
+                let name: String = field.file_name().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
                 let path = staging_dir.join(Id::generate().as_str());
                 let guard = Staged(path.clone());
-                let mut f = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(ApiError::internal)?;
+                let mut f = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
                 let mut n = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(field_err)? {
                     n += chunk.len() as u64;
@@ -222,45 +143,22 @@ pub async fn upload(
     }
     let caption = Caption::parse(&caption)?;
     let visibility = Visibility::parse(&visibility)?;
-    let (file, bytes, name) = staged
-        .ok_or_else(|| ApiError::bad_request("file: the multipart field `file` is missing"))?;
+    let (file, bytes, name) = staged.ok_or_else(|| ApiError::bad_request("file: the multipart field `file` is missing"))?;
     if bytes > 0 {
-        st.limiters
-            .charge_upload(&me.id, bytes)
-            .map_err(AppError::rate_limited)?;
+        st.limiters.charge_upload(&me.id, bytes).map_err(AppError::rate_limited)?;
     }
-    let incoming = ingest::Incoming {
-        file: &file.0,
-        bytes,
-        caption: &caption,
-        visibility,
-        original_name: &name,
-    };
+    let incoming = ingest::Incoming { file: &file.0, bytes, caption: &caption, visibility, original_name: &name };
     let id = ingest::ingest(&st, &me, incoming).await?;
     drop(file);
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(social::get_video(&st, &viewer.caller, id.as_str()).await?),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(social::get_video(&st, &viewer.caller, id.as_str()).await?)))
 }
 
-async fn small_text(
-    mut field: axum::extract::multipart::Field<'_>,
-    max: usize,
-) -> ApiResult<String> {
+async fn small_text(mut field: axum::extract::multipart::Field<'_>, max: usize) -> ApiResult<String> {
     let mut buf = Vec::new();
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| ApiError::bad_request(e.body_text()))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::bad_request(e.body_text()))? {
         buf.extend_from_slice(&chunk);
         if buf.len() > max {
-            return Err(AppError::invalid(format!(
-                "{}: too long",
-                field.name().unwrap_or("field")
-            ))
-            .into());
+            return Err(AppError::invalid(format!("{}: too long", field.name().unwrap_or("field"))).into());
         }
     }
     String::from_utf8(buf).map_err(|_| AppError::invalid("form fields must be UTF-8").into())

@@ -57,32 +57,17 @@ impl QueuePage {
     }
 
     fn next_href(&self) -> Option<String> {
-        self.next.as_ref().map(|c| {
-            format!(
-                "/admin?status={}&kind={}&reason={}&cursor={}",
-                self.status, self.kind, self.reason, c
-            )
-        })
+        self.next.as_ref().map(|c| format!("/admin?status={}&kind={}&reason={}&cursor={}", self.status, self.kind, self.reason, c))
     }
 }
 
 /// `GET /admin`: the queue, oldest first.
-pub async fn admin_queue(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Query(p): Query<QueueParams>,
-) -> Response {
+pub async fn admin_queue(State(st): State<AppState>, viewer: Viewer, Query(p): Query<QueueParams>) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/admin").into_response();
     }
-    let Ok(role) = staff::role(&st, &viewer.caller).await else {
-        return not_found_page(&viewer);
-    };
-    let f = QueueFilter {
-        status: p.status.clone(),
-        kind: p.kind.clone(),
-        reason: p.reason.clone(),
-    };
+    let Ok(role) = staff::role(&st, &viewer.caller).await else { return not_found_page(&viewer) };
+    let f = QueueFilter { status: p.status.clone(), kind: p.kind.clone(), reason: p.reason.clone() };
     let page = match PageRequest::parse(p.cursor.as_deref(), Some("20")) {
         Ok(page) => page,
         Err(e) => return page_error(&viewer, e),
@@ -126,11 +111,7 @@ struct ReportPage {
 }
 
 /// `GET /admin/reports/{id}`: the report and its item, then the decision form.
-pub async fn admin_report(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/admin").into_response();
     }
@@ -143,62 +124,21 @@ pub async fn admin_report(
     };
     let d = &rv.data;
     let s = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let media: Vec<String> = d
-        .get("media")
-        .and_then(|m| m.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let media: Vec<String> = d.get("media").and_then(|m| m.as_array()).map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     // The smallest rendition plays soonest on a phone.
-    let video_src = media
-        .iter()
-        .filter(|u| u.contains(".mp4"))
-        .min_by_key(|u| {
-            u.split('/')
-                .nth(3)
-                .and_then(|n| n.split(['-', 'p', '.']).find_map(|x| x.parse::<u32>().ok()))
-                .unwrap_or(u32::MAX)
-        })
-        .cloned();
+    let video_src = media.iter().filter(|u| u.contains(".mp4")).min_by_key(|u| u.split('/').nth(3).and_then(|n| n.split(['-', 'p', '.']).find_map(|x| x.parse::<u32>().ok())).unwrap_or(u32::MAX)).cloned();
     let poster = media.iter().find(|u| u.contains("/poster-")).cloned();
     let (text, author, state) = match rv.report.item.kind {
-        "video" => (
-            s("caption").unwrap_or_default(),
-            s("author"),
-            format!(
-                "{} · {}",
-                s("visibility").unwrap_or_default(),
-                s("status").unwrap_or_default()
-            ),
-        ),
+        "video" => (s("caption").unwrap_or_default(), s("author"), format!("{} · {}", s("visibility").unwrap_or_default(), s("status").unwrap_or_default())),
         "comment" => (
             s("text").unwrap_or_default(),
             s("author"),
-            if d.get("removed").and_then(|v| v.as_bool()) == Some(true) {
-                "removed".into()
-            } else {
-                "visible".into()
-            },
+            if d.get("removed").and_then(|v| v.as_bool()) == Some(true) { "removed".into() } else { "visible".into() },
         ),
         "account" => (
-            format!(
-                "{} — {}",
-                s("display_name").unwrap_or_default(),
-                s("bio").unwrap_or_default()
-            ),
+            format!("{} — {}", s("display_name").unwrap_or_default(), s("bio").unwrap_or_default()),
             s("username"),
-            format!(
-                "{} · {}",
-                if d.get("private").and_then(|v| v.as_bool()) == Some(true) {
-                    "private"
-                } else {
-                    "public"
-                },
-                s("standing").unwrap_or_default()
-            ),
+            format!("{} · {}", if d.get("private").and_then(|v| v.as_bool()) == Some(true) { "private" } else { "public" }, s("standing").unwrap_or_default()),
         ),
         _ => ("This item no longer exists.".into(), None, "gone".into()),
     };

@@ -9,78 +9,40 @@ both!(sign_up_and_tokens, rate_limits);
 
 async fn sign_up_and_tokens(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let post = |body: serde_json::Value| {
-        app.client
-            .post(app.url("/api/v1/accounts"))
-            .json(&body)
-            .send()
-    };
+    let post = |body: serde_json::Value| app.client.post(app.url("/api/v1/accounts")).json(&body).send();
 
-    let r =
-        post(json!({"username": "Alice_1", "password": "long enough", "email": "a@example.org"}))
-            .await
-            .unwrap();
+    let r = post(json!({"username": "Alice_1", "password": "long enough", "email": "a@example.org"})).await.unwrap();
     assert_eq!(r.status(), 201);
     let acct: serde_json::Value = r.json().await.unwrap();
     assert_eq!(acct["username"], "alice_1");
     assert_eq!(acct["counts"]["videos"], 0);
-    assert!(
-        acct.get("email").is_none(),
-        "email must not leak into the public account"
-    );
+    assert!(acct.get("email").is_none(), "email must not leak into the public account");
 
     // Case-insensitive duplicate.
-    let r = post(json!({"username": "ALICE_1", "password": "long enough"}))
-        .await
-        .unwrap();
+    let r = post(json!({"username": "ALICE_1", "password": "long enough"})).await.unwrap();
     assert_eq!(r.status(), 409);
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "conflict");
 
     // Invalid fields are named.
     for (body, field) in [
-        (
-            json!({"username": "ab", "password": "long enough"}),
-            "username",
-        ),
-        (
-            json!({"username": "bad-name", "password": "long enough"}),
-            "username",
-        ),
-        (
-            json!({"username": "bob_ok", "password": "short"}),
-            "password",
-        ),
-        (
-            json!({"username": "bob_ok", "password": "long enough", "email": "nope"}),
-            "email",
-        ),
+        (json!({"username": "ab", "password": "long enough"}), "username"),
+        (json!({"username": "bad-name", "password": "long enough"}), "username"),
+        (json!({"username": "bob_ok", "password": "short"}), "password"),
+        (json!({"username": "bob_ok", "password": "long enough", "email": "nope"}), "email"),
     ] {
         let r = post(body).await.unwrap();
         assert_eq!(r.status(), 422);
         let e: serde_json::Value = r.json().await.unwrap();
         assert_eq!(e["error"]["code"], "invalid-field");
-        assert!(
-            e["error"]["message"].as_str().unwrap().contains(field),
-            "{e}"
-        );
+        assert!(e["error"]["message"].as_str().unwrap().contains(field), "{e}");
     }
-    let r = app
-        .client
-        .post(app.url("/api/v1/accounts"))
-        .body("{not json")
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/accounts")).body("{not json").header("content-type", "application/json").send().await.unwrap();
     assert_eq!(r.status(), 400);
 
     // Wrong password and unknown user: identical answers.
     let wrong = app.token("alice_1", "wrong password").await.unwrap_err();
-    let unknown = app
-        .token("nobody_here", "wrong password")
-        .await
-        .unwrap_err();
+    let unknown = app.token("nobody_here", "wrong password").await.unwrap_err();
     assert_eq!(wrong.0, 401);
     assert_eq!(wrong, unknown);
     assert_eq!(wrong.1["error"]["code"], "unauthorized");
@@ -92,10 +54,7 @@ async fn sign_up_and_tokens(b: Backend) {
     let (s, pub_acct) = app.get_json("/api/v1/accounts/alice_1", None).await;
     assert_eq!(s, 200);
     assert_eq!(pub_acct["id"], me["id"]);
-    assert_eq!(
-        app.get_json("/api/v1/accounts/nobody_here", None).await.0,
-        404
-    );
+    assert_eq!(app.get_json("/api/v1/accounts/nobody_here", None).await.0, 404);
 
     // Signed out / bad token.
     assert_eq!(app.get_json("/api/v1/me", None).await.0, 401);
@@ -108,13 +67,7 @@ async fn sign_up_and_tokens(b: Backend) {
     assert_eq!(e["error"]["code"], "unauthorized");
 
     // Revocation.
-    let r = app
-        .client
-        .delete(app.url("/api/v1/auth/token"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.delete(app.url("/api/v1/auth/token")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.get_json("/api/v1/me", Some(&token)).await.0, 401);
 }
@@ -137,11 +90,7 @@ async fn rate_limits(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
     // Another user is not limited by carol's attempts from the same address... but
     // the same address still hits its own key per username.

@@ -10,11 +10,8 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-both!(
-    deactivate_and_cancel,
-    erasure_leaves_no_byte_behind,
-    erasure_removes_every_version_in_s3
-);
+both!(deactivate_and_cancel, erasure_leaves_no_byte_behind, erasure_removes_every_version_in_s3);
+
 
 async fn deactivate_and_cancel(b: Backend) {
     use reqwest::Method as M;
@@ -22,62 +19,26 @@ async fn deactivate_and_cancel(b: Backend) {
     let alice = app.signup("alice").await;
     let bob = app.signup("bob").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &alice,
-            &clip(dir.path(), "a.mp4", 180, 320, 1),
-            "still here?",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&alice, &clip(dir.path(), "a.mp4", 180, 320, 1), "still here?", "public").await;
     let id = v["id"].as_str().unwrap();
-    let (s, body) = app
-        .call(
-            M::DELETE,
-            "/api/v1/me",
-            &alice,
-            Some(json!({"password": "wrong password!"})),
-        )
-        .await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "wrong password!"}))).await;
     assert_eq!(s, 422, "{body}");
-    let (s, body) = app
-        .call(
-            M::DELETE,
-            "/api/v1/me",
-            &alice,
-            Some(json!({"password": "correct horse battery"})),
-        )
-        .await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &alice, Some(json!({"password": "correct horse battery"}))).await;
     assert_eq!(s, 202, "{body}");
     assert!(body["erase_at"].as_str().unwrap().ends_with('Z'));
     // Deactivated: gone for everyone, signed out everywhere.
-    assert_eq!(
-        app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0,
-        404
-    );
-    assert_eq!(
-        app.get_json(&format!("/api/v1/videos/{id}"), None).await.0,
-        404
-    );
+    assert_eq!(app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0, 404);
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{id}"), None).await.0, 404);
     assert_eq!(app.get_json("/api/v1/me", Some(&alice)).await.0, 401);
     let (_, feed) = app.get_json("/api/v1/feed/for-you", None).await;
     assert_eq!(feed["items"].as_array().unwrap().len(), 0);
-    let (_, found) = app
-        .get_json("/api/v1/search?type=accounts&q=alice", Some(&bob))
-        .await;
+    let (_, found) = app.get_json("/api/v1/search?type=accounts&q=alice", Some(&bob)).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 0);
     // Signing in explains; with cancel_deletion the account comes back.
-    let (s, e) = app
-        .token("alice", "correct horse battery")
-        .await
-        .unwrap_err();
+    let (s, e) = app.token("alice", "correct horse battery").await.unwrap_err();
     assert_eq!(s, 403);
     assert_eq!(e["error"]["code"], "account-scheduled-for-deletion");
-    assert_eq!(
-        app.token("alice", "wrong password!").await.unwrap_err().0,
-        401,
-        "nothing is said without the password"
-    );
+    assert_eq!(app.token("alice", "wrong password!").await.unwrap_err().0, 401, "nothing is said without the password");
     let r = app
         .client
         .post(app.url("/api/v1/auth/token"))
@@ -86,14 +47,8 @@ async fn deactivate_and_cancel(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        app.get_json(&format!("/api/v1/videos/{id}"), None).await.0,
-        200
-    );
-    assert_eq!(
-        app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0,
-        200
-    );
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{id}"), None).await.0, 200);
+    assert_eq!(app.get_json("/api/v1/accounts/alice", Some(&bob)).await.0, 200);
 }
 
 /// Every file under `root` that contains `needle`.
@@ -101,9 +56,7 @@ fn files_with(root: &Path, needle: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else {
-            continue;
-        };
+        let Ok(rd) = std::fs::read_dir(&p) else { continue };
         for e in rd.flatten() {
             let path = e.path();
             if path.is_dir() {
@@ -135,174 +88,66 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
     let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
     let zed = app.signup("zebulonquux").await;
-    let zed_id = app.get_json("/api/v1/me", Some(&zed)).await.1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let zed_id = app.get_json("/api/v1/me", Some(&zed)).await.1["id"].as_str().unwrap().to_owned();
     let bob = app.signup("bob").await;
     let dir = tempfile::tempdir().unwrap();
     let phone = phone_clip(dir.path());
     let original = std::fs::read(&phone).unwrap();
-    let r = app
-        .client
-        .patch(app.url("/api/v1/me"))
-        .bearer_auth(&zed)
-        .json(&json!({"bio": "xylophonebio7731"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.patch(app.url("/api/v1/me")).bearer_auth(&zed).json(&json!({"bio": "xylophonebio7731"})).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let mine = app
-        .upload_and_wait(&zed, &phone, "quokkacaption4412 #quokkatag", "public")
-        .await;
-    let theirs = app
-        .upload_and_wait(
-            &bob,
-            &clip(dir.path(), "b.mp4", 180, 320, 1),
-            "bob's video",
-            "public",
-        )
-        .await;
+    let mine = app.upload_and_wait(&zed, &phone, "quokkacaption4412 #quokkatag", "public").await;
+    let theirs = app.upload_and_wait(&bob, &clip(dir.path(), "b.mp4", 180, 320, 1), "bob's video", "public").await;
     let theirs_id = theirs["id"].as_str().unwrap();
     let mine_id = mine["id"].as_str().unwrap();
-    assert_eq!(
-        app.call(
-            M::POST,
-            &format!("/api/v1/videos/{theirs_id}/like"),
-            &zed,
-            None
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        app.call(
-            M::POST,
-            &format!("/api/v1/videos/{theirs_id}/comments"),
-            &zed,
-            Some(json!({"text": "wombatcomment9981"}))
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(
-            M::POST,
-            &format!("/api/v1/videos/{mine_id}/comments"),
-            &bob,
-            Some(json!({"text": "bob was here"}))
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(M::POST, "/api/v1/accounts/bob/follow", &zed, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.call(M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.call(
-            M::POST,
-            &format!("/api/v1/videos/{theirs_id}/views"),
-            &zed,
-            Some(json!({"watched_ms": 500}))
-        )
-        .await
-        .0,
-        204
-    );
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &zed, None).await.0, 200);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{mine_id}/comments"), &bob, Some(json!({"text": "bob was here"}))).await.0, 201);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/bob/follow", &zed, None).await.0, 200);
+    assert_eq!(app.call(M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None).await.0, 200);
+    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/views"), &zed, Some(json!({"watched_ms": 500}))).await.0, 204);
     let (s, e) = app.call(M::POST, "/api/v1/me/exports", &zed, None).await;
     assert_eq!(s, 202, "{e}");
     // Wait until the replicas and the export exist, so the erasure has them to remove.
     let home = app.data.path().join("regions").join("home");
     let start = Instant::now();
-    while files_with(backup.path(), &original[1000..1064]).is_empty()
-        || files_with(&home, b"watch-history.json").is_empty()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "replica or export never appeared"
-        );
+    while files_with(backup.path(), &original[1000..1064]).is_empty() || files_with(&home, b"watch-history.json").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "replica or export never appeared");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let (_, before) = app
-        .get_json(&format!("/api/v1/videos/{theirs_id}"), None)
-        .await;
+    let (_, before) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
     assert_eq!(before["counts"]["likes"], 1);
     assert_eq!(before["counts"]["comments"], 1);
 
-    let (s, body) = app
-        .call(
-            M::DELETE,
-            "/api/v1/me",
-            &zed,
-            Some(json!({"password": "correct horse battery"})),
-        )
-        .await;
+    let (s, body) = app.call(M::DELETE, "/api/v1/me", &zed, Some(json!({"password": "correct horse battery"}))).await;
     assert_eq!(s, 202, "{body}");
     // The erase job runs at once (grace 0); wait for its end: the account row is gone.
     sqlx::any::install_default_drivers();
     let url = match &app.db_url {
         Some(u) => u.clone(),
-        None => format!(
-            "sqlite://{}",
-            app.data.path().join("kinora.sqlite3").display()
-        ),
+        None => format!("sqlite://{}", app.data.path().join("kinora.sqlite3").display()),
     };
     let start = Instant::now();
     loop {
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'zebulonquux'")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        let journal: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erasure_journal")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE username = 'zebulonquux'").fetch_one(&mut conn).await.unwrap();
+        let journal: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM erasure_journal").fetch_one(&mut conn).await.unwrap();
         drop(conn);
         if n == 0 && journal == 1 {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the account was never erased"
-        );
+        assert!(start.elapsed() < Duration::from_secs(60), "the account was never erased");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     // Let the scrub after the erasure finish (it follows the transaction).
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Others' counts are corrected; their own things stay.
-    let (s, after) = app
-        .get_json(&format!("/api/v1/videos/{theirs_id}"), None)
-        .await;
+    let (s, after) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
     assert_eq!(s, 200);
     assert_eq!(after["counts"]["likes"], 0);
     assert_eq!(after["counts"]["comments"], 0);
-    assert_eq!(
-        app.get_json("/api/v1/accounts/bob", Some(&bob)).await.0,
-        200
-    );
-    assert_eq!(
-        app.get_json(&format!("/api/v1/videos/{mine_id}"), Some(&bob))
-            .await
-            .0,
-        404
-    );
+    assert_eq!(app.get_json("/api/v1/accounts/bob", Some(&bob)).await.0, 200);
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{mine_id}"), Some(&bob)).await.0, 404);
 
     // No byte of it: not its text in the database file, its WAL or its indexes,
     // not its media in any region, not its export.
@@ -318,30 +163,13 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     // On PostgreSQL, its table files too (`base/`: tables, indexes, TOAST; its
     // write-ahead log recycles on its own schedule and is not a table).
     let mut pg_tables = None;
-    if let (Some(dir), Some(db)) = (
-        std::env::var("KINORA_TEST_POSTGRES_DATA").ok(),
-        app.db_url.as_ref(),
-    ) {
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db)
-            .await
-            .unwrap();
-        let oid: String = sqlx::query_scalar(
-            "SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    if let (Some(dir), Some(db)) = (std::env::var("KINORA_TEST_POSTGRES_DATA").ok(), app.db_url.as_ref()) {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db).await.unwrap();
+        let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
         pg_tables = Some(Path::new(&dir).join("base").join(oid));
     }
     for (what, needle) in &needles {
-        for root in [
-            Some(app.data.path().to_owned()),
-            Some(backup.path().to_owned()),
-            pg_tables.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for root in [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone()].into_iter().flatten() {
             let found = files_with(&root, needle);
             assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
         }
@@ -351,81 +179,42 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     // the backup region.
     let verify = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-        cmd.args(["verify", "residency", "--json", "--data"])
-            .arg(app.data.path())
-            .arg("--config")
-            .arg(&cfg);
+        cmd.args(["verify", "residency", "--json", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg);
         if let Some(url) = &app.db_url {
             cmd.arg("--database-url").arg(url);
         }
         let out = cmd.output().unwrap();
-        (
-            out.status.code(),
-            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
-        )
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap())
     };
     let (code, report) = verify();
     assert_eq!(code, Some(0), "{report}");
     std::fs::create_dir_all(home.join("avatars").join(&zed_id)).unwrap();
-    std::fs::write(
-        home.join("avatars").join(&zed_id).join("left.jpg"),
-        b"left behind",
-    )
-    .unwrap();
+    std::fs::write(home.join("avatars").join(&zed_id).join("left.jpg"), b"left behind").unwrap();
     std::fs::create_dir_all(home.join("backups").join("x")).unwrap();
     std::fs::write(home.join("backups").join("x").join("manifest.json"), b"{}").unwrap();
     let (code, report) = verify();
     assert_eq!(code, Some(1));
-    let kinds: Vec<&str> = report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = report["violations"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["backup-misplaced", "erased-remnant"], "{report}");
 }
 
 /// A bucket with versioning on a moto server; returns its storage URL and how to
 /// list its versions.
 async fn versioned_bucket(server_var: &str, name: &str) -> (String, String) {
-    let server = std::env::var(server_var).unwrap_or_else(|_| {
-        panic!("{server_var} is not set: run the suite with scripts/test, which starts moto")
-    });
+    let server = std::env::var(server_var).unwrap_or_else(|_| panic!("{server_var} is not set: run the suite with scripts/test, which starts moto"));
     let c = reqwest::Client::new();
-    assert!(c
-        .put(format!("{server}/{name}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success());
+    assert!(c.put(format!("{server}/{name}")).send().await.unwrap().status().is_success());
     let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
-    assert!(c
-        .put(format!("{server}/{name}?versioning"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success());
-    (
-        format!("s3://{name}?endpoint={server}&region=us-east-1"),
-        format!("{server}/{name}?versions"),
-    )
+    assert!(c.put(format!("{server}/{name}?versioning")).body(body).send().await.unwrap().status().is_success());
+    (format!("s3://{name}?endpoint={server}&region=us-east-1"), format!("{server}/{name}?versions"))
 }
 
 /// Erasure on buckets that keep versions: no version and no delete marker of the
 /// account's objects is left in its home region or its backup.
 async fn erasure_removes_every_version_in_s3(b: Backend) {
-    let tag = format!(
-        "{}{}",
-        std::process::id(),
-        if b == Backend::Sqlite { "s" } else { "p" }
-    );
-    let (home, home_versions) =
-        versioned_bucket("KINORA_TEST_S3_A", &format!("kin-ver-{tag}-home")).await;
-    let (copy, copy_versions) =
-        versioned_bucket("KINORA_TEST_S3_B", &format!("kin-ver-{tag}-copy")).await;
+    let tag = format!("{}{}", std::process::id(), if b == Backend::Sqlite { "s" } else { "p" });
+    let (home, home_versions) = versioned_bucket("KINORA_TEST_S3_A", &format!("kin-ver-{tag}-home")).await;
+    let (copy, copy_versions) = versioned_bucket("KINORA_TEST_S3_B", &format!("kin-ver-{tag}-copy")).await;
     let cfg_dir = tempfile::tempdir().unwrap();
     let cfg = cfg_dir.path().join("kinora.toml");
     std::fs::write(
@@ -437,23 +226,11 @@ async fn erasure_removes_every_version_in_s3(b: Backend) {
     )
     .unwrap();
     let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
-    let env = [
-        ("KINORA_CONFIG", cfg_s),
-        ("AWS_ACCESS_KEY_ID", "kinora-test"),
-        ("AWS_SECRET_ACCESS_KEY", "kinora-test"),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let env = [("KINORA_CONFIG", cfg_s), ("AWS_ACCESS_KEY_ID", "kinora-test"), ("AWS_SECRET_ACCESS_KEY", "kinora-test"), ("AWS_REGION", "us-east-1")];
     let app = TestApp::spawn_with(b, &env).await;
     let token = app.signup("versioned").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &token,
-            &clip(dir.path(), "v.mp4", 180, 320, 1),
-            "kept in versions?",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "v.mp4", 180, 320, 1), "kept in versions?", "public").await;
     assert_eq!(v["status"], "ready");
     let count = |url: String| async move {
         let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
@@ -461,35 +238,19 @@ async fn erasure_removes_every_version_in_s3(b: Backend) {
     };
     let start = Instant::now();
     while count(copy_versions.clone()).await < 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "replicas never arrived"
-        );
+        assert!(start.elapsed() < Duration::from_secs(60), "replicas never arrived");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(count(home_versions.clone()).await >= 4);
-    let r = app
-        .client
-        .delete(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .json(&json!({"password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.delete(app.url("/api/v1/me")).bearer_auth(&token).json(&json!({"password": "correct horse battery"})).send().await.unwrap();
     assert_eq!(r.status(), 202);
     let start = Instant::now();
     loop {
-        let (h, c) = (
-            count(home_versions.clone()).await,
-            count(copy_versions.clone()).await,
-        );
+        let (h, c) = (count(home_versions.clone()).await, count(copy_versions.clone()).await);
         if h == 0 && c == 0 {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "versions left: home {h}, backup {c}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(60), "versions left: home {h}, backup {c}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }

@@ -9,12 +9,7 @@ use std::collections::HashSet;
 both!(feed_and_visibility);
 
 fn ids(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_str().unwrap().to_owned())
-        .collect()
+    list["items"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
 }
 
 async fn feed_and_visibility(b: Backend) {
@@ -30,16 +25,12 @@ async fn feed_and_visibility(b: Backend) {
     let f = clip(dir.path(), "c.mp4", 240, 426, 1);
     let mut public = Vec::new();
     for i in 0..3 {
-        let v = app
-            .upload_and_wait(&owner, &f, &format!("public {i}"), "public")
-            .await;
+        let v = app.upload_and_wait(&owner, &f, &format!("public {i}"), "public").await;
         assert_eq!(v["status"], "ready");
         public.push(v["id"].as_str().unwrap().to_owned());
     }
     let private = app.upload_and_wait(&owner, &f, "secret", "private").await;
-    let followers = app
-        .upload_and_wait(&owner, &f, "friends only", "followers")
-        .await;
+    let followers = app.upload_and_wait(&owner, &f, "friends only", "followers").await;
     let private_id = private["id"].as_str().unwrap();
     let followers_id = followers["id"].as_str().unwrap();
 
@@ -51,24 +42,11 @@ async fn feed_and_visibility(b: Backend) {
     for viewer in [None, Some(other.as_str()), Some(owner.as_str())] {
         let (_, page) = app.get_json("/api/v1/feed/for-you", viewer).await;
         let got = ids(&page);
-        assert_eq!(
-            got.iter().collect::<HashSet<_>>(),
-            want.iter().collect::<HashSet<_>>(),
-            "viewer {viewer:?}"
-        );
+        assert_eq!(got.iter().collect::<HashSet<_>>(), want.iter().collect::<HashSet<_>>(), "viewer {viewer:?}");
         assert_eq!(page["personalized"], viewer.is_some(), "{page}");
-        let (_, plain) = app
-            .get_json("/api/v1/feed/for-you?personalized=false", viewer)
-            .await;
+        let (_, plain) = app.get_json("/api/v1/feed/for-you?personalized=false", viewer).await;
         assert_eq!(ids(&plain), want, "viewer {viewer:?}, not personalised");
-        assert!(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|v| v["reason"]["text"].as_str().is_some_and(|t| !t.is_empty())),
-            "every item says why: {page}"
-        );
+        assert!(page["items"].as_array().unwrap().iter().all(|v| v["reason"]["text"].as_str().is_some_and(|t| !t.is_empty())), "every item says why: {page}");
     }
 
     // Pagination with limit=1 walks every item once.
@@ -90,28 +68,12 @@ async fn feed_and_visibility(b: Backend) {
     }
     assert_eq!(seen.len(), 3);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 3);
-    assert_eq!(
-        app.get_json("/api/v1/feed/for-you?limit=0", None).await.0,
-        422
-    );
-    assert_eq!(
-        app.get_json("/api/v1/feed/for-you?limit=101", None).await.0,
-        422
-    );
-    assert_eq!(
-        app.get_json("/api/v1/feed/for-you?cursor=%%%", None)
-            .await
-            .0,
-        422
-    );
+    assert_eq!(app.get_json("/api/v1/feed/for-you?limit=0", None).await.0, 422);
+    assert_eq!(app.get_json("/api/v1/feed/for-you?limit=101", None).await.0, 422);
+    assert_eq!(app.get_json("/api/v1/feed/for-you?cursor=%%%", None).await.0, 422);
 
     // A private video answers exactly like a missing one, for strangers and the signed-out.
-    let missing = app
-        .get(
-            &format!("/api/v1/videos/{}", "AAAAAAAAAAAAAAAA"),
-            Some(&other),
-        )
-        .await;
+    let missing = app.get(&format!("/api/v1/videos/{}", "AAAAAAAAAAAAAAAA"), Some(&other)).await;
     let missing_status = missing.status();
     let missing_body = missing.text().await.unwrap();
     assert_eq!(missing_status, 404);
@@ -123,9 +85,7 @@ async fn feed_and_visibility(b: Backend) {
         }
     }
     // Their media too.
-    let (_, pv) = app
-        .get_json(&format!("/api/v1/videos/{private_id}"), Some(&owner))
-        .await;
+    let (_, pv) = app.get_json(&format!("/api/v1/videos/{private_id}"), Some(&owner)).await;
     assert_eq!(pv["status"], "ready");
     let media = pv["sources"][0]["url"].as_str().unwrap();
     let poster = pv["poster_url"].as_str().unwrap();
@@ -137,35 +97,19 @@ async fn feed_and_visibility(b: Backend) {
         assert_eq!(app.get(url, None).await.status(), 404);
     }
     let owner_media = app.get(media, Some(&owner)).await;
-    assert!(owner_media.headers()["cache-control"]
-        .to_str()
-        .unwrap()
-        .contains("private"));
+    assert!(owner_media.headers()["cache-control"].to_str().unwrap().contains("private"));
 
     // Profile lists: the owner sees all five, others the public three.
-    let (_, mine) = app
-        .get_json("/api/v1/accounts/owner/videos", Some(&owner))
-        .await;
+    let (_, mine) = app.get_json("/api/v1/accounts/owner/videos", Some(&owner)).await;
     assert_eq!(ids(&mine).len(), 5);
-    let (_, theirs) = app
-        .get_json("/api/v1/accounts/owner/videos", Some(&other))
-        .await;
-    assert_eq!(
-        ids(&theirs).iter().collect::<HashSet<_>>(),
-        public.iter().collect::<HashSet<_>>()
-    );
+    let (_, theirs) = app.get_json("/api/v1/accounts/owner/videos", Some(&other)).await;
+    assert_eq!(ids(&theirs).iter().collect::<HashSet<_>>(), public.iter().collect::<HashSet<_>>());
     let (_, anon) = app.get_json("/api/v1/accounts/owner/videos", None).await;
     assert_eq!(ids(&anon).len(), 3);
 
     // Share pages follow the same rule.
-    assert_eq!(
-        app.get(&format!("/v/{private_id}"), None).await.status(),
-        404
-    );
-    assert_eq!(
-        app.get(&format!("/v/{}", public[0]), None).await.status(),
-        200
-    );
+    assert_eq!(app.get(&format!("/v/{private_id}"), None).await.status(), 404);
+    assert_eq!(app.get(&format!("/v/{}", public[0]), None).await.status(), 200);
 
     // Following feed needs sign-in; nobody follows anyone yet.
     assert_eq!(app.get_json("/api/v1/feed/following", None).await.0, 401);
@@ -174,46 +118,22 @@ async fn feed_and_visibility(b: Backend) {
     assert!(ids(&f).is_empty());
 
     // Delete: only the owner; afterwards it and its media are gone.
-    let del = |t: &str, id: &str| {
-        app.client
-            .delete(app.url(&format!("/api/v1/videos/{id}")))
-            .bearer_auth(t.to_owned())
-            .send()
-    };
+    let del = |t: &str, id: &str| app.client.delete(app.url(&format!("/api/v1/videos/{id}"))).bearer_auth(t.to_owned()).send();
     assert_eq!(del(&other, &public[0]).await.unwrap().status(), 403);
     assert_eq!(del(&other, private_id).await.unwrap().status(), 404);
-    let (_, v0) = app
-        .get_json(&format!("/api/v1/videos/{}", public[0]), None)
-        .await;
+    let (_, v0) = app.get_json(&format!("/api/v1/videos/{}", public[0]), None).await;
     let v0_media = v0["sources"][0]["url"].as_str().unwrap().to_owned();
     assert_eq!(del(&owner, &public[0]).await.unwrap().status(), 204);
-    assert_eq!(
-        app.get_json(&format!("/api/v1/videos/{}", public[0]), Some(&owner))
-            .await
-            .0,
-        404
-    );
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{}", public[0]), Some(&owner)).await.0, 404);
     assert_eq!(app.get(&v0_media, None).await.status(), 404);
     let (_, page) = app.get_json("/api/v1/feed/for-you", None).await;
     assert!(!ids(&page).contains(&public[0]));
     // The purge job removes its objects from the region store.
     let key_dir = app.data.path().join("regions/local/media").join(&public[0]);
     let start = std::time::Instant::now();
-    let original = app
-        .data
-        .path()
-        .join("regions/local/originals")
-        .join(&public[0]);
-    while key_dir
-        .read_dir()
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false)
-        || original.exists()
-    {
-        assert!(
-            start.elapsed().as_secs() < 30,
-            "objects of a deleted video were not purged"
-        );
+    let original = app.data.path().join("regions/local/originals").join(&public[0]);
+    while key_dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(false) || original.exists() {
+        assert!(start.elapsed().as_secs() < 30, "objects of a deleted video were not purged");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -40,15 +40,7 @@ async fn hostile_files_fail_cleanly(b: Backend) {
     let bytes = std::fs::read(&plain).unwrap();
     let cut_index = write("cut-index.mp4", &bytes[..bytes.len() * 6 / 10]);
     let fast = d.join("fast.mp4");
-    ffmpeg(&[
-        "-i",
-        plain.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-movflags",
-        "+faststart",
-        fast.to_str().unwrap(),
-    ]);
+    ffmpeg(&["-i", plain.to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", fast.to_str().unwrap()]);
     let fbytes = std::fs::read(&fast).unwrap();
     let cut_data = write("cut-data.mp4", &fbytes[..fbytes.len() * 3 / 10]);
 
@@ -77,30 +69,17 @@ async fn hostile_files_fail_cleanly(b: Backend) {
         ("garbage", write("noise.mov", &(0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())),
     ];
     for (name, file) in &cases {
-        let (s, v) = app
-            .upload(Some(&token), file, "-rf ; $(id) `id`.mp4", name, "public")
-            .await;
+        let (s, v) = app.upload(Some(&token), file, "-rf ; $(id) `id`.mp4", name, "public").await;
         assert_eq!(s, 202, "{name}: {v}");
         let done = app.wait(&token, v["id"].as_str().unwrap()).await;
         assert_eq!(done["status"], "failed", "{name}: {done}");
         let code = done["error"]["code"].as_str().unwrap();
-        assert!(
-            ["media-invalid", "unsupported-media", "media-no-video"].contains(&code),
-            "{name}: {code}"
-        );
+        assert!(["media-invalid", "unsupported-media", "media-no-video"].contains(&code), "{name}: {code}");
         let msg = done["error"]["message"].as_str().unwrap();
         assert!(!msg.contains("root:"), "{name} leaks file contents: {msg}");
         assert!(done.get("sources").is_none());
         // Failed videos are not in the feed and not visible to others.
-        assert_eq!(
-            app.get_json(
-                &format!("/api/v1/videos/{}", done["id"].as_str().unwrap()),
-                None
-            )
-            .await
-            .0,
-            404
-        );
+        assert_eq!(app.get_json(&format!("/api/v1/videos/{}", done["id"].as_str().unwrap()), None).await.0, 404);
     }
 
     // A file name with a raw newline is a malformed multipart header: refused, and
@@ -109,13 +88,10 @@ async fn hostile_files_fail_cleanly(b: Backend) {
     let r = reqwest::Client::new()
         .post(app.url("/api/v1/videos"))
         .bearer_auth(&token)
-        .multipart(
-            reqwest::multipart::Form::new().part(
-                "file",
-                reqwest::multipart::Part::bytes(std::fs::read(&ok).unwrap())
-                    .file_name("evil\nname.mp4"),
-            ),
-        )
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(std::fs::read(&ok).unwrap()).file_name("evil\nname.mp4"),
+        ))
         .send()
         .await
         .unwrap();
@@ -124,34 +100,19 @@ async fn hostile_files_fail_cleanly(b: Backend) {
 
     // An empty file is refused at upload.
     let empty = write("empty.mp4", b"");
-    let (s, e) = app
-        .upload(Some(&token), &empty, "empty.mp4", "", "public")
-        .await;
+    let (s, e) = app.upload(Some(&token), &empty, "empty.mp4", "", "public").await;
     assert_eq!(s, 415, "{e}");
     assert_eq!(e["error"]["code"], "media-invalid");
     // No file at all.
     let form = reqwest::multipart::Form::new().text("caption", "no file");
-    let r = app
-        .client
-        .post(app.url("/api/v1/videos"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/videos")).bearer_auth(&token).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 400);
     // Bad visibility.
-    let (s, e) = app
-        .upload(Some(&token), &ok, "ok.mp4", "", "everyone!")
-        .await;
+    let (s, e) = app.upload(Some(&token), &ok, "ok.mp4", "", "everyone!").await;
     assert_eq!(s, 422, "{e}");
 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "the server connected to the loopback listener"
-    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the server connected to the loopback listener");
     assert!(app.healthy().await);
     let (_, feed) = app.get_json("/api/v1/feed/for-you", None).await;
     assert!(feed["items"].as_array().unwrap().is_empty());

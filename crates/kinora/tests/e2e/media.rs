@@ -4,11 +4,7 @@
 use crate::both;
 use crate::support::{clip, ffprobe_json, phone_clip, top_level_boxes, Backend, TestApp};
 
-both!(
-    phone_upload_is_normalised,
-    range_etag_semantics,
-    default_relative_data_dir
-);
+both!(phone_upload_is_normalised, range_etag_semantics, default_relative_data_dir);
 
 /// Regression: with the default `./kinora-data` (relative) the media pipeline ran
 /// ffmpeg inside its job directory with paths relative to the server's directory.
@@ -16,16 +12,9 @@ async fn default_relative_data_dir(b: Backend) {
     let app = TestApp::spawn_default_data_dir(b).await;
     let token = app.signup("relative").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(&token, &clip(dir.path(), "r.mp4", 64, 112, 1), "", "public")
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "r.mp4", 64, 112, 1), "", "public").await;
     assert_eq!(v["status"], "ready", "{v}");
-    assert!(app
-        .data
-        .path()
-        .join("kinora-data/regions/local/originals")
-        .join(v["id"].as_str().unwrap())
-        .exists());
+    assert!(app.data.path().join("kinora-data/regions/local/originals").join(v["id"].as_str().unwrap()).exists());
 }
 
 async fn phone_upload_is_normalised(b: Backend) {
@@ -33,33 +22,19 @@ async fn phone_upload_is_normalised(b: Backend) {
     let token = app.signup("maker").await;
     let dir = tempfile::tempdir().unwrap();
     let src = phone_clip(dir.path());
-    let v = app
-        .upload_and_wait(&token, &src, "first post #hello", "public")
-        .await;
+    let v = app.upload_and_wait(&token, &src, "first post #hello", "public").await;
     assert_eq!(v["status"], "ready", "{v}");
     assert!(v["error"].is_null());
     // Upright: 320x240 pixels with a 90-degree rotation display as 240x320.
-    assert_eq!(
-        (v["width"].as_i64(), v["height"].as_i64()),
-        (Some(240), Some(320)),
-        "{v}"
-    );
+    assert_eq!((v["width"].as_i64(), v["height"].as_i64()), (Some(240), Some(320)), "{v}");
     let d = v["duration_ms"].as_i64().unwrap();
     assert!((1800..=2200).contains(&d), "duration {d}");
-    assert!(v["share_url"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!("/v/{}", v["id"].as_str().unwrap())));
+    assert!(v["share_url"].as_str().unwrap().ends_with(&format!("/v/{}", v["id"].as_str().unwrap())));
     let sources = v["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0]["mime"], "video/mp4");
 
-    let bytes = app
-        .get(sources[0]["url"].as_str().unwrap(), None)
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = app.get(sources[0]["url"].as_str().unwrap(), None).await.bytes().await.unwrap();
     let out = dir.path().join("served.mp4");
     std::fs::write(&out, &bytes).unwrap();
     let p = ffprobe_json(&out);
@@ -70,16 +45,8 @@ async fn phone_upload_is_normalised(b: Backend) {
     assert_eq!(video["codec_name"], "h264");
     assert_eq!(video["profile"], "High");
     assert_eq!(video["pix_fmt"], "yuv420p");
-    assert_eq!(
-        (video["width"].as_i64(), video["height"].as_i64()),
-        (Some(240), Some(320))
-    );
-    assert!(
-        video
-            .get("side_data_list")
-            .is_none_or(|l| !l.to_string().contains("rotation")),
-        "{video}"
-    );
+    assert_eq!((video["width"].as_i64(), video["height"].as_i64()), (Some(240), Some(320)));
+    assert!(video.get("side_data_list").is_none_or(|l| !l.to_string().contains("rotation")), "{video}");
     assert!(video["tags"].get("rotate").is_none());
     assert_eq!(audio["codec_name"], "aac");
     assert_eq!(audio["channels"], 2);
@@ -89,11 +56,7 @@ async fn phone_upload_is_normalised(b: Backend) {
         assert!(!tags.contains(needle), "format tags leak {needle}: {tags}");
     }
     for needle in [&b"37.7749"[..], b"iPhone", b"Apple"] {
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "bytes leak {:?}",
-            String::from_utf8_lossy(needle)
-        );
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "bytes leak {:?}", String::from_utf8_lossy(needle));
     }
     // Fast start: the index comes before the media data.
     let boxes = top_level_boxes(&bytes);
@@ -109,11 +72,7 @@ async fn phone_upload_is_normalised(b: Backend) {
     // A tall 1080x1920 source gets the whole ladder, highest first; the original is never served.
     let tall = clip(dir.path(), "tall.mp4", 1080, 1920, 1);
     let v2 = app.upload_and_wait(&token, &tall, "", "public").await;
-    assert_eq!(
-        (v2["width"].as_i64(), v2["height"].as_i64()),
-        (Some(1080), Some(1920)),
-        "{v2}"
-    );
+    assert_eq!((v2["width"].as_i64(), v2["height"].as_i64()), (Some(1080), Some(1920)), "{v2}");
     let dims: Vec<(i64, i64)> = v2["sources"]
         .as_array()
         .unwrap()
@@ -125,12 +84,7 @@ async fn phone_upload_is_normalised(b: Backend) {
     assert_eq!(preview.headers()["content-type"], "image/jpeg");
     let id = v2["id"].as_str().unwrap();
     for guess in ["original", "input", "originals", "../../originals"] {
-        assert_eq!(
-            app.get(&format!("/media/{id}/{guess}"), Some(&token))
-                .await
-                .status(),
-            404
-        );
+        assert_eq!(app.get(&format!("/media/{id}/{guess}"), Some(&token)).await.status(), 404);
     }
 }
 
@@ -138,14 +92,7 @@ async fn range_etag_semantics(b: Backend) {
     let app = TestApp::spawn(b).await;
     let token = app.signup("ranger").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &token,
-            &clip(dir.path(), "a.mp4", 320, 568, 1),
-            "",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "a.mp4", 320, 568, 1), "", "public").await;
     let url = v["sources"][0]["url"].as_str().unwrap().to_owned();
 
     let full = app.get(&url, None).await;
@@ -154,15 +101,9 @@ async fn range_etag_semantics(b: Backend) {
     assert_eq!(h["accept-ranges"], "bytes");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["content-type"], "video/mp4");
-    assert!(h["cache-control"]
-        .to_str()
-        .unwrap()
-        .contains("max-age=31536000"));
+    assert!(h["cache-control"].to_str().unwrap().contains("max-age=31536000"));
     let etag = h["etag"].to_str().unwrap().to_owned();
-    assert!(
-        etag.starts_with('"') && !etag.starts_with("W/"),
-        "strong etag: {etag}"
-    );
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong etag: {etag}");
     let body = full.bytes().await.unwrap();
     let len = body.len();
     assert_eq!(h["content-length"].to_str().unwrap(), len.to_string());
@@ -183,33 +124,20 @@ async fn range_etag_semantics(b: Backend) {
 
     let r = get(Some("bytes=0-99".into()), None, None).await.unwrap();
     assert_eq!(r.status(), 206);
-    assert_eq!(
-        r.headers()["content-range"],
-        format!("bytes 0-99/{len}").as_str()
-    );
+    assert_eq!(r.headers()["content-range"], format!("bytes 0-99/{len}").as_str());
     assert_eq!(r.bytes().await.unwrap(), body.slice(0..100));
 
     let r = get(Some("bytes=-50".into()), None, None).await.unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap(), body.slice(len - 50..));
 
-    let r = get(Some(format!("bytes={}-", len - 10)), None, None)
-        .await
-        .unwrap();
+    let r = get(Some(format!("bytes={}-", len - 10)), None, None).await.unwrap();
     assert_eq!(r.status(), 206);
-    assert_eq!(
-        r.headers()["content-range"],
-        format!("bytes {}-{}/{len}", len - 10, len - 1).as_str()
-    );
+    assert_eq!(r.headers()["content-range"], format!("bytes {}-{}/{len}", len - 10, len - 1).as_str());
 
-    let r = get(Some(format!("bytes={len}-")), None, None)
-        .await
-        .unwrap();
+    let r = get(Some(format!("bytes={len}-")), None, None).await.unwrap();
     assert_eq!(r.status(), 416);
-    assert_eq!(
-        r.headers()["content-range"],
-        format!("bytes */{len}").as_str()
-    );
+    assert_eq!(r.headers()["content-range"], format!("bytes */{len}").as_str());
 
     let r = get(None, Some(&etag), None).await.unwrap();
     assert_eq!(r.status(), 304);
@@ -219,23 +147,12 @@ async fn range_etag_semantics(b: Backend) {
     let r = get(None, Some("\"other\""), None).await.unwrap();
     assert_eq!(r.status(), 200);
 
-    let r = get(Some("bytes=0-9".into()), None, Some("\"stale\""))
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        200,
-        "If-Range with another ETag sends the whole file"
-    );
-    let r = get(Some("bytes=0-9".into()), None, Some(&etag))
-        .await
-        .unwrap();
+    let r = get(Some("bytes=0-9".into()), None, Some("\"stale\"")).await.unwrap();
+    assert_eq!(r.status(), 200, "If-Range with another ETag sends the whole file");
+    let r = get(Some("bytes=0-9".into()), None, Some(&etag)).await.unwrap();
     assert_eq!(r.status(), 206);
 
     let head = app.client.head(app.url(&url)).send().await.unwrap();
     assert_eq!(head.status(), 200);
-    assert_eq!(
-        head.headers()["content-length"].to_str().unwrap(),
-        len.to_string()
-    );
+    assert_eq!(head.headers()["content-length"].to_str().unwrap(), len.to_string());
 }

@@ -12,10 +12,7 @@ async fn server_matches_its_openapi_document(b: Backend) {
     let app = TestApp::spawn_with(
         b,
         &[
-            (
-                "KINORA_RATE_LIMITS_WRITES_PER_MINUTE_PER_ACCOUNT",
-                "1000000",
-            ),
+            ("KINORA_RATE_LIMITS_WRITES_PER_MINUTE_PER_ACCOUNT", "1000000"),
             ("KINORA_RATE_LIMITS_WRITES_PER_MINUTE_PER_IP", "1000000"),
             ("KINORA_RATE_LIMITS_SIGNUP_PER_HOUR", "1000000"),
         ],
@@ -24,14 +21,7 @@ async fn server_matches_its_openapi_document(b: Backend) {
     let token = app.signup("fuzzer").await;
     // Some real data to find: a video, a comment, a hashtag.
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &token,
-            &clip(dir.path(), "f.mp4", 64, 112, 1),
-            "fuzz me #fuzz",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "f.mp4", 64, 112, 1), "fuzz me #fuzz", "public").await;
     let id = v["id"].as_str().unwrap();
     let r = app
         .client
@@ -43,12 +33,7 @@ async fn server_matches_its_openapi_document(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let doc: serde_json::Value = app
-        .get("/api/openapi.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = app.get("/api/openapi.json", None).await.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"].as_object().unwrap().len() >= 35);
 
@@ -84,11 +69,7 @@ async fn server_matches_its_openapi_document(b: Backend) {
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "schemathesis found problems:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "schemathesis found problems:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("passed"), "{text}");
     assert!(app.healthy().await);
 }

@@ -11,11 +11,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-both!(
-    residency_in_local_regions,
-    residency_in_s3_regions,
-    account_moves_home_region
-);
+both!(residency_in_local_regions, residency_in_s3_regions, account_moves_home_region);
 
 /// Where the test's regions are.
 enum Stores {
@@ -45,17 +41,12 @@ fn verify(app: &TestApp, cfg: &Path) -> (i32, Value) {
     let mut cmd = app.cli(&["verify", "residency", "--json"]);
     cmd.arg("--config").arg(cfg).envs(s3_env());
     let out = cmd.output().unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), report)
 }
 
 fn s3_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", "kinora-test"),
-        ("AWS_SECRET_ACCESS_KEY", "kinora-test"),
-        ("AWS_REGION", "us-east-1"),
-    ]
+    vec![("AWS_ACCESS_KEY_ID", "kinora-test"), ("AWS_SECRET_ACCESS_KEY", "kinora-test"), ("AWS_REGION", "us-east-1")]
 }
 
 fn kinds(report: &Value) -> Vec<(String, String)> {
@@ -63,12 +54,7 @@ fn kinds(report: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| {
-            (
-                v["kind"].as_str().unwrap().to_owned(),
-                v["region"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|v| (v["kind"].as_str().unwrap().to_owned(), v["region"].as_str().unwrap().to_owned()))
         .collect()
 }
 
@@ -80,10 +66,7 @@ async fn until_ok(app: &TestApp, cfg: &Path) -> Value {
         if code == 0 && report["ok"] == true {
             return report;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "residency never verified: {report}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(60), "residency never verified: {report}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -93,9 +76,7 @@ fn store(stores: &Stores, region: &str) -> std::sync::Arc<dyn object_store::Obje
     match stores {
         Stores::Local(root) => {
             std::fs::create_dir_all(root.join(region)).unwrap();
-            std::sync::Arc::new(
-                object_store::local::LocalFileSystem::new_with_prefix(root.join(region)).unwrap(),
-            )
+            std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root.join(region)).unwrap())
         }
         Stores::S3 { a, b, c } => {
             let url = match region {
@@ -105,10 +86,7 @@ fn store(stores: &Stores, region: &str) -> std::sync::Arc<dyn object_store::Obje
             };
             let rest = url.trim_start_matches("s3://");
             let (bucket, q) = rest.split_once('?').unwrap();
-            let endpoint = q
-                .split('&')
-                .find_map(|p| p.strip_prefix("endpoint="))
-                .unwrap();
+            let endpoint = q.split('&').find_map(|p| p.strip_prefix("endpoint=")).unwrap();
             std::sync::Arc::new(
                 object_store::aws::AmazonS3Builder::new()
                     .with_bucket_name(bucket)
@@ -139,74 +117,35 @@ async fn scenario(b: Backend, stores: Stores) {
     assert_eq!(decl["primary"]["name"], "eu-a");
     assert_eq!(decl["primary"]["jurisdiction"], "EU");
     assert_eq!(decl["backup"]["name"], "eu-b");
-    assert!(decl["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|k| k["name"] == "object:originals"));
+    assert!(decl["data"].as_array().unwrap().iter().any(|k| k["name"] == "object:originals"));
     let about = app.get("/about/data", None).await.text().await.unwrap();
-    assert!(
-        about.contains("eu-b") && about.contains("watch history"),
-        "{about}"
-    );
+    assert!(about.contains("eu-b") && about.contains("watch history"), "{about}");
 
     let token = app.signup("resident").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &token,
-            &clip(dir.path(), "r.mp4", 180, 320, 1),
-            "where am I",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "r.mp4", 180, 320, 1), "where am I", "public").await;
     assert_eq!(v["status"], "ready", "{v}");
     let report = until_ok(&app, &cfg).await;
     let regions = &report["regions"];
-    assert!(
-        regions["eu-a"]["objects"].as_u64().unwrap() >= 4,
-        "original, rendition, poster, preview: {report}"
-    );
-    assert_eq!(
-        regions["eu-a"]["objects"], regions["eu-b"]["objects"],
-        "every object has its replica: {report}"
-    );
+    assert!(regions["eu-a"]["objects"].as_u64().unwrap() >= 4, "original, rendition, poster, preview: {report}");
+    assert_eq!(regions["eu-a"]["objects"], regions["eu-b"]["objects"], "every object has its replica: {report}");
     assert_eq!(regions["us-c"]["objects"], 0);
 
     // Settings say where the data lives.
     let settings = web_settings(&app, "resident").await;
-    assert!(
-        settings.contains("stored in eu-a (EU), backup in eu-b (EU)"),
-        "{settings}"
-    );
+    assert!(settings.contains("stored in eu-a (EU), backup in eu-b (EU)"), "{settings}");
 
     // Three planted faults, each caught.
     let id = v["id"].as_str().unwrap();
-    let src = v["sources"][0]["url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("/media/")
-        .to_owned();
+    let src = v["sources"][0]["url"].as_str().unwrap().trim_start_matches("/media/").to_owned();
     let media_key = format!("media/{src}");
     let a = store(&stores, "eu-a");
     let bk = store(&stores, "eu-b");
     let c = store(&stores, "us-c");
-    a.put(&"planted/by-hand".into(), b"someone's file".to_vec().into())
-        .await
-        .unwrap();
-    bk.delete(&format!("originals/{id}").as_str().into())
-        .await
-        .unwrap();
-    let bytes = a
-        .get(&media_key.as_str().into())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    c.put(&media_key.as_str().into(), bytes.into())
-        .await
-        .unwrap();
+    a.put(&"planted/by-hand".into(), b"someone's file".to_vec().into()).await.unwrap();
+    bk.delete(&format!("originals/{id}").as_str().into()).await.unwrap();
+    let bytes = a.get(&media_key.as_str().into()).await.unwrap().bytes().await.unwrap();
+    c.put(&media_key.as_str().into(), bytes.into()).await.unwrap();
     let (code, report) = verify(&app, &cfg);
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["ok"], false);
@@ -214,21 +153,13 @@ async fn scenario(b: Backend, stores: Stores) {
     got.sort();
     assert_eq!(
         got,
-        [
-            ("misplaced".to_owned(), "us-c".to_owned()),
-            ("missing-replica".into(), "eu-b".into()),
-            ("unknown-object".into(), "eu-a".into())
-        ],
+        [("misplaced".to_owned(), "us-c".to_owned()), ("missing-replica".into(), "eu-b".into()), ("unknown-object".into(), "eu-a".into())],
         "{report}"
     );
 
     // The repair makes the removed replica again (the server's workers copy it).
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    cmd.args(["verify", "residency", "--json", "--repair", "--data"])
-        .arg(app.data.path())
-        .arg("--config")
-        .arg(&cfg)
-        .envs(s3_env());
+    cmd.args(["verify", "residency", "--json", "--repair", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg).envs(s3_env());
     if let Some(url) = &app.db_url {
         cmd.arg("--database-url").arg(url);
     }
@@ -239,10 +170,7 @@ async fn scenario(b: Backend, stores: Stores) {
         if !kinds(&report).iter().any(|(k, _)| k == "missing-replica") {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the replica was never repaired: {report}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(30), "the replica was never repaired: {report}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
@@ -263,15 +191,7 @@ async fn scenario(b: Backend, stores: Stores) {
 /// Signs in with the web form and returns the settings page.
 async fn web_settings(app: &TestApp, username: &str) -> String {
     let session = app.web_session(username).await;
-    app.client
-        .get(app.url("/settings"))
-        .header("cookie", format!("kinora_session={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap()
 }
 
 async fn residency_in_local_regions(b: Backend) {
@@ -282,28 +202,14 @@ async fn residency_in_local_regions(b: Backend) {
 /// Creates a bucket on a moto server (it takes unsigned requests) and returns the
 /// region's storage URL.
 async fn bucket(server_var: &str, name: &str) -> String {
-    let server = std::env::var(server_var).unwrap_or_else(|_| {
-        panic!("{server_var} is not set: run the suite with scripts/test, which starts moto")
-    });
-    let r = reqwest::Client::new()
-        .put(format!("{server}/{name}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "creating bucket {name}: {}",
-        r.status()
-    );
+    let server = std::env::var(server_var).unwrap_or_else(|_| panic!("{server_var} is not set: run the suite with scripts/test, which starts moto"));
+    let r = reqwest::Client::new().put(format!("{server}/{name}")).send().await.unwrap();
+    assert!(r.status().is_success(), "creating bucket {name}: {}", r.status());
     format!("s3://{name}?endpoint={server}&region=us-east-1")
 }
 
 async fn residency_in_s3_regions(b: Backend) {
-    let tag = format!(
-        "{}{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos() % 1000
-    );
+    let tag = format!("{}{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1000);
     let n = match b {
         Backend::Sqlite => "s",
         Backend::Postgres => "p",
@@ -325,44 +231,20 @@ async fn account_moves_home_region(b: Backend) {
     let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
     let token = app.signup("mover").await;
     let dir = tempfile::tempdir().unwrap();
-    let v = app
-        .upload_and_wait(
-            &token,
-            &clip(dir.path(), "m.mp4", 180, 320, 1),
-            "moving",
-            "public",
-        )
-        .await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "m.mp4", 180, 320, 1), "moving", "public").await;
     until_ok(&app, &cfg).await;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinora"));
-    cmd.args(["accounts", "move", "mover", "--region", "us-c", "--data"])
-        .arg(app.data.path())
-        .arg("--config")
-        .arg(&cfg);
+    cmd.args(["accounts", "move", "mover", "--region", "us-c", "--data"]).arg(app.data.path()).arg("--config").arg(&cfg);
     if let Some(url) = &app.db_url {
         cmd.arg("--database-url").arg(url);
     }
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = until_ok(&app, &cfg).await;
     assert_eq!(report["regions"]["eu-a"]["objects"], 0, "{report}");
-    assert_eq!(
-        report["regions"]["us-c"]["objects"], report["regions"]["eu-b"]["objects"],
-        "{report}"
-    );
+    assert_eq!(report["regions"]["us-c"]["objects"], report["regions"]["eu-b"]["objects"], "{report}");
     let src = v["sources"][0]["url"].as_str().unwrap();
-    assert_eq!(
-        app.get(src, None).await.status(),
-        200,
-        "served from the new home"
-    );
+    assert_eq!(app.get(src, None).await.status(), 200, "served from the new home");
     let settings = web_settings(&app, "mover").await;
-    assert!(
-        settings.contains("stored in us-c (US), backup in eu-b (EU)"),
-        "{settings}"
-    );
+    assert!(settings.contains("stored in us-c (US), backup in eu-b (EU)"), "{settings}");
 }

@@ -46,13 +46,8 @@ async fn pg_database() -> String {
     );
     let name = format!("kinora_test_{}", rand_suffix());
     sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .expect("connect to test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
     let (prefix, _) = admin.rsplit_once('/').expect("url has a database");
     format!("{prefix}/{name}")
 }
@@ -60,16 +55,8 @@ async fn pg_database() -> String {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        t % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// `kinora ARGS --data DATA [--database-url DB]`.
@@ -105,26 +92,14 @@ impl TestApp {
 
     /// Waits for the server process to end by itself (a fault-injected crash).
     pub async fn wait_exit(mut self) -> (Backend, tempfile::TempDir, Option<String>) {
-        tokio::time::timeout(Duration::from_secs(120), self.child.wait())
-            .await
-            .expect("server did not exit")
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(120), self.child.wait()).await.expect("server did not exit").unwrap();
         (self.backend, self.data, self.db_url)
     }
 
     /// Starts a server on an existing data directory and database.
-    pub async fn spawn_in(
-        backend: Backend,
-        data: tempfile::TempDir,
-        db_url: Option<String>,
-        env: &[(&str, &str)],
-    ) -> TestApp {
+    pub async fn spawn_in(backend: Backend, data: tempfile::TempDir, db_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinora"));
-        cmd.arg("serve")
-            .arg("--data")
-            .arg(data.path())
-            .arg("--listen")
-            .arg("127.0.0.1:0");
+        cmd.arg("serve").arg("--data").arg(data.path()).arg("--listen").arg("127.0.0.1:0");
         Self::start(cmd, backend, data, db_url, env).await
     }
 
@@ -137,36 +112,19 @@ impl TestApp {
             Backend::Sqlite => None,
         };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinora"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .current_dir(data.path());
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").current_dir(data.path());
         Self::start(cmd, backend, data, db_url, &[]).await
     }
 
-    async fn start(
-        mut cmd: Command,
-        backend: Backend,
-        data: tempfile::TempDir,
-        db_url: Option<String>,
-        env: &[(&str, &str)],
-    ) -> TestApp {
+    async fn start(mut cmd: Command, backend: Backend, data: tempfile::TempDir, db_url: Option<String>, env: &[(&str, &str)]) -> TestApp {
         if let Some(url) = &db_url {
             cmd.arg("--database-url").arg(url);
         }
-        for k in [
-            "KINORA_DATA",
-            "KINORA_LISTEN",
-            "KINORA_DATABASE_URL",
-            "KINORA_CONFIG",
-            "KINORA_DEMO",
-        ] {
+        for k in ["KINORA_DATA", "KINORA_LISTEN", "KINORA_DATABASE_URL", "KINORA_CONFIG", "KINORA_DEMO"] {
             cmd.env_remove(k);
         }
         cmd.envs(env.iter().copied());
-        cmd.stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+        cmd.stdout(Stdio::piped()).stdin(Stdio::null()).kill_on_drop(true);
         let log = tempfile::NamedTempFile::new().unwrap();
         if std::env::var_os("TEST_LOG").is_some() {
             cmd.stderr(Stdio::inherit());
@@ -195,15 +153,7 @@ impl TestApp {
             .pool_max_idle_per_host(0)
             .build()
             .unwrap();
-        TestApp {
-            base,
-            client,
-            data,
-            backend,
-            db_url,
-            child,
-            log,
-        }
+        TestApp { base, client, data, backend, db_url, child, log }
     }
 
     /// The `kinora` command line against this app's data directory and database.
@@ -245,15 +195,8 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            r.status(),
-            201,
-            "sign-up of {username}: {}",
-            r.text().await.unwrap()
-        );
-        self.token(username, "correct horse battery")
-            .await
-            .expect("token")
+        assert_eq!(r.status(), 201, "sign-up of {username}: {}", r.text().await.unwrap());
+        self.token(username, "correct horse battery").await.expect("token")
     }
 
     pub async fn token(&self, username: &str, password: &str) -> Result<String, (u16, Value)> {
@@ -274,22 +217,12 @@ impl TestApp {
     }
 
     /// Multipart upload; returns (status, body).
-    pub async fn upload(
-        &self,
-        token: Option<&str>,
-        file: &Path,
-        filename: &str,
-        caption: &str,
-        visibility: &str,
-    ) -> (u16, Value) {
+    pub async fn upload(&self, token: Option<&str>, file: &Path, filename: &str, caption: &str, visibility: &str) -> (u16, Value) {
         let bytes = std::fs::read(file).unwrap();
         let form = reqwest::multipart::Form::new()
             .text("caption", caption.to_owned())
             .text("visibility", visibility.to_owned())
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-            );
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()));
         let mut r = self.client.post(self.url("/api/v1/videos")).multipart(form);
         if let Some(t) = token {
             r = r.bearer_auth(t);
@@ -300,16 +233,8 @@ impl TestApp {
     }
 
     /// Uploads and waits until the video leaves `processing`.
-    pub async fn upload_and_wait(
-        &self,
-        token: &str,
-        file: &Path,
-        caption: &str,
-        visibility: &str,
-    ) -> Value {
-        let (s, v) = self
-            .upload(Some(token), file, "clip.mp4", caption, visibility)
-            .await;
+    pub async fn upload_and_wait(&self, token: &str, file: &Path, caption: &str, visibility: &str) -> Value {
+        let (s, v) = self.upload(Some(token), file, "clip.mp4", caption, visibility).await;
         assert_eq!(s, 202, "upload: {v}\nserver log:\n{}", self.log_tail());
         assert_eq!(v["status"], "processing");
         self.wait(token, v["id"].as_str().unwrap()).await
@@ -318,33 +243,19 @@ impl TestApp {
     pub async fn wait(&self, token: &str, id: &str) -> Value {
         let start = Instant::now();
         loop {
-            let (s, v) = self
-                .get_json(&format!("/api/v1/videos/{id}"), Some(token))
-                .await;
+            let (s, v) = self.get_json(&format!("/api/v1/videos/{id}"), Some(token)).await;
             assert_eq!(s, 200, "{v}");
             if v["status"] != "processing" {
                 return v;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(180),
-                "video {id} still processing after 180 s"
-            );
+            assert!(start.elapsed() < Duration::from_secs(180), "video {id} still processing after 180 s");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
     /// An API call with a Bearer token and an optional JSON body: (status, JSON).
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut r = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.client.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -361,10 +272,7 @@ impl TestApp {
                 .get_all("set-cookie")
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                .find_map(|c| {
-                    c.strip_prefix(&format!("{name}="))
-                        .map(|r| r.split(';').next().unwrap().to_owned())
-                })
+                .find_map(|c| c.strip_prefix(&format!("{name}=")).map(|r| r.split(';').next().unwrap().to_owned()))
         };
         let page = self.get("/login", None).await;
         let csrf = cookie(&page, "kinora_csrf").expect("a CSRF cookie");
@@ -372,11 +280,7 @@ impl TestApp {
             .client
             .post(self.url("/login"))
             .header("cookie", format!("kinora_csrf={csrf}"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("username", username),
-                ("password", "correct horse battery"),
-            ])
+            .form(&[("csrf", csrf.as_str()), ("username", username), ("password", "correct horse battery")])
             .send()
             .await
             .unwrap();
@@ -397,31 +301,16 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg is installed (scripts/deps --test)");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 pub fn ffprobe_json(file: &Path) -> Value {
     let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
+        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
         .arg(file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -429,26 +318,10 @@ pub fn ffprobe_json(file: &Path) -> Value {
 pub fn clip(dir: &Path, name: &str, w: u32, h: u32, secs: u32) -> PathBuf {
     let out = dir.join(name);
     ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc2=size={w}x{h}:rate=25"),
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=44100",
-        "-t",
-        &secs.to_string(),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        out.to_str().unwrap(),
+        "-f", "lavfi", "-i", &format!("testsrc2=size={w}x{h}:rate=25"),
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+        "-t", &secs.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-shortest", out.to_str().unwrap(),
     ]);
     out
 }
@@ -459,21 +332,9 @@ pub fn phone_clip(dir: &Path) -> PathBuf {
     let raw = clip(dir, "raw.mov", 320, 240, 2);
     let out = dir.join("phone.mov");
     ffmpeg(&[
-        "-i",
-        raw.to_str().unwrap(),
-        "-c",
-        "copy",
-        "-metadata:s:v:0",
-        "rotate=90",
-        "-movflags",
-        "use_metadata_tags",
-        "-metadata",
-        "location=+37.7749-122.4194/",
-        "-metadata",
-        "make=Apple",
-        "-metadata",
-        "model=iPhone 15 Pro",
-        out.to_str().unwrap(),
+        "-i", raw.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+        "-movflags", "use_metadata_tags", "-metadata", "location=+37.7749-122.4194/",
+        "-metadata", "make=Apple", "-metadata", "model=iPhone 15 Pro", out.to_str().unwrap(),
     ]);
     out
 }

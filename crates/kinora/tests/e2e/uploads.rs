@@ -17,10 +17,7 @@ fn b64(s: &[u8]) -> String {
 }
 
 fn tus(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
+    app.client.request(method, app.url(path)).bearer_auth(token).header("Tus-Resumable", "1.0.0")
 }
 
 async fn create(app: &TestApp, token: &str, len: usize, meta: &str) -> reqwest::Response {
@@ -32,13 +29,7 @@ async fn create(app: &TestApp, token: &str, len: usize, meta: &str) -> reqwest::
         .unwrap()
 }
 
-async fn patch(
-    app: &TestApp,
-    token: &str,
-    loc: &str,
-    offset: usize,
-    body: Vec<u8>,
-) -> reqwest::RequestBuilder {
+async fn patch(app: &TestApp, token: &str, loc: &str, offset: usize, body: Vec<u8>) -> reqwest::RequestBuilder {
     tus(app, reqwest::Method::PATCH, loc, token)
         .header("Upload-Offset", offset.to_string())
         .header("Content-Type", "application/offset+octet-stream")
@@ -46,10 +37,7 @@ async fn patch(
 }
 
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
-    r.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or("")
+    r.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
 }
 
 async fn tus_protocol(b: Backend) {
@@ -60,47 +48,19 @@ async fn tus_protocol(b: Backend) {
     let file = std::fs::read(clip(dir.path(), "t.mp4", 192, 340, 2)).unwrap();
     let n = file.len();
 
-    let opts = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/api/v1/uploads"))
-        .send()
-        .await
-        .unwrap();
+    let opts = app.client.request(reqwest::Method::OPTIONS, app.url("/api/v1/uploads")).send().await.unwrap();
     assert_eq!(opts.status(), 204);
     assert_eq!(header(&opts, "tus-version"), "1.0.0");
-    for ext in [
-        "creation",
-        "creation-with-upload",
-        "termination",
-        "expiration",
-        "checksum",
-    ] {
-        assert!(
-            header(&opts, "tus-extension").split(',').any(|e| e == ext),
-            "{ext}"
-        );
+    for ext in ["creation", "creation-with-upload", "termination", "expiration", "checksum"] {
+        assert!(header(&opts, "tus-extension").split(',').any(|e| e == ext), "{ext}");
     }
     assert!(header(&opts, "tus-checksum-algorithm").contains("sha1"));
 
     // Missing Tus-Resumable: 412. No token: 401.
-    let r = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Upload-Length", "10")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/uploads")).bearer_auth(&token).header("Upload-Length", "10").send().await.unwrap();
     assert_eq!(r.status(), 412);
     assert_eq!(header(&r, "tus-version"), "1.0.0");
-    let r = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", "10")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/uploads")).header("Tus-Resumable", "1.0.0").header("Upload-Length", "10").send().await.unwrap();
     assert_eq!(r.status(), 401);
 
     let meta = format!(
@@ -117,26 +77,15 @@ async fn tus_protocol(b: Backend) {
     assert!(loc.starts_with("/api/v1/uploads/"), "{loc}");
 
     // Someone else's upload does not exist for them.
-    let r = tus(&app, reqwest::Method::HEAD, &loc, &other)
-        .send()
-        .await
-        .unwrap();
+    let r = tus(&app, reqwest::Method::HEAD, &loc, &other).send().await.unwrap();
     assert_eq!(r.status(), 404);
 
     let half = n / 2;
-    let r = patch(&app, &token, &loc, 0, file[..half].to_vec())
-        .await
-        .send()
-        .await
-        .unwrap();
+    let r = patch(&app, &token, &loc, 0, file[..half].to_vec()).await.send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(header(&r, "upload-offset"), half.to_string());
     // Wrong offset: 409. Wrong content type: 415.
-    let r = patch(&app, &token, &loc, 5, file[5..10].to_vec())
-        .await
-        .send()
-        .await
-        .unwrap();
+    let r = patch(&app, &token, &loc, 5, file[5..10].to_vec()).await.send().await.unwrap();
     assert_eq!(r.status(), 409);
     let r = tus(&app, reqwest::Method::PATCH, &loc, &token)
         .header("Upload-Offset", half.to_string())
@@ -149,18 +98,12 @@ async fn tus_protocol(b: Backend) {
     // Bad checksum: 460 and the chunk is discarded.
     let r = patch(&app, &token, &loc, half, file[half..half + 100].to_vec())
         .await
-        .header(
-            "Upload-Checksum",
-            format!("sha1 {}", b64(&sha1::Sha1::digest(b"something else"))),
-        )
+        .header("Upload-Checksum", format!("sha1 {}", b64(&sha1::Sha1::digest(b"something else"))))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 460);
-    let r = tus(&app, reqwest::Method::HEAD, &loc, &token)
-        .send()
-        .await
-        .unwrap();
+    let r = tus(&app, reqwest::Method::HEAD, &loc, &token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "upload-offset"), half.to_string());
     assert_eq!(header(&r, "upload-length"), n.to_string());
@@ -169,10 +112,7 @@ async fn tus_protocol(b: Backend) {
     let rest = file[half..].to_vec();
     let r = patch(&app, &token, &loc, half, rest.clone())
         .await
-        .header(
-            "Upload-Checksum",
-            format!("sha1 {}", b64(&sha1::Sha1::digest(&rest))),
-        )
+        .header("Upload-Checksum", format!("sha1 {}", b64(&sha1::Sha1::digest(&rest))))
         .send()
         .await
         .unwrap();
@@ -180,21 +120,13 @@ async fn tus_protocol(b: Backend) {
     assert_eq!(header(&r, "upload-offset"), n.to_string());
     let video = header(&r, "kinora-video-id").to_owned();
     assert!(!video.is_empty());
-    let r = tus(&app, reqwest::Method::HEAD, &loc, &token)
-        .send()
-        .await
-        .unwrap();
+    let r = tus(&app, reqwest::Method::HEAD, &loc, &token).send().await.unwrap();
     assert_eq!(header(&r, "kinora-video-id"), video);
     let v = app.wait(&token, &video).await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["caption"], "résumé #tus");
     assert_eq!(v["visibility"], "followers");
-    assert_eq!(
-        app.get_json(&format!("/api/v1/videos/{video}"), Some(&other))
-            .await
-            .0,
-        404
-    );
+    assert_eq!(app.get_json(&format!("/api/v1/videos/{video}"), Some(&other)).await.0, 404);
 
     // Creation with upload, in one request.
     let r = tus(&app, reqwest::Method::POST, "/api/v1/uploads", &token)
@@ -211,28 +143,10 @@ async fn tus_protocol(b: Backend) {
     // Termination: then 404.
     let r = create(&app, &token, n, "").await;
     let loc2 = header(&r, "location").to_owned();
-    let r = tus(&app, reqwest::Method::DELETE, &loc2, &token)
-        .send()
-        .await
-        .unwrap();
+    let r = tus(&app, reqwest::Method::DELETE, &loc2, &token).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        tus(&app, reqwest::Method::HEAD, &loc2, &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        patch(&app, &token, &loc2, 0, vec![1, 2, 3])
-            .await
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(tus(&app, reqwest::Method::HEAD, &loc2, &token).send().await.unwrap().status(), 404);
+    assert_eq!(patch(&app, &token, &loc2, 0, vec![1, 2, 3]).await.send().await.unwrap().status(), 404);
 
     // Quota: three open uploads at most here.
     for _ in 0..3 {
@@ -246,25 +160,8 @@ async fn tus_protocol(b: Backend) {
     assert_eq!(create(&app, &other, 1 << 40, "").await.status(), 413);
     let r = create(&app, &other, 10, "").await;
     let loc3 = header(&r, "location").to_owned();
-    assert_eq!(
-        patch(&app, &other, &loc3, 0, vec![0; 11])
-            .await
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        413
-    );
-    assert_eq!(
-        header(
-            &tus(&app, reqwest::Method::HEAD, &loc3, &other)
-                .send()
-                .await
-                .unwrap(),
-            "upload-offset"
-        ),
-        "0"
-    );
+    assert_eq!(patch(&app, &other, &loc3, 0, vec![0; 11]).await.send().await.unwrap().status(), 413);
+    assert_eq!(header(&tus(&app, reqwest::Method::HEAD, &loc3, &other).send().await.unwrap(), "upload-offset"), "0");
 }
 
 async fn expired_uploads_vanish(b: Backend) {
@@ -273,14 +170,7 @@ async fn expired_uploads_vanish(b: Backend) {
     let r = create(&app, &token, 1000, "").await;
     assert_eq!(r.status(), 201);
     let loc = header(&r, "location").to_owned();
-    assert_eq!(
-        tus(&app, reqwest::Method::HEAD, &loc, &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(tus(&app, reqwest::Method::HEAD, &loc, &token).send().await.unwrap().status(), 404);
     // The start-up sweep removes its file.
     let (b, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b, data, db, &[]).await;
@@ -299,10 +189,7 @@ both!(expired_uploads_vanish);
 
 pub(crate) fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> Value {
     let py = std::env::var("KINORA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
-    )
-    .join("tests/tus_client.py");
+    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")).join("tests/tus_client.py");
     let out = std::process::Command::new(py)
         .arg(script)
         .arg(&app.base)
@@ -311,11 +198,7 @@ pub(crate) fn tuspy(app: &TestApp, token: &str, file: &Path, extra: &[&str]) -> 
         .args(extra)
         .output()
         .expect("python3 with tuspy (scripts/test installs it)");
-    assert!(
-        out.status.success(),
-        "tuspy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "tuspy: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -326,12 +209,7 @@ async fn tuspy_full_and_resumed_after_kill9(b: Backend) {
     let file = clip(dir.path(), "py.mp4", 360, 640, 3);
     let size = std::fs::metadata(&file).unwrap().len();
 
-    let full = tuspy(
-        &app,
-        &token,
-        &file,
-        &["--checksum", "--caption", "from tuspy"],
-    );
+    let full = tuspy(&app, &token, &file, &["--checksum", "--caption", "from tuspy"]);
     let id = full["video_id"].as_str().unwrap();
     assert_eq!(full["offset"].as_u64(), Some(size));
     let v = app.wait(&token, id).await;
@@ -341,17 +219,7 @@ async fn tuspy_full_and_resumed_after_kill9(b: Backend) {
     // Stop at ~40%, then kill -9 the server.
     let chunk = (size / 20).max(1);
     let stop = size * 4 / 10;
-    let part = tuspy(
-        &app,
-        &token,
-        &file,
-        &[
-            "--chunk",
-            &chunk.to_string(),
-            "--stop-at",
-            &stop.to_string(),
-        ],
-    );
+    let part = tuspy(&app, &token, &file, &["--chunk", &chunk.to_string(), "--stop-at", &stop.to_string()]);
     let offset = part["offset"].as_u64().unwrap();
     assert!(offset >= stop && offset < size, "offset {offset} of {size}");
     assert!(part["video_id"].is_null());
@@ -362,20 +230,12 @@ async fn tuspy_full_and_resumed_after_kill9(b: Backend) {
     // Restart on the same data and database; resume where the server says.
     let app = TestApp::spawn_in(b, data, db, &[]).await;
     let new_url = format!("{}{}", app.base, path);
-    let done = tuspy(
-        &app,
-        &token,
-        &file,
-        &["--url", &new_url, "--chunk", &chunk.to_string()],
-    );
+    let done = tuspy(&app, &token, &file, &["--url", &new_url, "--chunk", &chunk.to_string()]);
     assert_eq!(done["offset"].as_u64(), Some(size));
     let id = done["video_id"].as_str().unwrap();
     let v = app.wait(&token, id).await;
     assert_eq!(v["status"], "ready", "{v}");
     // The original equals the file byte for byte.
     let original = app.data.path().join("regions/local/originals").join(id);
-    assert_eq!(
-        std::fs::read(original).unwrap(),
-        std::fs::read(&file).unwrap()
-    );
+    assert_eq!(std::fs::read(original).unwrap(), std::fs::read(&file).unwrap());
 }

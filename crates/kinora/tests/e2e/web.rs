@@ -34,34 +34,20 @@ async fn web_flow(b: Backend) {
     let page = app.get("/signup", None).await;
     let (csrf_cookie, _) = cookie(&page, "kinora_csrf").expect("csrf cookie");
     let html = page.text().await.unwrap();
-    let csrf = between(&html, "name=\"csrf\" value=\"", "\"")
-        .unwrap()
-        .to_owned();
+    let csrf = between(&html, "name=\"csrf\" value=\"", "\"").unwrap().to_owned();
     assert_eq!(csrf, csrf_cookie);
     let post = |form: Vec<(&'static str, String)>, cookie: String| {
-        app.client
-            .post(app.url("/signup"))
-            .header("cookie", cookie)
-            .form(&form)
-            .send()
+        app.client.post(app.url("/signup")).header("cookie", cookie).form(&form).send()
     };
     let bad = post(
-        vec![
-            ("csrf", "forged".into()),
-            ("username", "webby".into()),
-            ("password", "long enough".into()),
-        ],
+        vec![("csrf", "forged".into()), ("username", "webby".into()), ("password", "long enough".into())],
         format!("kinora_csrf={csrf_cookie}"),
     )
     .await
     .unwrap();
     assert_eq!(bad.status(), 403);
     let taken_short = post(
-        vec![
-            ("csrf", csrf.clone()),
-            ("username", "webby".into()),
-            ("password", "short".into()),
-        ],
+        vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "short".into())],
         format!("kinora_csrf={csrf_cookie}"),
     )
     .await
@@ -69,11 +55,7 @@ async fn web_flow(b: Backend) {
     assert_eq!(taken_short.status(), 422);
     assert!(taken_short.text().await.unwrap().contains("password"));
     let ok = post(
-        vec![
-            ("csrf", csrf.clone()),
-            ("username", "webby".into()),
-            ("password", "long enough".into()),
-        ],
+        vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "long enough".into())],
         format!("kinora_csrf={csrf_cookie}"),
     )
     .await
@@ -85,18 +67,10 @@ async fn web_flow(b: Backend) {
     let jar = format!("kinora_session={session}");
 
     // Signed in: the upload page carries the session's CSRF token.
-    let up = app
-        .client
-        .get(app.url("/upload"))
-        .header("cookie", &jar)
-        .send()
-        .await
-        .unwrap();
+    let up = app.client.get(app.url("/upload")).header("cookie", &jar).send().await.unwrap();
     assert_eq!(up.status(), 200);
     let html = up.text().await.unwrap();
-    let token = between(&html, "name=\"csrf-token\" content=\"", "\"")
-        .unwrap()
-        .to_owned();
+    let token = between(&html, "name=\"csrf-token\" content=\"", "\"").unwrap().to_owned();
     assert!(html.contains("<progress"));
     // Signed out, /upload sends you to sign in.
     assert_eq!(app.get("/upload", None).await.status(), 303);
@@ -106,20 +80,10 @@ async fn web_flow(b: Backend) {
     let form = || {
         reqwest::multipart::Form::new()
             .text("caption", "made in the browser <script>alert(1)</script>")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(std::fs::read(&f).unwrap()).file_name("w.mp4"),
-            )
+            .part("file", reqwest::multipart::Part::bytes(std::fs::read(&f).unwrap()).file_name("w.mp4"))
     };
     // Cookie without the CSRF header: refused.
-    let r = app
-        .client
-        .post(app.url("/api/v1/videos"))
-        .header("cookie", &jar)
-        .multipart(form())
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/videos")).header("cookie", &jar).multipart(form()).send().await.unwrap();
     assert_eq!(r.status(), 403);
     // A fresh connection: the refusal above may close the one it answered on
     // before the body was read, as any server does with a rejected upload.
@@ -142,42 +106,21 @@ async fn web_flow(b: Backend) {
     let html = app.get("/", None).await.text().await.unwrap();
     assert!(html.contains(&format!("data-id=\"{id}\"")));
     assert!(html.contains("playsinline") && html.contains("muted"));
-    assert!(
-        !html.contains("<script>alert(1)</script>"),
-        "captions are escaped"
-    );
+    assert!(!html.contains("<script>alert(1)</script>"), "captions are escaped");
 
     let share = app.get(&format!("/v/{id}"), None).await;
     assert_eq!(share.status(), 200);
     let html = share.text().await.unwrap();
-    let og =
-        |p: &str| between(&html, &format!("property=\"{p}\" content=\""), "\"").map(str::to_owned);
+    let og = |p: &str| between(&html, &format!("property=\"{p}\" content=\""), "\"").map(str::to_owned);
     let video = og("og:video").unwrap();
     let image = og("og:image").unwrap();
-    assert!(
-        video.starts_with(&app.base) && video.contains("/media/"),
-        "{video}"
-    );
+    assert!(video.starts_with(&app.base) && video.contains("/media/"), "{video}");
     assert!(image.starts_with(&app.base), "{image}");
     assert!(og("og:title").unwrap().contains("made in the browser"));
-    assert_eq!(
-        app.get(video.strip_prefix(&app.base).unwrap(), None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.get(video.strip_prefix(&app.base).unwrap(), None).await.status(), 200);
     // Only the owner gets the edit sheet.
     assert!(!html.contains("edit-form"));
-    let mine = app
-        .client
-        .get(app.url(&format!("/v/{id}")))
-        .header("cookie", &jar)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let mine = app.client.get(app.url(&format!("/v/{id}"))).header("cookie", &jar).send().await.unwrap().text().await.unwrap();
     assert!(mine.contains("id=\"edit-form\""));
 
     let profile = app.get("/@webby", None).await;
@@ -189,30 +132,10 @@ async fn web_flow(b: Backend) {
     assert_eq!(app.get("/static/app.js", None).await.status(), 200);
 
     // Sign out needs the session's CSRF token.
-    let r = app
-        .client
-        .post(app.url("/logout"))
-        .header("cookie", &jar)
-        .form(&[("csrf", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/logout")).header("cookie", &jar).form(&[("csrf", "nope")]).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    let r = app
-        .client
-        .post(app.url("/logout"))
-        .header("cookie", &jar)
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/logout")).header("cookie", &jar).form(&[("csrf", token.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    let me = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .header("cookie", &jar)
-        .send()
-        .await
-        .unwrap();
+    let me = app.client.get(app.url("/api/v1/me")).header("cookie", &jar).send().await.unwrap();
     assert_eq!(me.status(), 401);
 }
