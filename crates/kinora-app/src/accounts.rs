@@ -150,14 +150,7 @@ pub async fn authenticate(
     token_hash: &str,
     kind: TokenKind,
 ) -> AppResult<Option<(AccountRow, Option<String>)>> {
-    let Some(row) = st.db.find_token(token_hash, kind).await? else {
-        return Ok(None);
-    };
-    Ok(st
-        .db
-        .account_by_id(&row.account_id)
-        .await?
-        .map(|a| (a, row.csrf)))
+    Ok(st.db.account_by_token(token_hash, kind).await?)
 }
 
 pub async fn revoke_token(st: &AppState, token_hash: &str) -> AppResult<()> {

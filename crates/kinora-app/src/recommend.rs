@@ -67,6 +67,8 @@ struct Inner {
     /// viewers that have creators kept away from them.
     hidden_fp: (i64, i64),
     hidden_viewers: HashSet<u32>,
+    /// Viewers that follow hashtags.
+    tag_viewers: HashSet<u32>,
     model: Model,
     video_index: HashMap<Id, u32>,
     video_ids: Vec<Id>,
@@ -264,6 +266,21 @@ impl Inner {
             self.hidden_viewers.insert(v);
             self.model.set_hidden_creators(v, set);
         }
+        // Followed hashtags, the same way.
+        let mut tags: HashMap<u32, HashSet<u32>> = HashMap::new();
+        for (viewer, tag) in db.feed_tag_follows().await? {
+            let (v, t) = (self.account(&viewer), self.tag(&tag));
+            tags.entry(v).or_default().insert(t);
+        }
+        for v in std::mem::take(&mut self.tag_viewers) {
+            if !tags.contains_key(&v) {
+                self.model.set_followed_tags(v, HashSet::new());
+            }
+        }
+        for (v, set) in tags {
+            self.tag_viewers.insert(v);
+            self.model.set_followed_tags(v, set);
+        }
         self.hidden_fp = fp;
         Ok(())
     }
@@ -375,9 +392,10 @@ impl Inner {
     fn reason_text(&self, r: &Reason) -> String {
         let name = |c: u32| self.usernames.get(&c).cloned().unwrap_or_default();
         match r.code {
-            ReasonCode::Following => match r.creator {
-                Some(c) => format!("Because you follow @{}", name(c)),
-                None => "From accounts you follow".into(),
+            ReasonCode::Following => match (r.creator, r.tag.and_then(|t| self.tag_names.get(t as usize))) {
+                (Some(c), _) => format!("Because you follow @{}", name(c)),
+                (None, Some(t)) => format!("Because you follow #{t}"),
+                (None, None) => "From accounts you follow".into(),
             },
             ReasonCode::Similar => match r.item.and_then(|i| self.model.items.get(i as usize)) {
                 Some(m) => format!("Because you watched a video by @{}", name(m.creator)),

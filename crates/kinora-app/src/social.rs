@@ -518,6 +518,7 @@ pub async fn set_tag_follow(
     let me = caller.require()?;
     let tag = tag_of(tag)?;
     st.db.set_tag_follow(&me.id, &tag, on).await?;
+    st.recommender.relations_changed();
     Ok(TagFollow { tag, following: on })
 }
 

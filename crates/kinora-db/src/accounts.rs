@@ -193,6 +193,29 @@ impl AccountRepo for Db {
     }
 }
 
+impl Db {
+    /// The live account holding a live token of `kind` with this hash, and the
+    /// token's CSRF secret: one query per authenticated request.
+    pub async fn account_by_token(
+        &self,
+        hash: &str,
+        kind: crate::TokenKind,
+    ) -> Result<Option<(AccountRow, Option<String>)>> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLS}, t.csrf AS token_csrf FROM accounts \
+             JOIN (SELECT account_id, csrf FROM tokens WHERE hash = $1 AND kind = $2 AND expires_at > $3) t ON t.account_id = accounts.id \
+             WHERE erase_at IS NULL"
+        ))
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(crate::now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| Ok((row(&r)?, crate::col(&r, "token_csrf")?)))
+            .transpose()
+    }
+}
+
 impl DbError {
     /// True for a unique-constraint conflict.
     pub fn is_conflict(&self) -> bool {

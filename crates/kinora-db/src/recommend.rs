@@ -275,11 +275,19 @@ impl Db {
             .collect()
     }
 
-    /// A cheap summary that changes when a block or mute is made or undone.
+    /// (viewer, hashtag) pairs: the hashtags each account follows.
+    pub async fn feed_tag_follows(&self) -> Result<Vec<(Id, String)>> {
+        let rows = sqlx::query("SELECT account_id, tag FROM tag_follows").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((Id::from_trusted(col(r, "account_id")?), col(r, "tag")?))).collect()
+    }
+
+    /// A cheap summary that changes when a block, mute or hashtag follow is made
+    /// or undone.
     pub async fn feed_hidden_fingerprint(&self) -> Result<(i64, i64)> {
         let r = sqlx::query(
             "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(t % 1000000007 + 1), 0) AS BIGINT) AS s FROM \
-             (SELECT created_at AS t FROM blocks UNION ALL SELECT created_at + 7 FROM mutes) x",
+             (SELECT created_at AS t FROM blocks UNION ALL SELECT created_at + 7 FROM mutes \
+              UNION ALL SELECT created_at + 13 FROM tag_follows) x",
         )
         .fetch_one(self.pool())
         .await?;

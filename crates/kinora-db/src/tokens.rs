@@ -13,7 +13,7 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TokenKind::Api => "api",
             TokenKind::Session => "session",

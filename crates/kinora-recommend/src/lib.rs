@@ -211,6 +211,9 @@ pub struct UserState {
     /// Creators the viewer blocked, muted or was blocked by: set by the server
     /// from its policy data, never shown in either feed.
     pub hidden_creators: HashSet<Creator>,
+    /// Hashtags the viewer follows (set by the server): a candidate source, and
+    /// the "following" feature like a followed creator.
+    pub followed_tags: HashSet<Tag>,
 }
 
 const HIST: usize = 50;
@@ -319,7 +322,7 @@ impl Model {
                 .sum();
             tag = (tag_sum / 4.0).tanh();
             ca = (us.creator_aff.get(&m.creator).copied().unwrap_or(0.0) / 4.0).tanh();
-            follow = if us.follows.contains(&m.creator) {
+            follow = if us.follows.contains(&m.creator) || m.tags.iter().any(|t| us.followed_tags.contains(t)) {
                 1.0
             } else {
                 0.0

@@ -257,6 +257,15 @@ impl Model {
         us.hidden_creators.contains(&m.creator)
     }
 
+    /// Replaces the hashtags `user` follows.
+    pub fn set_followed_tags(&mut self, user: User, tags: HashSet<Tag>) {
+        if tags.is_empty() && self.users.get(user as usize).is_none_or(|u| u.followed_tags.is_empty()) {
+            return;
+        }
+        self.ensure_user(user);
+        self.users[user as usize].followed_tags = tags;
+    }
+
     /// Replaces the creators hidden from `user` (see [`UserState::hidden_creators`]).
     pub fn set_hidden_creators(&mut self, user: User, creators: HashSet<Creator>) {
         if creators.is_empty()
@@ -453,6 +462,20 @@ impl Model {
                     );
                 }
             }
+            for t in &us.followed_tags {
+                for &i in self.items_by_tag(*t).iter().rev().take(30) {
+                    offer(
+                        i,
+                        Reason {
+                            code: ReasonCode::Following,
+                            item: None,
+                            tag: Some(*t),
+                            creator: None,
+                        },
+                        &mut cands,
+                    );
+                }
+            }
             let mut tags: Vec<(&Tag, &f32)> =
                 us.tag_aff.iter().filter(|(_, a)| **a > 0.0).collect();
             tags.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
@@ -491,7 +514,13 @@ impl Model {
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
         // Exploration: videos with few impressions, by Thompson sampling on their
-        // watch-through rate.
+        // watch-through rate. One the viewer follows (its creator or a hashtag)
+        // says so rather than "exploration".
+        let followed: HashMap<Item, Reason> = scored
+            .iter()
+            .filter(|p| p.reason.code == ReasonCode::Following)
+            .map(|p| (p.item, p.reason))
+            .collect();
         let mut explore: Vec<Pick> = self
             .cached_explore(120)
             .into_iter()
@@ -507,7 +536,7 @@ impl Model {
                 Pick {
                     item: i,
                     score: beta_sample(rng, a, b) as f32 + 0.5 * novelty,
-                    reason: Reason::of(ReasonCode::Exploration),
+                    reason: followed.get(&i).copied().unwrap_or(Reason::of(ReasonCode::Exploration)),
                 }
             })
             .collect();
@@ -599,13 +628,17 @@ impl Model {
                 },
             ));
             if x[4] > 0.0 {
+                // Followed: the creator, or else one of the video's hashtags.
+                let followed_tag = (!us.follows.contains(&m.creator))
+                    .then(|| m.tags.iter().copied().find(|t| us.followed_tags.contains(t)))
+                    .flatten();
                 parts.push((
                     w[4] * x[4],
                     Reason {
                         code: ReasonCode::Following,
                         item: None,
-                        tag: None,
-                        creator: Some(m.creator),
+                        tag: followed_tag,
+                        creator: followed_tag.is_none().then_some(m.creator),
                     },
                 ));
             }
@@ -619,7 +652,9 @@ impl Model {
         // "following" is only a reason if the viewer follows; creator affinity alone
         // reads as "similar".
         if reason.code == ReasonCode::Following
-            && !u.is_some_and(|us| us.follows.contains(&m.creator))
+            && !u.is_some_and(|us| {
+                us.follows.contains(&m.creator) || reason.tag.is_some_and(|t| us.followed_tags.contains(&t))
+            })
         {
             reason = if sim > 0.0 {
                 parts
@@ -784,6 +819,28 @@ mod tests {
             per_creator.values().all(|n| *n <= rules.max_per_creator),
             "{per_creator:?}"
         );
+    }
+
+    #[test]
+    fn a_followed_hashtag_brings_its_videos_as_following() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut m = model(300, 30, 10, &mut rng);
+        let mut t = 1_000_000;
+        for _ in 0..400 {
+            t += 1000;
+            view(&mut m, rng.gen_range(0..10), rng.gen_range(0..300), t, rng.gen_bool(0.6));
+        }
+        m.refresh_caches();
+        let user = 42;
+        let tag: Tag = 7;
+        m.set_followed_tags(user, HashSet::from([tag]));
+        let page = m.rank(user, t, &HashSet::new(), &PageRules::default(), &mut rng);
+        let tagged: Vec<&Pick> = page.iter().filter(|p| m.items[p.item as usize].tags.contains(&tag)).collect();
+        assert!(tagged.len() >= 3, "a followed hashtag fills part of a first page: {page:?}");
+        assert!(tagged.iter().any(|p| p.reason.code == ReasonCode::Following && p.reason.tag == Some(tag)), "{tagged:?}");
+        m.set_followed_tags(user, HashSet::new());
+        let page = m.rank(user, t, &HashSet::new(), &PageRules::default(), &mut rng);
+        assert!(page.iter().all(|p| !(p.reason.code == ReasonCode::Following && p.reason.tag.is_some())));
     }
 
     #[test]

@@ -668,4 +668,12 @@ async fn a_follow_remembers_the_video_it_came_from(b: Backend) {
         assert!(start.elapsed() < std::time::Duration::from_secs(10), "{p}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // A followed hashtag is a source too, from the next page on.
+    let cara = app.signup("cara").await;
+    let knit = app.upload_and_wait(&cara, &f, "scarf #knit", "public").await["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call(M::POST, "/api/v1/tags/knit/follow", &viewer, None).await.0, 200);
+    let p = app.get_json("/api/v1/feed/for-you?limit=10", Some(&viewer)).await.1;
+    let card = items(&p).into_iter().find(|v| v["id"] == knit.as_str()).unwrap_or_else(|| panic!("{p}"));
+    assert_eq!(card["reason"]["code"], "following", "{card}");
+    assert_eq!(card["reason"]["text"], "Because you follow #knit", "{card}");
 }
