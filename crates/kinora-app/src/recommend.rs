@@ -120,6 +120,20 @@ pub struct ReasonView {
     pub text: String,
 }
 
+/// Gives each viewer in `by` its set (through `set`), empties the sets of the
+/// viewers in `had` that are no longer in `by`, and remembers who has one.
+fn replace_sets(model: &mut Model, had: &mut HashSet<u32>, by: HashMap<u32, HashSet<u32>>, set: fn(&mut Model, u32, HashSet<u32>)) {
+    for v in std::mem::take(had) {
+        if !by.contains_key(&v) {
+            set(model, v, HashSet::new());
+        }
+    }
+    for (v, s) in by {
+        had.insert(v);
+        set(model, v, s);
+    }
+}
+
 impl Inner {
     fn account(&mut self, id: &Id) -> u32 {
         let n = self.account_index.len() as u32;
@@ -257,30 +271,14 @@ impl Inner {
             let (v, c) = (self.account(&viewer), self.account(&creator));
             by.entry(v).or_default().insert(c);
         }
-        for v in std::mem::take(&mut self.hidden_viewers) {
-            if !by.contains_key(&v) {
-                self.model.set_hidden_creators(v, HashSet::new());
-            }
-        }
-        for (v, set) in by {
-            self.hidden_viewers.insert(v);
-            self.model.set_hidden_creators(v, set);
-        }
+        replace_sets(&mut self.model, &mut self.hidden_viewers, by, Model::set_hidden_creators);
         // Followed hashtags, the same way.
         let mut tags: HashMap<u32, HashSet<u32>> = HashMap::new();
         for (viewer, tag) in db.feed_tag_follows().await? {
             let (v, t) = (self.account(&viewer), self.tag(&tag));
             tags.entry(v).or_default().insert(t);
         }
-        for v in std::mem::take(&mut self.tag_viewers) {
-            if !tags.contains_key(&v) {
-                self.model.set_followed_tags(v, HashSet::new());
-            }
-        }
-        for (v, set) in tags {
-            self.tag_viewers.insert(v);
-            self.model.set_followed_tags(v, set);
-        }
+        replace_sets(&mut self.model, &mut self.tag_viewers, tags, Model::set_followed_tags);
         self.hidden_fp = fp;
         Ok(())
     }

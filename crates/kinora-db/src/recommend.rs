@@ -237,16 +237,7 @@ impl Db {
             objects
                 .entry(col(&r, "video_id")?)
                 .or_default()
-                .push(crate::MediaObject {
-                    name: col(&r, "name")?,
-                    object_key: col(&r, "object_key")?,
-                    mime: col(&r, "mime")?,
-                    width: col(&r, "width")?,
-                    height: col(&r, "height")?,
-                    bitrate: col(&r, "bitrate")?,
-                    bytes: col(&r, "bytes")?,
-                    sha256: col(&r, "sha256")?,
-                });
+                .push(crate::videos::media_object(&r)?);
         }
         Ok(rows
             .into_iter()

@@ -126,6 +126,20 @@ const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.s
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
 
+/// A `media_objects` row (name, object_key, mime, width, height, bitrate, bytes, sha256).
+pub(crate) fn media_object(r: &AnyRow) -> Result<MediaObject> {
+    Ok(MediaObject {
+        name: col(r, "name")?,
+        object_key: col(r, "object_key")?,
+        mime: col(r, "mime")?,
+        width: col(r, "width")?,
+        height: col(r, "height")?,
+        bitrate: col(r, "bitrate")?,
+        bytes: col(r, "bytes")?,
+        sha256: col(r, "sha256")?,
+    })
+}
+
 pub(crate) fn row_pub(r: &AnyRow) -> Result<VideoRow> {
     row(r)
 }
@@ -284,16 +298,7 @@ impl VideoRepo for Db {
             q = q.bind(v.as_str());
         }
         for r in q.fetch_all(self.pool()).await? {
-            out.entry(Id::from_trusted(col(&r, "video_id")?)).or_default().push(MediaObject {
-                name: col(&r, "name")?,
-                object_key: col(&r, "object_key")?,
-                mime: col(&r, "mime")?,
-                width: col(&r, "width")?,
-                height: col(&r, "height")?,
-                bitrate: col(&r, "bitrate")?,
-                bytes: col(&r, "bytes")?,
-                sha256: col(&r, "sha256")?,
-            });
+            out.entry(Id::from_trusted(col(&r, "video_id")?)).or_default().push(media_object(&r)?);
         }
         Ok(out)
     }

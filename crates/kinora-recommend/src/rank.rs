@@ -888,37 +888,15 @@ mod tests {
                 session.extend(page.iter().map(|p| p.item));
             }
             // Others still get those creators; undoing brings them back.
-            let others = m.rank_unpersonalized_after(
-                Some(4),
-                t,
-                &HashSet::new(),
-                &PageRules {
-                    size: 100,
-                    max_per_creator: 100,
-                    max_per_tag: 100,
-                    explore_slots: 0,
-                },
-                None,
-            );
-            assert!(others
-                .iter()
-                .any(|p| hidden.contains(&m.items[p.item as usize].creator)));
+            let everything = PageRules { size: 100, max_per_creator: 100, max_per_tag: 100, explore_slots: 0 };
+            let has_hidden = |m: &Model, viewer: User| {
+                m.rank_unpersonalized_after(Some(viewer), t, &HashSet::new(), &everything, None)
+                    .iter()
+                    .any(|p| hidden.contains(&m.items[p.item as usize].creator))
+            };
+            assert!(has_hidden(&m, 4));
             m.set_hidden_creators(user, HashSet::new());
-            let mine = m.rank_unpersonalized_after(
-                Some(user),
-                t,
-                &HashSet::new(),
-                &PageRules {
-                    size: 100,
-                    max_per_creator: 100,
-                    max_per_tag: 100,
-                    explore_slots: 0,
-                },
-                None,
-            );
-            assert!(mine
-                .iter()
-                .any(|p| hidden.contains(&m.items[p.item as usize].creator)));
+            assert!(has_hidden(&m, user));
         }
     }
 

@@ -918,14 +918,7 @@ async fn phone_browser_explains_for_you_and_switches_it_off() {
         who.as_str(),
         "{following}"
     );
-    sqlx::any::install_default_drivers();
-    let url = format!(
-        "sqlite://{}",
-        app.data.path().join("kinora.sqlite3").display()
-    );
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut conn = app.sql().await;
     let via: Option<String> = sqlx::Row::get(
         &sqlx::query("SELECT via_video_id FROM follows")
             .fetch_one(&mut conn)

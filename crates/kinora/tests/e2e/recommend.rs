@@ -476,16 +476,7 @@ async fn for_you_applies_the_policy_from_memory_at_once(b: Backend) {
     }
 
     // Behind the server's back (another node, the CLI): caught within seconds.
-    let url = app.db_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            app.data.path().join("kinora.sqlite3").display()
-        )
-    });
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut conn = app.sql().await;
     sqlx::query("INSERT INTO mutes (muter_id, muted_id, created_at) SELECT v.id, a.id, 1 FROM accounts v, accounts a WHERE v.username = 'viewer' AND a.username = 'alice'")
         .execute(&mut conn)
         .await
@@ -627,16 +618,7 @@ async fn a_follow_remembers_the_video_it_came_from(b: Backend) {
             .0,
         200
     );
-    let url = app.db_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            app.data.path().join("kinora.sqlite3").display()
-        )
-    });
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut conn = app.sql().await;
     let rows = sqlx::query("SELECT a.username, f.via_video_id FROM follows f JOIN accounts a ON a.id = f.followee_id ORDER BY a.username")
         .fetch_all(&mut conn)
         .await

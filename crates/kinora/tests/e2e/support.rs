@@ -161,6 +161,14 @@ impl TestApp {
         cli(args, self.data.path(), self.db_url.as_deref())
     }
 
+    /// A connection to the server's database, to look or to change something
+    /// behind its back.
+    pub async fn sql(&self) -> sqlx::AnyConnection {
+        let url = self.db_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data.path().join("kinora.sqlite3").display()));
+        sqlx::any::install_default_drivers();
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap()
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
