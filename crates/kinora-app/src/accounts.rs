@@ -90,7 +90,7 @@ pub async fn check_credentials(
         Some((a, None)) if ok => Ok(a),
         Some((a, Some(_))) if ok && cancel_deletion => {
             st.db.cancel_erasure(&a.id).await?;
-            st.recommender.videos_changed();
+            st.recommender.account_changed(&a.id);
             tracing::info!(account = %a.id, "scheduled erasure cancelled");
             Ok(a)
         }
@@ -272,7 +272,7 @@ pub async fn edit_profile(
         )
         .await?;
     if e.private.is_some() {
-        st.recommender.videos_changed();
+        st.recommender.account_changed(&me.id);
     }
     if let Some(p) = e.personalized_feed {
         st.db.set_personalized_feed(&me.id, p).await?;

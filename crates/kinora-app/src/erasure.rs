@@ -48,7 +48,7 @@ pub async fn request(
     }
     let erase_at = kinora_db::now_ms() + st.config.accounts.erasure_grace_hours.max(0) * 3_600_000;
     st.db.schedule_erasure(&me.id, erase_at).await?;
-    st.recommender.videos_changed();
+    st.recommender.account_changed(&me.id);
     st.wake.notify_one();
     tracing::info!(account = %me.id, erase_at, "account scheduled for erasure");
     Ok(Scheduled {

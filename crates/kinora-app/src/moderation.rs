@@ -353,7 +353,12 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         .await
         .map_err(|e| if e.is_conflict() { AppError::new(ErrorCode::Conflict, "another moderator decided this report first") } else { e.into() })?;
     if effect != Effect::None {
-        st.recommender.videos_changed();
+        if let Some(v) = &video {
+            st.recommender.video_changed(v);
+        }
+        if let Some(a) = &subject {
+            st.recommender.account_changed(a);
+        }
     }
     Ok(Decided {
         id,

@@ -97,19 +97,69 @@ pub struct Recommender {
     /// Wakes the poller: an event was just recorded.
     pub wake: tokio::sync::Notify,
     next_session: AtomicU64,
-    /// Set when this process changed what For You may show (a video published,
-    /// edited, deleted, moderated; an account made private): the next page reloads
-    /// video eligibility instead of waiting for the periodic check.
-    changed: std::sync::atomic::AtomicBool,
-    /// Set when this process made or undid a block or mute.
-    relations_changed: std::sync::atomic::AtomicBool,
-    /// Videos edited in this process whose cards are re-read before the next page.
-    dirty_cards: std::sync::Mutex<HashSet<Id>>,
+    /// What this process changed that For You shows or keeps away: re-read
+    /// (only that) before the next page.
+    dirty: std::sync::Mutex<Dirty>,
     /// Feed sessions, apart from the model so pages rank under a read lock.
     sessions: std::sync::Mutex<HashMap<u64, Session>>,
     /// Impressions served and not yet written: the poller writes them in one
     /// transaction (and reads them back as events), so a page never waits on a write.
     pending_impressions: std::sync::Mutex<Vec<(Id, Id, i64)>>,
+}
+
+/// Changes this process made since the last page: videos (published, edited,
+/// deleted, moderated), accounts (made private, restricted, suspended, scheduled
+/// for erasure or back), and relations (blocks, mutes, hashtags followed).
+#[derive(Debug, Default)]
+struct Dirty {
+    videos: HashSet<Id>,
+    accounts: HashSet<Id>,
+    relations: bool,
+}
+
+impl Dirty {
+    fn is_empty(&self) -> bool {
+        self.videos.is_empty() && self.accounts.is_empty() && !self.relations
+    }
+}
+
+/// Videos as read for the model, without holding it.
+struct VideoRead {
+    /// `rec_fingerprint` for a read of every video; `None` for a subset.
+    fingerprint: Option<(i64, i64, i64)>,
+    rows: Vec<kinora_db::RecVideo>,
+    tags: HashMap<Id, Vec<String>>,
+    /// For a subset: the ids asked for (one not returned is gone).
+    asked: Vec<Id>,
+}
+
+async fn read_videos(db: &kinora_db::Db, only: Option<kinora_db::Subset<'_>>) -> AppResult<VideoRead> {
+    let fingerprint = match only {
+        None => Some(db.rec_fingerprint().await?),
+        Some(_) => None,
+    };
+    let rows = db.rec_videos(only).await?;
+    let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
+    for (v, t) in db.rec_tags(only).await? {
+        tags.entry(v).or_default().push(t);
+    }
+    Ok(VideoRead { fingerprint, rows, tags, asked: only.map(|o| o.videos.to_vec()).unwrap_or_default() })
+}
+
+/// Blocks, mutes and followed hashtags, read together with their fingerprint.
+struct RelationsRead {
+    fingerprint: (i64, i64),
+    hidden: Vec<(Id, Id)>,
+    tags: Vec<(Id, String)>,
+}
+
+/// The relations, unless their fingerprint is still `known`.
+async fn read_relations(db: &kinora_db::Db, known: Option<(i64, i64)>) -> AppResult<Option<RelationsRead>> {
+    let fingerprint = db.feed_hidden_fingerprint().await?;
+    if known == Some(fingerprint) {
+        return Ok(None);
+    }
+    Ok(Some(RelationsRead { fingerprint, hidden: db.feed_hidden_pairs().await?, tags: db.feed_tag_follows().await? }))
 }
 
 /// Why a video is in the feed, for people.
@@ -163,64 +213,78 @@ impl Inner {
         k
     }
 
-    /// Reloads videos if anything about their eligibility changed; checked at most
-    /// twice a second, so a video that just became ready is in the next page.
-    async fn refresh_if_changed(&mut self, db: &kinora_db::Db, now: i64) -> AppResult<()> {
-        if now - self.checked_ms < 500 {
-            return Ok(());
-        }
-        self.checked_ms = now;
-        if db.rec_fingerprint().await? != self.fingerprint {
-            self.refresh_videos(db).await?;
-        }
-        Ok(())
+    /// Applies videos as read: metadata and eligibility (new uploads, visibility
+    /// changes, deletions, restrictions). A read of every video also makes those
+    /// it did not return ineligible; a subset, those of its ids it did not return.
+    fn apply_videos(&mut self, read: VideoRead) {
+        let plan = self.plan_videos(read);
+        self.apply_plan(plan);
     }
 
-    /// Loads every video's metadata and eligibility (new uploads, visibility
-    /// changes, deletions, restrictions).
-    async fn refresh_videos(&mut self, db: &kinora_db::Db) -> AppResult<()> {
-        self.fingerprint = db.rec_fingerprint().await?;
-        let videos = db.rec_videos().await?;
-        let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
-        for (v, t) in db.rec_tags().await? {
-            tags.entry(v).or_default().push(t);
+    /// What applying `read` would change, worked out without changing anything
+    /// (so under a read lock, while pages go on): the rows that are new or
+    /// differ, and the videos that are gone. At 100k videos nearly every row is
+    /// unchanged, and applying the plan takes a moment instead of 100 ms.
+    fn plan_videos(&self, read: VideoRead) -> VideoRead {
+        let full = read.fingerprint.is_some();
+        let mut present: HashSet<u32> = HashSet::new();
+        let mut changed = Vec::new();
+        for v in read.rows {
+            let known = self.video_index.get(&v.id).copied().and_then(|i| {
+                present.insert(i);
+                let creator = *self.account_index.get(&v.account_id)?;
+                let tags: Option<Vec<u32>> = read.tags.get(&v.id).map_or(Some(Vec::new()), |ts| ts.iter().map(|t| self.tag_index.get(t).copied()).collect());
+                let m = self.model.items.get(i as usize)?;
+                let same = m.eligible == v.eligible
+                    && m.creator == creator
+                    && m.created_ms == v.created_at
+                    && tags.as_ref() == Some(&m.tags)
+                    && self.durations.get(i as usize) == Some(&v.duration_ms)
+                    && self.usernames.get(&creator) == Some(&v.username);
+                same.then_some(())
+            });
+            if known.is_none() {
+                changed.push(v);
+            }
+        }
+        let gone: Vec<Id> = if full {
+            (0..self.model.n_items()).filter(|i| !present.contains(&(*i as u32)) && self.model.items[*i].eligible).filter_map(|i| self.video_ids.get(i).cloned()).collect()
+        } else {
+            read.asked.iter().filter(|id| self.video_index.get(*id).is_some_and(|i| !present.contains(i))).cloned().collect()
+        };
+        let tags = changed.iter().filter_map(|v| read.tags.get(&v.id).map(|t| (v.id.clone(), t.clone()))).collect();
+        VideoRead { fingerprint: read.fingerprint, rows: changed, tags, asked: gone }
+    }
+
+    /// Applies a plan: its rows, and its `asked` as the videos that are gone.
+    fn apply_plan(&mut self, read: VideoRead) {
+        if let Some(fp) = read.fingerprint {
+            self.fingerprint = fp;
         }
         let mut present = HashSet::new();
-        for v in videos {
+        for v in read.rows {
             let i = self.video(&v.id);
             present.insert(i);
             let creator = self.account(&v.account_id);
             self.usernames.insert(creator, v.username.clone());
-            let t: Vec<u32> = tags
-                .get(&v.id)
-                .map(|ts| ts.iter().map(|x| self.tag(x)).collect())
-                .unwrap_or_default();
+            let t: Vec<u32> = read.tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
             self.durations[i as usize] = v.duration_ms;
-            let meta = ItemMeta {
-                creator,
-                tags: t,
-                created_ms: v.created_at,
-                eligible: v.eligible,
-            };
+            let meta = ItemMeta { creator, tags: t, created_ms: v.created_at, eligible: v.eligible };
             let same = self.model.items.get(i as usize).is_some_and(|m| {
-                m.eligible == meta.eligible
-                    && m.tags == meta.tags
-                    && m.creator == meta.creator
-                    && m.created_ms == meta.created_ms
+                m.eligible == meta.eligible && m.tags == meta.tags && m.creator == meta.creator && m.created_ms == meta.created_ms
             });
             if !same {
                 self.model.upsert_item(i, meta);
             }
         }
-        // Deleted videos are no longer eligible.
-        for i in 0..self.model.n_items() as u32 {
-            if !present.contains(&i) && self.model.items[i as usize].eligible {
+        let gone: Vec<u32> = read.asked.iter().filter_map(|id| self.video_index.get(id).copied()).filter(|i| !present.contains(i)).collect();
+        for i in gone {
+            if self.model.items.get(i as usize).is_some_and(|m| m.eligible) {
                 let mut m = self.model.items[i as usize].clone();
                 m.eligible = false;
                 self.model.upsert_item(i, m);
             }
         }
-        self.load_missing_cards(db).await
     }
 
     fn install_cards(&mut self, cards: Vec<(VideoRow, Vec<MediaObject>)>, loaded_ms: i64) {
@@ -241,46 +305,32 @@ impl Inner {
         }
     }
 
-    /// Cards for eligible videos that have none (just published, made public);
-    /// cards of videos no longer eligible go.
-    async fn load_missing_cards(&mut self, db: &kinora_db::Db) -> AppResult<()> {
+    /// Drops the cards of videos no longer eligible; the ids of eligible videos
+    /// without a card (just published, made public), to read.
+    fn cardless(&mut self) -> Vec<Id> {
         let items = &self.model.items;
-        self.cards
-            .retain(|i, _| items.get(*i as usize).is_some_and(|m| m.eligible));
-        let missing: Vec<Id> = (0..self.model.items.len())
+        self.cards.retain(|i, _| items.get(*i as usize).is_some_and(|m| m.eligible));
+        (0..self.model.items.len())
             .filter(|&i| self.model.items[i].eligible && !self.cards.contains_key(&(i as u32)))
             .filter_map(|i| self.video_ids.get(i).cloned())
-            .collect();
-        for chunk in missing.chunks(500) {
-            let now = kinora_db::now_ms();
-            let c = db.feed_cards(Some(chunk)).await?;
-            self.install_cards(c, now);
-        }
-        Ok(())
+            .collect()
     }
 
-    /// Re-reads who is kept away from whom if blocks or mutes changed (`force`:
-    /// without asking).
-    async fn reload_hidden(&mut self, db: &kinora_db::Db, force: bool) -> AppResult<()> {
-        let fp = db.feed_hidden_fingerprint().await?;
-        if !force && fp == self.hidden_fp {
-            return Ok(());
-        }
+    /// Applies blocks, mutes and followed hashtags as read.
+    fn apply_relations(&mut self, read: RelationsRead) {
         let mut by: HashMap<u32, HashSet<u32>> = HashMap::new();
-        for (viewer, creator) in db.feed_hidden_pairs().await? {
+        for (viewer, creator) in read.hidden {
             let (v, c) = (self.account(&viewer), self.account(&creator));
             by.entry(v).or_default().insert(c);
         }
         replace_sets(&mut self.model, &mut self.hidden_viewers, by, Model::set_hidden_creators);
-        // Followed hashtags, the same way.
         let mut tags: HashMap<u32, HashSet<u32>> = HashMap::new();
-        for (viewer, tag) in db.feed_tag_follows().await? {
+        for (viewer, tag) in read.tags {
             let (v, t) = (self.account(&viewer), self.tag(&tag));
             tags.entry(v).or_default().insert(t);
         }
         replace_sets(&mut self.model, &mut self.tag_viewers, tags, Model::set_followed_tags);
-        self.hidden_fp = fp;
-        Ok(())
+        self.hidden_fp = read.fingerprint;
     }
 
     /// The access policy, last, from the replicas: a card exists (the video is
@@ -365,10 +415,8 @@ impl Inner {
         });
     }
 
-    async fn poll(&mut self, db: &kinora_db::Db) -> AppResult<usize> {
-        self.reload_hidden(db, false).await?;
-        let since = (self.watermark - OVERLAP_MS).max(0);
-        let events = db.rec_events(since).await?;
+    /// Learns from events read since `watermark - OVERLAP_MS` (each once).
+    fn apply_events(&mut self, events: Vec<RecEvent>) -> usize {
         let mut n = 0;
         for e in &events {
             if self.recent.contains(e) {
@@ -382,9 +430,8 @@ impl Inner {
         }
         let cut = self.watermark - OVERLAP_MS;
         self.recent.retain(|e| e.created_at >= cut);
-        self.recent
-            .extend(events.into_iter().filter(|e| e.created_at >= cut));
-        Ok(n)
+        self.recent.extend(events.into_iter().filter(|e| e.created_at >= cut));
+        n
     }
 
     fn reason_text(&self, r: &Reason) -> String {
@@ -427,20 +474,40 @@ pub struct ForYouPage {
 impl Recommender {
     /// Rebuilds the model from the database (all of it).
     pub async fn load(&self, db: &kinora_db::Db) -> AppResult<()> {
-        let mut g = self.inner.write().await;
-        let mut fresh = Inner {
-            model: Model::new(Params::default()),
-            ..Inner::default()
-        };
-        // All cards in one read (refresh_videos then only fills gaps).
+        // Everything is read first, then applied to a fresh model; pages keep
+        // using the old one until it is swapped in.
         let t = kinora_db::now_ms();
         let cards = db.feed_cards(None).await?;
+        let videos = read_videos(db, None).await?;
+        let relations = read_relations(db, None).await?;
+        let events = db.rec_events(0).await?;
+        let mut fresh = Inner { model: Model::new(Params::default()), ..Inner::default() };
         fresh.install_cards(cards, t);
-        fresh.refresh_videos(db).await?;
-        fresh.poll(db).await?;
+        fresh.apply_videos(videos);
+        if let Some(r) = relations {
+            fresh.apply_relations(r);
+        }
+        fresh.apply_events(events);
+        fresh.checked_ms = t;
+        let missing = fresh.cardless();
+        for chunk in missing.chunks(500) {
+            let t = kinora_db::now_ms();
+            let c = db.feed_cards(Some(kinora_db::Subset { videos: chunk, accounts: &[] })).await?;
+            fresh.install_cards(c, t);
+        }
         fresh.model.refresh_caches();
         fresh.loaded = true;
-        *g = fresh;
+        *self.inner.write().await = fresh;
+        Ok(())
+    }
+
+    /// Reads the cards of these videos (without holding the model) and installs them.
+    async fn add_cards(&self, db: &kinora_db::Db, ids: &[Id]) -> AppResult<()> {
+        for chunk in ids.chunks(500) {
+            let t = kinora_db::now_ms();
+            let c = db.feed_cards(Some(kinora_db::Subset { videos: chunk, accounts: &[] })).await?;
+            self.inner.write().await.install_cards(c, t);
+        }
         Ok(())
     }
 
@@ -463,40 +530,102 @@ impl Recommender {
     }
 
     /// New events and video changes since the last call.
-    pub async fn refresh(&self, db: &kinora_db::Db, videos_too: bool) -> AppResult<usize> {
-        let mut g = self.inner.write().await;
-        if !g.loaded {
-            drop(g);
+    /// New events and video changes since the last call (`videos_too`: re-read
+    /// every video); returns how many events were new and how long the model was
+    /// held to apply it all.
+    pub async fn refresh(&self, db: &kinora_db::Db, videos_too: bool) -> AppResult<(usize, std::time::Duration)> {
+        let (loaded, since, fingerprint, relations_fp, checked_ms) = {
+            let g = self.inner.read().await;
+            (g.loaded, (g.watermark - OVERLAP_MS).max(0), g.fingerprint, g.hidden_fp, g.checked_ms)
+        };
+        if !loaded {
             self.load(db).await?;
-            return Ok(0);
+            return Ok((0, std::time::Duration::ZERO));
         }
-        if videos_too {
-            g.refresh_videos(db).await?;
+        // The reads run without holding the model (a read of every video takes
+        // about a second at 100k); only applying them does. The fingerprints are
+        // checked at most once a second.
+        let now = kinora_db::now_ms();
+        let check = videos_too || now - checked_ms >= 1000;
+        let videos = if videos_too || (check && db.rec_fingerprint().await? != fingerprint) {
+            Some(read_videos(db, None).await?)
         } else {
-            let now = kinora_db::now_ms();
-            g.refresh_if_changed(db, now).await?;
-        }
-        let n = g.poll(db).await?;
-        g.model.refresh_caches();
-        Ok(n)
+            None
+        };
+        let relations = if check { read_relations(db, Some(relations_fp)).await? } else { None };
+        let events = db.rec_events(since).await?;
+        // Worked out under the read lock; only the differences are applied.
+        let videos = match videos {
+            Some(v) => Some(self.inner.read().await.plan_videos(v)),
+            None => None,
+        };
+        let (n, missing, held) = {
+            let mut g = self.inner.write().await;
+            let started = std::time::Instant::now();
+            if check {
+                g.checked_ms = now;
+            }
+            if let Some(v) = videos {
+                g.apply_plan(v);
+            }
+            if let Some(r) = relations {
+                g.apply_relations(r);
+            }
+            let n = g.apply_events(events);
+            g.model.refresh_caches();
+            let missing = g.cardless();
+            (n, missing, started.elapsed())
+        };
+        // Until their cards are in, new videos are ranked but not shown.
+        self.add_cards(db, &missing).await?;
+        Ok((n, held))
     }
 
     /// Re-reads every card (counts change all the time; captions when edited
     /// elsewhere). The read runs without holding the model.
-    pub async fn reload_cards(&self, db: &kinora_db::Db) -> AppResult<()> {
+    /// Returns how long that took and how long the model was locked for it.
+    pub async fn reload_cards(&self, db: &kinora_db::Db) -> AppResult<(std::time::Duration, std::time::Duration)> {
+        let all = std::time::Instant::now();
         let t = kinora_db::now_ms();
         let cards = db.feed_cards(None).await?;
-        let mut g = self.inner.write().await;
-        g.install_cards(cards, t);
-        let items = &g.model.items;
-        let keep: HashSet<u32> = g
-            .cards
-            .keys()
-            .copied()
-            .filter(|i| items.get(*i as usize).is_some_and(|m| m.eligible))
-            .collect();
-        g.cards.retain(|i, _| keep.contains(i));
-        Ok(())
+        // The new map is built under the read lock (pages go on); the write lock
+        // only swaps it in and carries over what is newer than this read.
+        let fresh: HashMap<u32, Card> = {
+            let g = self.inner.read().await;
+            cards
+                .into_iter()
+                .filter_map(|(row, objects)| {
+                    let i = g.video_index.get(&row.id).copied()?;
+                    // Not known or not eligible yet: `refresh_videos` loads it when it is.
+                    g.model.items.get(i as usize).is_some_and(|m| m.eligible).then_some((i, Card { row, objects, loaded_ms: t }))
+                })
+                .collect()
+        };
+        let started = std::time::Instant::now();
+        let old = {
+            let mut g = self.inner.write().await;
+            let mut old = std::mem::replace(&mut g.cards, fresh);
+            // Re-read since this read started (an edit), or eligible since and not
+            // in this read (just published): kept.
+            let carry: Vec<u32> = old
+                .iter()
+                .filter(|(i, c)| c.loaded_ms > t || !g.cards.contains_key(i))
+                .map(|(i, _)| *i)
+                .collect();
+            for i in carry {
+                if let Some(c) = old.remove(&i) {
+                    if g.model.items.get(i as usize).is_some_and(|m| m.eligible) {
+                        g.cards.insert(i, c);
+                    }
+                }
+            }
+            old
+        };
+        let held = started.elapsed();
+        // The old cards are freed outside the lock.
+        drop(old);
+        tracing::debug!(held_us = held.as_micros() as u64, "feed cards re-read");
+        Ok((all.elapsed(), held))
     }
 
     /// `follower` stopped following `followee` in this process (the events the
@@ -512,17 +641,28 @@ impl Recommender {
         }
     }
 
-    /// A block or mute was made or undone in this process.
+    /// A block, mute or hashtag follow was made or undone in this process.
     pub fn relations_changed(&self) {
-        self.relations_changed.store(true, Ordering::SeqCst);
+        if let Ok(mut d) = self.dirty.lock() {
+            d.relations = true;
+        }
     }
 
-    /// A video was edited in this process: its card is re-read before the next page.
-    pub fn card_changed(&self, video: &Id) {
-        if let Ok(mut d) = self.dirty_cards.lock() {
-            d.insert(video.clone());
+    /// A video was published, edited, deleted or moderated in this process: it
+    /// is re-read before the next page.
+    pub fn video_changed(&self, video: &Id) {
+        if let Ok(mut d) = self.dirty.lock() {
+            d.videos.insert(video.clone());
         }
-        self.videos_changed();
+    }
+
+    /// An account's videos may have changed for For You (made private,
+    /// restricted, suspended, scheduled for erasure or back): re-read before the
+    /// next page.
+    pub fn account_changed(&self, account: &Id) {
+        if let Ok(mut d) = self.dirty.lock() {
+            d.accounts.insert(account.clone());
+        }
     }
 
     /// Events, videos, the model's memory and the cards' (estimated from sizes
@@ -562,9 +702,54 @@ impl Recommender {
         )
     }
 
-    /// Something that decides For You eligibility changed in this process.
-    pub fn videos_changed(&self) {
-        self.changed.store(true, Ordering::SeqCst);
+    /// Re-reads what this process changed since the last page (see [`Dirty`]):
+    /// those videos, those accounts' videos and their cards, the relations. The
+    /// reads run without holding the model; on failure the changes stay marked.
+    async fn catch_up(&self, db: &kinora_db::Db) -> AppResult<()> {
+        let dirty = match self.dirty.lock() {
+            Ok(mut d) if !d.is_empty() => std::mem::take(&mut *d),
+            _ => return Ok(()),
+        };
+        let videos: Vec<Id> = dirty.videos.iter().cloned().collect();
+        let accounts: Vec<Id> = dirty.accounts.iter().cloned().collect();
+        let only = kinora_db::Subset { videos: &videos, accounts: &accounts };
+        let t = kinora_db::now_ms();
+        let read = async {
+            let v = read_videos(db, Some(only)).await?;
+            let c = db.feed_cards(Some(only)).await?;
+            let r = if dirty.relations { read_relations(db, None).await? } else { None };
+            AppResult::Ok((v, c, r))
+        }
+        .await;
+        let (v, cards, relations) = match read {
+            Ok(x) => x,
+            Err(e) => {
+                if let Ok(mut d) = self.dirty.lock() {
+                    d.videos.extend(dirty.videos);
+                    d.accounts.extend(dirty.accounts);
+                    d.relations |= dirty.relations;
+                }
+                return Err(e);
+            }
+        };
+        let mut g = self.inner.write().await;
+        g.apply_videos(v);
+        // Their cards are replaced by what was just read (none: not discoverable).
+        let mut stale: Vec<u32> = videos.iter().filter_map(|id| g.video_index.get(id).copied()).collect();
+        for a in &accounts {
+            if let Some(&c) = g.account_index.get(a) {
+                stale.extend(g.model.items_by_creator(c).iter().copied());
+            }
+        }
+        for i in stale {
+            g.cards.remove(&i);
+        }
+        g.install_cards(cards, t);
+        if let Some(r) = relations {
+            g.apply_relations(r);
+        }
+        g.model.refresh_caches();
+        Ok(())
     }
 
     fn new_session_id(&self) -> u64 {
@@ -575,29 +760,40 @@ impl Recommender {
 
 /// Runs for the life of the server: new events reach the model within seconds.
 pub async fn poll_loop(st: AppState) {
-    let mut round: u64 = 0;
+    use std::time::{Duration, Instant};
+    const EVERY: Duration = Duration::from_secs(30);
+    let (mut videos_at, mut cards_at) = (Instant::now(), Instant::now() + EVERY);
     loop {
         if let Err(e) = st.recommender.flush_impressions(&st.db).await {
             tracing::warn!(error = %e.message, "writing feed impressions failed");
         }
-        // All video metadata every 30 s (hashtag edits); eligibility whenever its
-        // fingerprint changes; events always.
-        let videos_too = round % 30 == 0;
+        // All video metadata every 30 s by the clock (hashtag edits; the poller
+        // wakes far more often under load); eligibility whenever its fingerprint
+        // changes; events always.
+        let videos_too = Instant::now() >= videos_at;
+        if videos_too {
+            videos_at = Instant::now() + EVERY;
+        }
         if let Err(e) = st.recommender.refresh(&st.db, videos_too).await {
             tracing::warn!(error = %e.message, "recommender refresh failed");
         }
-        if videos_too && round > 0 {
-            if let Err(e) = st.recommender.reload_cards(&st.db).await {
-                tracing::warn!(error = %e.message, "re-reading feed cards failed");
+        // Counts on the cards: every 30 s, or less often on a server so large that
+        // re-reading them takes long (at most 5 % of the time).
+        if Instant::now() >= cards_at {
+            match st.recommender.reload_cards(&st.db).await {
+                Ok((took, _)) => cards_at = Instant::now() + EVERY.max(took * 20),
+                Err(e) => {
+                    cards_at = Instant::now() + EVERY;
+                    tracing::warn!(error = %e.message, "re-reading feed cards failed");
+                }
             }
         }
-        round += 1;
         tokio::select! {
             () = st.recommender.wake.notified() => {
                 // Let a burst of events land together.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }
@@ -708,51 +904,9 @@ async fn page(
         max_per_tag: (size * 6).div_ceil(10).max(1),
         explore_slots: if personalized { (size * 2) / 10 } else { 0 },
     };
-    let videos = rec.changed.swap(false, Ordering::SeqCst);
-    let relations = rec.relations_changed.swap(false, Ordering::SeqCst);
-    let dirty: Vec<Id> = std::mem::take(
-        &mut *rec
-            .dirty_cards
-            .lock()
-            .map_err(|_| AppError::internal("cards lock"))?,
-    )
-    .into_iter()
-    .collect();
-    if videos || relations || !dirty.is_empty() {
-        // This process just changed what may be shown: the replicas catch up
-        // before ranking (on failure the flags stay set for the next page).
-        let mut g = rec.inner.write().await;
-        let caught_up = async {
-            if !dirty.is_empty() {
-                let t = kinora_db::now_ms();
-                let cards = st.db.feed_cards(Some(&dirty)).await?;
-                for id in &dirty {
-                    if let Some(i) = g.video_index.get(id).copied() {
-                        g.cards.remove(&i);
-                    }
-                }
-                g.install_cards(cards, t);
-            }
-            if videos {
-                g.checked_ms = 0;
-                g.refresh_if_changed(&st.db, now).await?;
-            }
-            if relations {
-                g.reload_hidden(&st.db, true).await?;
-            }
-            AppResult::Ok(())
-        }
-        .await;
-        if let Err(e) = caught_up {
-            rec.changed.fetch_or(videos, Ordering::SeqCst);
-            rec.relations_changed.fetch_or(relations, Ordering::SeqCst);
-            if let Ok(mut d) = rec.dirty_cards.lock() {
-                d.extend(dirty);
-            }
-            return Err(e);
-        }
-        g.model.refresh_caches();
-    }
+    // What this process just changed is in this page: the replicas catch up
+    // before ranking.
+    rec.catch_up(&st.db).await?;
     let (items, picks, sid, ids, position, followed) = {
         let g = rec.inner.read().await;
         let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());

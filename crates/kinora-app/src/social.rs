@@ -345,7 +345,7 @@ pub async fn edit_video(
             tags.as_deref(),
         )
         .await?;
-    st.recommender.card_changed(&v.id);
+    st.recommender.video_changed(&v.id);
     let v = access::visible_video(st, caller, id).await?;
     views::video(st, caller, &v).await
 }
@@ -354,7 +354,7 @@ pub async fn edit_video(
 pub async fn delete_video(st: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
     let v = access::own_video(st, caller, id, "delete").await?;
     kinora_db::VideoRepo::delete_video(&st.db, &v.id).await?;
-    st.recommender.videos_changed();
+    st.recommender.video_changed(&v.id);
     st.wake.notify_one();
     Ok(())
 }

@@ -245,7 +245,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                 .await?;
             match published {
                 PublishOutcome::Published => {
-                    st.recommender.videos_changed();
+                    st.recommender.video_changed(&video_id);
                     // Objects of an earlier run that this one replaced, or that a run
                     // which crashed before publishing left behind.
                     for (k, _) in storage::list(&store, &format!("media/{video_id}")).await? {

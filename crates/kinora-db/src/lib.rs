@@ -23,7 +23,7 @@ pub mod backup;
 mod translog;
 mod moderation;
 mod recommend;
-pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Synthetic};
+pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
 pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use translog::StaffRow;
 pub use exports::{ExportRow, ExportStatus, PersonalData};

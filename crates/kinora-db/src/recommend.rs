@@ -33,17 +33,55 @@ pub struct RecEvent {
     pub replays: i64,
 }
 
+/// Some videos: these ids, and every video of these accounts.
+#[derive(Debug, Clone, Copy)]
+pub struct Subset<'a> {
+    pub videos: &'a [Id],
+    pub accounts: &'a [Id],
+}
+
+impl Subset<'_> {
+    fn is_empty(self) -> bool {
+        self.videos.is_empty() && self.accounts.is_empty()
+    }
+
+    /// The condition over `videos v`, its placeholders from `$first`.
+    fn sql(self, first: usize) -> String {
+        let mut parts = Vec::new();
+        if !self.videos.is_empty() {
+            parts.push(format!("v.id IN ({})", crate::social::placeholders(first, self.videos.len())));
+        }
+        if !self.accounts.is_empty() {
+            parts.push(format!("v.account_id IN ({})", crate::social::placeholders(first + self.videos.len(), self.accounts.len())));
+        }
+        format!("({})", parts.join(" OR "))
+    }
+
+    /// The values for [`Subset::sql`]'s placeholders, in order.
+    fn binds(self) -> Vec<String> {
+        self.videos.iter().chain(self.accounts).map(|i| i.as_str().to_owned()).collect()
+    }
+}
+
 impl Db {
     /// Every video not deleted, with whether For You may show it.
-    pub async fn rec_videos(&self) -> Result<Vec<RecVideo>> {
-        let rows = sqlx::query(&format!(
+    /// With a [`Subset`]: those videos (deleted ones too, as not eligible).
+    pub async fn rec_videos(&self, only: Option<Subset<'_>>) -> Result<Vec<RecVideo>> {
+        if only.is_some_and(|o| o.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let filter = only.map_or_else(|| "v.deleted_at IS NULL".to_owned(), |o| o.sql(1));
+        let sql = format!(
             "SELECT v.id, v.account_id, a.username, v.created_at, COALESCE(v.duration_ms, 0) AS duration_ms, \
                CASE WHEN {disc} THEN 1 ELSE 0 END AS eligible \
-             FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.deleted_at IS NULL",
+             FROM videos v JOIN accounts a ON a.id = v.account_id WHERE {filter}",
             disc = discoverable()
-        ))
-        .fetch_all(self.pool())
-        .await?;
+        );
+        let mut q = sqlx::query(&sql);
+        for id in only.map(|o| o.binds()).unwrap_or_default() {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(RecVideo {
@@ -74,10 +112,19 @@ impl Db {
     }
 
     /// (video, hashtag) pairs.
-    pub async fn rec_tags(&self) -> Result<Vec<(Id, String)>> {
-        let rows = sqlx::query("SELECT video_id, tag FROM video_tags")
-            .fetch_all(self.pool())
-            .await?;
+    pub async fn rec_tags(&self, only: Option<Subset<'_>>) -> Result<Vec<(Id, String)>> {
+        if only.is_some_and(|o| o.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let sql = match only {
+            None => "SELECT video_id, tag FROM video_tags".to_owned(),
+            Some(o) => format!("SELECT t.video_id, t.tag FROM video_tags t JOIN videos v ON v.id = t.video_id WHERE {}", o.sql(1)),
+        };
+        let mut q = sqlx::query(&sql);
+        for id in only.map(|o| o.binds()).unwrap_or_default() {
+            q = q.bind(id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?)))
             .collect()
@@ -194,26 +241,18 @@ impl Db {
     }
 
     /// Every video For You may show anyone (`policy::discoverable`), or those of
-    /// `ids` that are, each with its served objects (largest first): the cards the
-    /// recommender keeps in memory so a page needs no query.
-    pub async fn feed_cards(
-        &self,
-        ids: Option<&[Id]>,
-    ) -> Result<Vec<(VideoRow, Vec<crate::MediaObject>)>> {
-        if ids.is_some_and(<[Id]>::is_empty) {
+    /// a [`Subset`] that are, each with its served objects (largest first): the cards
+    /// the recommender keeps in memory so a page needs no query.
+    pub async fn feed_cards(&self, only: Option<Subset<'_>>) -> Result<Vec<(VideoRow, Vec<crate::MediaObject>)>> {
+        if only.is_some_and(|o| o.is_empty()) {
             return Ok(Vec::new());
         }
-        let filter = match ids {
-            Some(ids) => format!(
-                " AND v.id IN ({})",
-                crate::social::placeholders(1, ids.len())
-            ),
-            None => String::new(),
-        };
+        let filter = only.map(|o| format!(" AND {}", o.sql(1))).unwrap_or_default();
+        let ids = only.map(|o| o.binds()).unwrap_or_default();
         let sql = format!("SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE {disc}{filter}", cols = crate::videos::COLS_PUB, disc = discoverable());
         let mut q = sqlx::query(&sql);
-        for id in ids.unwrap_or_default() {
-            q = q.bind(id.as_str().to_owned());
+        for id in &ids {
+            q = q.bind(id.clone());
         }
         let rows: Vec<VideoRow> = q
             .fetch_all(self.pool())
@@ -228,8 +267,8 @@ impl Db {
             disc = discoverable()
         );
         let mut q = sqlx::query(&sql);
-        for id in ids.unwrap_or_default() {
-            q = q.bind(id.as_str().to_owned());
+        for id in &ids {
+            q = q.bind(id.clone());
         }
         let mut objects: std::collections::HashMap<String, Vec<crate::MediaObject>> =
             std::collections::HashMap::new();

@@ -547,6 +547,12 @@ async fn recommend_bench(
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rebuild_s = t.elapsed().as_secs_f64();
+    // What the poller does every 30 s: re-read the cards (counts) and every video
+    // (also when another node changed one): how long, and how long pages wait.
+    let (reload, held) = st.recommender.reload_cards(&st.db).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let t = std::time::Instant::now();
+    let (_, refresh_held) = st.recommender.refresh(&st.db, true).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let refresh_took = t.elapsed();
     let (n_events, n_items, mem, cards_mem) = st.recommender.stats().await;
     let mut callers = Vec::new();
     for k in 0..200.min(viewers) {
@@ -702,6 +708,16 @@ async fn recommend_bench(
         mem as f64 / 1048576.0,
         cards_mem as f64 / 1048576.0,
         resident_bytes() as f64 / 1048576.0
+    );
+    println!(
+        "cards re-read (every 30 s, for counts) in {:.2} s, pages held for {:.1} ms of it",
+        reload.as_secs_f64(),
+        held.as_secs_f64() * 1000.0
+    );
+    println!(
+        "every video re-read (every 30 s, and when another node changed one) in {:.2} s, pages held for {:.1} ms of it",
+        refresh_took.as_secs_f64(),
+        refresh_held.as_secs_f64() * 1000.0
     );
     println!(
         "{:<52} {:>9} {:>9} {:>10} {:>8}",
