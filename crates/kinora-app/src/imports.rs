@@ -106,6 +106,9 @@ pub async fn import_into(st: &AppState, account: &AccountRow, archive: &Path) ->
         tokio::task::spawn_blocking(move || check(&p, max_video)).await.map_err(AppError::internal)??
     };
     st.db.update_profile(&account.id, a.display_name.as_deref(), a.bio.as_deref(), a.private, a.likes_public).await?;
+    if a.private.is_some() {
+        st.recommender.account_changed(&account.id);
+    }
     let dir = st.scratch_dir(&format!("import-{}", Id::generate())).await.map_err(AppError::internal)?;
     let result = async {
         let mut ids = Vec::new();

@@ -67,6 +67,9 @@ struct Inner {
     /// viewers that have creators kept away from them.
     hidden_fp: (i64, i64),
     hidden_viewers: HashSet<u32>,
+    /// Bumped when a catch-up applied what this process changed: a poller read
+    /// that started before is older and is not applied (it is read again).
+    local_epoch: u64,
     /// Viewers that follow hashtags.
     tag_viewers: HashSet<u32>,
     model: Model,
@@ -100,6 +103,12 @@ pub struct Recommender {
     /// What this process changed that For You shows or keeps away: re-read
     /// (only that) before the next page.
     dirty: std::sync::Mutex<Dirty>,
+    /// Changes signalled, and the count up to which they are applied: a page
+    /// goes on only when they are equal (after waiting for the catch-up).
+    changes: AtomicU64,
+    applied: AtomicU64,
+    /// One catch-up at a time, in order.
+    catching_up: tokio::sync::Mutex<()>,
     /// Feed sessions, apart from the model so pages rank under a read lock.
     sessions: std::sync::Mutex<HashMap<u64, Session>>,
     /// Impressions served and not yet written: the poller writes them in one
@@ -115,12 +124,6 @@ struct Dirty {
     videos: HashSet<Id>,
     accounts: HashSet<Id>,
     relations: bool,
-}
-
-impl Dirty {
-    fn is_empty(&self) -> bool {
-        self.videos.is_empty() && self.accounts.is_empty() && !self.relations
-    }
 }
 
 /// Videos as read for the model, without holding it.
@@ -534,9 +537,9 @@ impl Recommender {
     /// every video); returns how many events were new and how long the model was
     /// held to apply it all.
     pub async fn refresh(&self, db: &kinora_db::Db, videos_too: bool) -> AppResult<(usize, std::time::Duration)> {
-        let (loaded, since, fingerprint, relations_fp, checked_ms) = {
+        let (loaded, since, fingerprint, relations_fp, checked_ms, epoch) = {
             let g = self.inner.read().await;
-            (g.loaded, (g.watermark - OVERLAP_MS).max(0), g.fingerprint, g.hidden_fp, g.checked_ms)
+            (g.loaded, (g.watermark - OVERLAP_MS).max(0), g.fingerprint, g.hidden_fp, g.checked_ms, g.local_epoch)
         };
         if !loaded {
             self.load(db).await?;
@@ -565,11 +568,15 @@ impl Recommender {
             if check {
                 g.checked_ms = now;
             }
-            if let Some(v) = videos {
-                g.apply_plan(v);
-            }
-            if let Some(r) = relations {
-                g.apply_relations(r);
+            // A catch-up applied newer reads meanwhile: these are older, and are
+            // made again at the next check (the fingerprints stay as they were).
+            if g.local_epoch == epoch {
+                if let Some(v) = videos {
+                    g.apply_plan(v);
+                }
+                if let Some(r) = relations {
+                    g.apply_relations(r);
+                }
             }
             let n = g.apply_events(events);
             g.model.refresh_caches();
@@ -641,11 +648,24 @@ impl Recommender {
         }
     }
 
+    /// `viewer` unliked `video` in this process: the personalised feed may offer
+    /// it again.
+    pub async fn unliked(&self, viewer: &Id, video: &Id) {
+        let mut g = self.inner.write().await;
+        let (Some(&u), Some(&i)) = (g.account_index.get(viewer), g.video_index.get(video)) else {
+            return;
+        };
+        if let Some(us) = g.model.users.get_mut(u as usize) {
+            us.liked.remove(&i);
+        }
+    }
+
     /// A block, mute or hashtag follow was made or undone in this process.
     pub fn relations_changed(&self) {
         if let Ok(mut d) = self.dirty.lock() {
             d.relations = true;
         }
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A video was published, edited, deleted or moderated in this process: it
@@ -654,6 +674,7 @@ impl Recommender {
         if let Ok(mut d) = self.dirty.lock() {
             d.videos.insert(video.clone());
         }
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// An account's videos may have changed for For You (made private,
@@ -663,6 +684,7 @@ impl Recommender {
         if let Ok(mut d) = self.dirty.lock() {
             d.accounts.insert(account.clone());
         }
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Events, videos, the model's memory and the cards' (estimated from sizes
@@ -706,22 +728,36 @@ impl Recommender {
     /// those videos, those accounts' videos and their cards, the relations. The
     /// reads run without holding the model; on failure the changes stay marked.
     async fn catch_up(&self, db: &kinora_db::Db) -> AppResult<()> {
-        let dirty = match self.dirty.lock() {
-            Ok(mut d) if !d.is_empty() => std::mem::take(&mut *d),
-            _ => return Ok(()),
-        };
+        if self.applied.load(Ordering::SeqCst) >= self.changes.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // A page that comes while another catches up waits for it.
+        let _one = self.catching_up.lock().await;
+        let seen = self.changes.load(Ordering::SeqCst);
+        if self.applied.load(Ordering::SeqCst) >= seen {
+            return Ok(());
+        }
+        let dirty = self.dirty.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
         let videos: Vec<Id> = dirty.videos.iter().cloned().collect();
         let accounts: Vec<Id> = dirty.accounts.iter().cloned().collect();
-        let only = kinora_db::Subset { videos: &videos, accounts: &accounts };
         let t = kinora_db::now_ms();
         let read = async {
-            let v = read_videos(db, Some(only)).await?;
-            let c = db.feed_cards(Some(only)).await?;
+            // In chunks: a burst of changes stays within the databases' limits on
+            // parameters.
+            let (mut reads, mut cards) = (Vec::new(), Vec::new());
+            let subsets = videos
+                .chunks(400)
+                .map(|c| kinora_db::Subset { videos: c, accounts: &[] })
+                .chain(accounts.chunks(400).map(|c| kinora_db::Subset { videos: &[], accounts: c }));
+            for only in subsets {
+                reads.push(read_videos(db, Some(only)).await?);
+                cards.extend(db.feed_cards(Some(only)).await?);
+            }
             let r = if dirty.relations { read_relations(db, None).await? } else { None };
-            AppResult::Ok((v, c, r))
+            AppResult::Ok((reads, cards, r))
         }
         .await;
-        let (v, cards, relations) = match read {
+        let (reads, cards, relations) = match read {
             Ok(x) => x,
             Err(e) => {
                 if let Ok(mut d) = self.dirty.lock() {
@@ -733,7 +769,9 @@ impl Recommender {
             }
         };
         let mut g = self.inner.write().await;
-        g.apply_videos(v);
+        for v in reads {
+            g.apply_videos(v);
+        }
         // Their cards are replaced by what was just read (none: not discoverable).
         let mut stale: Vec<u32> = videos.iter().filter_map(|id| g.video_index.get(id).copied()).collect();
         for a in &accounts {
@@ -748,7 +786,10 @@ impl Recommender {
         if let Some(r) = relations {
             g.apply_relations(r);
         }
+        g.local_epoch += 1;
         g.model.refresh_caches();
+        drop(g);
+        self.applied.fetch_max(seen, Ordering::SeqCst);
         Ok(())
     }
 
@@ -766,6 +807,10 @@ pub async fn poll_loop(st: AppState) {
     loop {
         if let Err(e) = st.recommender.flush_impressions(&st.db).await {
             tracing::warn!(error = %e.message, "writing feed impressions failed");
+        }
+        // What this process changed, even if no page asks for a while.
+        if let Err(e) = st.recommender.catch_up(&st.db).await {
+            tracing::warn!(error = %e.message, "recommender catch-up failed");
         }
         // All video metadata every 30 s by the clock (hashtag edits; the poller
         // wakes far more often under load); eligibility whenever its fingerprint
@@ -851,6 +896,9 @@ impl Inner {
             );
         }
         if !personalized {
+            // Replayed page by page as it was served, for at most 25 pages (so a
+            // made-up cursor costs at most 25 rankings).
+            let position = position.min(rules.size.saturating_mul(25));
             while s.position < position {
                 let page = self.model.rank_unpersonalized_after(
                     viewer,

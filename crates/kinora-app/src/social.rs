@@ -147,6 +147,9 @@ pub async fn set_block(st: &AppState, caller: &Caller, name: &str, on: bool) -> 
             return Err(AppError::not_found());
         }
         st.db.block(&me.id, &a.id).await?;
+        // A block ends follows both ways.
+        st.recommender.unfollowed(&me.id, &a.id).await;
+        st.recommender.unfollowed(&a.id, &me.id).await;
     } else {
         st.db.unblock(&me.id, &a.id).await?;
     }
@@ -193,6 +196,9 @@ pub async fn set_like(st: &AppState, caller: &Caller, id: &str, on: bool) -> App
             .await?;
     }
     let v = access::visible_video(st, caller, id).await?;
+    if !on {
+        st.recommender.unliked(&me.id, &v.id).await;
+    }
     Ok(Liked {
         liked_by_me: on,
         counts: LikeCount { likes: v.likes },

@@ -71,7 +71,11 @@ async fn retry_or_fail(st: &AppState, worker: &str, job: &Job, error: &str) {
             }
         }
         match video {
-            Some(v) => st.db.fail_video(&v, &job.id, worker, "internal", "processing failed repeatedly; see the server log").await,
+            Some(v) => {
+                let r = st.db.fail_video(&v, &job.id, worker, "internal", "processing failed repeatedly; see the server log").await;
+                st.recommender.video_changed(&v);
+                r
+            }
             None => st.db.fail(&job.id, worker, error).await,
         }
     } else {

@@ -476,6 +476,9 @@ async fn for_you_applies_the_policy_from_memory_at_once(b: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Unliked: offered again from the next page.
+    assert_eq!(app.call(M::DELETE, &format!("/api/v1/videos/{liked}/like"), &viewer, None).await.0, 200);
+    assert!(ids(&feeds().await.0).contains(&liked), "an unliked video stays out");
 
     // Behind the server's back (another node, the CLI): caught within seconds.
     let mut conn = app.sql().await;
