@@ -372,24 +372,9 @@ impl Inner {
                 // it was made from, or (made elsewhere) with their newest video.
                 let Some(f) = &e.followee else { return };
                 let c = self.account(f);
-                if let Some(v) = &e.video {
-                    let item = self.video(v);
-                    if self
-                        .model
-                        .items
-                        .get(item as usize)
-                        .is_some_and(|m| m.creator == c)
-                    {
-                        self.model.observe(&Event {
-                            user,
-                            item,
-                            kind: EventKind::Follow,
-                            time_ms: e.created_at,
-                        });
-                        return;
-                    }
-                }
-                let Some(&item) = self.model.items_by_creator(c).last() else {
+                // The video it was made from (if it is theirs), else their newest.
+                let from = e.video.as_ref().map(|v| self.video(v)).filter(|&i| self.model.items.get(i as usize).is_some_and(|m| m.creator == c));
+                let Some(item) = from.or_else(|| self.model.items_by_creator(c).last().copied()) else {
                     // No videos yet: remembered directly.
                     let u = user as usize;
                     if self.model.users.len() <= u {
@@ -398,12 +383,7 @@ impl Inner {
                     self.model.users[u].follows.insert(c);
                     return;
                 };
-                self.model.observe(&Event {
-                    user,
-                    item,
-                    kind: EventKind::Follow,
-                    time_ms: e.created_at,
-                });
+                self.model.observe(&Event { user, item, kind: EventKind::Follow, time_ms: e.created_at });
                 return;
             }
             _ => return,

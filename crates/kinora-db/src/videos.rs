@@ -268,18 +268,7 @@ impl VideoRepo for Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(MediaObject {
-                    name: col(r, "name")?,
-                    object_key: col(r, "object_key")?,
-                    mime: col(r, "mime")?,
-                    width: col(r, "width")?,
-                    height: col(r, "height")?,
-                    bitrate: col(r, "bitrate")?,
-                    bytes: col(r, "bytes")?,
-                    sha256: col(r, "sha256")?,
-                })
-            })
+            .map(media_object)
             .collect()
     }
 
