@@ -136,10 +136,13 @@ struct VideoRead {
     asked: Vec<Id>,
 }
 
-async fn read_videos(db: &kinora_db::Db, only: Option<kinora_db::Subset<'_>>) -> AppResult<VideoRead> {
-    let fingerprint = match only {
-        None => Some(db.rec_fingerprint().await?),
-        Some(_) => None,
+/// A read of every video (`only` none) carries the fingerprint read before it:
+/// `fingerprint` if the caller just read it, else read here.
+async fn read_videos(db: &kinora_db::Db, only: Option<kinora_db::Subset<'_>>, fingerprint: Option<(i64, i64, i64)>) -> AppResult<VideoRead> {
+    let fingerprint = match (only, fingerprint) {
+        (None, Some(fp)) => Some(fp),
+        (None, None) => Some(db.rec_fingerprint().await?),
+        (Some(_), _) => None,
     };
     let rows = db.rec_videos(only).await?;
     let mut tags: HashMap<Id, Vec<String>> = HashMap::new();
@@ -147,6 +150,15 @@ async fn read_videos(db: &kinora_db::Db, only: Option<kinora_db::Subset<'_>>) ->
         tags.entry(v).or_default().push(t);
     }
     Ok(VideoRead { fingerprint, rows, tags, asked: only.map(|o| o.videos.to_vec()).unwrap_or_default() })
+}
+
+/// What applying a [`VideoRead`] changes: the rows that are new or differ, and
+/// the videos that are gone.
+struct VideoPlan {
+    fingerprint: Option<(i64, i64, i64)>,
+    rows: Vec<kinora_db::RecVideo>,
+    tags: HashMap<Id, Vec<String>>,
+    gone: Vec<Id>,
 }
 
 /// Blocks, mutes and followed hashtags, read together with their fingerprint.
@@ -228,7 +240,7 @@ impl Inner {
     /// (so under a read lock, while pages go on): the rows that are new or
     /// differ, and the videos that are gone. At 100k videos nearly every row is
     /// unchanged, and applying the plan takes a moment instead of 100 ms.
-    fn plan_videos(&self, read: VideoRead) -> VideoRead {
+    fn plan_videos(&self, read: VideoRead) -> VideoPlan {
         let full = read.fingerprint.is_some();
         let mut present: HashSet<u32> = HashSet::new();
         let mut changed = Vec::new();
@@ -256,18 +268,16 @@ impl Inner {
             read.asked.iter().filter(|id| self.video_index.get(*id).is_some_and(|i| !present.contains(i))).cloned().collect()
         };
         let tags = changed.iter().filter_map(|v| read.tags.get(&v.id).map(|t| (v.id.clone(), t.clone()))).collect();
-        VideoRead { fingerprint: read.fingerprint, rows: changed, tags, asked: gone }
+        VideoPlan { fingerprint: read.fingerprint, rows: changed, tags, gone }
     }
 
-    /// Applies a plan: its rows, and its `asked` as the videos that are gone.
-    fn apply_plan(&mut self, read: VideoRead) {
+    /// Applies a plan: its rows, then its videos that are gone.
+    fn apply_plan(&mut self, read: VideoPlan) {
         if let Some(fp) = read.fingerprint {
             self.fingerprint = fp;
         }
-        let mut present = HashSet::new();
         for v in read.rows {
             let i = self.video(&v.id);
-            present.insert(i);
             let creator = self.account(&v.account_id);
             self.usernames.insert(creator, v.username.clone());
             let t: Vec<u32> = read.tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
@@ -280,7 +290,7 @@ impl Inner {
                 self.model.upsert_item(i, meta);
             }
         }
-        let gone: Vec<u32> = read.asked.iter().filter_map(|id| self.video_index.get(id).copied()).filter(|i| !present.contains(i)).collect();
+        let gone: Vec<u32> = read.gone.iter().filter_map(|id| self.video_index.get(id).copied()).collect();
         for i in gone {
             if self.model.items.get(i as usize).is_some_and(|m| m.eligible) {
                 let mut m = self.model.items[i as usize].clone();
@@ -461,7 +471,7 @@ impl Recommender {
         // using the old one until it is swapped in.
         let t = kinora_db::now_ms();
         let cards = db.feed_cards(None).await?;
-        let videos = read_videos(db, None).await?;
+        let videos = read_videos(db, None, None).await?;
         let relations = read_relations(db, None).await?;
         let events = db.rec_events(0).await?;
         let mut fresh = Inner { model: Model::new(Params::default()), ..Inner::default() };
@@ -530,8 +540,9 @@ impl Recommender {
         // checked at most once a second.
         let now = kinora_db::now_ms();
         let check = videos_too || now - checked_ms >= 1000;
-        let videos = if videos_too || (check && db.rec_fingerprint().await? != fingerprint) {
-            Some(read_videos(db, None).await?)
+        let now_fingerprint = if check { Some(db.rec_fingerprint().await?) } else { None };
+        let videos = if videos_too || now_fingerprint.is_some_and(|fp| fp != fingerprint) {
+            Some(read_videos(db, None, now_fingerprint).await?)
         } else {
             None
         };
@@ -730,7 +741,7 @@ impl Recommender {
                 .map(|c| kinora_db::Subset { videos: c, accounts: &[] })
                 .chain(accounts.chunks(400).map(|c| kinora_db::Subset { videos: &[], accounts: c }));
             for only in subsets {
-                reads.push(read_videos(db, Some(only)).await?);
+                reads.push(read_videos(db, Some(only), None).await?);
                 cards.extend(db.feed_cards(Some(only)).await?);
             }
             let r = if dirty.relations { read_relations(db, None).await? } else { None };
@@ -783,7 +794,8 @@ impl Recommender {
 pub async fn poll_loop(st: AppState) {
     use std::time::{Duration, Instant};
     const EVERY: Duration = Duration::from_secs(30);
-    let (mut videos_at, mut cards_at) = (Instant::now(), Instant::now() + EVERY);
+    // The two full re-reads are 15 s apart, not at the same moment.
+    let (mut videos_at, mut cards_at) = (Instant::now(), Instant::now() + EVERY / 2);
     loop {
         if let Err(e) = st.recommender.flush_impressions(&st.db).await {
             tracing::warn!(error = %e.message, "writing feed impressions failed");
