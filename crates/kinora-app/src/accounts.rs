@@ -316,6 +316,7 @@ pub async fn set_avatar(st: &AppState, caller: &Caller, data: &[u8]) -> AppResul
         tokio::fs::write(&input, data)
             .await
             .map_err(AppError::internal)?;
+        st.hand_to_sandbox(&input).await.map_err(AppError::internal)?;
         let limits = ProcessLimits {
             wall: std::time::Duration::from_secs(20),
             cpu_secs: 20,

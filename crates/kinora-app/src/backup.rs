@@ -96,18 +96,42 @@ impl KeyStore {
     }
 }
 
-fn seal(key: &[u8; 32], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
+/// What a part is bound to: its backup and its owner. A part moved to another
+/// backup, or renamed to another owner, no longer opens.
+fn part_aad(backup: &str, who: &str) -> Vec<u8> {
+    format!("kinora-backup-part-v2\n{backup}\n{who}").into_bytes()
+}
+
+fn seal(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use chacha20poly1305::aead::Payload;
     let nonce: [u8; 12] = rand::random();
-    let c = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt(Nonce::from_slice(&nonce), plain).map_err(|_| anyhow::anyhow!("encryption failed"))?;
+    let c = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad }).map_err(|_| anyhow::anyhow!("encryption failed"))?;
     Ok([nonce.as_slice(), &c].concat())
 }
 
-fn open_sealed(key: &[u8; 32], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+fn open_sealed(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use chacha20poly1305::aead::Payload;
     if sealed.len() < 12 {
         anyhow::bail!("truncated backup part");
     }
     let (nonce, c) = sealed.split_at(12);
-    ChaCha20Poly1305::new(Key::from_slice(key)).decrypt(Nonce::from_slice(nonce), c).map_err(|_| anyhow::anyhow!("wrong key or damaged backup part"))
+    ChaCha20Poly1305::new(Key::from_slice(key)).decrypt(Nonce::from_slice(nonce), Payload { msg: c, aad }).map_err(|_| anyhow::anyhow!("wrong key, or the part was damaged or moved from another backup"))
+}
+
+/// The manifest's signature: HMAC-SHA-256 under the instance's backup key over the
+/// manifest's bytes, in hex. Someone who can write to the backup bucket but has no
+/// key cannot change, swap or roll back what a backup holds.
+fn manifest_mac(key: &[u8; 32], manifest: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    m.update(b"kinora-backup-manifest-v2\n");
+    m.update(manifest);
+    hex::encode(m.finalize().into_bytes())
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
 }
 
 /// A row in a part: its table and its columns.
@@ -130,6 +154,9 @@ struct Manifest {
     bytes: u64,
     /// Parts: `instance` and one per account.
     parts: Vec<String>,
+    /// SHA-256 of each sealed part, by part (signed with the manifest).
+    #[serde(default)]
+    digests: BTreeMap<String, String>,
 }
 
 /// The region backups go to: the backup region, or the primary when there is none.
@@ -150,16 +177,20 @@ pub async fn create(st: &AppState, progress: &(dyn Fn(&str, u64, u64) + Sync)) -
     let keys = &st.keys;
     let total = parts.len() as u64;
     let mut bytes = 0u64;
+    let mut digests = BTreeMap::new();
     for (i, (who, rows)) in parts.iter().enumerate() {
         let key = keys.key(who)?;
-        let sealed = seal(&key, &serde_json::to_vec(rows)?)?;
+        let sealed = seal(&key, &part_aad(&id, who), &serde_json::to_vec(rows)?)?;
         bytes += sealed.len() as u64;
+        digests.insert(who.clone(), sha256_hex(&sealed));
         store.put(&kinora_store::key(&format!("backups/{id}/{who}.bin")), sealed.into()).await?;
         progress("encrypting", i as u64 + 1, total);
     }
-    let manifest = Manifest { id: id.clone(), created_at: crate::views::rfc3339(kinora_db::now_ms()), rows: rows.len(), bytes, parts: parts.keys().cloned().collect() };
+    let manifest = Manifest { id: id.clone(), created_at: crate::views::rfc3339(kinora_db::now_ms()), rows: rows.len(), bytes, parts: parts.keys().cloned().collect(), digests };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
+    store.put(&kinora_store::key(&format!("backups/{id}/manifest.sig")), manifest_mac(&keys.key("instance")?, &manifest_bytes).into_bytes().into()).await?;
     // The manifest last: a backup without one is incomplete and is not listed.
-    store.put(&kinora_store::key(&format!("backups/{id}/manifest.json")), serde_json::to_vec_pretty(&manifest)?.into()).await?;
+    store.put(&kinora_store::key(&format!("backups/{id}/manifest.json")), manifest_bytes.into()).await?;
     tracing::info!(backup = %id, rows = rows.len(), bytes, %region, "backup written");
     Ok(BackupInfo { id, created_at: manifest.created_at, bytes, region })
 }
@@ -201,24 +232,50 @@ pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64)
     let region = region(st);
     let store = st.regions.get(&region)?;
     let get = |k: String| async move { anyhow::Ok(store.get(&kinora_store::key(&k)).await?.bytes().await?) };
-    let m: Manifest = serde_json::from_slice(&get(format!("backups/{id}/manifest.json")).await.map_err(|e| anyhow::anyhow!("backup {id}: {e}"))?)?;
+    let manifest_bytes = get(format!("backups/{id}/manifest.json")).await.map_err(|e| anyhow::anyhow!("backup {id}: {e}"))?;
+    // Nothing is read from a backup before its manifest's signature checks out.
+    let Some(instance_key) = keys.existing("instance") else {
+        anyhow::bail!(
+            "backup {id}: this instance has no backup keys ({}/backup-instance.key is missing); restore with the keys that made the backup: --keys DIR (a copy of <data>/keys) or --keys-from FILE (from `kinora keys export`)",
+            st.data_dir().join("keys").display()
+        );
+    };
+    let sig = get(format!("backups/{id}/manifest.sig")).await.map_err(|_| anyhow::anyhow!("backup {id}: the manifest is not signed (made by an older version, or its signature was removed); refusing to restore it"))?;
+    if !crate::auth::secret_eq(std::str::from_utf8(&sig).unwrap_or("").trim(), &manifest_mac(&instance_key, &manifest_bytes)) {
+        anyhow::bail!("backup {id}: the manifest's signature does not match: it was changed after it was written, or it was made with other keys than these; refusing to restore it");
+    }
+    let m: Manifest = serde_json::from_slice(&manifest_bytes)?;
+    if m.id != id {
+        anyhow::bail!("backup {id}: the manifest names backup {}; refusing to restore it", m.id);
+    }
+    let mut journal = keys.journal();
     let mut rows: Vec<(String, Map<String, Value>)> = Vec::with_capacity(m.rows);
     let mut unreadable = 0;
     let total = m.parts.len() as u64;
     for (i, who) in m.parts.iter().enumerate() {
         progress("decrypting", i as u64 + 1, total);
         let Some(key) = keys.existing(who) else {
-            unreadable += 1;
-            continue;
+            // Only a journalled erasure may leave a part unreadable.
+            let erased = Id::parse(who).is_some_and(|acc| journal.contains(&crate::erasure::subject(st, &acc)));
+            if erased {
+                unreadable += 1;
+                continue;
+            }
+            anyhow::bail!(
+                "backup {id}: part {who} cannot be read: its key is not in the key store and the erasure journal does not say it was erased. Restore with the keys that made the backup (--keys DIR or --keys-from FILE); nothing was restored"
+            );
         };
-        let plain = open_sealed(&key, &get(format!("backups/{id}/{who}.bin")).await?)?;
+        let sealed = get(format!("backups/{id}/{who}.bin")).await?;
+        if m.digests.get(who) != Some(&sha256_hex(&sealed)) {
+            anyhow::bail!("backup {id}: part {who} is not the part the signed manifest names (replaced or damaged); nothing was restored");
+        }
+        let plain = open_sealed(&key, &part_aad(id, who), &sealed).map_err(|e| anyhow::anyhow!("backup {id}: part {who}: {e}; nothing was restored"))?;
         let part: Vec<(String, Map<String, Value>)> = serde_json::from_slice(&plain)?;
         rows.extend(part);
     }
     progress("loading", 0, 1);
     let (loaded, dropped) = st.db.load(&rows).await?;
     // The erasure journal: whoever was erased after this backup was made is erased again.
-    let mut journal = keys.journal();
     journal.extend(st.db.erasure_journal().await?);
     let mut erased_again = 0;
     for (table, row) in &rows {

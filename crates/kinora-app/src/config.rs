@@ -284,6 +284,9 @@ pub struct RateLimits {
     pub writes_per_minute_per_ip: u32,
     /// API write requests per minute per account.
     pub writes_per_minute_per_account: u32,
+    /// "Download your data" requests per day per account (each new export replaces
+    /// the earlier one).
+    pub exports_per_day: u32,
 }
 
 impl Default for RateLimits {
@@ -295,6 +298,7 @@ impl Default for RateLimits {
             uploads_per_hour: 60,
             writes_per_minute_per_ip: 600,
             writes_per_minute_per_account: 120,
+            exports_per_day: 10,
         }
     }
 }

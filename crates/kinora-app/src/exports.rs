@@ -39,11 +39,21 @@ fn view(e: &ExportRow) -> ExportView {
     }
 }
 
-/// Starts building an export; one at a time per account.
+/// Starts building an export. One per account at a time: while one is being
+/// built, asking again answers that one; a new export replaces the account's
+/// earlier ones (their ZIPs are deleted), and requests are rate limited
+/// (`rate_limits.exports_per_day`), so exports never pile up.
 pub async fn request(st: &AppState, caller: &Caller) -> AppResult<ExportView> {
     let me = caller.require()?;
     if let Some(p) = st.db.pending_export(&me.id).await? {
         return Ok(view(&p));
+    }
+    crate::state::Limiters::limit(&st.limiters.exports, me.id.to_string())?;
+    for old in st.db.exports_of(&me.id).await? {
+        if let Some(k) = &old.object_key {
+            crate::objects::delete(st, &old.region, k).await.map_err(AppError::internal)?;
+        }
+        st.db.delete_export(&old.id).await?;
     }
     let id = Id::generate();
     st.db.create_export(&id, &me.id, &me.region).await?;
@@ -68,12 +78,20 @@ pub async fn get(st: &AppState, caller: &Caller, id: &str) -> AppResult<ExportVi
     Ok(view(&own(st, caller, id).await?))
 }
 
-/// The ZIP's bytes (from the home region or its replica) and a file name.
-pub async fn download(st: &AppState, caller: &Caller, id: &str) -> AppResult<(bytes::Bytes, String)> {
+/// A ZIP being downloaded: streamed from the home region (or its replica), one
+/// chunk in memory at a time, whatever its size.
+pub struct Download {
+    pub bytes: u64,
+    pub name: String,
+    pub stream: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, object_store::Error>>,
+}
+
+/// The ZIP of a ready export, for its owner.
+pub async fn download(st: &AppState, caller: &Caller, id: &str) -> AppResult<Download> {
     let e = own(st, caller, id).await?;
     let key = e.object_key.filter(|_| e.status == ExportStatus::Ready).ok_or_else(|| AppError::new(ErrorCode::Conflict, "the export is not ready yet"))?;
-    let bytes = st.regions.get_bytes_with_fallback(&e.region, &key).await.map_err(AppError::internal)?;
-    Ok((bytes, format!("kinora-{}.zip", e.id)))
+    let (bytes, stream) = st.regions.get_stream_with_fallback(&e.region, &key).await.map_err(AppError::internal)?;
+    Ok(Download { bytes, name: format!("kinora-{}.zip", e.id), stream })
 }
 
 const README: &str = "Your data from Kinora\n\

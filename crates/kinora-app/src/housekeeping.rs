@@ -6,8 +6,12 @@ use kinora_db::{JobQueue, TokenRepo, VideoRepo};
 
 /// Removes what a crashed process left on this node: multipart staging files and
 /// job scratch directories (no request or worker of this process exists yet), and
-/// originals that no video owns after an hour (a crash between storing an upload
-/// and creating its video).
+/// originals this instance recorded an intent to write (`object_intents`) that no
+/// video owns after an hour (a crash between storing an upload and creating its
+/// video). Objects are never removed merely for being unknown to the database: a
+/// restored instance pointed at production's regions knows fewer objects than are
+/// there, and must not touch them (`kinora verify residency --repair` is the
+/// operator's explicit command for unknown objects).
 pub async fn startup_cleanup(st: &AppState) {
     for dir in ["staging", "work"] {
         let p = st.data_dir().join(dir);
@@ -18,22 +22,26 @@ pub async fn startup_cleanup(st: &AppState) {
         }
     }
     let cutoff = kinora_db::now_ms() - 3_600_000;
-    for region in st.regions.all() {
-        match kinora_store::list(&region.store, "originals").await {
-            Ok(keys) => {
-                for (k, modified) in keys {
-                    let Some(id) = k.rsplit('/').next().and_then(kinora_core::Id::parse) else { continue };
-                    if modified > cutoff {
-                        continue;
-                    }
-                    if !st.db.video_exists(&id).await.unwrap_or(true) {
-                        tracing::info!(key = %k, region = %region.name, "removing an original no video owns");
-                        let _ = kinora_store::delete(&region.store, &k).await;
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), region = %region.name, "could not list originals"),
+    let intents = match st.db.stale_object_intents(cutoff).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read object intents");
+            return;
         }
+    };
+    for (region, key) in intents {
+        let owned = match key.strip_prefix("originals/").and_then(kinora_core::Id::parse) {
+            Some(id) => st.db.video_exists(&id).await.unwrap_or(true),
+            None => true,
+        };
+        if !owned {
+            tracing::info!(%key, %region, "removing an original a crash left without its video");
+            if let Err(e) = crate::objects::delete(st, &region, &key).await {
+                tracing::warn!(%key, %region, error = format!("{e:#}"), "could not remove it; trying again at the next start");
+                continue;
+            }
+        }
+        let _ = st.db.remove_object_intent(&region, &key).await;
     }
 }
 

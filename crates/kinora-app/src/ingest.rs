@@ -48,6 +48,9 @@ pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppRe
     }
     let id = Id::generate();
     let original_key = format!("originals/{id}");
+    // Written before its video row: an intent first, so a crash in between leaves
+    // something start-up may clean (and only this).
+    st.db.add_object_intent(&owner.region, &original_key).await?;
     crate::objects::put(st, &owner.region, &original_key, v.file).await.map_err(AppError::internal)?;
     st.db
         .create_video(NewVideo {
@@ -61,6 +64,7 @@ pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppRe
             original_name: v.original_name,
         })
         .await?;
+    st.db.remove_object_intent(&owner.region, &original_key).await?;
     st.wake.notify_one();
     Ok(id)
 }

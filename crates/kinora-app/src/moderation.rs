@@ -92,6 +92,9 @@ pub struct ReviewView {
     pub report: ReportView,
     /// Set when opening it was a logged staff access.
     pub log_index: Option<u64>,
+    /// The item is hidden from the moderator as an ordinary user and was not opened:
+    /// `data` is null until they open it (`POST .../open`, a logged access).
+    pub needs_open: bool,
     /// The item's data: video (with time-limited media links), comment or account.
     pub data: serde_json::Value,
 }
@@ -209,16 +212,52 @@ async fn report_row(st: &AppState, id: &str) -> AppResult<ReportRow> {
     st.db.report_by_id(&id).await?.ok_or_else(AppError::not_found)
 }
 
-/// `GET /api/v1/staff/reports/{id}`: a report with its item in full. If the
-/// moderator could not see the item as an ordinary user, this is a staff access
-/// (reason `report-review`, reference `report:<id>`), logged before anything is read.
-pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<ReviewView> {
+/// How a report is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `GET`: the report, and its item only if the moderator could see it anyway.
+    /// Never appends to the log (a link on another site cannot make a moderator's
+    /// browser log accesses).
+    Look,
+    /// `POST .../open`: a hidden item is opened, a logged access.
+    Open,
+    /// `GET` after an opening: the item is shown again under log entry N when that
+    /// entry is this moderator's opening of this report, less than
+    /// [`staff::MEDIA_GRANT_SECS`] ago; else as [`Opening::Look`].
+    Opened(u64),
+}
+
+/// Does log entry `index` record `actor` opening report `report_id` recently?
+async fn covered_by(st: &AppState, index: u64, actor: &str, report_id: &Id) -> AppResult<bool> {
+    let Ok(i) = i64::try_from(index) else { return Ok(false) };
+    let Some(text) = st.db.log_entries(i, i.saturating_add(1)).await?.into_iter().next() else { return Ok(false) };
+    let Ok(e) = kinora_translog::Entry::parse(text.as_bytes()) else { return Ok(false) };
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&e.time) else { return Ok(false) };
+    let age_ms = kinora_db::now_ms() - at.timestamp_millis();
+    Ok(e.actor == actor && e.reason == "report-review" && e.reference == format!("report:{report_id}") && (0..staff::MEDIA_GRANT_SECS * 1000).contains(&age_ms))
+}
+
+/// A report with its item. If the moderator could not see the item as an ordinary
+/// user, reading it is a staff access (reason `report-review`, reference
+/// `report:<id>`), logged before anything is read, and only on [`Opening::Open`].
+pub async fn review(st: &AppState, caller: &Caller, id: &str, how: Opening) -> AppResult<ReviewView> {
     let role = staff::role(st, caller).await?;
     let me = caller.require()?;
     let r = report_row(st, id).await?;
     let (view, owner) = report_view(st, caller, &r).await?;
     let mut log_index = None;
-    if !view.item.visible_to_you {
+    if !view.item.visible_to_you && owner.is_some() {
+        let covered = match how {
+            Opening::Opened(n) if covered_by(st, n, me.username.as_str(), &r.id).await? => Some(n),
+            _ => None,
+        };
+        if let Some(n) = covered {
+            log_index = Some(n);
+        } else if how != Opening::Open {
+            return Ok(ReviewView { report: view, log_index: None, needs_open: true, data: serde_json::Value::Null });
+        }
+    }
+    if !view.item.visible_to_you && log_index.is_none() {
         if let Some(owner) = &owner {
             let scope = match view.item.kind {
                 "video" => "videos",
@@ -258,7 +297,7 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str) -> AppResult<Revie
         }
         _ => serde_json::Value::Null,
     };
-    Ok(ReviewView { report: view, log_index, data })
+    Ok(ReviewView { report: view, log_index, needs_open: false, data })
 }
 
 fn standing_str(s: policy::Standing) -> &'static str {

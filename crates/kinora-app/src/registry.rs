@@ -105,6 +105,8 @@ pub const REGISTRY: &[DataKind] = &[
     kind!("log_redactions", Database, Operational, "the legal references behind redacted log entries, with the nonce that proves them",
         "so the operator can disclose a redacted reference and anyone can check it", "always", "the operator"),
     kind!("log_cosignatures", Database, Public, "witnesses' cosignatures of the log's checkpoints", "so anyone can see independent parties vouch for the log", "always", "everyone"),
+    kind!("object_intents", Database, Operational, "objects this server is about to write before the row that owns them (an upload's original)",
+        "to clean up after a crash between the two", "until the row exists, or an hour after a crash", "no one"),
     kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
     kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",
         "to re-encode when formats change", "until the video is deleted", "no one: never served"),

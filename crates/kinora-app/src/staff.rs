@@ -33,21 +33,30 @@ async fn account(st: &AppState, username: &str) -> anyhow::Result<AccountRow> {
     st.db.account_by_username(&name).await?.ok_or_else(|| anyhow::anyhow!("no account @{username}"))
 }
 
-/// `kinora staff grant`: logged (reason `staff-grant`), then granted.
-pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<u64> {
+/// `kinora staff grant`: validated, logged (reason `staff-grant`), then granted.
+/// Granting a role someone already has changes nothing and appends nothing
+/// (`Ok(None)`): a command that appends to the public log is idempotent.
+pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<Option<u64>> {
     if !ROLES.contains(&role) {
         anyhow::bail!("role must be one of {}", ROLES.join(", "));
     }
     let a = account(st, username).await?;
+    if st.db.staff_role(&a.id).await?.as_deref() == Some(role) {
+        return Ok(None);
+    }
     let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-grant", &format!("{username}:{role}"));
     let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, Some(role)).await?;
-    Ok(idx)
+    Ok(Some(idx))
 }
 
-/// `kinora staff revoke`: logged (reason `staff-revoke`), then revoked.
+/// `kinora staff revoke`: validated, logged (reason `staff-revoke`), then revoked.
+/// Someone who is not staff is refused before anything is appended.
 pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
     let a = account(st, username).await?;
+    if st.db.staff_role(&a.id).await?.is_none() {
+        anyhow::bail!("@{username} is not staff; nothing to revoke (the log is unchanged)");
+    }
     let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-revoke", username);
     let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, None).await?;
@@ -101,8 +110,13 @@ pub struct Access {
 }
 
 /// The caller's staff role; everyone else gets the same 404 as for a missing route.
+/// A staff member whose standing no longer allows staff actions
+/// ([`kinora_core::policy::standing_may`]: suspended) has no role until reinstated.
 pub async fn role(st: &AppState, caller: &Caller) -> AppResult<String> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
+    if !kinora_core::policy::standing_may(me.standing, kinora_core::policy::Action::Staff) {
+        return Err(AppError::not_found());
+    }
     st.db.staff_role(&me.id).await?.ok_or_else(AppError::not_found)
 }
 

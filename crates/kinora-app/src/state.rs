@@ -54,12 +54,26 @@ impl AppState {
         &self.config.server.data
     }
 
+    /// Gives a file in a scratch directory to the sandbox user, who reads it: files
+    /// Kinora writes are private to its own user (umask 077, see
+    /// [`private_files`]).
+    pub async fn hand_to_sandbox(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if let Some((uid, gid)) = self.sandbox_user {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+
     /// A scratch directory for one subprocess job, writable by the sandbox user.
     pub async fn scratch_dir(&self, name: &str) -> std::io::Result<PathBuf> {
         let dir = self.data_dir().join("work").join(name);
         let _ = tokio::fs::remove_dir_all(&dir).await;
         tokio::fs::create_dir_all(&dir).await?;
         if let Some((uid, gid)) = self.sandbox_user {
+            use std::os::unix::fs::PermissionsExt;
+            // `work/` (made 0700 like every directory) is passable, not listable,
+            // by the sandbox user.
+            std::fs::set_permissions(self.data_dir().join("work"), std::fs::Permissions::from_mode(0o711))?;
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
         }
         Ok(dir)
@@ -80,6 +94,8 @@ pub struct Limiters {
     pub upload_mib: DefaultKeyedRateLimiter<String>,
     /// View events that count, per (viewer or address, video).
     pub views: DefaultKeyedRateLimiter<String>,
+    /// Export requests per account.
+    pub exports: DefaultKeyedRateLimiter<String>,
 }
 
 impl Limiters {
@@ -99,6 +115,11 @@ impl Limiters {
             // One view per viewer and video every 10 minutes counts; replays in
             // between are not new views (and scripts cannot inflate counts).
             views: RateLimiter::keyed(Quota::with_period(std::time::Duration::from_secs(600)).unwrap_or(Quota::per_hour(nz(6)))),
+            exports: RateLimiter::keyed(
+                Quota::with_period(std::time::Duration::from_secs(86_400 / u64::from(c.exports_per_day.max(1))))
+                    .unwrap_or(Quota::per_hour(nz(1)))
+                    .allow_burst(nz(c.exports_per_day)),
+            ),
         }
     }
 
@@ -136,6 +157,7 @@ impl Limiters {
         self.writes_account.retain_recent();
         self.upload_mib.retain_recent();
         self.views.retain_recent();
+        self.exports.retain_recent();
     }
 }
 
@@ -236,4 +258,17 @@ fn protect_data_dir(data: &std::path::Path) -> anyhow::Result<()> {
         set(&data.join(db), 0o600)?;
     }
     Ok(())
+}
+
+/// Every directory Kinora creates is 0700 and every file 0600 (umask 077), for
+/// the data directory and `file://` regions alike, whichever library creates them:
+/// nobody else on the machine — the `nobody` user ffmpeg runs as included — reads
+/// an original, a key, an export or a legal-request archive. Called first thing by
+/// every command.
+#[allow(unsafe_code)]
+pub fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }

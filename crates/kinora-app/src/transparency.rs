@@ -8,13 +8,46 @@
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use kinora_core::{ErrorCode, Id};
-use kinora_translog::{Entry, Hash, Tile, Tree};
-use std::sync::Mutex;
+use kinora_translog::{Entry, Hash, TileRequest, Tree};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Entry bundles kept in memory, up to [`BUNDLE_CACHE_BYTES`].
+#[derive(Default)]
+struct BundleCache {
+    bytes: usize,
+    tiles: std::collections::HashMap<String, Arc<Vec<u8>>>,
+}
+
+const BUNDLE_CACHE_BYTES: usize = 32 << 20;
+/// How often a tile past what this process knows may trigger a catch-up query.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
+/// How long the report's witness and moderation numbers may be reused.
+const REPORT_FRESH: Duration = Duration::from_secs(5);
+
+/// The report's tally is extended entry by entry as the log grows; the rest is
+/// re-read after [`REPORT_FRESH`].
+#[derive(Default)]
+struct ReportCache {
+    tally_size: u64,
+    tally: kinora_translog::Tally,
+    built: Option<(Vec<u8>, Instant, Arc<Report>)>,
+}
 
 /// The log as this process knows it.
 pub struct Log {
-    /// The tree, or why the log is refused.
+    /// The tree, or why the log is refused. Held by appends (and catch-ups).
     tree: tokio::sync::Mutex<Result<Tree, String>>,
+    /// What readers are served: the tree as of the last append or catch-up, read
+    /// without the append lock or a query, so anonymous tile requests never queue in
+    /// front of a staff append.
+    snapshot: std::sync::RwLock<Result<Arc<Tree>, String>>,
+    /// Entry bundles already built (entries never change once appended), by path.
+    bundles: Mutex<BundleCache>,
+    /// When readers last caught up with appends made elsewhere (at most once a second).
+    caught_up: Mutex<Option<Instant>>,
+    /// The public report, per checkpoint.
+    report: tokio::sync::Mutex<ReportCache>,
     signer_key: String,
     pub verifier_key: String,
     pub origin: String,
@@ -98,6 +131,10 @@ impl Log {
         let log = match loaded {
             Ok((tree, checkpoint)) => {
                 let log = Log {
+                    snapshot: std::sync::RwLock::new(Ok(Arc::new(tree.clone()))),
+                    bundles: Mutex::default(),
+                    caught_up: Mutex::new(None),
+                    report: tokio::sync::Mutex::default(),
                     tree: tokio::sync::Mutex::new(Ok(tree)),
                     signer_key,
                     verifier_key,
@@ -111,6 +148,10 @@ impl Log {
             Err(why) => {
                 tracing::error!(%why, "transparency log refused");
                 Log {
+                    snapshot: std::sync::RwLock::new(Err(why.clone())),
+                    bundles: Mutex::default(),
+                    caught_up: Mutex::new(None),
+                    report: tokio::sync::Mutex::default(),
                     tree: tokio::sync::Mutex::new(Err(why)),
                     signer_key,
                     verifier_key,
@@ -160,10 +201,12 @@ impl Log {
 
     /// [`Log::append`], keeping the (nonce, reference) behind a redacted reference.
     pub async fn append_redacted(&self, db: &kinora_db::Db, entry: &Entry, subject_account: Option<&Id>, redaction: Option<(&str, &str)>) -> AppResult<u64> {
+        // Every field bounded before the append: an entry that could not be served in
+        // a tile (or read back by an auditor) is never appended.
+        let bytes = entry.checked().map_err(|e| AppError::bad_request(e.to_string()))?;
         let mut guard = self.tree.lock().await;
         let tree = guard.as_mut().map_err(|why| unavailable(why))?;
         Self::refresh(db, tree).await?;
-        let bytes = entry.canonical();
         let mut next = tree.clone();
         let first = next.stored().len() as i64;
         let (index, new) = next.append(&bytes).map_err(|e| unavailable(&e.to_string()))?;
@@ -171,7 +214,14 @@ impl Log {
         db.log_append(i64::try_from(index).unwrap_or(i64::MAX), &text, subject_account, first, &new.iter().map(hex).collect::<Vec<_>>(), redaction)
             .await
             .map_err(|e| unavailable(&e.to_string()))?;
+        if std::env::var_os("KINORA_FAULT_CRASH_AFTER_LOG_APPEND").is_some() {
+            // Fault injection for the durability test: die the moment the append
+            // has returned, before anything else happens.
+            tracing::warn!("KINORA_FAULT_CRASH_AFTER_LOG_APPEND is set: aborting");
+            std::process::abort();
+        }
         *tree = next;
+        self.publish(tree);
         let root = tree.root().map_err(|e| unavailable(&e.to_string()))?;
         let note = kinora_translog::sign_checkpoint(&self.signer_key, &self.origin, tree.size(), root).map_err(|e| unavailable(&e.to_string()))?;
         db.save_checkpoint(i64::try_from(tree.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
@@ -190,15 +240,41 @@ impl Log {
         tree.consistency_proof(new, old).map_err(AppError::internal)
     }
 
-    /// The latest signed checkpoint (C2SP tlog-checkpoint note), after catching up
-    /// with other writers.
-    pub async fn checkpoint(&self, db: &kinora_db::Db) -> AppResult<Vec<u8>> {
+    /// Readers see `tree` from now on.
+    fn publish(&self, tree: &Tree) {
+        if let Ok(mut s) = self.snapshot.write() {
+            if s.as_ref().map_or(true, |t| t.size() < tree.size()) {
+                *s = Ok(Arc::new(tree.clone()));
+            }
+        }
+    }
+
+    fn snapshot(&self) -> AppResult<Arc<Tree>> {
+        let s = self.snapshot.read().map_err(|_| AppError::internal("log snapshot lock"))?;
+        s.as_ref().map(Arc::clone).map_err(|why| unavailable(why))
+    }
+
+    /// Catches up with appends made elsewhere and publishes the result.
+    async fn catch_up(&self, db: &kinora_db::Db) -> AppResult<Arc<Tree>> {
         {
             let mut guard = self.tree.lock().await;
             let tree = guard.as_mut().map_err(|why| unavailable(why))?;
             Self::refresh(db, tree).await?;
+            self.publish(tree);
         }
+        self.snapshot()
+    }
+
+    /// The latest signed checkpoint (C2SP tlog-checkpoint note) with its witnesses'
+    /// cosignatures. Readers catch up with appends made elsewhere only when the
+    /// stored checkpoint is ahead of what they serve; the append lock is not taken
+    /// otherwise.
+    pub async fn checkpoint(&self, db: &kinora_db::Db) -> AppResult<Vec<u8>> {
+        let snap = self.snapshot()?;
         if let Some((size, note)) = db.latest_checkpoint().await? {
+            if u64::try_from(size).unwrap_or(0) > snap.size() {
+                self.catch_up(db).await?;
+            }
             // Witnesses' cosignatures of this checkpoint follow the log's signature.
             let mut note = note.into_bytes();
             for line in db.cosignatures(size).await? {
@@ -214,29 +290,52 @@ impl Log {
         Ok(c)
     }
 
-    /// A tile by its C2SP path after `tile/` (`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`).
+    /// A tile by its C2SP path after `tile/` (`<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`),
+    /// parsed into a checked [`TileRequest`] (anything past the tree is 404). Hash
+    /// tiles come from memory; entry bundles are read once and kept.
     pub async fn tile(&self, db: &kinora_db::Db, path: &str) -> AppResult<Vec<u8>> {
-        let sumdb = match path.strip_prefix("entries/") {
-            Some(rest) => format!("tile/8/data/{rest}"),
-            None => format!("tile/8/{path}"),
+        let mut snap = self.snapshot()?;
+        let req = match TileRequest::parse(path, snap.size()) {
+            Some(r) => r,
+            None => {
+                // Past what this process serves: another node may have appended. Look
+                // at most once a second, so made-up paths cannot turn into queries.
+                let due = {
+                    let mut last = self.caught_up.lock().map_err(|_| AppError::internal("log lock"))?;
+                    let due = last.is_none_or(|t| t.elapsed() >= CATCH_UP_EVERY);
+                    if due {
+                        *last = Some(Instant::now());
+                    }
+                    due
+                };
+                if !due {
+                    return Err(AppError::not_found());
+                }
+                snap = self.catch_up(db).await?;
+                TileRequest::parse(path, snap.size()).ok_or_else(AppError::not_found)?
+            }
         };
-        let tile = Tile::from_path(&sumdb).map_err(|_| AppError::not_found())?;
-        let mut guard = self.tree.lock().await;
-        let tree = guard.as_mut().map_err(|why| unavailable(why))?;
-        Self::refresh(db, tree).await?;
-        let start = tile.level_index() * 256;
-        let end = start + u64::from(tile.width());
-        // Level-L tiles cover 256^L entries per hash.
-        let span = 256u64.saturating_pow(u32::from(tile.level()));
-        if end.saturating_mul(span) > tree.size() {
+        if !req.is_data() {
+            return snap.hash_tile(&req).map_err(AppError::internal);
+        }
+        let key = req.path();
+        if let Some(b) = self.bundles.lock().map_err(|_| AppError::internal("log lock"))?.tiles.get(&key) {
+            return Ok(b.as_ref().clone());
+        }
+        let range = req.entries();
+        let rows = db.log_entries(i64::try_from(range.start).unwrap_or(0), i64::try_from(range.end).unwrap_or(0)).await?;
+        let entries: Vec<Vec<u8>> = rows.into_iter().map(String::into_bytes).collect();
+        if entries.len() as u64 != range.end - range.start {
             return Err(AppError::not_found());
         }
-        if tile.is_data() {
-            let rows = db.log_entries(i64::try_from(start).unwrap_or(0), i64::try_from(end).unwrap_or(0)).await?;
-            let entries: Vec<Vec<u8>> = rows.into_iter().map(String::into_bytes).collect();
-            return kinora_translog::data_tile(&entries).map_err(AppError::internal);
+        let bundle = kinora_translog::data_tile(&entries).map_err(AppError::internal)?;
+        let mut cache = self.bundles.lock().map_err(|_| AppError::internal("log lock"))?;
+        if cache.bytes + bundle.len() > BUNDLE_CACHE_BYTES {
+            *cache = BundleCache::default();
         }
-        tree.hash_tile(&tile).map_err(AppError::internal)
+        cache.bytes += bundle.len();
+        cache.tiles.insert(key, Arc::new(bundle.clone()));
+        Ok(bundle)
     }
 
     /// An inclusion proof of entry `index` against the current tree: (size, proof).
@@ -299,23 +398,37 @@ pub struct WitnessStatus {
 /// Entries are read in pages so a large log never sits in memory at once.
 const REPORT_PAGE: i64 = 4096;
 
-pub async fn report(st: &AppState) -> AppResult<Report> {
+/// The public report. The tally grows with the log (only new entries are read);
+/// the whole report is reused for the same checkpoint for [`REPORT_FRESH`], so
+/// anonymous readers cost no more than the checkpoint query.
+pub async fn report(st: &AppState) -> AppResult<Arc<Report>> {
     let note = st.log.checkpoint(&st.db).await?;
+    let mut cache = st.log.report.lock().await;
+    if let Some((n, at, r)) = &cache.built {
+        if *n == note && at.elapsed() < REPORT_FRESH {
+            return Ok(Arc::clone(r));
+        }
+    }
     let cp = kinora_translog::open_checkpoint(&st.log.verifier_key, &note).map_err(|e| AppError::internal(e.to_string()))?;
+    if cp.size() < cache.tally_size {
+        // The log cannot shrink; if a restore ever made it, count again.
+        cache.tally = kinora_translog::Tally::default();
+        cache.tally_size = 0;
+    }
     let size = i64::try_from(cp.size()).unwrap_or(i64::MAX);
-    let mut tally = kinora_translog::Tally::default();
-    let mut from = 0i64;
+    let mut from = i64::try_from(cache.tally_size).unwrap_or(0);
     while from < size {
         let to = (from + REPORT_PAGE).min(size);
         for text in st.db.log_entries(from, to).await? {
             let e = Entry::parse(text.as_bytes()).map_err(|e| AppError::internal(e.to_string()))?;
-            tally.add(&e);
+            cache.tally.add(&e);
         }
         from = to;
+        cache.tally_size = u64::try_from(to).unwrap_or(0);
     }
-    let mut rows: Vec<ReportRow> = tally.0.into_iter().map(|((month, reason, role), count)| ReportRow { month, reason, role, count }).collect();
+    let mut rows: Vec<ReportRow> = cache.tally.0.iter().map(|((month, reason, role), count)| ReportRow { month: month.clone(), reason: reason.clone(), role: role.clone(), count: *count }).collect();
     rows.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.reason.cmp(&b.reason)).then_with(|| a.role.cmp(&b.role)));
-    Ok(Report {
+    let report = Arc::new(Report {
         size: cp.size(),
         checkpoint: String::from_utf8_lossy(&note).into_owned(),
         verifier_key: st.log.verifier_key.clone(),
@@ -323,7 +436,9 @@ pub async fn report(st: &AppState) -> AppResult<Report> {
         rows,
         moderation: crate::moderation::action_counts(st).await?,
         witnesses: witness_status(st, &note).await?,
-    })
+    });
+    cache.built = Some((note, Instant::now(), Arc::clone(&report)));
+    Ok(report)
 }
 
 // ---------- witnesses ----------

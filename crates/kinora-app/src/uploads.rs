@@ -117,6 +117,13 @@ pub async fn terminate(st: &AppState, row: &UploadRow) -> AppResult<()> {
 }
 
 /// Where an upload stands after an append.
+/// The caption and audience chosen when an open upload is resumed; they replace
+/// the ones given at creation (nothing changes once the upload is finished).
+pub async fn restate(st: &AppState, row: &UploadRow, caption: &Caption, visibility: Visibility) -> AppResult<()> {
+    st.db.restate_upload(&row.id, caption.as_str(), visibility).await?;
+    Ok(())
+}
+
 pub struct Appended {
     pub received: i64,
     pub expires_at: i64,

@@ -187,6 +187,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
     let input = dir.join("input");
     let store = st.regions.get(&video.region)?.clone();
     let bytes = st.regions.get_to_file_with_fallback(&video.region, &video.original_key, &input).await?;
+    st.hand_to_sandbox(&input).await?;
 
     match media_pipeline(st, &dir, &input, bytes).await? {
         Err(media_err) if reprocess && video.status == kinora_core::VideoStatus::Ready => {

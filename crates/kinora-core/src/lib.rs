@@ -10,6 +10,7 @@
 pub mod error;
 pub mod net;
 pub mod policy;
+pub mod redirect;
 pub mod text;
 pub mod types;
 

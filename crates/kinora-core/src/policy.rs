@@ -44,6 +44,33 @@ impl Standing {
     }
 }
 
+/// What an account asks to do, as far as its standing is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read what the account could see as anyone.
+    Read,
+    /// Change things others see: post, comment, like, follow, edit.
+    Write,
+    /// Look after its own account and its own case: appeal, mark notifications
+    /// read, download its data, change its password, end sessions, sign in or out,
+    /// delete itself.
+    SelfService,
+    /// Use a staff role: read other people's data through the logged door, decide
+    /// reports, moderate.
+    Staff,
+}
+
+/// The one rule for what each standing may do. A suspended account keeps reading
+/// and looking after itself; it loses writing and, with it, every staff power at
+/// once (a suspended moderator reads nothing through the staff door).
+pub fn standing_may(standing: Standing, action: Action) -> bool {
+    match (standing, action) {
+        (Standing::Good | Standing::Restricted, _) => true,
+        (Standing::Suspended, Action::Read | Action::SelfService) => true,
+        (Standing::Suspended, Action::Write | Action::Staff) => false,
+    }
+}
+
 /// The relation that applies once the owner's standing is known: a suspended
 /// account is to everyone else what a blocked one is.
 pub fn standing_relation(relation: Relation, owner: Standing) -> Relation {

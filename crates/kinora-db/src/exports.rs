@@ -144,6 +144,12 @@ impl Db {
         r.as_ref().map(row).transpose()
     }
 
+    /// The account's exports, whatever their state.
+    pub async fn exports_of(&self, account: &Id) -> Result<Vec<ExportRow>> {
+        let rows = sqlx::query(&format!("SELECT {COLS} FROM exports WHERE account_id = $1")).bind(account.as_str()).fetch_all(self.pool()).await?;
+        rows.iter().map(row).collect()
+    }
+
     /// The account's export that is still being built, if any.
     pub async fn pending_export(&self, account: &Id) -> Result<Option<ExportRow>> {
         let r = sqlx::query(&format!(

@@ -23,6 +23,7 @@ pub mod backup;
 mod translog;
 mod moderation;
 mod recommend;
+mod intents;
 pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
 pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use translog::StaffRow;

@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0014_recommend",
     "0015_shares",
     "0016_follow_from_video",
+    "0017_object_intents",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

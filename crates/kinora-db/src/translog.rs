@@ -34,8 +34,45 @@ impl Db {
     /// `first_hash`) in one transaction. Fails if `idx` is taken (another writer).
     /// Appends an entry and its stored hashes in one transaction; `redaction` keeps
     /// the (nonce, reference) behind a redacted reference.
+    /// Appends an entry and its hashes in one transaction that is durable when it
+    /// returns, on both backends: the data it precedes is released right after, so
+    /// a power loss must not roll it back (the next entry would reuse its index, a
+    /// fork). SQLite otherwise runs WAL with `synchronous=NORMAL` (a commit may be
+    /// lost on power loss, never corrupted): this one commit runs with
+    /// `synchronous=FULL`, which syncs the WAL before the commit returns. On
+    /// PostgreSQL the transaction sets `synchronous_commit = on` whatever the
+    /// server's default.
     pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String], redaction: Option<(&str, &str)>) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        use sqlx::{Connection, Executor};
+        let mut conn = self.pool().acquire().await?;
+        let sqlite = self.backend() == crate::Backend::Sqlite;
+        if sqlite {
+            conn.execute("PRAGMA synchronous=FULL").await?;
+        }
+        let result = Self::log_append_on(&mut conn, sqlite, idx, entry, subject_account, first_hash, hashes, redaction).await;
+        if sqlite && conn.execute("PRAGMA synchronous=NORMAL").await.is_err() {
+            // Never hand a connection in an unknown mode back to the pool.
+            conn.detach().close().await.ok();
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn log_append_on(
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        sqlite: bool,
+        idx: i64,
+        entry: &str,
+        subject_account: Option<&Id>,
+        first_hash: i64,
+        hashes: &[String],
+        redaction: Option<(&str, &str)>,
+    ) -> Result<()> {
+        use sqlx::Connection;
+        let mut tx = if sqlite { conn.begin_with("BEGIN IMMEDIATE").await? } else { conn.begin().await? };
+        if !sqlite {
+            sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;
+        }
         if let Some((nonce, reference)) = redaction {
             sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)").bind(idx).bind(nonce).bind(reference).execute(&mut *tx).await?;
         }

@@ -173,3 +173,18 @@ impl UploadRepo for Db {
         rows.iter().map(row).collect()
     }
 }
+
+impl Db {
+    /// The caption and audience chosen last, for an upload still open: a resumed
+    /// upload publishes what the person chose when they resumed it.
+    pub async fn restate_upload(&self, id: &Id, caption: &str, visibility: Visibility) -> Result<bool> {
+        let r = sqlx::query("UPDATE uploads SET caption = $1, visibility = $2, updated_at = $3 WHERE id = $4 AND state = 'open'")
+            .bind(caption)
+            .bind(visibility.as_str())
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -125,12 +125,24 @@ fn suspended_may(method: &Method, path: &str) -> bool {
         || matches!(path, "/logout" | "/login")
 }
 
-/// A suspended account's writes are refused with `account-suspended`, except
-/// [`suspended_may`].
-fn check_standing(parts: &Parts, account: &kinora_db::AccountRow) -> Result<(), ApiError> {
+/// The request as an [`Action`](kinora_core::policy::Action) for the standing rule.
+fn action_of(parts: &Parts) -> kinora_core::policy::Action {
+    use kinora_core::policy::Action;
     // Nested routers see their own part of the path; the original has it whole.
     let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
-    if account.standing == kinora_core::policy::Standing::Suspended && !is_safe(&parts.method) && !suspended_may(&parts.method, path) {
+    if is_safe(&parts.method) {
+        Action::Read
+    } else if suspended_may(&parts.method, path) {
+        Action::SelfService
+    } else {
+        Action::Write
+    }
+}
+
+/// What the account's standing does not allow ([`kinora_core::policy::standing_may`])
+/// is refused with `account-suspended`.
+fn check_standing(parts: &Parts, account: &kinora_db::AccountRow) -> Result<(), ApiError> {
+    if !kinora_core::policy::standing_may(account.standing, action_of(parts)) {
         return Err(ApiError(AppError::new(
             ErrorCode::AccountSuspended,
             "your account is suspended: you can still read, appeal the decision (see your notifications), download your data or delete the account",

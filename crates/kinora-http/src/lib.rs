@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/access", post(api::staff::access))
         .route("/staff/reports", get(api::moderation::list))
         .route("/staff/reports/{id}", get(api::moderation::get))
+        .route("/staff/reports/{id}/open", post(api::moderation::open))
         .route("/staff/actions", post(api::moderation::act))
         .route("/moderation/{id}/appeal", post(api::moderation::appeal))
         .route("/me/access-log", get(api::staff::my_access_log))

@@ -310,7 +310,9 @@
         chunkSize: 8 * 1024 * 1024,
         retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
         removeFingerprintOnSuccess: true,
-        headers: { "X-CSRF-Token": csrf },
+        // The caption and audience travel with every chunk too: when this resumes an
+        // earlier attempt of the same file, what was chosen now is what is published.
+        headers: { "X-CSRF-Token": csrf, "Upload-Metadata": tusMeta({ caption: form.caption.value, visibility: form.visibility.value }) },
         metadata: {
           filename: file.name,
           filetype: file.type,
@@ -348,10 +350,18 @@
       });
       paused(false);
       current.findPreviousUploads().then(function (prev) {
-        if (prev.length) current.resumeFromPreviousUpload(prev[0]);
+        if (prev.length) {
+          current.resumeFromPreviousUpload(prev[0]);
+          text.textContent = "Resuming your earlier upload of this file, with the caption and audience chosen now…";
+        }
         current.start();
       });
     });
+  }
+
+  // tus `Upload-Metadata`: `key base64(UTF-8 value)` pairs.
+  function tusMeta(o) {
+    return Object.keys(o).map(function (k) { return k + " " + btoa(unescape(encodeURIComponent(o[k]))); }).join(",");
   }
 
   function poll(id) {
@@ -636,6 +646,16 @@
     api("PATCH", "/api/v1/me", { personalized_feed: pf.checked }).then(function () {
       toast(pf.checked ? "For You is personalised" : "For You is not based on your activity");
     }).catch(function (err) { pf.checked = !pf.checked; toast(err.message); });
+  });
+
+  // ---------- moderation: opening a hidden item (a logged access, so a POST) ----------
+  var openItem = document.getElementById("open-item");
+  if (openItem) openItem.addEventListener("click", function () {
+    openItem.disabled = true;
+    var id = openItem.dataset.id;
+    api("POST", "/api/v1/staff/reports/" + encodeURIComponent(id) + "/open")
+      .then(function (r) { location.href = "/admin/reports/" + encodeURIComponent(id) + (r.log_index != null ? "?opened=" + r.log_index : ""); })
+      .catch(function (err) { openItem.disabled = false; toast(err.message); });
   });
 
   // ---------- moderation: deciding a report ----------

@@ -331,6 +331,7 @@ fn openapi_matches_the_response_structs() {
         ReviewView {
             report: report(),
             log_index: Some(1),
+            needs_open: false,
             data: Value::Null,
         },
     );

@@ -252,6 +252,21 @@ impl Regions {
         }
     }
 
+    /// An object as a stream of chunks with its size, from `home` or the backup
+    /// replica: a download of any size holds one chunk in memory at a time.
+    pub async fn get_stream_with_fallback(&self, home: &str, k: &str) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
+        async fn open(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
+            let r = store.get(&key(k)).await?;
+            Ok((r.meta.size, r.into_stream()))
+        }
+        let first = self.watch(home, open(self.get(home)?, k).await);
+        match (first, self.backup_of(home)) {
+            (Ok(s), _) => Ok(s),
+            (Err(_), Some(b)) => self.watch(b, open(self.get(b)?, k).await),
+            (Err(e), None) => Err(e),
+        }
+    }
+
     /// An object into a local file, from `home` or the backup replica.
     pub async fn get_to_file_with_fallback(&self, home: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
         let first = self.watch(home, get_to_file(self.get(home)?, k, file).await);

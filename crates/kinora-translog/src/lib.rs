@@ -56,10 +56,70 @@ pub struct Entry {
     pub reference: String,
 }
 
+/// The most bytes one entry may take. An entry bundle stores each entry's length as
+/// a uint16, so anything over 65,535 bytes could be appended but never served; the
+/// bound here is far below that, and [`Entry::checked`] enforces it before any append.
+pub const MAX_ENTRY_BYTES: usize = 4096;
+/// The most characters of each free-text field.
+pub const MAX_ACTOR_CHARS: usize = 64;
+pub const MAX_REASON_CHARS: usize = 64;
+pub const MAX_SCOPE_CHARS: usize = 32;
+pub const MAX_SCOPES: usize = 16;
+pub const MAX_REFERENCE_CHARS: usize = 512;
+/// The roles an entry may name.
+pub const ROLES: &[&str] = &["moderator", "admin", "legal"];
+
+fn short_token(field: &str, s: &str, max: usize) -> Result<(), LogError> {
+    let ok = !s.is_empty() && s.chars().count() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(LogError::Entry(format!("{field}: 1 to {max} characters of a-z, 0-9, '-', '_', '.'")))
+    }
+}
+
 impl Entry {
     /// The canonical bytes: compact JSON with the fields in their fixed order.
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The canonical bytes of an entry that may be appended: every field bounded and
+    /// well-formed, and the whole no longer than [`MAX_ENTRY_BYTES`], so it can always
+    /// be served in an entry bundle and read back by [`Entry::parse`].
+    pub fn checked(&self) -> Result<Vec<u8>, LogError> {
+        if self.v != 1 {
+            return Err(LogError::Entry(format!("unknown version {}", self.v)));
+        }
+        let time_ok = self.time.len() == 24
+            && self.time.ends_with('Z')
+            && self.time.bytes().all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b));
+        if !time_ok {
+            return Err(LogError::Entry("time: RFC 3339 UTC with milliseconds".into()));
+        }
+        short_token("actor", &self.actor, MAX_ACTOR_CHARS)?;
+        if !ROLES.contains(&self.role.as_str()) {
+            return Err(LogError::Entry(format!("role: one of {}", ROLES.join(", "))));
+        }
+        if self.subject.len() != 64 || !self.subject.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(LogError::Entry("subject: a 64-digit lowercase hex commitment".into()));
+        }
+        if self.scopes.is_empty() || self.scopes.len() > MAX_SCOPES {
+            return Err(LogError::Entry(format!("scopes: 1 to {MAX_SCOPES}")));
+        }
+        for s in &self.scopes {
+            short_token("scope", s, MAX_SCOPE_CHARS)?;
+        }
+        short_token("reason", &self.reason, MAX_REASON_CHARS)?;
+        let r = &self.reference;
+        if r.trim().is_empty() || r.chars().count() > MAX_REFERENCE_CHARS || r.chars().any(char::is_control) {
+            return Err(LogError::Entry(format!("reference: 1 to {MAX_REFERENCE_CHARS} characters, no control characters")));
+        }
+        let bytes = self.canonical();
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(LogError::Entry(format!("{} bytes; an entry may take at most {MAX_ENTRY_BYTES}", bytes.len())));
+        }
+        Ok(bytes)
     }
 
     /// Parses an entry and checks that it is canonical (re-encoding gives the same
@@ -158,9 +218,124 @@ impl Tree {
         tlog_tiles::prove_tree(new, old, self).map_err(tlog)
     }
 
-    /// A hash tile's bytes (C2SP tlog-tiles: the concatenated hashes).
-    pub fn hash_tile(&self, tile: &Tile) -> Result<Vec<u8>, LogError> {
-        tile.read_data(self).map_err(tlog)
+    /// A hash tile's bytes (C2SP tlog-tiles: the concatenated hashes). The request
+    /// must have been parsed against this tree's size (or a smaller one).
+    pub fn hash_tile(&self, tile: &TileRequest) -> Result<Vec<u8>, LogError> {
+        if tile.is_data() {
+            return Err(LogError::Tlog("an entry bundle is not a hash tile".into()));
+        }
+        let span = 256u64.checked_pow(u32::from(tile.tile.level())).ok_or_else(|| LogError::Tlog("level".into()))?;
+        if tile.end.checked_mul(span).is_none_or(|n| n > self.size) {
+            return Err(LogError::Tlog("tile past the tree".into()));
+        }
+        tile.tile.read_data(self).map_err(tlog)
+    }
+}
+
+/// The tile height this log serves (C2SP tlog-tiles: 8, 256 hashes a tile).
+pub const TILE_HEIGHT: u8 = 8;
+/// Longest tile path accepted (`entries/x…/…/NNN.p/WWW` for any 64-bit index fits).
+const MAX_TILE_PATH: usize = 64;
+
+/// A tile someone asked for, parsed from its C2SP path and checked against the size of
+/// the tree it is asked of: every number in it is in range, so serving it cannot
+/// overflow, and a tile past the tree is never built (a caller answers 404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileRequest {
+    tile: Tile,
+    /// The first and one-past-the-last index this tile holds at its level.
+    start: u64,
+    end: u64,
+}
+
+impl TileRequest {
+    /// `path` as it follows `/log/tile/`: `<L>/<N>[.p/<W>]` (hashes) or
+    /// `entries/<N>[.p/<W>]` (an entry bundle), against a tree of `tree_size`.
+    pub fn parse(path: &str, tree_size: u64) -> Option<TileRequest> {
+        if path.len() > MAX_TILE_PATH {
+            return None;
+        }
+        // Parsed here, digit by digit: `Tile::from_path` panics on some paths (a
+        // level of 64 or more, a width of 0), so it never sees untrusted text.
+        let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+        let (level, is_data, rest) = match path.strip_prefix("entries/") {
+            Some(rest) => (0u8, true, rest),
+            None => {
+                let (l, rest) = path.split_once('/')?;
+                if l.len() != 1 || !digits(l) {
+                    return None;
+                }
+                (l.parse::<u8>().ok()?, false, rest)
+            }
+        };
+        let (index, width) = match rest.split_once(".p/") {
+            Some((n, w)) if digits(w) && !w.starts_with('0') => (n, w.parse::<u32>().ok().filter(|w| (1..256).contains(w))?),
+            Some(_) => return None,
+            None => (rest, 256),
+        };
+        let groups: Vec<&str> = index.split('/').collect();
+        if groups.len() > 7 {
+            return None;
+        }
+        let mut n = 0u64;
+        for (i, g) in groups.iter().enumerate() {
+            let g = if i + 1 < groups.len() { g.strip_prefix('x')? } else { g };
+            if g.len() != 3 || !digits(g) {
+                return None;
+            }
+            n = n.checked_mul(1000)?.checked_add(g.parse::<u64>().ok()?)?;
+        }
+        if level > 7 {
+            return None;
+        }
+        let tile = Tile::new(TILE_HEIGHT, level, n, width, is_data);
+        // One spelling per tile (no leading `x000/`).
+        let canonical = if is_data { format!("tile/{TILE_HEIGHT}/data/{rest}") } else { format!("tile/{TILE_HEIGHT}/{path}") };
+        if tile.path() != canonical {
+            return None;
+        }
+        Self::from_tile(tile, tree_size)
+    }
+
+    /// A tile built by the caller, with the same checks as [`TileRequest::parse`].
+    pub fn from_tile(tile: Tile, tree_size: u64) -> Option<TileRequest> {
+        // A tree of at most 2^64 entries has hash tiles up to level 7 only; data tiles
+        // are level 0.
+        if tile.height() != TILE_HEIGHT || tile.level() > 7 || tile.width() == 0 || tile.width() > 256 {
+            return None;
+        }
+        let start = tile.level_index().checked_mul(256)?;
+        let end = start.checked_add(u64::from(tile.width()))?;
+        // A level-L hash covers 256^L entries.
+        let span = 256u64.checked_pow(u32::from(tile.level()))?;
+        if end.checked_mul(span)? > tree_size {
+            return None;
+        }
+        Some(TileRequest { tile, start, end })
+    }
+
+    pub fn is_data(&self) -> bool {
+        self.tile.is_data()
+    }
+
+    /// A partial tile (`.p/<W>`) grows as the log does; a full one never changes.
+    pub fn is_partial(&self) -> bool {
+        self.tile.width() < 256
+    }
+
+    /// The entries an entry bundle holds (`start..end`).
+    pub fn entries(&self) -> std::ops::Range<u64> {
+        self.start..self.end
+    }
+
+    /// The C2SP path after `tile/`, as parsed.
+    pub fn path(&self) -> String {
+        let p = self.tile.path();
+        let rest = p.strip_prefix("tile/8/").unwrap_or(&p);
+        match rest.strip_prefix("data/") {
+            Some(n) => format!("entries/{n}"),
+            None => rest.to_owned(),
+        }
     }
 }
 
@@ -287,11 +462,17 @@ mod tests {
         for e in &entries {
             t.append(e).expect("append");
         }
-        let tile = Tile::new(8, 0, 0, 256, false);
+        let tile = TileRequest::parse("0/000", t.size()).expect("in the tree");
         let bytes = t.hash_tile(&tile).expect("tile");
         assert_eq!(bytes.len(), 256 * 32);
         assert_eq!(&bytes[..32], &record_hash(&entries[0]).0);
-        assert_eq!(tile.path(), "tile/8/0/000");
+        assert_eq!(tile.path(), "0/000");
+        let partial = TileRequest::parse("0/001.p/44", t.size()).expect("partial");
+        assert_eq!(t.hash_tile(&partial).expect("tile").len(), 44 * 32);
+        assert!(TileRequest::parse("0/001.p/45", t.size()).is_none(), "past the tree");
+        assert!(TileRequest::parse("1/000.p/1", t.size()).is_some());
+        assert!(TileRequest::parse("1/000.p/2", t.size()).is_none());
+        assert_eq!(TileRequest::parse("entries/001.p/44", t.size()).expect("bundle").entries(), 256..300);
         let bundle = data_tile(&entries[..256]).expect("bundle");
         assert_eq!(parse_data_tile(&bundle).expect("parse"), entries[..256]);
         assert!(parse_data_tile(&bundle[..bundle.len() - 1]).is_err());
@@ -312,6 +493,104 @@ mod tests {
         assert!(open_checkpoint(&vkey, forged.as_bytes()).is_err(), "an edited checkpoint fails");
         let (_, other) = generate_key("kinora.example/kinora/access-log");
         assert!(open_checkpoint(&other, &note).is_err(), "another key fails");
+    }
+
+    /// Tile numbers overflow: huge indexes, levels and widths are refused, never
+    /// computed with; random paths never panic, and what parses serves exactly
+    /// `width` hashes from inside the tree.
+    #[test]
+    fn tile_numbers_overflow_and_random_paths_never_panic() {
+        let mut t = Tree::default();
+        for i in 0..600 {
+            t.append(&entry(i)).expect("append");
+        }
+        for p in [
+            "entries/x072/x057/x594/x037/x927/936",
+            "x072/x057/x594/x037/x927/936",
+            "7/x072/x057/x594/x037/x927/936",
+            "entries/x018/x446/x744/x073/x709/x551/616.p/255",
+            "entries/x018/x446/x744/x073/x709/x551/615",
+            "40/000",
+            "255/000",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/003",
+            "entries/002.p/89",
+            "entries/-1",
+            "entries/",
+            "255/000",
+            "64/000",
+            "8/000",
+            "entries/000.p/0",
+            "entries/000.p/00",
+            "0/x000/001",
+            "0/1",
+            "0/0001",
+            "",
+        ] {
+            assert!(TileRequest::parse(p, t.size()).is_none(), "{p:?} parsed");
+        }
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let parts = ["entries", "0", "1", "2", "7", "8", "255", "000", "001", "002", "x000", "x072", "x999", "936", "088.p", "001.p", "000.p", "44", "0", "255", "256", "-1", "", ".."];
+        let mut served = 0;
+        for _ in 0..200_000 {
+            let n = rng.gen_range(1..8);
+            let mut p: Vec<String> = (0..n).map(|_| parts[rng.gen_range(0..parts.len())].to_owned()).collect();
+            if rng.gen_bool(0.3) {
+                p.push(rng.gen::<u64>().to_string());
+            }
+            let path = p.join("/");
+            let Some(tile) = TileRequest::parse(&path, t.size()) else { continue };
+            served += 1;
+            if tile.is_data() {
+                let r = tile.entries();
+                assert!(r.end <= t.size() && r.start < r.end, "{path}");
+            } else {
+                let bytes = t.hash_tile(&tile).expect("a parsed tile is served");
+                assert_eq!(bytes.len() % 32, 0);
+                assert!(!bytes.is_empty() && bytes.len() <= 256 * 32, "{path}");
+            }
+        }
+        assert!(served > 100, "the random paths reached the tree {served} times");
+    }
+
+    /// The largest entry the checks allow still fits an entry bundle and parses back;
+    /// every field over its bound is refused.
+    #[test]
+    fn the_largest_allowed_entry_fits_a_tile_and_oversized_fields_are_refused() {
+        // Four-byte characters in every free-text field: the most bytes per character.
+        let big = Entry {
+            v: 1,
+            time: "2026-11-29T00:00:00.000Z".into(),
+            actor: "a".repeat(MAX_ACTOR_CHARS),
+            role: "moderator".into(),
+            subject: commit_subject(b"k", "x"),
+            scopes: (0..MAX_SCOPES).map(|i| format!("{i:0>32}")).collect(),
+            reason: "r".repeat(MAX_REASON_CHARS),
+            reference: "\u{1F600}".repeat(MAX_REFERENCE_CHARS),
+        };
+        let bytes = big.checked().expect("the largest allowed entry is allowed");
+        assert!(bytes.len() <= MAX_ENTRY_BYTES);
+        let bundle = data_tile(&[bytes.clone()]).expect("fits a bundle");
+        assert_eq!(parse_data_tile(&bundle).expect("parses"), vec![bytes.clone()]);
+        assert_eq!(Entry::parse(&bytes).expect("parses"), big);
+        // Escaped characters take six bytes each: the total bound still holds.
+        let escaped = Entry { reference: "\"".repeat(MAX_REFERENCE_CHARS), ..big.clone() };
+        assert!(escaped.checked().map(|b| b.len() <= MAX_ENTRY_BYTES).unwrap_or(true));
+        let over = |e: Entry| assert!(e.checked().is_err(), "{e:?} was allowed");
+        over(Entry { reference: "x".repeat(MAX_REFERENCE_CHARS + 1), ..big.clone() });
+        over(Entry { reference: "x".repeat(70_000), ..big.clone() });
+        over(Entry { reference: "a\nb".into(), ..big.clone() });
+        over(Entry { reference: " ".into(), ..big.clone() });
+        over(Entry { actor: "a".repeat(MAX_ACTOR_CHARS + 1), ..big.clone() });
+        over(Entry { actor: "a b".into(), ..big.clone() });
+        over(Entry { role: "root".into(), ..big.clone() });
+        over(Entry { subject: "alice".into(), ..big.clone() });
+        over(Entry { scopes: vec![], ..big.clone() });
+        over(Entry { scopes: (0..=MAX_SCOPES).map(|i| i.to_string()).collect(), ..big.clone() });
+        over(Entry { reason: "r".repeat(MAX_REASON_CHARS + 1), ..big.clone() });
+        over(Entry { time: "yesterday".into(), ..big.clone() });
     }
 
     #[test]

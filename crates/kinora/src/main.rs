@@ -305,6 +305,7 @@ fn load(common: &CommonArgs) -> anyhow::Result<config::Config> {
 }
 
 fn main() -> anyhow::Result<()> {
+    kinora_app::state::private_files();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -401,8 +402,10 @@ fn main() -> anyhow::Result<()> {
             Command::Staff(cmd) => match cmd {
                 StaffCommand::Grant { common, username, role } => {
                     let st = AppState::open(load(&common)?, None).await?;
-                    let idx = kinora_app::staff::grant(&st, &username, &role).await?;
-                    println!("@{username} is now {role} (log entry {idx})");
+                    match kinora_app::staff::grant(&st, &username, &role).await? {
+                        Some(idx) => println!("@{username} is now {role} (log entry {idx})"),
+                        None => println!("@{username} is {role} already; nothing changed"),
+                    }
                     Ok(())
                 }
                 StaffCommand::Revoke { common, username } => {

@@ -20,11 +20,16 @@ pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<Stri
 
 /// The ZIP, for its owner only; never cached.
 pub async fn download(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Response> {
-    let (bytes, name) = exports::download(&st, &viewer.caller, &id).await?;
-    let disposition = format!("attachment; filename=\"{name}\"");
+    let d = exports::download(&st, &viewer.caller, &id).await?;
+    let disposition = format!("attachment; filename=\"{}\"", d.name);
     Ok((
-        [(header::CONTENT_TYPE, "application/zip".to_owned()), (header::CACHE_CONTROL, "private, no-store".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
-        bytes,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, d.bytes.to_string()),
+        ],
+        axum::body::Body::from_stream(d.stream),
     )
         .into_response())
 }

@@ -7,7 +7,7 @@ use crate::extract::{body, JsonBody, ListQuery, Viewer, Q};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kinora_app::moderation::{self, Appealed, Decided, Decision, QueueFilter, ReportPage, ReviewView};
+use kinora_app::moderation::{self, Appealed, Decided, Decision, Opening, QueueFilter, ReportPage, ReviewView};
 use kinora_app::{staff, AppState};
 use serde::Deserialize;
 
@@ -29,11 +29,18 @@ pub async fn list(State(st): State<AppState>, viewer: Viewer, q: Result<Q<QueueQ
     Ok(Json(moderation::queue(&st, &viewer.caller, &f, &page).await?))
 }
 
-/// `GET /api/v1/staff/reports/{id}`: the report and its item; a logged access when
-/// the moderator could not otherwise see the item.
+/// `GET /api/v1/staff/reports/{id}`: the report, and its item when the moderator
+/// could see it anyway; a hidden item says `needs_open`. Never appends to the log.
 pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<ReviewView>> {
     staff::role(&st, &viewer.caller).await?;
-    Ok(Json(moderation::review(&st, &viewer.caller, &id).await?))
+    Ok(Json(moderation::review(&st, &viewer.caller, &id, Opening::Look).await?))
+}
+
+/// `POST /api/v1/staff/reports/{id}/open`: the report and its item; a logged access
+/// when the moderator could not otherwise see the item.
+pub async fn open(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<ReviewView>> {
+    staff::role(&st, &viewer.caller).await?;
+    Ok(Json(moderation::review(&st, &viewer.caller, &id, Opening::Open).await?))
 }
 
 #[derive(Deserialize)]

@@ -205,6 +205,15 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
         }
         let offset = header_i64(&headers, "upload-offset")?.ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
         let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
+        // What the person chose last wins: a PATCH may restate the caption and
+        // audience (`Upload-Metadata`, as at creation); the web UI sends them with
+        // every chunk, so resuming an earlier attempt never publishes its settings.
+        let meta = metadata(&headers)?;
+        if meta.contains_key("caption") || meta.contains_key("visibility") {
+            let caption = Caption::parse(meta.get("caption").map(String::as_str).unwrap_or(""))?;
+            let visibility = Visibility::parse(meta.get("visibility").map(String::as_str).unwrap_or(""))?;
+            uploads::restate(&st, &row, &caption, visibility).await?;
+        }
         // Re-read under the lock: another request may have moved it.
         let row = uploads::owned(&st, &viewer.caller, &id).await?;
         if offset != row.received {

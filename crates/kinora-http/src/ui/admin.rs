@@ -99,6 +99,7 @@ struct ReportPage {
     layout: Layout,
     r: ReportView,
     log_index: Option<u64>,
+    needs_open: bool,
     /// A playable rendition and poster (time-limited links for this moderator).
     video_src: Option<String>,
     poster: Option<String>,
@@ -110,15 +111,26 @@ struct ReportPage {
     reasons: Vec<&'static str>,
 }
 
-/// `GET /admin/reports/{id}`: the report and its item, then the decision form.
-pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+pub struct OpenedQuery {
+    opened: Option<String>,
+}
+
+/// `GET /admin/reports/{id}[?opened=N]`: the report and its item, then the decision
+/// form. A hidden item is shown only under the moderator's own recent opening (log
+/// entry N, made by the page's "Open" button, a POST); this GET never appends.
+pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Query(q): Query<OpenedQuery>) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/admin").into_response();
     }
     if staff::role(&st, &viewer.caller).await.is_err() {
         return not_found_page(&viewer);
     }
-    let rv = match moderation::review(&st, &viewer.caller, &id).await {
+    let how = match q.opened.as_deref().and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) => moderation::Opening::Opened(n),
+        None => moderation::Opening::Look,
+    };
+    let rv = match moderation::review(&st, &viewer.caller, &id, how).await {
         Ok(rv) => rv,
         Err(e) => return page_error(&viewer, e),
     };
@@ -156,6 +168,7 @@ pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): 
     render(ReportPage {
         layout: Layout::new(&viewer, "me"),
         log_index: rv.log_index,
+        needs_open: rv.needs_open,
         r: rv.report,
         video_src,
         poster,

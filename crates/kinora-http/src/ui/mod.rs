@@ -654,7 +654,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
 #[template(path = "transparency.html")]
 struct TransparencyPage {
     layout: Layout,
-    r: kinora_app::transparency::Report,
+    r: std::sync::Arc<kinora_app::transparency::Report>,
 }
 
 /// `/transparency` (public): staff accesses by month, reason and role, computed from
@@ -742,20 +742,10 @@ fn auth_page(signup: bool, csrf: String, username: String, error: Option<String>
     auth_page_offering(signup, csrf, username, error, false)
 }
 
-/// Where to go after signing in: a path on this site only (never `//host` or a
-/// scheme), else home.
+/// Where to go after signing in: a path on this site, as a browser reads it
+/// ([`kinora_core::redirect::LocalRedirect`]), else home.
 fn local_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains(['\\', '\r', '\n'])
-                && n.len() <= 512 =>
-        {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
+    kinora_core::redirect::LocalRedirect::or_home(next).as_str().to_owned()
 }
 
 fn auth_page_offering(

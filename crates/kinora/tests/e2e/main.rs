@@ -20,6 +20,7 @@ mod recommend;
 mod moderation;
 mod media;
 mod openapi;
+mod promises;
 mod reprocess;
 mod residency;
 mod review;

@@ -134,7 +134,12 @@ async fn moderators_work_the_queue_and_people_can_appeal(b: Backend) {
     assert_eq!(appeals[0]["appeal_of"]["action"], "remove");
     assert_eq!(appeals[0]["item"]["visible_to_you"], false);
     assert!(appeals[0]["item"]["summary"].is_null(), "{}", appeals[0]);
-    let (s, review) = app.get_json(&format!("/api/v1/staff/reports/{r_appeal}"), Some(&mona)).await;
+    // Looking (a GET) never logs and never shows the hidden item; opening is a POST.
+    let size_before = app.get("/log/checkpoint", None).await.text().await.unwrap();
+    let (s, look) = app.get_json(&format!("/api/v1/staff/reports/{r_appeal}"), Some(&mona)).await;
+    assert_eq!((s, look["needs_open"].as_bool(), look["data"].is_null(), look["log_index"].is_null()), (200, Some(true), true, true), "{look}");
+    assert_eq!(app.get("/log/checkpoint", None).await.text().await.unwrap(), size_before, "a GET appended to the log");
+    let (s, review) = app.call(M::POST, &format!("/api/v1/staff/reports/{r_appeal}/open"), &mona, None).await;
     assert_eq!(s, 200, "{review}");
     let idx = review["log_index"].as_u64().expect("opening a hidden item is logged");
     assert_eq!(review["data"]["caption"], "cheap pills #deals");

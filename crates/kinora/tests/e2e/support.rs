@@ -83,6 +83,14 @@ impl TestApp {
         Self::spawn_in(backend, data, db_url, env).await
     }
 
+    /// The server process's peak resident memory so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+        kb * 1024
+    }
+
     /// Kills the server like `kill -9`; returns what a restart needs.
     pub async fn kill9(mut self) -> (Backend, tempfile::TempDir, Option<String>) {
         self.child.start_kill().unwrap();
