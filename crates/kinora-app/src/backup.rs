@@ -195,10 +195,11 @@ pub async fn create(st: &AppState, progress: &(dyn Fn(&str, u64, u64) + Sync)) -
     Ok(BackupInfo { id, created_at: manifest.created_at, bytes, region })
 }
 
-/// Backups in the backup region, oldest first.
-pub async fn list(st: &AppState) -> anyhow::Result<Vec<BackupInfo>> {
-    let region = region(st);
-    let store = st.regions.get(&region)?;
+/// Backups in the backup region, oldest first. Needs only the regions (no
+/// database, no keys): it runs before a restore, in an empty data directory.
+pub async fn list(regions: &kinora_store::Regions) -> anyhow::Result<Vec<BackupInfo>> {
+    let region = regions.backup.clone().unwrap_or_else(|| regions.primary.clone());
+    let store = regions.get(&region)?;
     let mut out = Vec::new();
     for (k, _) in kinora_store::list_all(store).await? {
         if !(k.starts_with("backups/") && k.ends_with("/manifest.json")) {
@@ -237,7 +238,7 @@ pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64)
     let Some(instance_key) = keys.existing("instance") else {
         anyhow::bail!(
             "backup {id}: this instance has no backup keys ({}/backup-instance.key is missing); restore with the keys that made the backup: --keys DIR (a copy of <data>/keys) or --keys-from FILE (from `kinora keys export`)",
-            st.data_dir().join("keys").display()
+            st.config.keys_dir().display()
         );
     };
     let sig = get(format!("backups/{id}/manifest.sig")).await.map_err(|_| anyhow::anyhow!("backup {id}: the manifest is not signed (made by an older version, or its signature was removed); refusing to restore it"))?;

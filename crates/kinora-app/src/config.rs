@@ -210,6 +210,11 @@ pub struct Server {
     pub max_connections: usize,
     /// Password of the demo accounts. Empty: a random one, printed at start.
     pub demo_password: String,
+    /// The instance's key directory (see docs/operations.md, "Keys"). Empty:
+    /// `<data>/keys`. Every process of an instance (`serve` on each node, `worker`
+    /// on other machines, the command line) needs the same keys, and refuses to run
+    /// with others.
+    pub keys_dir: PathBuf,
 }
 
 impl Default for Server {
@@ -227,6 +232,7 @@ impl Default for Server {
             body_timeout_secs: 30,
             max_connections: 4096,
             demo_password: String::new(),
+            keys_dir: PathBuf::new(),
         }
     }
 }
@@ -324,6 +330,15 @@ impl Config {
             }
         }
         Ok(table.try_into()?)
+    }
+
+    /// The instance's key directory: `[server] keys_dir`, else `<data>/keys`.
+    pub fn keys_dir(&self) -> PathBuf {
+        if self.server.keys_dir.as_os_str().is_empty() {
+            self.server.data.join("keys")
+        } else {
+            self.server.keys_dir.clone()
+        }
     }
 
     pub fn database_url(&self) -> String {

@@ -31,6 +31,7 @@ pub mod registry;
 pub mod residency;
 pub mod social;
 pub mod staff;
+pub mod keys;
 pub mod state;
 pub mod transparency;
 pub mod uploads;

@@ -107,6 +107,8 @@ pub const REGISTRY: &[DataKind] = &[
     kind!("log_cosignatures", Database, Public, "witnesses' cosignatures of the log's checkpoints", "so anyone can see independent parties vouch for the log", "always", "everyone"),
     kind!("object_intents", Database, Operational, "objects this server is about to write before the row that owns them (an upload's original)",
         "to clean up after a crash between the two", "until the row exists, or an hour after a crash", "no one"),
+    kind!("instance_keys", Database, Operational, "the ids (hashes) of the keys this server was made with, never the keys",
+        "so every process can check it has this server's keys", "always", "no one"),
     kind!("schema_migrations", Database, Operational, "which schema version the database has", "upgrades", "always", "no one"),
     kind!("object:originals", HomeRegionAndBackup, Protected, "the files you uploaded, as uploaded (they can carry location and device)",
         "to re-encode when formats change", "until the video is deleted", "no one: never served"),

@@ -166,7 +166,18 @@ impl AppState {
     /// Opens everything: the data directory, the database (migrated), the region
     /// stores, the media tools' sandbox. `addr` is where the server listens, for
     /// the default base URL.
-    pub async fn open(mut c: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<AppState> {
+    pub async fn open(c: Config, addr: Option<std::net::SocketAddr>) -> anyhow::Result<AppState> {
+        Self::open_with(c, addr, crate::keys::KeyMode::MayCreate).await
+    }
+
+    /// [`AppState::open`] for read-only commands: never makes keys.
+    pub async fn open_existing(c: Config) -> anyhow::Result<AppState> {
+        Self::open_with(c, None, crate::keys::KeyMode::MustExist).await
+    }
+
+    /// Opens everything, checking the key directory against the instance's record
+    /// first ([`crate::keys::check`]).
+    pub async fn open_with(mut c: Config, addr: Option<std::net::SocketAddr>, mode: crate::keys::KeyMode) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&c.server.data)?;
         // Absolute from here on: subprocesses run inside job directories, where a
         // relative path (the default `./kinora-data`) would point somewhere else.
@@ -174,8 +185,7 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
         let db = Db::connect(&c.database_url()).await?;
         db.migrate().await?;
-        let backup = Some(c.residency.backup.as_str()).filter(|b| !b.is_empty());
-        let regions = Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)?;
+        let regions = regions(&c)?;
         let base_url = if !c.server.base_url.is_empty() {
             c.server.base_url.trim_end_matches('/').to_owned()
         } else {
@@ -193,8 +203,10 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
         let passwords = crate::auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
         let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let keys = crate::backup::KeyStore::open(&c.server.data.join("keys"))?;
-        let log = crate::transparency::Log::open(&db, &c.server.data.join("keys"), &crate::transparency::origin(&base_url)).await?;
+        let keys_dir = c.keys_dir();
+        crate::keys::check(&db, &keys_dir, &crate::transparency::origin(&base_url), mode).await?;
+        let keys = crate::backup::KeyStore::open(&keys_dir)?;
+        let log = crate::transparency::Log::open(&db, &keys_dir, &crate::transparency::origin(&base_url)).await?;
         Ok(AppState {
             db,
             limiters: Arc::new(Limiters::new(&c.rate_limits, &c.uploads)),
@@ -209,7 +221,7 @@ impl AppState {
             proxies: Arc::new(proxies),
             passwords: Arc::new(passwords),
             avatar_slots: Arc::new(tokio::sync::Semaphore::new(2)),
-            journal_key: Arc::new(load_or_create_key(&c.server.data.join("keys").join("journal.key"))?),
+            journal_key: Arc::new(load_or_create_key(&keys_dir.join("journal.key"))?),
             keys: Arc::new(keys),
             log: Arc::new(log),
             recommender: Arc::new(crate::recommend::Recommender::default()),
@@ -271,4 +283,10 @@ pub fn private_files() {
     unsafe {
         libc::umask(0o077);
     }
+}
+
+/// The configured regions, opened (no database, no keys).
+pub fn regions(c: &Config) -> anyhow::Result<Regions> {
+    let backup = Some(c.residency.backup.as_str()).filter(|b| !b.is_empty());
+    Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)
 }

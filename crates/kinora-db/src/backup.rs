@@ -65,8 +65,9 @@ pub const TABLES: &[TableRule] = &[
 /// Tables deliberately left out of backups: `tokens` (people sign in again),
 /// `uploads` (their bytes are on a node's disk), full-text indexes (rebuilt),
 /// `schema_migrations` (migrate), `object_intents` (objects being written by this
-/// instance's processes: a restored instance never deletes what it did not write).
-pub const NOT_BACKED_UP: &[&str] = &["tokens", "uploads", "videos_fts", "accounts_fts", "schema_migrations", "object_intents"];
+/// instance's processes: a restored instance never deletes what it did not write),
+/// `instance_keys` (a restored instance records the keys it was restored with).
+pub const NOT_BACKED_UP: &[&str] = &["tokens", "uploads", "videos_fts", "accounts_fts", "schema_migrations", "object_intents", "instance_keys"];
 
 /// The tables of this database's schema (for the coverage test), without the
 /// backend's own (`sqlite_*`, FTS shadow tables, `_sqlx_migrations`).

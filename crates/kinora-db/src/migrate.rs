@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0015_shares",
     "0016_follow_from_video",
     "0017_object_intents",
+    "0018_instance_keys",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -34,6 +34,9 @@ enum Command {
     /// Encrypted backups of the database in the backup region.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// The instance's keys (docs/operations.md, "Keys").
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Account administration.
     #[command(subcommand)]
     Accounts(AccountsCommand),
@@ -184,6 +187,21 @@ enum AccountsCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Writes every key of this instance into FILE, sealed with a passphrase
+    /// (KINORA_KEYS_PASSPHRASE, else asked on the terminal): the escrow that
+    /// `kinora backup restore ID --keys-from FILE` rebuilds an instance with when
+    /// the machine holding the keys is lost. Keep it apart from the backups.
+    Export {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Where to write it (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum BackupCommand {
     /// Writes a consistent, encrypted backup of the database to the backup region
     /// (each account's rows under its own key). Works while the server runs.
@@ -206,10 +224,15 @@ enum BackupCommand {
         common: CommonArgs,
         /// The backup to restore (see `kinora backup list`).
         id: String,
-        /// The key store (kept apart from the backups): copied into the new data
-        /// directory. Default: the data directory's own `keys/`.
-        #[arg(long)]
+        /// The key directory that made the backup (a copy of `<data>/keys`): installed
+        /// into this instance's key directory. A key already there that differs is
+        /// refused. Default: this instance's own keys.
+        #[arg(long, conflicts_with = "keys_from")]
         keys: Option<PathBuf>,
+        /// A key escrow written by `kinora keys export` (passphrase from
+        /// KINORA_KEYS_PASSPHRASE, else asked).
+        #[arg(long)]
+        keys_from: Option<PathBuf>,
     },
 }
 
@@ -386,6 +409,15 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
             Command::Backup(cmd) => backup(cmd).await,
+            Command::Keys(KeysCommand::Export { common, out }) => {
+                let c = load(&common)?;
+                // Only this instance's own keys (checked against its database) are exported.
+                let st = AppState::open_existing(c).await?;
+                let pass = passphrase("a passphrase for the key escrow (at least 12 characters)")?;
+                let n = kinora_app::keys::export(&st.config.keys_dir(), &pass, &out)?;
+                println!("{n} key files sealed into {}; keep it apart from the backups, with its passphrase", out.display());
+                Ok(())
+            }
             Command::Access(AccessCommand::Export { common, subject, reason, reference, out, redact_reference }) => {
                 let st = AppState::open(load(&common)?, None).await?;
                 let idx = kinora_app::staff::legal_export(&st, &subject, &reason, &reference, &out, redact_reference).await?;
@@ -393,7 +425,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Access(AccessCommand::Reveal { common, index }) => {
-                let st = AppState::open(load(&common)?, None).await?;
+                let st = AppState::open_existing(load(&common)?).await?;
                 let (public, nonce, reference) = kinora_app::staff::reveal(&st, index).await?;
                 println!("entry {index}: reference {reference:?}");
                 println!("the log shows {public}; check: printf '%s:%s' '{nonce}' '{}' | sha256sum", reference.replace('\'', "'\\''"));
@@ -415,7 +447,7 @@ fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 StaffCommand::List { common } => {
-                    let st = AppState::open(load(&common)?, None).await?;
+                    let st = AppState::open_existing(load(&common)?).await?;
                     for s in st.db.staff_list().await? {
                         println!("{:<30} {:<10} since {}", s.username, s.role, kinora_app::views::rfc3339(s.granted_at));
                     }
@@ -891,10 +923,19 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
                 "backup {} written to region {} ({} bytes)",
                 info.id, info.region, info.bytes
             );
+            let n = kinora_app::keys::unescrowed(&st.config.keys_dir());
+            if n > 0 {
+                eprintln!(
+                    "reminder: {n} key files are not in a key escrow yet (new accounts make keys). Without them this backup cannot be restored if {} is lost: run `kinora keys export --out FILE` and keep FILE apart from the backups",
+                    st.config.keys_dir().display()
+                );
+            }
         }
         BackupCommand::List { common, json } => {
-            let st = AppState::open(load(&common)?, None).await?;
-            let list = kinora_app::backup::list(&st).await?;
+            // Read-only: no database, no keys (it runs in an empty data directory
+            // during a disaster recovery, before the restore).
+            let c = load(&common)?;
+            let list = kinora_app::backup::list(&kinora_app::state::regions(&c)?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -909,21 +950,18 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        BackupCommand::Restore { common, id, keys } => {
+        BackupCommand::Restore { common, id, keys, keys_from } => {
             let c = load(&common)?;
-            if let Some(from) = keys {
-                let to = c.server.data.join("keys");
-                std::fs::create_dir_all(to.join("accounts"))?;
-                for sub in ["", "accounts"] {
-                    for e in std::fs::read_dir(from.join(sub))? {
-                        let e = e?;
-                        if e.file_type()?.is_file() && !to.join(sub).join(e.file_name()).exists() {
-                            std::fs::copy(e.path(), to.join(sub).join(e.file_name()))?;
-                        }
-                    }
-                }
+            let given = match (keys, keys_from) {
+                (Some(dir), _) => Some(kinora_app::keys::read_dir(&dir)?),
+                (None, Some(file)) => Some(kinora_app::keys::open_escrow(&file, &passphrase("the key escrow's passphrase")?)?),
+                (None, None) => None,
+            };
+            if let Some(k) = given {
+                kinora_app::keys::install(&c.keys_dir(), &k)?;
             }
-            let st = AppState::open(c, None).await?;
+            // Never makes keys: without the ones that made the backup it cannot be read.
+            let st = AppState::open_existing(c).await?;
             let bar = bar("{spinner} {msg} [{bar:40}] {pos}/{len}, {elapsed}");
             let r = kinora_app::backup::restore(&st, &id, &|step, done, total| {
                 bar.set_message(step.to_owned());
@@ -942,7 +980,7 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
 }
 
 async fn verify_residency(c: config::Config, json: bool, repair: bool) -> anyhow::Result<()> {
-    let st = AppState::open(c, None).await?;
+    let st = AppState::open_existing(c).await?;
     let bar = indicatif::ProgressBar::new(0);
     if !json {
         bar.set_style(
@@ -1085,4 +1123,19 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
     println!("kinora listening on http://{addr}");
     tracing::info!(%addr, %base, "serving");
     kinora_http::serve(listener, router, &server).await
+}
+
+/// A passphrase from KINORA_KEYS_PASSPHRASE, else one line read from the terminal.
+fn passphrase(what: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("KINORA_KEYS_PASSPHRASE") {
+        return Ok(p);
+    }
+    eprint!("{what}: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\n', '\r']).to_owned();
+    if p.is_empty() {
+        anyhow::bail!("no passphrase given (set KINORA_KEYS_PASSPHRASE or type it)");
+    }
+    Ok(p)
 }

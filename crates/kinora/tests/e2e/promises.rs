@@ -20,6 +20,8 @@ both!(
     a_resumed_upload_publishes_the_abandoned_attempts_caption_and_visibility,
     region_files_are_world_readable,
     an_export_download_holds_the_whole_zip_in_memory,
+    a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded,
+    a_worker_on_another_machine_breaks_erasure_and_the_log,
 );
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
@@ -512,4 +514,140 @@ async fn export_ready(app: &TestApp, token: &str, id: &str) -> serde_json::Value
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     panic!("export {id} not ready");
+}
+
+/// A fresh database for `b` (None: SQLite in the data directory).
+async fn fresh_db(b: Backend) -> Option<String> {
+    match b {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(crate::support::pg_database().await),
+    }
+}
+
+fn run(args: &[&str], data: &std::path::Path, db: Option<&str>, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = crate::support::cli(args, data, db);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Findings 13, 18 and 9: a restore without the keys restored nothing and said it
+/// succeeded; `backup list` in the new data directory made new keys that poisoned
+/// the restore; backups were not authenticated. Class: a disaster recovery from
+/// nothing but the backup region and the escrowed keys; read-only commands never
+/// make keys; a restore refuses unreadable parts, differing keys and tampered
+/// backups, each with a clear error.
+async fn a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded(b: Backend) {
+    let regions = tempfile::tempdir().unwrap();
+    let cfg = regions.path().join("kinora.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
+            r = regions.path().display()
+        ),
+    )
+    .unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let env = [("KINORA_CONFIG", cfg_s), ("KINORA_KEYS_PASSPHRASE", "correct horse battery staple")];
+    let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
+    app.signup("alice").await;
+    app.signup("mona").await;
+    let (ok, out) = run(&["staff", "grant", "mona", "--role", "moderator"], app.data.path(), app.db_url.as_deref(), &env);
+    assert!(ok, "{out}");
+    let vkey = app.get("/log/key", None).await.text().await.unwrap();
+    let escrow = regions.path().join("escrow.json");
+    let (ok, out) = run(&["backup", "create"], app.data.path(), app.db_url.as_deref(), &env);
+    assert!(ok && out.contains("reminder") && out.contains("keys export"), "never escrowed: a reminder: {out}");
+    let (ok, out) = run(&["keys", "export", "--out", escrow.to_str().unwrap()], app.data.path(), app.db_url.as_deref(), &env);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["backup", "create"], app.data.path(), app.db_url.as_deref(), &env);
+    assert!(ok && !out.contains("reminder"), "{out}");
+    let (ok, out) = run(&["backup", "list", "--json"], app.data.path(), app.db_url.as_deref(), &env);
+    assert!(ok, "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = list.as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_owned();
+    // The machine is lost: its data directory (keys included) and the home region.
+    let (_, old_data, _) = app.kill9().await;
+    drop(old_data);
+    std::fs::remove_dir_all(regions.path().join("home")).unwrap();
+
+    // Read-only commands in a new data directory make no keys.
+    let fresh = tempfile::tempdir().unwrap();
+    let db = fresh_db(b).await;
+    let (ok, out) = run(&["backup", "list", "--json"], fresh.path(), db.as_deref(), &env);
+    assert!(ok && out.contains(&id), "{out}");
+    let (ok, out) = run(&["staff", "list"], fresh.path(), db.as_deref(), &env);
+    assert!(!ok && out.contains("does not make keys"), "{out}");
+    assert!(!fresh.path().join("keys/log.key").exists() && !fresh.path().join("keys/journal.key").exists(), "a read-only command made keys");
+    // Without the keys: refused, saying why, nothing restored.
+    let (ok, out) = run(&["backup", "restore", &id], fresh.path(), db.as_deref(), &env);
+    assert!(!ok && out.contains("keys"), "{out}");
+    // A wrong passphrase: refused.
+    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], fresh.path(), db.as_deref(), &[("KINORA_CONFIG", cfg_s), ("KINORA_KEYS_PASSPHRASE", "not the passphrase")]);
+    assert!(!ok && out.contains("wrong passphrase"), "{out}");
+    // Tampered backups are refused before anything is read.
+    let copy = regions.path().join("copy/backups").join(&id);
+    let manifest = std::fs::read(copy.join("manifest.json")).unwrap();
+    std::fs::write(copy.join("manifest.json"), String::from_utf8(manifest.clone()).unwrap().replacen("\"rows\": ", "\"rows\": 1", 1)).unwrap();
+    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], fresh.path(), db.as_deref(), &env);
+    assert!(!ok && out.contains("signature does not match"), "{out}");
+    std::fs::write(copy.join("manifest.json"), &manifest).unwrap();
+    let older = list.as_array().unwrap().first().unwrap()["id"].as_str().unwrap().to_owned();
+    let part = std::fs::read_dir(&copy).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "bin") && !p.ends_with("instance.bin")).unwrap();
+    let saved = std::fs::read(&part).unwrap();
+    // A part from the older backup of the same account, swapped in.
+    std::fs::copy(regions.path().join("copy/backups").join(&older).join(part.file_name().unwrap()), &part).unwrap();
+    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], fresh.path(), db.as_deref(), &env);
+    assert!(!ok && out.contains("not the part the signed manifest names"), "{out}");
+    std::fs::write(&part, &saved).unwrap();
+    // With the escrow: restored; the keys are the instance's own again.
+    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], fresh.path(), db.as_deref(), &env);
+    assert!(ok && out.contains("0 parts unreadable"), "{out}");
+    let restored = TestApp::spawn_in(b, fresh, db, &[("KINORA_CONFIG", cfg_s)]).await;
+    assert!(restored.token("alice", "correct horse battery").await.is_ok());
+    assert_eq!(restored.get("/log/key", None).await.text().await.unwrap(), vkey);
+    assert_eq!(log_size(&restored).await, 1);
+    let (ok, out) = audit(&restored, &vkey);
+    assert!(ok, "{out}");
+
+    // Keys another command made first are never silently kept: refused, naming them.
+    let other = tempfile::tempdir().unwrap();
+    let db2 = fresh_db(b).await;
+    // (Any command that opens an instance makes the keys of a new one.)
+    let (ok, out) = run(&["backup", "create"], other.path(), db2.as_deref(), &env);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], other.path(), db2.as_deref(), &env);
+    assert!(!ok && out.contains("already holds different keys") && out.contains("log.key"), "{out}");
+}
+
+/// Finding 15: a worker on another machine made its own keys, so its erasure
+/// destroyed nothing on the first machine and sealed the journal under the wrong
+/// key. Class: every process checks at start that it has the instance's keys (the
+/// ids the database records) and refuses otherwise; pointed at the instance's key
+/// directory (`[server] keys_dir`), it runs.
+async fn a_worker_on_another_machine_breaks_erasure_and_the_log(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.signup("alice").await;
+    let db = app.db_url.clone().unwrap_or_else(|| kinora_db::Db::sqlite_url(&app.data.path().join("kinora.sqlite3")));
+    let second = tempfile::tempdir().unwrap();
+    let out = crate::support::cli(&["worker"], second.path(), Some(&db)).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("does not have this instance's keys"), "{err}");
+    assert!(!second.path().join("keys/log.key").exists(), "the second machine made keys of its own");
+    // Keys made elsewhere (another instance's) are refused too, naming the file.
+    let third = tempfile::tempdir().unwrap();
+    let (ok, out) = run(&["backup", "create"], third.path(), None, &[]);
+    assert!(ok, "{out}");
+    let out = crate::support::cli(&["worker"], third.path(), Some(&db)).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is not this instance's"), "{err}");
+    // With the instance's key directory, the worker runs (until it is stopped).
+    let mut w = crate::support::cli(&["worker"], second.path(), Some(&db)).env("KINORA_SERVER_KEYS_DIR", app.data.path().join("keys")).spawn().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(w.try_wait().unwrap().is_none(), "the worker with the instance's keys stopped");
+    w.kill().unwrap();
+    w.wait().unwrap();
 }

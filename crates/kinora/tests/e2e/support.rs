@@ -40,7 +40,7 @@ pub struct TestApp {
 }
 
 /// A fresh PostgreSQL database on the server `scripts/test` started.
-async fn pg_database() -> String {
+pub async fn pg_database() -> String {
     let admin = std::env::var("KINORA_TEST_POSTGRES_URL").expect(
         "KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL",
     );
