@@ -221,6 +221,9 @@ pub struct Restored {
     pub unreadable: usize,
     /// Accounts in the erasure journal, erased again after loading.
     pub erased_again: usize,
+    /// Log entries appended after the backup was made, from the backup region's
+    /// copy of the log.
+    pub log_added: u64,
 }
 
 /// Restores backup `id` into this instance's (empty) database, then re-applies the
@@ -292,6 +295,8 @@ pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64)
     if erased_again > 0 {
         st.db.scrub().await?;
     }
+    // The log as the backup region holds it now: never shorter than the restored one.
+    let log_added = crate::transparency::extend_from_mirror(&st.db, store, &st.log.verifier_key).await?;
     progress("loading", 1, 1);
-    Ok(Restored { rows: loaded, dropped, unreadable, erased_again })
+    Ok(Restored { rows: loaded, dropped, unreadable, erased_again, log_added })
 }

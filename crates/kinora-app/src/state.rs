@@ -206,7 +206,8 @@ impl AppState {
         let keys_dir = c.keys_dir();
         crate::keys::check(&db, &keys_dir, &crate::transparency::origin(&base_url), mode).await?;
         let keys = crate::backup::KeyStore::open(&keys_dir)?;
-        let log = crate::transparency::Log::open(&db, &keys_dir, &crate::transparency::origin(&base_url)).await?;
+        let mirror = regions.get(regions.backup.as_deref().unwrap_or(&regions.primary))?.clone();
+        let log = crate::transparency::Log::open(&db, &keys_dir, &crate::transparency::origin(&base_url), Some(mirror)).await?;
         Ok(AppState {
             db,
             limiters: Arc::new(Limiters::new(&c.rate_limits, &c.uploads)),

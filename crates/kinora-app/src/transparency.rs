@@ -48,6 +48,11 @@ pub struct Log {
     caught_up: Mutex<Option<Instant>>,
     /// The public report, per checkpoint.
     report: tokio::sync::Mutex<ReportCache>,
+    /// The copy of the log in the backup region (`translog/`), kept as it grows so
+    /// a restore from an older backup never shrinks the log, and how much of the
+    /// log it holds.
+    mirror: Option<Arc<dyn object_store::ObjectStore>>,
+    mirrored: tokio::sync::Mutex<Option<u64>>,
     signer_key: String,
     pub verifier_key: String,
     pub origin: String,
@@ -79,7 +84,7 @@ fn unavailable(why: &str) -> AppError {
 impl Log {
     /// Loads the log, its key (made on first start, `<data>/keys/log.key`), and checks
     /// the stored tree against the last signed checkpoint.
-    pub async fn open(db: &kinora_db::Db, keys_dir: &std::path::Path, origin: &str) -> anyhow::Result<Log> {
+    pub async fn open(db: &kinora_db::Db, keys_dir: &std::path::Path, origin: &str, mirror: Option<Arc<dyn object_store::ObjectStore>>) -> anyhow::Result<Log> {
         use std::os::unix::fs::OpenOptionsExt;
         // Two lines: the signer key, then the verifier key (both in note format).
         let path = keys_dir.join("log.key");
@@ -135,6 +140,8 @@ impl Log {
                     bundles: Mutex::default(),
                     caught_up: Mutex::new(None),
                     report: tokio::sync::Mutex::default(),
+                    mirror: mirror.clone(),
+                    mirrored: tokio::sync::Mutex::new(None),
                     tree: tokio::sync::Mutex::new(Ok(tree)),
                     signer_key,
                     verifier_key,
@@ -152,6 +159,8 @@ impl Log {
                     bundles: Mutex::default(),
                     caught_up: Mutex::new(None),
                     report: tokio::sync::Mutex::default(),
+                    mirror,
+                    mirrored: tokio::sync::Mutex::new(None),
                     tree: tokio::sync::Mutex::new(Err(why)),
                     signer_key,
                     verifier_key,
@@ -226,10 +235,39 @@ impl Log {
         let note = kinora_translog::sign_checkpoint(&self.signer_key, &self.origin, tree.size(), root).map_err(|e| unavailable(&e.to_string()))?;
         db.save_checkpoint(i64::try_from(tree.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
         if let Ok(mut c) = self.checkpoint.lock() {
-            *c = note;
+            *c = note.clone();
         }
+        // The backup region holds the log too, before any data is released: a
+        // restore can then never shrink it below a checkpoint anyone has seen.
+        self.copy_to_mirror(db, tree.size(), &note).await.map_err(|e| unavailable(&format!("the log could not be copied to the backup region: {e:#}")))?;
         self.appended.notify_one();
         Ok(index)
+    }
+
+    /// Copies entries the backup region does not hold yet, then the checkpoint.
+    async fn copy_to_mirror(&self, db: &kinora_db::Db, size: u64, note: &[u8]) -> anyhow::Result<()> {
+        let Some(m) = &self.mirror else { return Ok(()) };
+        let mut mirrored = self.mirrored.lock().await;
+        let from = match *mirrored {
+            Some(n) => n,
+            None => match m.get(&kinora_store::key(MIRROR_CHECKPOINT)).await {
+                Ok(r) => kinora_translog::open_checkpoint(&self.verifier_key, &r.bytes().await?).map(|c| c.size()).unwrap_or(0),
+                Err(object_store::Error::NotFound { .. }) => 0,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let mut i = from.min(size);
+        while i < size {
+            let to = (i + 256).min(size);
+            let rows = db.log_entries(i64::try_from(i).unwrap_or(0), i64::try_from(to).unwrap_or(0)).await?;
+            for (k, text) in rows.into_iter().enumerate() {
+                m.put(&kinora_store::key(&mirror_entry(i + k as u64)), text.into_bytes().into()).await?;
+            }
+            i = to;
+        }
+        m.put(&kinora_store::key(MIRROR_CHECKPOINT), note.to_vec().into()).await?;
+        *mirrored = Some(size);
+        Ok(())
     }
 
     /// A consistency proof from the tree of `old` entries to the tree of `new`.
@@ -346,6 +384,49 @@ impl Log {
         let proof = tree.inclusion_proof(tree.size(), index).map_err(AppError::internal)?;
         Ok((tree.size(), proof.iter().map(hex).collect()))
     }
+}
+
+/// Where the backup region keeps the log: the latest checkpoint, and each entry.
+const MIRROR_CHECKPOINT: &str = "translog/checkpoint";
+
+fn mirror_entry(index: u64) -> String {
+    format!("translog/entries/{index:020}")
+}
+
+/// After a restore: entries the backup region's copy of the log holds beyond the
+/// restored ones are appended, checked against its signed checkpoint, so the log
+/// never shrinks below what witnesses and auditors may have seen. Returns how many.
+pub async fn extend_from_mirror(db: &kinora_db::Db, mirror: &Arc<dyn object_store::ObjectStore>, verifier_key: &str) -> anyhow::Result<u64> {
+    let note = match mirror.get(&kinora_store::key(MIRROR_CHECKPOINT)).await {
+        Ok(r) => r.bytes().await?.to_vec(),
+        Err(object_store::Error::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let cp = kinora_translog::open_checkpoint(verifier_key, &note).map_err(|e| anyhow::anyhow!("the backup region's log checkpoint: {e}"))?;
+    let (hashes, n) = db.log_state().await?;
+    let hashes = hashes.iter().map(|h| unhex(h)).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!(e))?;
+    let mut tree = Tree::from_stored(hashes, u64::try_from(n).unwrap_or(0))?;
+    let restored = tree.size();
+    if cp.size() <= restored {
+        return Ok(0);
+    }
+    let mut added = Vec::new();
+    for i in restored..cp.size() {
+        let text = mirror.get(&kinora_store::key(&mirror_entry(i))).await?.bytes().await?;
+        let text = String::from_utf8(text.to_vec()).map_err(|_| anyhow::anyhow!("log entry {i} in the backup region is not text"))?;
+        kinora_translog::Entry::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("log entry {i} in the backup region: {e}"))?;
+        let first = tree.stored().len() as i64;
+        let (index, new) = tree.append(text.as_bytes())?;
+        added.push((index, text, first, new));
+    }
+    if tree.root()? != *cp.hash() {
+        anyhow::bail!("the backup region's copy of the log does not extend the restored log (its entries do not give its signed checkpoint); nothing was added");
+    }
+    for (index, text, first, new) in &added {
+        db.log_append(i64::try_from(*index).unwrap_or(i64::MAX), text, None, *first, &new.iter().map(hex).collect::<Vec<_>>(), None).await?;
+    }
+    db.save_checkpoint(i64::try_from(cp.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
+    Ok(added.len() as u64)
 }
 
 /// The keyed commitment that stands for a subject in the public log.

@@ -971,8 +971,8 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
             .await?;
             bar.finish_and_clear();
             println!(
-                "restored {id}: {} rows; {} rows pointing at what was not restored dropped; {} parts unreadable (erased accounts); {} accounts erased again from the journal",
-                r.rows, r.dropped, r.unreadable, r.erased_again
+                "restored {id}: {} rows; {} rows pointing at what was not restored dropped; {} parts unreadable (erased accounts); {} accounts erased again from the journal; {} log entries made after the backup restored from the backup region",
+                r.rows, r.dropped, r.unreadable, r.erased_again, r.log_added
             );
         }
     }

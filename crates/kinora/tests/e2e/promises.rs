@@ -22,6 +22,7 @@ both!(
     an_export_download_holds_the_whole_zip_in_memory,
     a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded,
     a_worker_on_another_machine_breaks_erasure_and_the_log,
+    a_correct_disaster_restore_truncates_the_public_log,
 );
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
@@ -650,4 +651,70 @@ async fn a_worker_on_another_machine_breaks_erasure_and_the_log(b: Backend) {
     assert!(w.try_wait().unwrap().is_none(), "the worker with the instance's keys stopped");
     w.kill().unwrap();
     w.wait().unwrap();
+}
+
+/// Finding 17: a correct disaster restore truncated the public log (3 entries ->
+/// 1) and auditors then saw "the log shrank". Class: the backup region holds the
+/// log as it grows (every entry and the latest checkpoint, before any data is
+/// released), and a restore appends what came after the backup, checked against
+/// that signed checkpoint: the log never shrinks.
+async fn a_correct_disaster_restore_truncates_the_public_log(b: Backend) {
+    let regions = tempfile::tempdir().unwrap();
+    let cfg = regions.path().join("kinora.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
+            r = regions.path().display()
+        ),
+    )
+    .unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let env = [("KINORA_CONFIG", cfg_s)];
+    let app = TestApp::spawn_with(b, &env).await;
+    app.signup("alice").await;
+    let mona = app.signup("mona").await;
+    let kin = |args: &[&str]| run(args, app.data.path(), app.db_url.as_deref(), &env);
+    assert!(kin(&["staff", "grant", "mona", "--role", "moderator"]).0);
+    let (ok, out) = kin(&["backup", "create"]);
+    assert!(ok, "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().to_owned();
+    // Two more accesses after the backup; an auditor sees all three.
+    for r in ["t-1", "t-2"] {
+        let (s, e) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": r}))).await;
+        assert_eq!(s, 200, "{e}");
+    }
+    let vkey = app.get("/log/key", None).await.text().await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let audit_with_state = |app: &TestApp| {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
+        let out = std::process::Command::new(bin).args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"]).arg(state.path()).output().unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (ok, out) = audit_with_state(&app);
+    assert!(ok && out.contains("(3 entries)"), "{out}");
+    assert!(regions.path().join("copy/translog/entries").read_dir().unwrap().count() == 3, "the backup region holds every entry");
+    let keys = tempfile::tempdir().unwrap();
+    for sub in ["", "accounts"] {
+        std::fs::create_dir_all(keys.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(app.data.path().join("keys").join(sub)).unwrap().flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), keys.path().join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    drop(app.kill9().await);
+    // The disaster: restore the backup (made at one entry) into a new instance.
+    let fresh = tempfile::tempdir().unwrap();
+    let db = fresh_db(b).await;
+    let (ok, out) = run(&["backup", "restore", &id, "--keys", keys.path().to_str().unwrap()], fresh.path(), db.as_deref(), &env);
+    assert!(ok && out.contains("2 log entries made after the backup"), "{out}");
+    let restored = TestApp::spawn_in(b, fresh, db, &env).await;
+    assert_eq!(log_size(&restored).await, 3, "the log shrank");
+    let (ok, out) = audit_with_state(&restored);
+    assert!(ok && out.contains("(3 entries)"), "the auditor who saw 3 entries accepts the restored log: {out}");
+    // And it keeps growing from there.
+    let mona = restored.token("mona", "correct horse battery").await.unwrap();
+    let (s, e) = restored.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"}))).await;
+    assert_eq!((s, e["log_index"].as_u64()), (200, Some(3)), "{e}");
 }
