@@ -487,3 +487,9 @@ pub async fn analytics(st: &AppState, caller: &Caller) -> AppResult<Analytics> {
         videos,
     })
 }
+
+/// The caller's stored bytes and storage quota (`uploads.max_stored_bytes`).
+pub async fn storage(st: &AppState, caller: &crate::auth::Caller) -> AppResult<(i64, i64)> {
+    let me = caller.require()?;
+    Ok((st.db.stored_bytes(&me.id).await?, st.config.uploads.max_stored_bytes))
+}

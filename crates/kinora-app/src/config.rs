@@ -172,11 +172,14 @@ pub struct Uploads {
     pub max_pending_jobs: i64,
     /// Bytes one account may upload per hour (multipart and resumable together).
     pub bytes_per_hour: i64,
+    /// Bytes one account's videos may take in storage (originals and renditions),
+    /// shown in settings; uploads and imports past it are refused.
+    pub max_stored_bytes: i64,
 }
 
 impl Default for Uploads {
     fn default() -> Self {
-        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 20, bytes_per_hour: 20 << 30 }
+        Uploads { max_concurrent: 4, max_inflight_bytes: 4 << 30, expiry_hours: 24, max_pending_jobs: 20, bytes_per_hour: 20 << 30, max_stored_bytes: 50 << 30 }
     }
 }
 

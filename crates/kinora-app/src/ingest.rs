@@ -24,10 +24,57 @@ pub async fn check_pending_jobs(st: &AppState, account: &Id, open_uploads: i64) 
     Ok(())
 }
 
+/// What a path that creates videos asks to add: how many videos, how many bytes
+/// (0 when not known yet: a multipart body not read yet).
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub videos: u32,
+    pub bytes: u64,
+    /// Resumable uploads the account has open (they will become videos too).
+    pub open_uploads: i64,
+}
+
+/// The one admission of every path that creates videos (multipart and resumable
+/// uploads, imports from the API and the command line; federation will join):
+/// videos waiting for processing, stored bytes against the account's quota, and
+/// creations and bytes per hour. Nothing is stored before it passes.
+pub async fn admit_videos(st: &AppState, account: &AccountRow, ask: Ask) -> AppResult<()> {
+    let max = st.config.uploads.max_pending_jobs;
+    let pending = st.db.pending_media_jobs(&account.id).await? + ask.open_uploads;
+    if pending + i64::from(ask.videos) > max {
+        return Err(AppError::new(
+            ErrorCode::QuotaExceeded,
+            format!("you have {pending} videos waiting to be processed and ask for {} more (the limit is {max}); add more when they are ready", ask.videos),
+        ));
+    }
+    check_storage(st, &account.id, ask.bytes).await?;
+    if ask.videos > 0 {
+        Limiters::limit_n(&st.limiters.upload, account.id.to_string(), ask.videos)?;
+    }
+    if ask.bytes > 0 {
+        st.limiters.charge_upload(&account.id, ask.bytes).map_err(AppError::rate_limited)?;
+    }
+    Ok(())
+}
+
+/// Stored bytes (originals and renditions of videos not deleted) plus `more`
+/// must stay within `uploads.max_stored_bytes`.
+pub async fn check_storage(st: &AppState, account: &Id, more: u64) -> AppResult<()> {
+    let quota = st.config.uploads.max_stored_bytes;
+    let used = st.db.stored_bytes(account).await?;
+    let more = i64::try_from(more).unwrap_or(i64::MAX);
+    if used.saturating_add(more) > quota {
+        return Err(AppError::new(
+            ErrorCode::QuotaExceeded,
+            format!("your videos take {} MiB of your {} MiB storage quota; this needs {} MiB more. Delete some videos first", used >> 20, quota >> 20, (more + (1 << 20) - 1) >> 20),
+        ));
+    }
+    Ok(())
+}
+
 /// Before a multipart upload's body is read: the account may upload now.
 pub async fn admit(st: &AppState, account: &AccountRow) -> AppResult<()> {
-    check_pending_jobs(st, &account.id, 0).await?;
-    Limiters::limit(&st.limiters.upload, account.id.to_string())
+    admit_videos(st, account, Ask { videos: 1, bytes: 0, open_uploads: 0 }).await
 }
 
 /// What a new video is made of.
@@ -46,6 +93,8 @@ pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppRe
     if v.bytes == 0 {
         return Err(AppError::new(ErrorCode::MediaInvalid, "file: the file is empty"));
     }
+    // Whatever admitted it, the stored bytes stay within the quota.
+    check_storage(st, &owner.id, v.bytes).await?;
     let id = Id::generate();
     let original_key = format!("originals/{id}");
     // Written before its video row: an intent first, so a crash in between leaves

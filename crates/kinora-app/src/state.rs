@@ -143,6 +143,17 @@ impl Limiters {
         })
     }
 
+    /// `n` at once, as a `rate-limited` error.
+    pub fn limit_n(limiter: &DefaultKeyedRateLimiter<String>, key: String, n: u32) -> crate::AppResult<()> {
+        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        match limiter.check_key_n(&key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(nu)) => Err(crate::AppError::rate_limited(nu.wait_time_from(DefaultClock::default().now()).as_secs().max(1))),
+            // More than the limit allows in a whole period.
+            Err(_) => Err(crate::AppError::rate_limited(3600)),
+        }
+    }
+
     /// [`Limiters::check`] as a `rate-limited` error.
     pub fn limit(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> crate::AppResult<()> {
         Self::check(limiter, key).map_err(crate::AppError::rate_limited)

@@ -74,9 +74,9 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
     if bytes.saturating_add(u.length) > q.max_inflight_bytes {
         return Err(AppError::new(ErrorCode::QuotaExceeded, "your unfinished uploads would exceed the in-flight byte quota"));
     }
-    crate::ingest::check_pending_jobs(st, &me.id, open).await?;
-    crate::state::Limiters::limit(&st.limiters.upload, me.id.to_string())?;
-    st.limiters.charge_upload(&me.id, u.length as u64).map_err(AppError::rate_limited)?;
+    let ask = crate::ingest::Ask { videos: 1, bytes: u64::try_from(bytes.saturating_add(u.length)).unwrap_or(u64::MAX), open_uploads: open };
+    crate::ingest::check_storage(st, &me.id, ask.bytes).await?;
+    crate::ingest::admit_videos(st, me, crate::ingest::Ask { bytes: u.length as u64, ..ask }).await?;
     let filename: String = u.filename.chars().filter(|c| !c.is_control()).take(200).collect();
     let row = UploadRow {
         id: Id::generate(),

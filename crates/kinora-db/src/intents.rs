@@ -52,3 +52,19 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Bytes an account's videos take in storage: originals and renditions of
+    /// videos not deleted.
+    pub async fn stored_bytes(&self, account: &kinora_core::Id) -> Result<i64> {
+        let a = sqlx::query("SELECT CAST(COALESCE(SUM(original_bytes), 0) AS BIGINT) AS n FROM videos WHERE account_id = $1 AND deleted_at IS NULL")
+            .bind(account.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        let b = sqlx::query("SELECT CAST(COALESCE(SUM(m.bytes), 0) AS BIGINT) AS n FROM media_objects m JOIN videos v ON v.id = m.video_id WHERE v.account_id = $1 AND v.deleted_at IS NULL")
+            .bind(account.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(col::<i64>(&a, "n")?.saturating_add(col::<i64>(&b, "n")?))
+    }
+}

@@ -285,6 +285,21 @@ struct SettingsPage {
     /// The viewer's staff role, for the link to the moderation queue.
     staff_role: Option<String>,
     personalized_feed: bool,
+    /// Storage used and the quota, readable ("1.2 GB"), and the fraction used.
+    storage_used: String,
+    storage_quota: String,
+    storage_fraction: String,
+}
+
+/// Bytes as people read them: "830 MB", "1.2 GB".
+fn human_bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    match n {
+        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
+        n if n >= 1e6 => format!("{:.0} MB", n / 1e6),
+        n if n >= 1e3 => format!("{:.0} kB", n / 1e3),
+        n => format!("{n:.0} bytes"),
+    }
 }
 
 /// Pages differ per viewer and carry CSRF tokens: no cache may keep them.
@@ -637,6 +652,10 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
     let Some(a) = viewer.account() else {
         return Redirect::to("/login").into_response();
     };
+    let (used, quota) = match kinora_app::accounts::storage(&st, &viewer.caller).await {
+        Ok(s) => s,
+        Err(e) => return page_error(&viewer, e),
+    };
     render(SettingsPage {
         layout: Layout::new(&viewer, "me"),
         residency: kinora_app::residency::describe(&st, &a.region),
@@ -647,6 +666,9 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
         likes_public: a.likes_public,
         staff_role: kinora_app::staff::role(&st, &viewer.caller).await.ok(),
         personalized_feed: a.personalized_feed,
+        storage_used: human_bytes(used),
+        storage_quota: human_bytes(quota),
+        storage_fraction: format!("{:.3}", used as f64 / quota.max(1) as f64),
     })
 }
 

@@ -23,6 +23,7 @@ both!(
     a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded,
     a_worker_on_another_machine_breaks_erasure_and_the_log,
     a_correct_disaster_restore_truncates_the_public_log,
+    an_import_fills_the_disk,
 );
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
@@ -717,4 +718,103 @@ async fn a_correct_disaster_restore_truncates_the_public_log(b: Backend) {
     let mona = restored.token("mona", "correct horse battery").await.unwrap();
     let (s, e) = restored.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"}))).await;
     assert_eq!((s, e["log_index"].as_u64()), (200, Some(3)), "{e}");
+}
+
+fn zip_with(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+        z.write_all(body).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+async fn import(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let r = app.client.post(app.url("/api/v1/me/imports")).bearer_auth(token).header("content-type", "application/zip").body(body).send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Finding 1: a 51 KB ZIP (one 50 MiB entry of zeros listed 40 times) made 40
+/// videos and 2 GB of originals; a million-entry ZIP cost 210 MB before the count
+/// was checked. Class: archives are checked (entries from the end record, sizes,
+/// ratios, duplicates) before anything is stored, then every path that creates
+/// videos passes one admission (pending jobs, rates, the storage quota shown in
+/// settings); nothing of a refused import stays.
+async fn an_import_fills_the_disk(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("KINORA_UPLOADS_MAX_PENDING_JOBS", "3")]).await;
+    let token = app.signup("importer").await;
+    let originals = app.data.path().join("regions/local/originals");
+    let id = "AAAAAAAAAAAAAAAA";
+    let zeros = vec![0u8; 50 << 20];
+    let entry = |id: &str| format!("{{\"id\":\"{id}\",\"caption\":\"x\",\"visibility\":\"public\"}}");
+    let account = ("account.json".to_owned(), b"{}".to_vec());
+    // The bomb of the finding: one entry listed 40 times.
+    let listed = format!("[{}]", vec![entry(id); 40].join(","));
+    let bomb = zip_with(&[account.clone(), ("videos.json".into(), listed.into_bytes()), (format!("videos/{id}/original"), zeros.clone())]);
+    assert!(bomb.len() < 200 << 10, "{}", bomb.len());
+    let (s, e) = import(&app, &token, bomb).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("invalid-archive")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("more than once"), "{e}");
+    // Distinct ids, zeros inside: refused by the ratio before anything is stored.
+    let ids = ["BBBBBBBBBBBBBBBB", "CCCCCCCCCCCCCCCC"];
+    let zipped = zip_with(&[
+        account.clone(),
+        ("videos.json".into(), format!("[{}]", ids.map(entry).join(",")).into_bytes()),
+        (format!("videos/{}/original", ids[0]), zeros.clone()),
+        (format!("videos/{}/original", ids[1]), zeros.clone()),
+    ]);
+    let (s, e) = import(&app, &token, zipped).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("compressed"), "{e}");
+    // An end record claiming 60,000 entries: refused before the directory is read.
+    let mut eocd = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0];
+    eocd.extend_from_slice(&60_000u16.to_le_bytes());
+    eocd.extend_from_slice(&60_000u16.to_le_bytes());
+    eocd.extend_from_slice(&(3_000_000u32).to_le_bytes());
+    eocd.extend_from_slice(&0u32.to_le_bytes());
+    eocd.extend_from_slice(&0u16.to_le_bytes());
+    let (s, e) = import(&app, &token, eocd).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("60000 entries"), "{e}");
+    // Real videos, but more than the pending-jobs limit (3): one admission for all.
+    let dir = tempfile::tempdir().unwrap();
+    let clip_bytes = std::fs::read(clip(dir.path(), "c.mp4", 180, 320, 1)).unwrap();
+    let four = ["DDDDDDDDDDDDDDDD", "EEEEEEEEEEEEEEEE", "FFFFFFFFFFFFFFFF", "GGGGGGGGGGGGGGGG"];
+    let mut files = vec![account.clone(), ("videos.json".into(), format!("[{}]", four.map(entry).join(",")).into_bytes())];
+    files.extend(four.iter().map(|i| (format!("videos/{i}/original"), clip_bytes.clone())));
+    let (s, e) = import(&app, &token, zip_with(&files)).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (403, Some("quota-exceeded")), "{e}");
+    assert_eq!(count_files(&originals), 0, "a refused import stored originals");
+    let (_, mine) = app.get_json("/api/v1/accounts/importer/videos", Some(&token)).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
+    // Two fit: imported, and the storage they take shows in settings.
+    files.truncate(2);
+    files[1] = ("videos.json".into(), format!("[{}]", four[..2].iter().map(|i| entry(i)).collect::<Vec<_>>().join(",")).into_bytes());
+    files.extend(four[..2].iter().map(|i| (format!("videos/{i}/original"), clip_bytes.clone())));
+    let (s, e) = import(&app, &token, zip_with(&files)).await;
+    assert_eq!(s, 201, "{e}");
+    for v in e["videos"].as_array().unwrap() {
+        app.wait(&token, v.as_str().unwrap()).await;
+    }
+    let session = app.web_session("importer").await;
+    let page = app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"storage\"") && page.contains("of your 53.7 GB storage"), "{page}");
 }
