@@ -150,11 +150,14 @@ pub struct Retention {
     pub notifications_days: i64,
     /// Days finished (done or failed) jobs are kept.
     pub finished_jobs_days: i64,
+    /// Days the tombstone of a deleted video or comment (its id and times, never
+    /// its words, which go at once) is kept; 0: at the next sweep.
+    pub deleted_content_days: i64,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention { view_events_days: 90, notifications_days: 180, finished_jobs_days: 7 }
+        Retention { view_events_days: 90, notifications_days: 180, finished_jobs_days: 7, deleted_content_days: 7 }
     }
 }
 

@@ -114,7 +114,10 @@ notifications.json    your notifications\n\
 watch-history.json    what you watched, for how long, whether to the end\n\
 reports.json          reports and appeals you filed\n\
 sessions.json         where you are signed in: when, until when, address (IPv6: its /64) and device\n\
-access-log.json       every staff or legal access to your data, with its place in the public log\n\n\
+access-log.json       every staff or legal access to your data, with its place in the public log\n\
+deleted.json          videos and comments you deleted that are still kept as tombstones: their\n\
+                      ids and times only (their words, file names and hashtags went at once;\n\
+                      the tombstones go within days, see the server's /about/data)\n\n\
 `kinora import` (or the import in settings) recreates your profile and videos from this\n\
 archive on another Kinora server.\n";
 
@@ -152,6 +155,7 @@ pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyh
         ("reports.json", pretty(&data.reports)),
         ("sessions.json", pretty(&st.db.sessions_of(account).await?)),
         ("access-log.json", pretty(&crate::staff::history_of(st, account).await.map(|h| h.items).unwrap_or_default())),
+        ("deleted.json", pretty(&st.db.deleted_content(account).await?)),
     ];
     let zip_path = dir.join("export.zip");
     let zp = zip_path.clone();

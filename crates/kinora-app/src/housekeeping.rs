@@ -58,7 +58,8 @@ pub async fn retention(st: &AppState) -> anyhow::Result<()> {
         .await?;
     let jobs = st.db.forget_finished_jobs(now - r.finished_jobs_days.max(1) * day).await?;
     let exports = crate::exports::forget_expired(st).await?;
-    tracing::info!(tokens, view_events = views, notifications = notes, jobs, exports, "retention sweep");
+    let (deleted_videos, deleted_comments) = st.db.forget_deleted_content(now - r.deleted_content_days.max(0) * day).await?;
+    tracing::info!(tokens, view_events = views, notifications = notes, jobs, exports, deleted_videos, deleted_comments, "retention sweep");
     Ok(())
 }
 

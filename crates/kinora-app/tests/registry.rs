@@ -12,6 +12,22 @@ async fn every_table_is_classified(db: Db) {
     assert!(tables.iter().any(|t| t == "accounts"), "{tables:?}");
     let missing: Vec<&String> = tables.iter().filter(|t| !registry::classifies_table(t)).collect();
     assert!(missing.is_empty(), "tables the personal-data registry does not classify: {missing:?}");
+    // Column by column: every text column is listed with what it holds, and
+    // someone's words with how long they are kept; nothing listed is gone.
+    let schema: std::collections::BTreeSet<(String, String)> = db.text_columns().await.unwrap().into_iter().collect();
+    assert!(schema.contains(&("comments".to_owned(), "body".to_owned())), "{schema:?}");
+    let listed: std::collections::BTreeSet<(String, String)> = registry::COLUMNS.iter().map(|(t, c, _)| ((*t).to_owned(), (*c).to_owned())).collect();
+    assert_eq!(listed.len(), registry::COLUMNS.len(), "a column listed twice");
+    let unlisted: Vec<_> = schema.difference(&listed).collect();
+    assert!(unlisted.is_empty(), "text columns registry::COLUMNS does not describe: {unlisted:?}");
+    let gone: Vec<_> = listed.difference(&schema).collect();
+    assert!(gone.is_empty(), "registry::COLUMNS lists columns the schema does not have: {gone:?}");
+    for (t, c, h) in registry::COLUMNS {
+        if let registry::Holds::Words(kept) = h {
+            assert!(!kept.trim().is_empty(), "{t}.{c} holds someone's words with no retention");
+            assert!(registry::classifies_table(t), "{t}");
+        }
+    }
     // And the registry names no object kind twice.
     let mut names: Vec<&str> = registry::REGISTRY.iter().map(|k| k.name).collect();
     names.sort();

@@ -69,22 +69,6 @@ pub const TABLES: &[TableRule] = &[
 /// `instance_keys` (a restored instance records the keys it was restored with).
 pub const NOT_BACKED_UP: &[&str] = &["tokens", "uploads", "videos_fts", "accounts_fts", "schema_migrations", "object_intents", "instance_keys"];
 
-/// The tables of this database's schema (for the coverage test), without the
-/// backend's own (`sqlite_*`, FTS shadow tables, `_sqlx_migrations`).
-impl Db {
-    pub async fn schema_tables(&self) -> Result<Vec<String>> {
-        let rows = match self.backend() {
-            Backend::Sqlite => {
-                sqlx::query("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetch_all(self.pool()).await?
-            }
-            Backend::Postgres => sqlx::query("SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'").fetch_all(self.pool()).await?,
-        };
-        let names: Vec<String> = rows.iter().map(|r| crate::col(r, "t")).collect::<Result<_>>()?;
-        // FTS5 shadow tables (`videos_fts_data`, ...) belong to their index.
-        Ok(names.into_iter().filter(|n| !n.starts_with("_sqlx") && !["_data", "_idx", "_docsize", "_config", "_content"].iter().any(|s| n.contains("_fts") && n.ends_with(s))).collect())
-    }
-}
-
 /// A dumped row: its table, its owner, its columns.
 pub struct DumpedRow {
     pub table: &'static str,

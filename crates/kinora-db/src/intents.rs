@@ -68,3 +68,42 @@ impl Db {
         Ok(col::<i64>(&a, "n")?.saturating_add(col::<i64>(&b, "n")?))
     }
 }
+
+impl Db {
+    /// Removes the tombstones of videos and comments deleted before `before` (ms):
+    /// their words went at deletion; this removes the rest (ids, times, counts).
+    /// A video waits until its purge job is no longer pending. Returns (videos,
+    /// comments) removed.
+    pub async fn forget_deleted_content(&self, before: i64) -> Result<(u64, u64)> {
+        let c = sqlx::query("DELETE FROM comments WHERE deleted_at IS NOT NULL AND deleted_at < $1").bind(before).execute(self.pool()).await?.rows_affected();
+        let v = sqlx::query(
+            "DELETE FROM videos WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.status IN ('queued', 'running') AND j.payload LIKE '%' || videos.id || '%')",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok((v, c))
+    }
+}
+
+impl Db {
+    /// An account's deleted videos and comments still kept as tombstones (their
+    /// words are gone): `{"videos": [{id, created_at, deleted_at}], "comments": [...]}`.
+    pub async fn deleted_content(&self, account: &kinora_core::Id) -> Result<serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for (name, table) in [("videos", "videos"), ("comments", "comments")] {
+            let rows = sqlx::query(&format!("SELECT id, created_at, deleted_at FROM {table} WHERE account_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at"))
+                .bind(account.as_str())
+                .fetch_all(self.pool())
+                .await?;
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| Ok(serde_json::json!({"id": col::<String>(r, "id")?, "created_at": col::<i64>(r, "created_at")?, "deleted_at": col::<Option<i64>>(r, "deleted_at")?})))
+                .collect::<Result<_>>()?;
+            out.insert(name.to_owned(), serde_json::Value::Array(items));
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}

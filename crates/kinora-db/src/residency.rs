@@ -62,4 +62,31 @@ impl Db {
         let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "t")).collect()
     }
+
+    /// Every text column of the schema: (table, column), without full-text
+    /// indexes and the migration bookkeeping.
+    pub async fn text_columns(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for t in self.tables().await? {
+            if t.ends_with("_fts") || t == "schema_migrations" {
+                continue;
+            }
+            let rows = match self.backend() {
+                Backend::Sqlite => sqlx::query(&format!("SELECT name AS c, type AS ty FROM pragma_table_info('{t}')")).fetch_all(self.pool()).await?,
+                Backend::Postgres => {
+                    sqlx::query("SELECT CAST(column_name AS TEXT) AS c, CAST(data_type AS TEXT) AS ty FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()")
+                        .bind(&t)
+                        .fetch_all(self.pool())
+                        .await?
+                }
+            };
+            for r in &rows {
+                let ty: String = col(r, "ty")?;
+                if ty.eq_ignore_ascii_case("text") {
+                    out.push((t.clone(), col(r, "c")?));
+                }
+            }
+        }
+        Ok(out)
+    }
 }

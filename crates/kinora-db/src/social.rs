@@ -678,7 +678,8 @@ impl Db {
     /// Deletes a comment and its replies; keeps the video's count in step.
     pub async fn delete_comment(&self, c: &CommentRow) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query("UPDATE comments SET deleted_at = $1 WHERE (id = $2 OR reply_to = $2) AND deleted_at IS NULL")
+        // The words go at once; the tombstone goes with the retention sweep.
+        let r = sqlx::query("UPDATE comments SET deleted_at = $1, body = '' WHERE (id = $2 OR reply_to = $2) AND deleted_at IS NULL")
             .bind(now_ms())
             .bind(c.id.as_str())
             .execute(&mut *tx)

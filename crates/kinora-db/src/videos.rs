@@ -393,7 +393,10 @@ impl VideoRepo for Db {
 
     async fn delete_video(&self, video: &Id) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let r = sqlx::query("UPDATE videos SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+        // Deleted means deleted: the words go at once (caption, file name, error
+        // text, hashtags and with the caption the search index entry); the row stays
+        // as a tombstone for the purge job and goes with the retention sweep.
+        let r = sqlx::query("UPDATE videos SET deleted_at = $1, caption = '', original_name = '', error_message = NULL WHERE id = $2 AND deleted_at IS NULL")
             .bind(now_ms())
             .bind(video.as_str())
             .execute(&mut *tx)
@@ -401,6 +404,7 @@ impl VideoRepo for Db {
         if r.rows_affected() == 0 {
             return Err(DbError::NotFound);
         }
+        sqlx::query("DELETE FROM video_tags WHERE video_id = $1").bind(video.as_str()).execute(&mut *tx).await?;
         enqueue_in(&mut tx, JobKind::PurgeVideo, None, &serde_json::json!({ "video_id": video.as_str() })).await?;
         tx.commit().await?;
         Ok(())

@@ -24,6 +24,7 @@ both!(
     a_worker_on_another_machine_breaks_erasure_and_the_log,
     a_correct_disaster_restore_truncates_the_public_log,
     an_import_fills_the_disk,
+    deleted_videos_and_comments_are_kept_forever,
 );
 
 fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
@@ -817,4 +818,68 @@ async fn an_import_fills_the_disk(b: Backend) {
     let session = app.web_session("importer").await;
     let page = app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"storage\"") && page.contains("of your 53.7 GB storage"), "{page}");
+}
+
+/// Finding 6: deleted videos and comments were kept forever (caption, file name,
+/// hashtags, the search entry, comment bodies) and the export left them out.
+/// Class: the words go at deletion; the tombstones go with the retention sweep;
+/// the export lists what is still kept; every text column has a stated retention
+/// (the registry test, column by column).
+async fn deleted_videos_and_comments_are_kept_forever(b: Backend) {
+    let app = TestApp::spawn_with(b, &[("KINORA_RETENTION_DELETED_CONTENT_DAYS", "0")]).await;
+    let alice = app.signup("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (s, v) = app.upload(Some(&alice), &clip(dir.path(), "c.mp4", 180, 320, 1), "holiday-at-grandmas.mp4", "secretcaption77 #secrettag77", "public").await;
+    assert_eq!(s, 202, "{v}");
+    let vid = v["id"].as_str().unwrap().to_owned();
+    app.wait(&alice, &vid).await;
+    let (s, c) = app.call(M::POST, &format!("/api/v1/videos/{vid}/comments"), &alice, Some(json!({"text": "secretcomment77"}))).await;
+    assert_eq!(s, 201, "{c}");
+    let cid = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call(M::DELETE, &format!("/api/v1/comments/{cid}"), &alice, None).await.0 / 100, 2);
+    assert_eq!(app.call(M::DELETE, &format!("/api/v1/videos/{vid}"), &alice, None).await.0 / 100, 2);
+    // At once: no words in any row, nothing in search or on the hashtag page.
+    let mut sql = app.sql().await;
+    for (table, cols) in [("videos", "caption || original_name"), ("comments", "body"), ("video_tags", "tag")] {
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {cols} LIKE '%secret%' OR {cols} LIKE '%grandma%'")).fetch_one(&mut sql).await.unwrap(),
+            "n",
+        );
+        assert_eq!(n, 0, "{table} still holds the deleted words");
+    }
+    let found = app.get_json("/api/v1/search?q=secretcaption77", Some(&alice)).await.1.to_string();
+    assert!(!found.contains(&vid), "{found}");
+    let found = app.get_json("/api/v1/tags/secrettag77/videos", None).await.1.to_string();
+    assert!(!found.contains(&vid), "{found}");
+    // The export lists the tombstones still kept, without the words.
+    let (s, e) = app.call(M::POST, "/api/v1/me/exports", &alice, None).await;
+    assert_eq!(s, 202, "{e}");
+    let e = export_ready(&app, &alice, e["id"].as_str().unwrap()).await;
+    let zip_bytes = app.client.get(app.url(e["download_url"].as_str().unwrap())).bearer_auth(&alice).send().await.unwrap().bytes().await.unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
+    let mut deleted = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("deleted.json").unwrap(), &mut deleted).unwrap();
+    assert!(deleted.contains(&vid) && deleted.contains(&cid) && !deleted.contains("secret"), "{deleted}");
+    // The retention sweep (at start-up and hourly) removes the tombstones (0 days
+    // here) once the purge job has removed the video's files.
+    for _ in 0..300 {
+        let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')").fetch_one(&mut sql).await.unwrap(), "n");
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(sql);
+    let (b, data, db) = app.kill9().await;
+    let app = TestApp::spawn_in(b, data, db, &[("KINORA_RETENTION_DELETED_CONTENT_DAYS", "0")]).await;
+    let mut sql = app.sql().await;
+    for _ in 0..100 {
+        let n: i64 = sqlx::Row::get(&sqlx::query(&format!("SELECT COUNT(*) AS n FROM videos WHERE id = '{vid}'")).fetch_one(&mut sql).await.unwrap(), "n");
+        let m: i64 = sqlx::Row::get(&sqlx::query(&format!("SELECT COUNT(*) AS n FROM comments WHERE id = '{cid}'")).fetch_one(&mut sql).await.unwrap(), "n");
+        if n + m == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the tombstones were not swept");
 }
