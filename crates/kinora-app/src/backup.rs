@@ -295,6 +295,11 @@ pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64)
     if erased_again > 0 {
         st.db.scrub().await?;
     }
+    // Erasures that were scheduled when the backup was made are scheduled again
+    // (their jobs are not in backups).
+    for (acc, erase_at) in st.db.scheduled_erasures().await? {
+        st.db.schedule_erasure(&acc, erase_at).await?;
+    }
     // The log as the backup region holds it now: never shorter than the restored one.
     let log_added = crate::transparency::extend_from_mirror(&st.db, store, &st.log.verifier_key).await?;
     progress("loading", 1, 1);

@@ -74,22 +74,8 @@ pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut removed = 0usize;
-    for (_, key, prefix) in st.db.account_objects(account).await? {
-        // Every region, not only home and backup: nothing of it may stay anywhere.
-        for region in st.regions.all() {
-            if prefix {
-                for (k, _) in kinora_store::list(&region.store, &key).await? {
-                    kinora_store::delete(&region.store, &k).await?;
-                    removed += 1;
-                }
-            } else {
-                kinora_store::delete(&region.store, &key).await?;
-                removed += 1;
-            }
-            // Buckets that keep versions keep the older ones, and a delete marker.
-            removed += st.regions.purge_versions(&region.name, &key).await?;
-        }
-    }
+    let objects = st.db.account_objects(account).await?;
+    removed += remove_objects(st, &objects).await?;
     // Resumable uploads in progress live on this node's disk.
     let uploads = st.data_dir().join("uploads");
     for row in st.db.account_upload_ids(account).await? {
@@ -97,6 +83,10 @@ pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
     }
     let subject = subject(st, account);
     st.db.erase_account(account, &subject).await?;
+    // A transcode that was running wrote its files after the first pass: once the
+    // rows are gone it can no longer publish (and removes what it writes), and this
+    // second pass removes what it wrote before.
+    removed += remove_objects(st, &objects).await?;
     // Crypto-shredding: its rows in every backup become unreadable; the journal
     // outside the database makes any restore erase it again.
     st.keys.destroy(account)?;
@@ -104,4 +94,27 @@ pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
     st.db.scrub().await?;
     tracing::info!(objects = removed, "account erased");
     Ok(())
+}
+
+/// Removes the objects (keys or prefixes) in every region, every version.
+async fn remove_objects(st: &AppState, objects: &[(String, String, bool)]) -> anyhow::Result<usize> {
+    let mut removed = 0usize;
+    for (_, key, prefix) in objects {
+        let (key, prefix) = (key.as_str(), *prefix);
+        // Every region, not only home and backup: nothing of it may stay anywhere.
+        for region in st.regions.all() {
+            if prefix {
+                for (k, _) in kinora_store::list(&region.store, key).await? {
+                    kinora_store::delete(&region.store, &k).await?;
+                    removed += 1;
+                }
+            } else {
+                kinora_store::delete(&region.store, key).await?;
+                removed += 1;
+            }
+            // Buckets that keep versions keep the older ones, and a delete marker.
+            removed += st.regions.purge_versions(&region.name, key).await?;
+        }
+    }
+    Ok(removed)
 }

@@ -30,7 +30,9 @@ pub async fn move_account(st: &AppState, username: &str, region: &str, progress:
     let total = keys.len() as u64;
     for (i, k) in keys.iter().enumerate() {
         for t in &targets {
-            if *t != old {
+            // A region that holds the object already (the shared backup region) is
+            // not written again: an overwrite would leave a version behind.
+            if *t != old && !same_object(st, &old, t, k).await? {
                 kinora_store::copy_verified(st.regions.get(&old)?, st.regions.get(t)?, k).await?;
             }
         }
@@ -44,8 +46,19 @@ pub async fn move_account(st: &AppState, username: &str, region: &str, progress:
         }
         for k in &keys {
             kinora_store::delete(st.regions.get(r)?, k).await?;
+            // Every version: a bucket that keeps versions must not keep hers.
+            st.regions.purge_versions(r, k).await?;
         }
     }
     tracing::info!(account = %account.id, from = %old, to = region, objects = keys.len(), "account moved");
     Ok(keys.len())
+}
+
+/// Whether `to` holds `key` with the same size and SHA-256 as `from`.
+async fn same_object(st: &AppState, from: &str, to: &str, key: &str) -> anyhow::Result<bool> {
+    let (a, b) = (st.regions.get(from)?, st.regions.get(to)?);
+    if b.head(&kinora_store::key(key)).await.is_err() {
+        return Ok(false);
+    }
+    Ok(kinora_store::size_and_hash(a, key).await? == kinora_store::size_and_hash(b, key).await?)
 }

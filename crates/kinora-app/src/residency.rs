@@ -67,7 +67,7 @@ pub fn describe(st: &AppState, home: &str) -> String {
 /// One thing wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
-    /// `misplaced`, `missing-replica`, `unknown-object`, `erased-remnant`,
+    /// `misplaced`, `missing-replica`, `unknown-object`, `erased-remnant`, `noncurrent-version`,
     /// `backup-misplaced`.
     pub kind: &'static str,
     pub region: String,
@@ -158,6 +158,14 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
                 }
                 continue;
             }
+            // The public log's copy (every entry and the latest checkpoint), kept in the
+            // backup region so a restore never shrinks the log.
+            if key.starts_with("translog/") {
+                if r.name != backup_region {
+                    violations.push(v("backup-misplaced", format!("the log's copy belongs in {backup_region} only")));
+                }
+                continue;
+            }
             let Some(o) = by_key.get(key.as_str()) else {
                 // Objects keyed by account: an erased account's leftovers are named as such.
                 let owner = key.split('/').nth(1).filter(|_| key.starts_with("avatars/") || key.starts_with("exports/")).and_then(Id::parse);
@@ -190,6 +198,17 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
                     violations.push(v("missing-replica", format!("SHA-256 {got} where {sha} is expected")));
                 }
             }
+        }
+        // What a plain listing does not show: older versions and delete markers
+        // that a bucket with versioning keeps (moves, reprocessing and deletes remove
+        // every version; anything left is a violation).
+        // Personal data only: the public log's copy (`translog/`) is overwritten by
+        // design and may keep versions.
+        for key in st.regions.watch(&r.name, st.regions.noncurrent_versions(&r.name).await)? {
+            if !crate::registry::object_prefixes().any(|p| key.split('/').next() == Some(p)) {
+                continue;
+            }
+            violations.push(Violation { kind: "noncurrent-version", region: r.name.clone(), key, detail: "an older version or delete marker is still stored".into() });
         }
         regions.insert(r.name.clone(), report);
     }

@@ -19,10 +19,12 @@ pub struct TableRule {
     /// (column, table it points at) set to NULL when the target is not restored
     /// (`ON DELETE SET NULL`: the row stays, the pointer to an erased account goes).
     pub nulls: &'static [(&'static str, &'static str)],
+    /// Which rows are backed up (SQL over `t`); the rest are not.
+    pub only: &'static str,
 }
 
 const fn rule(table: &'static str, owner: &'static str, refs: &'static [(&'static str, &'static str)]) -> TableRule {
-    TableRule { table, owner, refs, nulls: &[] }
+    TableRule { table, owner, refs, nulls: &[], only: "1 = 1" }
 }
 
 /// Every table a backup holds, in an order that satisfies foreign keys on restore.
@@ -45,16 +47,20 @@ pub const TABLES: &[TableRule] = &[
     // details describe them.
     rule("reports", "t.reporter_id", &[("reporter_id", "accounts"), ("account_id", "accounts"), ("video_id", "videos"), ("comment_id", "comments")]),
     // A decision belongs to the person it concerns; the moderator may be gone.
-    TableRule { table: "moderation_actions", owner: "t.subject_id", refs: &[], nulls: &[("actor_id", "accounts"), ("subject_id", "accounts")] },
+    TableRule { table: "moderation_actions", owner: "t.subject_id", refs: &[], nulls: &[("actor_id", "accounts"), ("subject_id", "accounts")], only: "1 = 1" },
     rule("view_events", "t.viewer_id", &[("video_id", "videos")]),
     rule("not_interested", "t.account_id", &[("account_id", "accounts"), ("video_id", "videos")]),
     rule("feed_impressions", "t.account_id", &[("account_id", "accounts"), ("video_id", "videos")]),
     rule("video_shares", "t.account_id", &[("account_id", "accounts"), ("video_id", "videos")]),
     rule("exports", "t.account_id", &[("account_id", "accounts")]),
-    rule("jobs", "t.account_id", &[]),
+    // Jobs that name an account in their payload without owning a row of it
+    // (replicas of its objects, its scheduled erasure) are not backed up: the
+    // instance's part would keep its id after its key is destroyed. A restore
+    // schedules pending erasures again; `verify residency --repair` redoes replicas.
+    TableRule { table: "jobs", owner: "t.account_id", refs: &[], nulls: &[], only: "t.kind NOT IN ('replicate', 'erase_account')" },
     rule("erasure_journal", "NULL", &[]),
     rule("staff", "NULL", &[("account_id", "accounts")]),
-    TableRule { table: "log_entries", owner: "NULL", refs: &[], nulls: &[("subject_account", "accounts")] },
+    TableRule { table: "log_entries", owner: "NULL", refs: &[], nulls: &[("subject_account", "accounts")], only: "1 = 1" },
     rule("log_hashes", "NULL", &[]),
     rule("log_checkpoints", "NULL", &[]),
     rule("log_redactions", "NULL", &[]),
@@ -106,7 +112,7 @@ impl Db {
             // Stored columns only: derived ones (PostgreSQL's search vectors) are
             // rebuilt, not backed up.
             let cols: Vec<String> = self.columns(rule.table).await?.into_iter().filter(|(_, t)| !t.contains("tsvector")).map(|(c, _)| format!("t.{c}")).collect();
-            let sql = format!("SELECT {}, {} AS kinora_owner FROM {} t", cols.join(", "), rule.owner, rule.table);
+            let sql = format!("SELECT {}, {} AS kinora_owner FROM {} t WHERE {}", cols.join(", "), rule.owner, rule.table, rule.only);
             let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
             for r in &rows {
                 let mut row = Map::new();

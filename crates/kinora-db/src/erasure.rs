@@ -90,6 +90,9 @@ impl Db {
             // Comments it liked, and likes of its comments.
             "UPDATE comments SET likes = likes - 1 WHERE id IN (SELECT comment_id FROM comment_likes WHERE account_id = $1)",
             "DELETE FROM comment_likes WHERE account_id = $1 OR comment_id IN (SELECT id FROM comments WHERE account_id = $1)",
+            // Reports others filed about its comments keep their reason and status,
+            // not the comment or what the reporter wrote about it.
+            "UPDATE reports SET comment_id = NULL, details = '' WHERE comment_id IN (SELECT id FROM comments WHERE account_id = $1)",
             // Its comments, and replies to them.
             "DELETE FROM comment_likes WHERE comment_id IN (SELECT id FROM comments WHERE reply_to IN (SELECT id FROM comments WHERE account_id = $1))",
             "DELETE FROM comments WHERE reply_to IN (SELECT id FROM comments WHERE account_id = $1)",

@@ -320,6 +320,13 @@ impl VideoRepo for Db {
     async fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> Result<PublishOutcome> {
         let Published { duration_ms, width, height, objects } = media;
         let mut tx = self.begin_write().await?;
+        // Erased while we worked (the video row and its job are gone): never
+        // published, and the caller removes what it wrote.
+        let exists = sqlx::query("SELECT id FROM videos WHERE id = $1").bind(video.as_str()).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            tx.commit().await?;
+            return Ok(PublishOutcome::Deleted);
+        }
         if !finish(&mut *tx, job, worker, "done", None, None).await? {
             // Lost the lease: another worker owns this job now.
             tx.rollback().await?;

@@ -197,6 +197,15 @@ impl Regions {
         }
     }
 
+    /// Keys with noncurrent versions or delete markers in `region` (S3 buckets with
+    /// versioning; local directories keep none).
+    pub async fn noncurrent_versions(&self, region: &str) -> anyhow::Result<Vec<String>> {
+        match &self.region(region)?.s3 {
+            Some(b) => b.noncurrent_versions().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Records whether an operation on a region's store worked, for `/healthz`.
     pub fn watch<T>(&self, region: &str, r: anyhow::Result<T>) -> anyhow::Result<T> {
         if let Ok(mut f) = self.failing.lock() {

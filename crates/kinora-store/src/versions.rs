@@ -124,6 +124,63 @@ impl S3Bucket {
     }
 }
 
+impl S3Bucket {
+    /// Keys of every noncurrent version and delete marker in the bucket (what a
+    /// plain listing does not show but the bucket still keeps), a page at a time.
+    pub async fn noncurrent_versions(&self) -> anyhow::Result<Vec<String>> {
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
+        let path = format!("/{}", self.bucket);
+        let mut out = Vec::new();
+        let (mut key_marker, mut version_marker) = (String::new(), String::new());
+        for _page in 0..10_000 {
+            let mut q: Vec<(&str, &str)> = vec![("versions", "")];
+            if !key_marker.is_empty() {
+                q.push(("key-marker", &key_marker));
+                q.push(("version-id-marker", &version_marker));
+            }
+            let body = self.request(&client, reqwest::Method::GET, &path, &q).await?;
+            out.extend(noncurrent(&body));
+            let tag = |name: &str| -> Option<String> {
+                let a = body.find(&format!("<{name}>"))? + name.len() + 2;
+                let b = body[a..].find(&format!("</{name}>"))? + a;
+                Some(unescape(&body[a..b]))
+            };
+            if tag("IsTruncated").as_deref() != Some("true") {
+                return Ok(out);
+            }
+            key_marker = tag("NextKeyMarker").unwrap_or_default();
+            version_marker = tag("NextVersionIdMarker").unwrap_or_default();
+            if key_marker.is_empty() {
+                return Ok(out);
+            }
+        }
+        anyhow::bail!("the version listing did not end")
+    }
+}
+
+/// Keys of `<Version>`s that are not the latest, and of `<DeleteMarker>`s.
+fn noncurrent(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for kind in ["Version", "DeleteMarker"] {
+        let (open, close) = (format!("<{kind}>"), format!("</{kind}>"));
+        let mut rest = xml;
+        while let Some(i) = rest.find(&open) {
+            let Some(j) = rest[i..].find(&close) else { break };
+            let item = &rest[i..i + j];
+            let latest = item.contains("<IsLatest>true</IsLatest>");
+            if kind == "DeleteMarker" || !latest {
+                if let Some(a) = item.find("<Key>") {
+                    if let Some(b) = item[a + 5..].find("</Key>") {
+                        out.push(unescape(&item[a + 5..a + 5 + b]));
+                    }
+                }
+            }
+            rest = &rest[i + j + close.len()..];
+        }
+    }
+    out
+}
+
 /// (key, version id) of every `<Version>` and `<DeleteMarker>` in a
 /// ListObjectVersions answer.
 fn versions(xml: &str) -> Vec<(String, String)> {
@@ -178,6 +235,14 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, \
              Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
         );
+    }
+
+    #[test]
+    fn finds_noncurrent_versions() {
+        let xml = "<ListVersionsResult><Version><Key>a</Key><VersionId>1</VersionId><IsLatest>true</IsLatest></Version>\
+                   <Version><Key>a</Key><VersionId>0</VersionId><IsLatest>false</IsLatest></Version>\
+                   <DeleteMarker><Key>b</Key><VersionId>2</VersionId><IsLatest>true</IsLatest></DeleteMarker></ListVersionsResult>";
+        assert_eq!(noncurrent(xml), ["a", "b"]);
     }
 
     #[test]

@@ -100,7 +100,8 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let theirs_id = theirs["id"].as_str().unwrap();
     let mine_id = mine["id"].as_str().unwrap();
     assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/like"), &zed, None).await.0, 200);
-    assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await.0, 201);
+    let (s, zc) = app.call(M::POST, &format!("/api/v1/videos/{theirs_id}/comments"), &zed, Some(json!({"text": "wombatcomment9981"}))).await;
+    assert_eq!(s, 201, "{zc}");
     assert_eq!(app.call(M::POST, &format!("/api/v1/videos/{mine_id}/comments"), &bob, Some(json!({"text": "bob was here"}))).await.0, 201);
     assert_eq!(app.call(M::POST, "/api/v1/accounts/bob/follow", &zed, None).await.0, 200);
     assert_eq!(app.call(M::POST, "/api/v1/accounts/zebulonquux/follow", &bob, None).await.0, 200);
@@ -117,6 +118,31 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let (_, before) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
     assert_eq!(before["counts"]["likes"], 1);
     assert_eq!(before["counts"]["comments"], 1);
+
+    // Every state the account can be in when it is erased: reported (with the
+    // reporter's words about its comment), moderated (with a note), read by staff,
+    // in a backup, with a transcode running.
+    let kin = |args: &[&str]| {
+        let mut cmd = app.cli(args);
+        cmd.env("KINORA_CONFIG", cfg_s);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (s, r) = app.call(M::POST, "/api/v1/reports", &bob, Some(json!({"comment_id": zc["id"], "reason": "harassment", "details": "reportdetail5521"}))).await;
+    assert_eq!(s, 201, "{r}");
+    let mona = app.signup("mona").await;
+    kin(&["staff", "grant", "mona", "--role", "moderator"]);
+    let (s, d) = app.call(M::POST, "/api/v1/staff/actions", &mona, Some(json!({"report_id": r["id"], "action": "remove", "reason": "harassment", "note": "modnote5521"}))).await;
+    assert_eq!(s, 201, "{d}");
+    let (s, a) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "zebulonquux", "scopes": ["profile", "videos"], "reason": "support", "reference": "case-77"}))).await;
+    assert_eq!(s, 200, "{a}");
+    let backup_out = kin(&["backup", "create"]);
+    let backup_id = backup_out.split_whitespace().nth(1).unwrap().to_owned();
+    let long = clip(dir.path(), "long.mp4", 720, 1280, 6);
+    let long_bytes = std::fs::read(&long).unwrap();
+    let (s, v2) = app.upload(Some(&zed), &long, "long.mp4", "pangolincaption3390", "public").await;
+    assert_eq!(s, 202, "{v2}");
 
     let (s, body) = app.call(M::DELETE, "/api/v1/me", &zed, Some(json!({"password": "correct horse battery"}))).await;
     assert_eq!(s, 202, "{body}");
@@ -138,8 +164,13 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         assert!(start.elapsed() < Duration::from_secs(60), "the account was never erased");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    // Let the scrub after the erasure finish (it follows the transaction).
+    // Let the scrub after the erasure finish (it follows the transaction), and a
+    // transcode that was running when it came end (it finds the video gone).
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let start = Instant::now();
+    while !app.log_tail().contains("video deleted while processing") && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     // Others' counts are corrected; their own things stay.
     let (s, after) = app.get_json(&format!("/api/v1/videos/{theirs_id}"), None).await;
@@ -159,6 +190,10 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         ("comment", b"wombatcomment9981".to_vec()),
         ("original bytes", original[1000..1064].to_vec()),
         ("export", b"watch-history.json".to_vec()),
+        ("report details about its comment", b"reportdetail5521".to_vec()),
+        ("moderation note", b"modnote5521".to_vec()),
+        ("caption of the video being transcoded", b"pangolincaption3390".to_vec()),
+        ("bytes of the video being transcoded", long_bytes[4000..4064].to_vec()),
     ];
     // On PostgreSQL, its table files too (`base/`: tables, indexes, TOAST; its
     // write-ahead log recycles on its own schedule and is not a table).
@@ -168,10 +203,52 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
         pg_tables = Some(Path::new(&dir).join("base").join(oid));
     }
+    // The backup made before the erasure, restored after it: the account's part
+    // cannot be read, others' rows about it are dropped, the journal erases again.
+    let restored = tempfile::tempdir().unwrap();
+    let restored_db = match b {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(crate::support::pg_database().await),
+    };
+    let mut cmd = crate::support::cli(&["backup", "restore", &backup_id, "--keys", app.data.path().join("keys").to_str().unwrap()], restored.path(), restored_db.as_deref());
+    let out = cmd.env("KINORA_CONFIG", cfg_s).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("1 parts unreadable"), "{text}");
+    let mut restored_tables = None;
+    if let (Some(dir), Some(db)) = (std::env::var("KINORA_TEST_POSTGRES_DATA").ok(), restored_db.as_ref()) {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db).await.unwrap();
+        let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+        restored_tables = Some(Path::new(&dir).join("base").join(oid));
+        // Nothing in the restored rows points at it.
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM reports WHERE account_id = '{zed_id}' OR details LIKE '%5521%'")).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(n, 0);
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM log_entries WHERE subject_account = '{zed_id}'")).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(n, 0);
+    }
     for (what, needle) in &needles {
-        for root in [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone()].into_iter().flatten() {
+        for root in [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone(), Some(restored.path().to_owned()), restored_tables.clone()].into_iter().flatten() {
             let found = files_with(&root, needle);
             assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
+        }
+    }
+    // Its id is in no restored row either (SQLite: a byte scan of the restored file).
+    if b == Backend::Sqlite {
+        let found = files_with(restored.path(), zed_id.as_bytes());
+        if !found.is_empty() {
+            let url = format!("sqlite://{}", restored.path().join("kinora.sqlite3").display());
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut conn).await.unwrap();
+            let mut hits = Vec::new();
+            for t in tables {
+                let cols: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')")).fetch_all(&mut conn).await.unwrap_or_default();
+                for c in cols {
+                    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t} WHERE CAST({c} AS TEXT) LIKE '%{zed_id}%'")).fetch_one(&mut conn).await.unwrap_or(0);
+                    if n > 0 {
+                        hits.push(format!("{t}.{c}"));
+                    }
+                }
+            }
+            panic!("the erased account's id is in the restored database: {found:?}; rows: {hits:?}");
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-both!(residency_in_local_regions, residency_in_s3_regions, account_moves_home_region);
+both!(residency_in_local_regions, residency_in_s3_regions, account_moves_home_region, versioned_buckets_break_the_residency_proof);
 
 /// Where the test's regions are.
 enum Stores {
@@ -247,4 +247,53 @@ async fn account_moves_home_region(b: Backend) {
     assert_eq!(app.get(src, None).await.status(), 200, "served from the new home");
     let settings = web_settings(&app, "mover").await;
     assert!(settings.contains("stored in us-c (US), backup in eu-b (EU)"), "{settings}");
+}
+
+/// A bucket with versioning on (moto); returns the region's storage URL and the
+/// bucket's `?versions` listing URL.
+async fn versioned(server_var: &str, name: &str) -> (String, String) {
+    let url = bucket(server_var, name).await;
+    let server = std::env::var(server_var).unwrap();
+    let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    assert!(reqwest::Client::new().put(format!("{server}/{name}?versioning")).body(body).send().await.unwrap().status().is_success());
+    (url, format!("{server}/{name}?versions"))
+}
+
+/// Versioned buckets broke the residency proof (issue 15, finding 19): after a move
+/// the old bucket kept noncurrent versions of her objects while verify said "ok".
+/// Class: moves (like reprocessing and every delete) remove all versions, and
+/// verify lists versions too, reporting `noncurrent-version`.
+async fn versioned_buckets_break_the_residency_proof(b: Backend) {
+    let tag = format!("{}{}", std::process::id(), if b == Backend::Sqlite { "s" } else { "p" });
+    let (a, a_versions) = versioned("KINORA_TEST_S3_A", &format!("kin-v{tag}-a")).await;
+    let (bk, _) = versioned("KINORA_TEST_S3_B", &format!("kin-v{tag}-b")).await;
+    let (c, _) = versioned("KINORA_TEST_S3_A", &format!("kin-v{tag}-c")).await;
+    let stores = Stores::S3 { a, b: bk, c };
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("kinora.toml");
+    std::fs::write(&cfg, config(&stores)).unwrap();
+    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let mut env = s3_env();
+    env.push(("KINORA_CONFIG", cfg_s));
+    let app = TestApp::spawn_with(b, &env).await;
+    let token = app.signup("mover").await;
+    let dir = tempfile::tempdir().unwrap();
+    app.upload_and_wait(&token, &clip(dir.path(), "m.mp4", 180, 320, 1), "moving", "public").await;
+    until_ok(&app, &cfg).await;
+    let mut cmd = app.cli(&["accounts", "move", "mover", "--region", "us-c"]);
+    cmd.arg("--config").arg(&cfg).envs(s3_env());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = until_ok(&app, &cfg).await;
+    assert_eq!(report["regions"]["eu-a"]["objects"], 0, "{report}");
+    let xml = reqwest::get(&a_versions).await.unwrap().text().await.unwrap();
+    assert_eq!(xml.matches("<Version>").count() + xml.matches("<DeleteMarker>").count(), 0, "the old bucket keeps versions: {xml}");
+    // An object overwritten in place leaves a noncurrent version: verify names it.
+    let eu_b = store(&stores, "eu-b");
+    let key = object_store::path::Path::from("media/AAAAAAAAAAAAAAAA/planted.jpg");
+    eu_b.put(&key, b"one".to_vec().into()).await.unwrap();
+    eu_b.put(&key, b"two".to_vec().into()).await.unwrap();
+    let (code, report) = verify(&app, &cfg);
+    assert_eq!(code, 1, "{report}");
+    assert!(kinds(&report).contains(&("noncurrent-version".to_owned(), "eu-b".to_owned())), "{report}");
 }
