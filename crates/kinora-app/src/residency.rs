@@ -227,3 +227,26 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
     violations.sort_by(|a, b| (a.kind, &a.region, &a.key).cmp(&(b.kind, &b.region, &b.key)));
     Ok(Report { ok: violations.is_empty(), regions, violations, repairable })
 }
+
+/// The violations `verify residency --repair` may remove after confirmation: objects
+/// the database does not know, an erased account's remnants, noncurrent versions.
+pub fn removable(report: &Report) -> Vec<Violation> {
+    report.violations.iter().filter(|v| matches!(v.kind, "unknown-object" | "erased-remnant" | "noncurrent-version")).cloned().collect()
+}
+
+/// Removes what [`removable`] listed (every version of each key); returns how many.
+/// Only the operator's confirmed command calls this.
+pub async fn remove(st: &AppState, list: &[Violation]) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for v in list {
+        if v.kind == "noncurrent-version" {
+            // The current version may be a known object: only the older ones go.
+            st.regions.purge_noncurrent(&v.region, &v.key).await?;
+        } else {
+            kinora_store::delete(st.regions.get(&v.region)?, &v.key).await?;
+            st.regions.purge_versions(&v.region, &v.key).await?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}

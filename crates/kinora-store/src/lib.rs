@@ -197,6 +197,14 @@ impl Regions {
         }
     }
 
+    /// Deletes only the noncurrent versions and delete markers under `prefix`.
+    pub async fn purge_noncurrent(&self, region: &str, prefix: &str) -> anyhow::Result<usize> {
+        match &self.region(region)?.s3 {
+            Some(b) => b.purge_noncurrent(prefix).await,
+            None => Ok(0),
+        }
+    }
+
     /// Keys with noncurrent versions or delete markers in `region` (S3 buckets with
     /// versioning; local directories keep none).
     pub async fn noncurrent_versions(&self, region: &str) -> anyhow::Result<Vec<String>> {

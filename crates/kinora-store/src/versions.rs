@@ -158,6 +158,47 @@ impl S3Bucket {
     }
 }
 
+impl S3Bucket {
+    /// Deletes the noncurrent versions and delete markers of objects under `prefix`,
+    /// keeping each current version; returns how many.
+    pub async fn purge_noncurrent(&self, prefix: &str) -> anyhow::Result<usize> {
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
+        let path = format!("/{}", self.bucket);
+        let body = self.request(&client, reqwest::Method::GET, &path, &[("prefix", prefix), ("versions", "")]).await?;
+        let mut n = 0;
+        for (key, version) in noncurrent_ids(&body) {
+            self.request(&client, reqwest::Method::DELETE, &format!("{path}/{key}"), &[("versionId", &version)]).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// (key, version id) of noncurrent `<Version>`s and of `<DeleteMarker>`s.
+fn noncurrent_ids(xml: &str) -> Vec<(String, String)> {
+    let tag = |s: &str, name: &str| -> Option<String> {
+        let a = s.find(&format!("<{name}>"))? + name.len() + 2;
+        let b = s[a..].find(&format!("</{name}>"))? + a;
+        Some(unescape(&s[a..b]))
+    };
+    let mut out = Vec::new();
+    for kind in ["Version", "DeleteMarker"] {
+        let (open, close) = (format!("<{kind}>"), format!("</{kind}>"));
+        let mut rest = xml;
+        while let Some(i) = rest.find(&open) {
+            let Some(j) = rest[i..].find(&close) else { break };
+            let item = &rest[i..i + j];
+            if kind == "DeleteMarker" || !item.contains("<IsLatest>true</IsLatest>") {
+                if let (Some(k), Some(v)) = (tag(item, "Key"), tag(item, "VersionId")) {
+                    out.push((k, v));
+                }
+            }
+            rest = &rest[i + j + close.len()..];
+        }
+    }
+    out
+}
+
 /// Keys of `<Version>`s that are not the latest, and of `<DeleteMarker>`s.
 fn noncurrent(xml: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -249,9 +249,15 @@ enum VerifyCommand {
         #[arg(long)]
         json: bool,
         /// Queue a verified copy for every missing replica whose home copy exists
-        /// (a running server's workers make them; check again after).
+        /// (a running server's workers make them; check again after); then list the
+        /// objects the database does not know (unknown objects, an erased account's
+        /// remnants, noncurrent versions) and remove them once you confirm. Nothing
+        /// else ever removes an object for being unknown.
         #[arg(long)]
         repair: bool,
+        /// With --repair: remove without asking (for scripts).
+        #[arg(long, requires = "repair")]
+        yes: bool,
     },
 }
 
@@ -407,7 +413,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
-            Command::Verify(VerifyCommand::Residency { common, json, repair }) => verify_residency(load(&common)?, json, repair).await,
+            Command::Verify(VerifyCommand::Residency { common, json, repair, yes }) => verify_residency(load(&common)?, json, repair, yes).await,
             Command::Backup(cmd) => backup(cmd).await,
             Command::Keys(KeysCommand::Export { common, out }) => {
                 let c = load(&common)?;
@@ -979,7 +985,7 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn verify_residency(c: config::Config, json: bool, repair: bool) -> anyhow::Result<()> {
+async fn verify_residency(c: config::Config, json: bool, repair: bool, yes: bool) -> anyhow::Result<()> {
     let st = AppState::open_existing(c).await?;
     let bar = indicatif::ProgressBar::new(0);
     if !json {
@@ -1002,6 +1008,25 @@ async fn verify_residency(c: config::Config, json: bool, repair: bool) -> anyhow
     if repair && !report.repairable.is_empty() {
         let n = kinora_app::residency::repair(&st, &report).await?;
         eprintln!("{n} replicas queued for repair; run the check again once the workers are done");
+    }
+    let removable = kinora_app::residency::removable(&report);
+    if repair && !removable.is_empty() {
+        eprintln!("{} objects the database does not know:", removable.len());
+        for v in &removable {
+            eprintln!("  {:<18} {:<10} {}", v.kind, v.region, v.key);
+        }
+        let confirmed = yes || {
+            eprint!("remove them from their regions, every version? type `remove` to confirm: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim() == "remove"
+        };
+        if confirmed {
+            let n = kinora_app::residency::remove(&st, &removable).await?;
+            eprintln!("{n} objects removed; run the check again");
+        } else {
+            eprintln!("nothing removed");
+        }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -944,3 +944,49 @@ async fn phone_browser_explains_for_you_and_switches_it_off() {
     );
     fits_the_width(&d, "For You on a phone").await;
 }
+
+/// Issue 15, finding 14: an upload started as "Everyone" with caption A and left
+/// part-way, then picked again with "Only me" and caption B, resumed the first one
+/// and published caption A, public. In the browser, with the page's tus-js-client:
+/// the resumed upload publishes what was chosen last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_upload_in_the_browser_publishes_the_settings_chosen_last() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "resume.mp4", 360, 640, 4);
+    let d = Driver::start().await;
+    d.sign_up(&app, "resumer").await;
+    d.type_into("input[type=file]", f.to_str().unwrap()).await;
+    // The abandoned attempt: the same file, "Everyone", caption A, stopped after its
+    // first chunk (tus-js-client remembers it for resuming, as a closed tab would).
+    let r = d
+        .js_async(
+            "var done = arguments[arguments.length - 1];\
+             var file = document.querySelector('input[type=file]').files[0];\
+             var csrf = document.querySelector('meta[name=csrf-token]').content;\
+             var up = new tus.Upload(file, {endpoint: '/api/v1/uploads', chunkSize: 64 * 1024, retryDelays: [],\
+               headers: {'X-CSRF-Token': csrf}, metadata: {filename: file.name, filetype: file.type, caption: 'caption A #abandoned', visibility: 'public'},\
+               onChunkComplete: function () { up.abort(false).then(function () { done('stopped ' + up.url); }); },\
+               onError: function (e) { done('error: ' + e); }});\
+             up.start();",
+        )
+        .await;
+    let r = r.as_str().unwrap_or("").to_owned();
+    assert!(r.starts_with("stopped "), "{r}");
+    // Picked again with other settings.
+    d.type_into("textarea[name=caption]", "caption B").await;
+    d.js("document.querySelector('select[name=visibility]').value = 'private'; return true;").await;
+    d.click("button[type=submit]").await;
+    d.until("var s = document.getElementById('upload-result'); return s && s.getAttribute('src');", "the resumed upload is ready").await;
+    let text = d.js("return document.getElementById('upload-text').textContent;").await;
+    assert!(text.as_str().unwrap_or("").contains("Ready"), "{text}");
+    // One upload (resumed, not a second one), with caption B, private.
+    let mut sql = app.sql().await;
+    let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM uploads").fetch_one(&mut sql).await.unwrap(), "n");
+    assert_eq!(n, 1, "the earlier upload was resumed");
+    let row = sqlx::query("SELECT caption, visibility FROM videos").fetch_one(&mut sql).await.unwrap();
+    let (caption, visibility): (String, String) = (sqlx::Row::get(&row, "caption"), sqlx::Row::get(&row, "visibility"));
+    assert_eq!((caption.as_str(), visibility.as_str()), ("caption B", "private"));
+    let (_, feed) = app.get_json("/api/v1/feed/for-you", None).await;
+    assert_eq!(feed["items"].as_array().unwrap().len(), 0, "{feed}");
+}

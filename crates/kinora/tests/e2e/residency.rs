@@ -278,7 +278,7 @@ async fn versioned_buckets_break_the_residency_proof(b: Backend) {
     let app = TestApp::spawn_with(b, &env).await;
     let token = app.signup("mover").await;
     let dir = tempfile::tempdir().unwrap();
-    app.upload_and_wait(&token, &clip(dir.path(), "m.mp4", 180, 320, 1), "moving", "public").await;
+    let v = app.upload_and_wait(&token, &clip(dir.path(), "m.mp4", 180, 320, 1), "moving", "public").await;
     until_ok(&app, &cfg).await;
     let mut cmd = app.cli(&["accounts", "move", "mover", "--region", "us-c"]);
     cmd.arg("--config").arg(&cfg).envs(s3_env());
@@ -296,4 +296,23 @@ async fn versioned_buckets_break_the_residency_proof(b: Backend) {
     let (code, report) = verify(&app, &cfg);
     assert_eq!(code, 1, "{report}");
     assert!(kinds(&report).contains(&("noncurrent-version".to_owned(), "eu-b".to_owned())), "{report}");
+    // The operator's explicit command lists, asks, and removes only with consent.
+    let repair = |answer: &str| {
+        let mut cmd = app.cli(&["verify", "residency", "--repair"]);
+        cmd.arg("--config").arg(&cfg).envs(s3_env()).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = repair("no\n");
+    assert!(said.contains("media/AAAAAAAAAAAAAAAA/planted.jpg") && said.contains("nothing removed"), "{said}");
+    assert_eq!(verify(&app, &cfg).0, 1);
+    let said = repair("remove\n");
+    assert!(said.contains("objects removed"), "{said}");
+    let report = until_ok(&app, &cfg).await;
+    assert_eq!(report["ok"], true);
+    // Her objects are untouched by the repair: still served.
+    let src = v["sources"][0]["url"].as_str().unwrap();
+    assert_eq!(app.get(src, None).await.status(), 200);
 }
