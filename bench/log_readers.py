@@ -22,8 +22,17 @@ def call(conn, method, path, body=None, headers=None):
     return r.status, r.read()
 
 
-def wrk(url, secs, conns=32):
-    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{secs}s", url], capture_output=True, text=True).stdout
+DELAY_LUA = os.path.join(tempfile.gettempdir(), "kinora-wrk-delay.lua")
+
+
+def wrk(url, secs, conns=32, delay_ms=None):
+    args = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s"]
+    if delay_ms is not None:
+        # Each connection waits delay_ms between requests: a fixed, modest rate.
+        with open(DELAY_LUA, "w") as f:
+            f.write(f"function delay() return {delay_ms} end\n")
+        args += ["-s", DELAY_LUA]
+    out = subprocess.run(args + [url], capture_output=True, text=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return float(m.group(1)) if m else 0.0, int(bad.group(1)) if bad else 0
@@ -72,27 +81,32 @@ def main():
                            ("checkpoint", "/log/checkpoint"), ("/transparency", "/transparency")]:
             rps, bad = wrk(url + path, a.secs)
             rows.append((name, rps, bad))
-        # Appends while readers run as fast as they can (tiles and the report at once).
-        results = {}
+        def under(delay_ms, conns):
+            """Appends while wrk reads tiles and the report (at a fixed rate, or flat out)."""
+            results = {}
 
-        def load(path, key):
-            results[key] = wrk(url + path, a.secs * 2, 16)
+            def load(path, key):
+                results[key] = wrk(url + path, a.secs * 2, conns, delay_ms)
 
-        ts = [threading.Thread(target=load, args=(p, k)) for p, k in [("/log/tile/0/000", "tile"), ("/transparency", "report")]]
-        for t in ts:
-            t.start()
-        time.sleep(1)
-        loaded = appends(base, token, a.appends)
-        for t in ts:
-            t.join()
+            ts = [threading.Thread(target=load, args=(p, k)) for p, k in [("/log/tile/0/000", "tile"), ("/transparency", "report")]]
+            for t in ts:
+                t.start()
+            time.sleep(1)
+            lat = appends(base, token, a.appends)
+            for t in ts:
+                t.join()
+            return lat, results["tile"][0] + results["report"][0]
+
+        # About 1,000 anonymous requests a second (2 x 8 connections, 16 ms apart).
+        paced, paced_rps = under(16, 8)
+        flat, flat_rps = under(None, 16)
         print(f"{'anonymous reader':<22} {'req/s':>10} {'non-2xx':>8}")
         for name, rps, bad in rows:
             print(f"{name:<22} {rps:>10.0f} {bad:>8}")
-        print(f"readers during the loaded appends: tiles {results['tile'][0]:.0f} req/s, report {results['report'][0]:.0f} req/s")
-        print(f"{'staff append (ms)':<22} {'p50':>8} {'p99':>8}")
-        print(f"{'no readers':<22} {idle[0]:>8.2f} {idle[1]:>8.2f}")
-        print(f"{'under readers':<22} {loaded[0]:>8.2f} {loaded[1]:>8.2f}")
-        print(f"ratio (under readers / no readers): p50 {loaded[0] / idle[0]:.2f}x, p99 {loaded[1] / idle[1]:.2f}x")
+        print(f"{'staff append (ms)':<34} {'p50':>8} {'p99':>8} {'p50 ratio':>10}")
+        print(f"{'no readers (reference)':<34} {idle[0]:>8.2f} {idle[1]:>8.2f} {1:>9.2f}x")
+        print(f"{f'{paced_rps:.0f} anonymous req/s':<34} {paced[0]:>8.2f} {paced[1]:>8.2f} {paced[0] / idle[0]:>9.2f}x")
+        print(f"{f'{flat_rps:.0f} anonymous req/s (flat out)':<34} {flat[0]:>8.2f} {flat[1]:>8.2f} {flat[0] / idle[0]:>9.2f}x")
     finally:
         srv.terminate()
         srv.wait()

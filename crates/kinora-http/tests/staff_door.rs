@@ -16,14 +16,33 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(&manifest_dir()).join("..").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// `(path, handler expression)` for every `.route(...)` in the router.
+/// `(path, handler expression)` for every `.route(...)` in the router, however the
+/// source is formatted (whitespace folded first).
 fn routes() -> Vec<(String, String)> {
-    let src = read("kinora-http/src/lib.rs");
+    let src: String = read("kinora-http/src/lib.rs").split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = Vec::new();
-    for line in src.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
-        let rest = &line[".route(\"".len()..];
-        let (path, handlers) = rest.split_once('"').unwrap();
-        out.push((path.to_owned(), handlers.to_owned()));
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find(".route(\"") {
+        rest = &rest[i + ".route(\"".len()..];
+        let Some((path, after)) = rest.split_once('"') else { break };
+        // The handlers: up to the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let mut end = after.len();
+        for (j, c) in after.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push((path.to_owned(), after[..end].to_owned()));
+        rest = &after[end..];
     }
     assert!(out.len() > 40, "the router walk found only {} routes: has lib.rs changed shape?", out.len());
     out
@@ -35,6 +54,15 @@ fn body<'a>(src: &'a str, name: &str) -> &'a str {
     let rest = &src[start..];
     let end = rest[1..].find("\npub ").map_or(rest.len(), |i| i + 1);
     &rest[..end]
+}
+
+/// The first statement of a function body (after the signature's opening brace),
+/// whitespace folded.
+fn first_statement(f: &str) -> String {
+    let open = f.find('{').expect("a body");
+    let inner: Vec<&str> = f[open + 1..].lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+    let stmt: String = inner.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
+    stmt.split(';').next().unwrap_or("").trim().to_owned()
 }
 
 #[test]
@@ -54,7 +82,7 @@ fn every_staff_route_goes_through_the_door() {
             assert!(!f.contains("st.db"), "{path} ({h}) reads the database itself: {f}");
             if path.starts_with("/staff") {
                 // Staff-only routes check the role before anything else, body parsing included.
-                let first = f.lines().skip(1).map(str::trim).find(|l| !l.is_empty() && !l.starts_with("//")).unwrap();
+                let first = first_statement(f);
                 assert!(first.starts_with("staff::role(") || first.contains("staff::access("), "{path}: the role check must come first, not {first:?}");
             }
         }

@@ -139,6 +139,31 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     assert_eq!(s, 200, "{a}");
     let backup_out = kin(&["backup", "create"]);
     let backup_id = backup_out.split_whitespace().nth(1).unwrap().to_owned();
+    // A resumable upload in progress (its bytes on this node's disk).
+    let r = app
+        .client
+        .post(app.url("/api/v1/uploads"))
+        .bearer_auth(&zed)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "1000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    let partial = b"uploadingbytes5521".repeat(1000);
+    let r = app
+        .client
+        .patch(app.url(&loc))
+        .bearer_auth(&zed)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(partial)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
     let long = clip(dir.path(), "long.mp4", 720, 1280, 6);
     let long_bytes = std::fs::read(&long).unwrap();
     let (s, v2) = app.upload(Some(&zed), &long, "long.mp4", "pangolincaption3390", "public").await;
@@ -192,6 +217,7 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         ("export", b"watch-history.json".to_vec()),
         ("report details about its comment", b"reportdetail5521".to_vec()),
         ("moderation note", b"modnote5521".to_vec()),
+        ("bytes of an upload in progress", b"uploadingbytes5521".to_vec()),
         ("caption of the video being transcoded", b"pangolincaption3390".to_vec()),
         ("bytes of the video being transcoded", long_bytes[4000..4064].to_vec()),
     ];
