@@ -8,7 +8,6 @@ use base64::Engine;
 use kinora_db::AccountRow;
 use sha2::{Digest, Sha256};
 
-
 /// Password hashing and checking (argon2id, 19 MiB and tens of milliseconds each)
 /// with a bound on how many run at once, so a flood of sign-ins cannot take every
 /// core and gigabytes of memory: past the bound a check waits up to `wait`, then
@@ -46,16 +45,11 @@ impl Passwords {
     /// Verifies a password against a PHC string on a blocking thread.
     pub async fn verify(&self, hash: String, pw: String) -> Result<bool, AppError> {
         let _slot = self.slot().await?;
-        Ok(tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false))
+        Ok(tokio::task::spawn_blocking(move || PasswordHash::new(&hash).map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok()).unwrap_or(false))
+            .await
+            .unwrap_or(false))
     }
 }
-
 
 /// A new random secret (43 chars) and the hash we store for it.
 pub fn new_secret() -> (String, String) {

@@ -71,9 +71,7 @@ impl KeyStore {
 
     /// The keyed hashes of every erased account.
     pub fn journal(&self) -> std::collections::HashSet<String> {
-        std::fs::read_to_string(self.dir.join("erasure-journal"))
-            .map(|s| s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
-            .unwrap_or_default()
+        std::fs::read_to_string(self.dir.join("erasure-journal")).map(|s| s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()).unwrap_or_default()
     }
 
     /// Destroys an account's key: its data in every backup is unreadable from now on.
@@ -105,7 +103,9 @@ fn part_aad(backup: &str, who: &str) -> Vec<u8> {
 fn seal(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
     use chacha20poly1305::aead::Payload;
     let nonce: [u8; 12] = rand::random();
-    let c = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad }).map_err(|_| anyhow::anyhow!("encryption failed"))?;
+    let c = ChaCha20Poly1305::new(Key::from_slice(key))
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| anyhow::anyhow!("encryption failed"))?;
     Ok([nonce.as_slice(), &c].concat())
 }
 
@@ -115,7 +115,9 @@ fn open_sealed(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> anyhow::Result<Vec<
         anyhow::bail!("truncated backup part");
     }
     let (nonce, c) = sealed.split_at(12);
-    ChaCha20Poly1305::new(Key::from_slice(key)).decrypt(Nonce::from_slice(nonce), Payload { msg: c, aad }).map_err(|_| anyhow::anyhow!("wrong key, or the part was damaged or moved from another backup"))
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: c, aad })
+        .map_err(|_| anyhow::anyhow!("wrong key, or the part was damaged or moved from another backup"))
 }
 
 /// The manifest's signature: HMAC-SHA-256 under the instance's backup key over the
@@ -186,7 +188,14 @@ pub async fn create(st: &AppState, progress: &(dyn Fn(&str, u64, u64) + Sync)) -
         store.put(&kinora_store::key(&format!("backups/{id}/{who}.bin")), sealed.into()).await?;
         progress("encrypting", i as u64 + 1, total);
     }
-    let manifest = Manifest { id: id.clone(), created_at: crate::views::rfc3339(kinora_db::now_ms()), rows: rows.len(), bytes, parts: parts.keys().cloned().collect(), digests };
+    let manifest = Manifest {
+        id: id.clone(),
+        created_at: crate::views::rfc3339(kinora_db::now_ms()),
+        rows: rows.len(),
+        bytes,
+        parts: parts.keys().cloned().collect(),
+        digests,
+    };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
     store.put(&kinora_store::key(&format!("backups/{id}/manifest.sig")), manifest_mac(&keys.key("instance")?, &manifest_bytes).into_bytes().into()).await?;
     // The manifest last: a backup without one is incomplete and is not listed.
@@ -244,7 +253,9 @@ pub async fn restore(st: &AppState, id: &str, progress: &(dyn Fn(&str, u64, u64)
             st.config.keys_dir().display()
         );
     };
-    let sig = get(format!("backups/{id}/manifest.sig")).await.map_err(|_| anyhow::anyhow!("backup {id}: the manifest is not signed (made by an older version, or its signature was removed); refusing to restore it"))?;
+    let sig = get(format!("backups/{id}/manifest.sig")).await.map_err(|_| {
+        anyhow::anyhow!("backup {id}: the manifest is not signed (made by an older version, or its signature was removed); refusing to restore it")
+    })?;
     if !crate::auth::secret_eq(std::str::from_utf8(&sig).unwrap_or("").trim(), &manifest_mac(&instance_key, &manifest_bytes)) {
         anyhow::bail!("backup {id}: the manifest's signature does not match: it was changed after it was written, or it was made with other keys than these; refusing to restore it");
     }

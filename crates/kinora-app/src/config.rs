@@ -320,10 +320,8 @@ impl Config {
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
         let mut table: toml::Table = toml::Table::try_from(Config::default())?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
-            let from_file: toml::Table =
-                text.parse().map_err(|e| anyhow::anyhow!("parsing config {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
+            let from_file: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("parsing config {}: {e}", path.display()))?;
             merge(&mut table, from_file);
         }
         for (section, keys) in table.iter_mut() {

@@ -20,50 +20,32 @@ pub struct Scheduled {
 /// The keyed hash that stands for an erased account in the journal: it lets a
 /// restore recognise the account without the journal saying who it was.
 pub fn subject(st: &AppState, account: &Id) -> String {
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&st.journal_key[..])
-        .expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&st.journal_key[..]).expect("HMAC takes keys of any length");
     mac.update(account.as_str().as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
 /// `DELETE /api/v1/me`: checks the password, deactivates, schedules the erasure.
-pub async fn request(
-    st: &AppState,
-    caller: &Caller,
-    client: &str,
-    password: &str,
-) -> AppResult<Scheduled> {
+pub async fn request(st: &AppState, caller: &Caller, client: &str, password: &str) -> AppResult<Scheduled> {
     let me = caller.require()?;
     Limiters::limit(&st.limiters.signin, format!("{client}|{}", me.username))?;
-    let pw = if password.len() <= 1024 {
-        password.to_owned()
-    } else {
-        String::new()
-    };
+    let pw = if password.len() <= 1024 { password.to_owned() } else { String::new() };
     if !st.passwords.verify(me.password_hash.clone(), pw).await? {
-        return Err(AppError::new(
-            ErrorCode::InvalidField,
-            "password: that is not your password",
-        ));
+        return Err(AppError::new(ErrorCode::InvalidField, "password: that is not your password"));
     }
     let erase_at = kinora_db::now_ms() + st.config.accounts.erasure_grace_hours.max(0) * 3_600_000;
     st.db.schedule_erasure(&me.id, erase_at).await?;
     st.recommender.account_changed(&me.id);
     st.wake.notify_one();
     tracing::info!(account = %me.id, erase_at, "account scheduled for erasure");
-    Ok(Scheduled {
-        erase_at: crate::views::rfc3339(erase_at),
-    })
+    Ok(Scheduled { erase_at: crate::views::rfc3339(erase_at) })
 }
 
 /// The refusal a scheduled account gets when it signs in without cancelling.
 pub fn scheduled_error(erase_at: i64) -> AppError {
     AppError::new(
         ErrorCode::AccountScheduledForDeletion,
-        format!(
-            "This account is scheduled for deletion on {}. Sign in with \"cancel_deletion\" to keep it.",
-            crate::views::rfc3339(erase_at)
-        ),
+        format!("This account is scheduled for deletion on {}. Sign in with \"cancel_deletion\" to keep it.", crate::views::rfc3339(erase_at)),
     )
 }
 

@@ -48,11 +48,7 @@ impl AppError {
     }
 
     pub fn rate_limited(secs: u64) -> AppError {
-        AppError {
-            code: ErrorCode::RateLimited,
-            message: format!("too many requests; try again in {secs} s"),
-            retry_after: Some(secs),
-        }
+        AppError { code: ErrorCode::RateLimited, message: format!("too many requests; try again in {secs} s"), retry_after: Some(secs) }
     }
 }
 

@@ -52,10 +52,7 @@ pub async fn retention(st: &AppState) -> anyhow::Result<()> {
     let now = kinora_db::now_ms();
     let day = 86_400_000i64;
     let tokens = st.db.delete_expired_tokens().await?;
-    let (views, notes) = st
-        .db
-        .forget_old_activity(now - r.view_events_days.max(1) * day, now - r.notifications_days.max(1) * day)
-        .await?;
+    let (views, notes) = st.db.forget_old_activity(now - r.view_events_days.max(1) * day, now - r.notifications_days.max(1) * day).await?;
     let jobs = st.db.forget_finished_jobs(now - r.finished_jobs_days.max(1) * day).await?;
     let exports = crate::exports::forget_expired(st).await?;
     let (deleted_videos, deleted_comments) = st.db.forget_deleted_content(now - r.deleted_content_days.max(0) * day).await?;

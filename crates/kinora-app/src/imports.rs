@@ -33,7 +33,10 @@ fn directory_bounds(path: &Path) -> AppResult<(u64, u64)> {
     f.seek(SeekFrom::Start(len - tail_len)).map_err(AppError::internal)?;
     let mut tail = vec![0u8; usize::try_from(tail_len).unwrap_or(0)];
     f.read_exact(&mut tail).map_err(AppError::internal)?;
-    let at = (0..tail.len().saturating_sub(21)).rev().find(|&i| tail.get(i..i + 4) == Some(&[0x50, 0x4b, 0x05, 0x06][..])).ok_or_else(|| bad("not a ZIP file (no end record)"))?;
+    let at = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail.get(i..i + 4) == Some(&[0x50, 0x4b, 0x05, 0x06][..]))
+        .ok_or_else(|| bad("not a ZIP file (no end record)"))?;
     let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map_or(0, |x| u64::from(u16::from_le_bytes([x[0], x[1]])));
     let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).map_or(0, |x| u64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])));
     let u64_at = |b: &[u8], i: usize| b.get(i..i + 8).map_or(u64::MAX, |x| u64::from_le_bytes(x.try_into().unwrap_or([0xff; 8])));

@@ -66,7 +66,12 @@ pub async fn check_storage(st: &AppState, account: &Id, more: u64) -> AppResult<
     if used.saturating_add(more) > quota {
         return Err(AppError::new(
             ErrorCode::QuotaExceeded,
-            format!("your videos take {} MiB of your {} MiB storage quota; this needs {} MiB more. Delete some videos first", used >> 20, quota >> 20, (more + (1 << 20) - 1) >> 20),
+            format!(
+                "your videos take {} MiB of your {} MiB storage quota; this needs {} MiB more. Delete some videos first",
+                used >> 20,
+                quota >> 20,
+                (more + (1 << 20) - 1) >> 20
+            ),
         ));
     }
     Ok(())

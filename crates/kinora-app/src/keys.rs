@@ -38,11 +38,7 @@ pub enum KeyMode {
 /// its public verifier line, so the id can be compared with `/log/key`).
 pub fn key_id(name: &str, bytes: &[u8]) -> String {
     use sha2::Digest;
-    let material: Vec<u8> = if name == "log" {
-        String::from_utf8_lossy(bytes).lines().nth(1).unwrap_or("").trim().as_bytes().to_vec()
-    } else {
-        bytes.to_vec()
-    };
+    let material: Vec<u8> = if name == "log" { String::from_utf8_lossy(bytes).lines().nth(1).unwrap_or("").trim().as_bytes().to_vec() } else { bytes.to_vec() };
     hex::encode(sha2::Sha256::digest(&material)).chars().take(16).collect()
 }
 
@@ -95,10 +91,14 @@ pub async fn check(db: &kinora_db::Db, dir: &Path, origin: &str, mode: KeyMode) 
         let Some(want) = recorded.get(*name) else {
             anyhow::bail!("the database records no {name} key; it was made by another version or edited");
         };
-        let bytes = std::fs::read(&path).map_err(|_| anyhow::anyhow!("{} is missing: this process does not have this instance's keys. {fix}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).map_err(|_| anyhow::anyhow!("{} is missing: this process does not have this instance's keys. {fix}", path.display()))?;
         let have = key_id(name, &bytes);
         if &have != want {
-            anyhow::bail!("{} is not this instance's {name} key (key id {have}; the database records {want}): these keys belong to another instance. {fix}", path.display());
+            anyhow::bail!(
+                "{} is not this instance's {name} key (key id {have}; the database records {want}): these keys belong to another instance. {fix}",
+                path.display()
+            );
         }
     }
     Ok(())
@@ -249,7 +249,9 @@ pub fn open_escrow(file: &Path, passphrase: &str) -> anyhow::Result<Vec<(String,
     let list: Vec<(String, String)> = serde_json::from_slice(&plain)?;
     let mut out = Vec::new();
     for (rel, b) in list {
-        let ok = rel.split('/').all(|p| !p.is_empty() && p != ".." && p != ".") && (rel.matches('/').count() == 0 || rel.starts_with("accounts/")) && rel.len() < 200;
+        let ok = rel.split('/').all(|p| !p.is_empty() && p != ".." && p != ".")
+            && (rel.matches('/').count() == 0 || rel.starts_with("accounts/"))
+            && rel.len() < 200;
         if !ok {
             anyhow::bail!("{}: an entry names {rel:?}, not a key file", file.display());
         }

@@ -22,8 +22,9 @@ pub mod exports;
 pub mod feeds;
 pub mod housekeeping;
 pub mod imports;
-pub mod moderation;
 pub mod ingest;
+pub mod keys;
+pub mod moderation;
 pub mod moves;
 pub mod objects;
 pub mod recommend;
@@ -31,7 +32,6 @@ pub mod registry;
 pub mod residency;
 pub mod social;
 pub mod staff;
-pub mod keys;
 pub mod state;
 pub mod transparency;
 pub mod uploads;
@@ -42,3 +42,9 @@ pub use auth::Caller;
 pub use config::Config;
 pub use error::{AppError, AppResult};
 pub use state::{AppState, Limiters};
+
+/// The stored shapes the HTTP layer names (it depends on kinora-app and
+/// kinora-core only; the layering test checks that on the dependency graph).
+pub mod data {
+    pub use kinora_db::{AccountRow, DbError, ExportStatus, NotificationKind, TokenKind, UploadRow, UploadState};
+}

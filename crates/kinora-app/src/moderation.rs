@@ -264,7 +264,14 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str, how: Opening) -> A
                 "comment" => "comments",
                 _ => "profile",
             };
-            let e = staff::entry(me.username.as_str(), &role, crate::transparency::commit(st, owner), vec![scope.into()], "report-review", &format!("report:{}", r.id));
+            let e = staff::entry(
+                me.username.as_str(),
+                &role,
+                crate::transparency::commit(st, owner),
+                vec![scope.into()],
+                "report-review",
+                &format!("report:{}", r.id),
+            );
             log_index = Some(st.log.append(&st.db, &e, Some(owner)).await?);
         }
     }
@@ -399,13 +406,7 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
             st.recommender.account_changed(a);
         }
     }
-    Ok(Decided {
-        id,
-        report_id: r.id,
-        action: d.action,
-        reason: d.reason,
-        report_status: if effect == Effect::None { "dismissed" } else { "actioned" },
-    })
+    Ok(Decided { id, report_id: r.id, action: d.action, reason: d.reason, report_status: if effect == Effect::None { "dismissed" } else { "actioned" } })
 }
 
 /// What a `moderation` notification tells the affected person.

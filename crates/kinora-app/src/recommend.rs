@@ -263,7 +263,10 @@ impl Inner {
             }
         }
         let gone: Vec<Id> = if full {
-            (0..self.model.n_items()).filter(|i| !present.contains(&(*i as u32)) && self.model.items[*i].eligible).filter_map(|i| self.video_ids.get(i).cloned()).collect()
+            (0..self.model.n_items())
+                .filter(|i| !present.contains(&(*i as u32)) && self.model.items[*i].eligible)
+                .filter_map(|i| self.video_ids.get(i).cloned())
+                .collect()
         } else {
             read.asked.iter().filter(|id| self.video_index.get(*id).is_some_and(|i| !present.contains(i))).cloned().collect()
         };
@@ -283,9 +286,11 @@ impl Inner {
             let t: Vec<u32> = read.tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
             self.durations[i as usize] = v.duration_ms;
             let meta = ItemMeta { creator, tags: t, created_ms: v.created_at, eligible: v.eligible };
-            let same = self.model.items.get(i as usize).is_some_and(|m| {
-                m.eligible == meta.eligible && m.tags == meta.tags && m.creator == meta.creator && m.created_ms == meta.created_ms
-            });
+            let same = self
+                .model
+                .items
+                .get(i as usize)
+                .is_some_and(|m| m.eligible == meta.eligible && m.tags == meta.tags && m.creator == meta.creator && m.created_ms == meta.created_ms);
             if !same {
                 self.model.upsert_item(i, meta);
             }
@@ -307,14 +312,7 @@ impl Inner {
             if self.cards.get(&i).is_some_and(|c| c.loaded_ms > loaded_ms) {
                 continue;
             }
-            self.cards.insert(
-                i,
-                Card {
-                    row,
-                    objects,
-                    loaded_ms,
-                },
-            );
+            self.cards.insert(i, Card { row, objects, loaded_ms });
         }
     }
 
@@ -349,13 +347,7 @@ impl Inner {
     /// The access policy, last, from the replicas: a card exists (the video is
     /// discoverable), and nothing keeps it from this viewer.
     fn may_show(&self, viewer: Option<u32>, item: u32) -> bool {
-        self.cards.contains_key(&item)
-            && self
-                .model
-                .items
-                .get(item as usize)
-                .is_some_and(|m| m.eligible)
-            && !self.model.hidden(viewer, item)
+        self.cards.contains_key(&item) && self.model.items.get(item as usize).is_some_and(|m| m.eligible) && !self.model.hidden(viewer, item)
     }
 
     fn apply(&mut self, e: &RecEvent) {
@@ -400,12 +392,7 @@ impl Inner {
         };
         let Some(v) = &e.video else { return };
         let item = self.video(v);
-        self.model.observe(&Event {
-            user,
-            item,
-            kind,
-            time_ms: e.created_at,
-        });
+        self.model.observe(&Event { user, item, kind, time_ms: e.created_at });
     }
 
     /// Learns from events read since `watermark - OVERLAP_MS` (each once).
@@ -445,9 +432,7 @@ impl Inner {
             },
             ReasonCode::Trending => "Popular on this server right now".into(),
             ReasonCode::New => "New on this server".into(),
-            ReasonCode::Exploration => {
-                "A new video we are showing to a few viewers to see if people like it".into()
-            }
+            ReasonCode::Exploration => "A new video we are showing to a few viewers to see if people like it".into(),
         }
     }
 }
@@ -506,12 +491,7 @@ impl Recommender {
 
     /// Writes the impressions pages served since the last call.
     pub async fn flush_impressions(&self, db: &kinora_db::Db) -> AppResult<()> {
-        let pending = std::mem::take(
-            &mut *self
-                .pending_impressions
-                .lock()
-                .map_err(|_| AppError::internal("impressions lock"))?,
-        );
+        let pending = std::mem::take(&mut *self.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?);
         let mut by: HashMap<(Id, i64), Vec<Id>> = HashMap::new();
         for (a, v, t) in pending {
             by.entry((a, t)).or_default().push(v);
@@ -541,11 +521,7 @@ impl Recommender {
         let now = kinora_db::now_ms();
         let check = videos_too || now - checked_ms >= 1000;
         let now_fingerprint = if check { Some(db.rec_fingerprint().await?) } else { None };
-        let videos = if videos_too || now_fingerprint.is_some_and(|fp| fp != fingerprint) {
-            Some(read_videos(db, None, now_fingerprint).await?)
-        } else {
-            None
-        };
+        let videos = if videos_too || now_fingerprint.is_some_and(|fp| fp != fingerprint) { Some(read_videos(db, None, now_fingerprint).await?) } else { None };
         let relations = if check { read_relations(db, Some(relations_fp)).await? } else { None };
         let events = db.rec_events(since).await?;
         // Worked out under the read lock; only the differences are applied.
@@ -605,11 +581,7 @@ impl Recommender {
             let mut old = std::mem::replace(&mut g.cards, fresh);
             // Re-read since this read started (an edit), or eligible since and not
             // in this read (just published): kept.
-            let carry: Vec<u32> = old
-                .iter()
-                .filter(|(i, c)| c.loaded_ms > t || !g.cards.contains_key(i))
-                .map(|(i, _)| *i)
-                .collect();
+            let carry: Vec<u32> = old.iter().filter(|(i, c)| c.loaded_ms > t || !g.cards.contains_key(i)).map(|(i, _)| *i).collect();
             for i in carry {
                 if let Some(c) = old.remove(&i) {
                     if g.model.items.get(i as usize).is_some_and(|m| m.eligible) {
@@ -630,8 +602,7 @@ impl Recommender {
     /// model reads are rows, and an unfollow removes one).
     pub async fn unfollowed(&self, follower: &Id, followee: &Id) {
         let mut g = self.inner.write().await;
-        let (Some(&u), Some(&c)) = (g.account_index.get(follower), g.account_index.get(followee))
-        else {
+        let (Some(&u), Some(&c)) = (g.account_index.get(follower), g.account_index.get(followee)) else {
             return;
         };
         if let Some(us) = g.model.users.get_mut(u as usize) {
@@ -693,26 +664,12 @@ impl Recommender {
                     + r.caption.as_str().len()
                     + r.region.len()
                     + r.original_key.len();
-                let objects: usize = c
-                    .objects
-                    .iter()
-                    .map(|o| {
-                        std::mem::size_of::<MediaObject>()
-                            + o.name.len()
-                            + o.object_key.len()
-                            + o.mime.len()
-                            + o.sha256.len()
-                    })
-                    .sum();
+                let objects: usize =
+                    c.objects.iter().map(|o| std::mem::size_of::<MediaObject>() + o.name.len() + o.object_key.len() + o.mime.len() + o.sha256.len()).sum();
                 std::mem::size_of::<(u32, Card)>() + strings + objects
             })
             .sum();
-        (
-            g.model.events,
-            g.model.n_items(),
-            g.model.memory_bytes(),
-            cards,
-        )
+        (g.model.events, g.model.n_items(), g.model.memory_bytes(), cards)
     }
 
     /// Re-reads what this process changed since the last page (see [`Dirty`]):
@@ -838,12 +795,7 @@ pub async fn poll_loop(st: AppState) {
 /// `?cursor=` of For You: `r1.<session>.<position>` (hex; `r1.<session>` is
 /// position 0).
 fn parse_cursor(c: Option<&str>) -> AppResult<Option<(u64, usize)>> {
-    let bad = || {
-        AppError::new(
-            ErrorCode::InvalidField,
-            "cursor: not a cursor this server issued",
-        )
-    };
+    let bad = || AppError::new(ErrorCode::InvalidField, "cursor: not a cursor this server issued");
     match c {
         None | Some("") => Ok(None),
         Some(c) => {
@@ -860,54 +812,26 @@ impl Inner {
     /// A session for a cursor this process does not know: what the viewer was
     /// shown in the last hour (impressions, written by every node), and for the
     /// feed without profiling, its first `position` videos, replayed.
-    fn rebuild_session(
-        &self,
-        owner: Option<Id>,
-        viewer: Option<u32>,
-        personalized: bool,
-        position: usize,
-        rules: &PageRules,
-        now: i64,
-    ) -> Session {
-        let mut s = Session {
-            owner,
-            served: HashSet::new(),
-            position: 0,
-            last_creator: None,
-            touched_ms: now,
-        };
+    fn rebuild_session(&self, owner: Option<Id>, viewer: Option<u32>, personalized: bool, position: usize, rules: &PageRules, now: i64) -> Session {
+        let mut s = Session { owner, served: HashSet::new(), position: 0, last_creator: None, touched_ms: now };
         if position == 0 {
             return s;
         }
         if let Some(us) = viewer.and_then(|u| self.model.users.get(u as usize)) {
-            s.served.extend(
-                us.served
-                    .iter()
-                    .filter(|(_, t)| now - **t < SESSION_MS)
-                    .map(|(i, _)| *i),
-            );
+            s.served.extend(us.served.iter().filter(|(_, t)| now - **t < SESSION_MS).map(|(i, _)| *i));
         }
         if !personalized {
             // Replayed page by page as it was served, for at most 25 pages (so a
             // made-up cursor costs at most 25 rankings).
             let position = position.min(rules.size.saturating_mul(25));
             while s.position < position {
-                let page = self.model.rank_unpersonalized_after(
-                    viewer,
-                    now,
-                    &s.served,
-                    rules,
-                    s.last_creator,
-                );
+                let page = self.model.rank_unpersonalized_after(viewer, now, &s.served, rules, s.last_creator);
                 if page.is_empty() {
                     break;
                 }
                 s.position += page.len();
                 s.served.extend(page.iter().map(|p| p.item));
-                s.last_creator = page
-                    .last()
-                    .and_then(|p| self.model.items.get(p.item as usize))
-                    .map(|m| m.creator);
+                s.last_creator = page.last().and_then(|p| self.model.items.get(p.item as usize)).map(|m| m.creator);
             }
         }
         s.position = position;
@@ -950,27 +874,17 @@ async fn page(
     let (items, picks, sid, ids, position, followed) = {
         let g = rec.inner.read().await;
         let viewer = caller.id().and_then(|id| g.account_index.get(id).copied());
-        let mut sessions = rec
-            .sessions
-            .lock()
-            .map_err(|_| AppError::internal("sessions lock"))?;
+        let mut sessions = rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?;
         // A session of someone else's is not continued (a new one starts); one
         // this process does not know is rebuilt.
         let (sid, position) = match sid {
-            Some((s, _))
-                if sessions
-                    .get(&s)
-                    .is_some_and(|x| x.owner.as_ref() != caller.id()) =>
-            {
-                (rec.new_session_id(), 0)
-            }
+            Some((s, _)) if sessions.get(&s).is_some_and(|x| x.owner.as_ref() != caller.id()) => (rec.new_session_id(), 0),
             Some((s, pos)) => (s, pos),
             None => (rec.new_session_id(), 0),
         };
         // Expired sessions go; a cap keeps memory bounded.
         if sessions.len() > MAX_SESSIONS {
-            let mut by_age: Vec<(i64, u64)> =
-                sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
+            let mut by_age: Vec<(i64, u64)> = sessions.iter().map(|(k, s)| (s.touched_ms, *k)).collect();
             by_age.sort_unstable();
             for (_, k) in by_age.into_iter().take(MAX_SESSIONS / 10) {
                 sessions.remove(&k);
@@ -979,52 +893,20 @@ async fn page(
         sessions.retain(|_, s| now - s.touched_ms < SESSION_MS);
         let known = sessions.remove(&sid);
         drop(sessions);
-        let mut session = known.unwrap_or_else(|| {
-            g.rebuild_session(
-                caller.id().cloned(),
-                viewer,
-                personalized,
-                position,
-                &rules,
-                now,
-            )
-        });
+        let mut session = known.unwrap_or_else(|| g.rebuild_session(caller.id().cloned(), viewer, personalized, position, &rules, now));
         let mut rng = rand::thread_rng();
         let page = match (personalized, viewer) {
-            (true, Some(u)) => g.model.rank_after(
-                u,
-                now,
-                &session.served,
-                &rules,
-                session.last_creator,
-                &mut rng,
-            ),
+            (true, Some(u)) => g.model.rank_after(u, now, &session.served, &rules, session.last_creator, &mut rng),
             // A viewer the model has never seen: cold start is the personalised
             // ranking with no history (user ids past the end have none).
-            (true, None) => g.model.rank_after(
-                u32::MAX,
-                now,
-                &session.served,
-                &rules,
-                session.last_creator,
-                &mut rng,
-            ),
-            _ => g.model.rank_unpersonalized_after(
-                viewer,
-                now,
-                &session.served,
-                &rules,
-                session.last_creator,
-            ),
+            (true, None) => g.model.rank_after(u32::MAX, now, &session.served, &rules, session.last_creator, &mut rng),
+            _ => g.model.rank_unpersonalized_after(viewer, now, &session.served, &rules, session.last_creator),
         };
         for p in &page {
             session.served.insert(p.item);
         }
         session.position += page.len();
-        session.last_creator = page
-            .last()
-            .and_then(|p| g.model.items.get(p.item as usize))
-            .map(|m| m.creator);
+        session.last_creator = page.last().and_then(|p| g.model.items.get(p.item as usize)).map(|m| m.creator);
         session.touched_ms = now;
         // The access policy, last: only what For You may show this viewer.
         let mut items = Vec::with_capacity(page.len());
@@ -1036,18 +918,13 @@ async fn page(
             // The personalised feed offers nothing the viewer liked; the other one
             // asks below.
             let mut v = views::video_from(st, &card.row, &card.objects, false);
-            v.reason = Some(ReasonView {
-                code: p.reason.code.as_str(),
-                text: g.reason_text(&p.reason),
-            });
+            v.reason = Some(ReasonView { code: p.reason.code.as_str(), text: g.reason_text(&p.reason) });
             ids.push(card.row.id.clone());
             items.push(v);
         }
         // Whom of these authors the caller follows (as far as the model knows: a
         // follow made elsewhere arrives within seconds).
-        let follows = viewer
-            .and_then(|u| g.model.users.get(u as usize))
-            .map(|us| &us.follows);
+        let follows = viewer.and_then(|u| g.model.users.get(u as usize)).map(|us| &us.follows);
         let followed: HashSet<Id> = page
             .iter()
             .filter_map(|p| g.model.items.get(p.item as usize))
@@ -1055,10 +932,7 @@ async fn page(
             .filter_map(|m| g.account_ids.get(m.creator as usize).cloned())
             .collect();
         let position = session.position;
-        rec.sessions
-            .lock()
-            .map_err(|_| AppError::internal("sessions lock"))?
-            .insert(sid, session);
+        rec.sessions.lock().map_err(|_| AppError::internal("sessions lock"))?.insert(sid, session);
         (items, page.len(), sid, ids, position, followed)
     };
     let mut items = items;
@@ -1070,10 +944,7 @@ async fn page(
     }
     if let Some(me) = caller.id() {
         // Written by the poller within a second, then learned from.
-        let mut p = rec
-            .pending_impressions
-            .lock()
-            .map_err(|_| AppError::internal("impressions lock"))?;
+        let mut p = rec.pending_impressions.lock().map_err(|_| AppError::internal("impressions lock"))?;
         p.extend(ids.into_iter().map(|v| (me.clone(), v, now)));
         rec.wake.notify_one();
     }
@@ -1082,31 +953,14 @@ async fn page(
 }
 
 /// `GET /api/v1/feed/for-you`.
-pub async fn for_you(
-    st: &AppState,
-    caller: &Caller,
-    personalized: Option<bool>,
-    cursor: Option<&str>,
-    limit: i64,
-) -> AppResult<ForYouPage> {
+pub async fn for_you(st: &AppState, caller: &Caller, personalized: Option<bool>, cursor: Option<&str>, limit: i64) -> AppResult<ForYouPage> {
     let personalized = wants_personalized(caller, personalized);
-    let (items, next_cursor, followed_authors) =
-        page(st, caller, personalized, cursor, limit).await?;
-    Ok(ForYouPage {
-        items,
-        next_cursor,
-        personalized,
-        followed_authors,
-    })
+    let (items, next_cursor, followed_authors) = page(st, caller, personalized, cursor, limit).await?;
+    Ok(ForYouPage { items, next_cursor, personalized, followed_authors })
 }
 
 /// `POST`/`DELETE /api/v1/videos/{id}/not-interested`.
-pub async fn not_interested(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    on: bool,
-) -> AppResult<NotInterested> {
+pub async fn not_interested(st: &AppState, caller: &Caller, id: &str, on: bool) -> AppResult<NotInterested> {
     let me = caller.require()?;
     let v = crate::access::visible_video(st, caller, id).await?;
     st.db.set_not_interested(&me.id, &v.id, on).await?;
@@ -1115,20 +969,8 @@ pub async fn not_interested(
     let item = g.video(&v.id);
     // Applied at once; when the poller reads the mark back, applying it again
     // changes nothing the feed uses.
-    g.model.observe(&Event {
-        user,
-        item,
-        kind: if on {
-            EventKind::NotInterested
-        } else {
-            EventKind::Interested
-        },
-        time_ms: kinora_db::now_ms(),
-    });
-    Ok(NotInterested {
-        video_id: v.id,
-        not_interested: on,
-    })
+    g.model.observe(&Event { user, item, kind: if on { EventKind::NotInterested } else { EventKind::Interested }, time_ms: kinora_db::now_ms() });
+    Ok(NotInterested { video_id: v.id, not_interested: on })
 }
 
 #[derive(Debug, Serialize)]
@@ -1152,18 +994,7 @@ impl Recommender {
         let Some(&u) = g.account_index.get(viewer) else {
             return 0;
         };
-        let rules = PageRules {
-            size,
-            ..PageRules::default()
-        };
-        g.model
-            .rank(
-                u,
-                kinora_db::now_ms(),
-                &HashSet::new(),
-                &rules,
-                &mut rand::thread_rng(),
-            )
-            .len()
+        let rules = PageRules { size, ..PageRules::default() };
+        g.model.rank(u, kinora_db::now_ms(), &HashSet::new(), &rules, &mut rand::thread_rng()).len()
     }
 }

@@ -9,8 +9,8 @@
 
 use crate::registry::{DataKind, REGISTRY};
 use crate::state::AppState;
-use serde::Serialize;
 use kinora_core::Id;
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +56,11 @@ pub fn declaration(st: &AppState) -> Declaration {
 pub fn describe(st: &AppState, home: &str) -> String {
     let label = |name: &str| {
         let j = st.regions.region(name).map(|r| r.jurisdiction.clone()).unwrap_or_default();
-        if j.is_empty() { name.to_owned() } else { format!("{name} ({j})") }
+        if j.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name} ({j})")
+        }
     };
     match st.regions.backup_of(home) {
         Some(b) => format!("stored in {}, backup in {}", label(home), label(b)),
@@ -179,7 +183,10 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
             found.insert((r.name.as_str(), o.key.as_str()), *size);
             let allowed = r.name == o.home || st.regions.backup_of(&o.home) == Some(r.name.as_str());
             if !allowed {
-                violations.push(v("misplaced", format!("belongs to an account whose home is {} (backup {})", o.home, st.regions.backup_of(&o.home).unwrap_or("none"))));
+                violations.push(v(
+                    "misplaced",
+                    format!("belongs to an account whose home is {} (backup {})", o.home, st.regions.backup_of(&o.home).unwrap_or("none")),
+                ));
                 continue;
             }
             if o.deleted {
@@ -208,7 +215,12 @@ pub async fn verify(st: &AppState, progress: &(dyn Fn(u64, u64) + Sync)) -> anyh
             if !crate::registry::object_prefixes().any(|p| key.split('/').next() == Some(p)) {
                 continue;
             }
-            violations.push(Violation { kind: "noncurrent-version", region: r.name.clone(), key, detail: "an older version or delete marker is still stored".into() });
+            violations.push(Violation {
+                kind: "noncurrent-version",
+                region: r.name.clone(),
+                key,
+                detail: "an older version or delete marker is still stored".into(),
+            });
         }
         regions.insert(r.name.clone(), report);
     }

@@ -7,10 +7,7 @@ use crate::accounts::clean_text;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Limiters};
-use crate::views::{
-    self, BriefAccount, CommentView, NotificationVideo, NotificationView, Page, PageRequest,
-    TagCount, VideoView,
-};
+use crate::views::{self, BriefAccount, CommentView, NotificationVideo, NotificationView, Page, PageRequest, TagCount, VideoView};
 use kinora_core::policy::{self, CommentSetting, Relation};
 use kinora_core::text::{hashtags, mentions, parse_tag};
 use kinora_core::{Caption, ErrorCode, Id, Visibility};
@@ -22,12 +19,7 @@ use serde::Serialize;
 /// Follows (or asks to follow a private account); returns the new state.
 /// Follows an account; `from_video` names the video of theirs the follow was made
 /// from (For You learns from it as engagement with that video).
-pub async fn follow(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-    from_video: Option<&str>,
-) -> AppResult<views::FollowView> {
+pub async fn follow(st: &AppState, caller: &Caller, name: &str, from_video: Option<&str>) -> AppResult<views::FollowView> {
     let me = caller.require()?;
     let (a, rel) = access::visible_account(st, caller, name).await?;
     if rel == Relation::Owner {
@@ -46,11 +38,7 @@ pub async fn follow(
     let (state, new) = st.db.follow(&me.id, &a.id, a.private, via.as_ref()).await?;
     if new {
         st.recommender.wake.notify_one();
-        let kind = if state == FollowState::Requested {
-            NotificationKind::FollowRequest
-        } else {
-            NotificationKind::Follow
-        };
+        let kind = if state == FollowState::Requested { NotificationKind::FollowRequest } else { NotificationKind::Follow };
         st.db.notify(&a.id, kind, &me.id, None, None).await?;
     }
     Ok(views::FollowView::from(Some(state)))
@@ -66,68 +54,31 @@ pub async fn unfollow(st: &AppState, caller: &Caller, name: &str) -> AppResult<v
 
 /// Followers (`followers = true`) or followees of an account, when the caller may
 /// see its lists (`policy::can_see_follow_lists`); empty otherwise.
-pub async fn follow_list(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-    followers: bool,
-    page: &PageRequest,
-) -> AppResult<Page<BriefAccount>> {
+pub async fn follow_list(st: &AppState, caller: &Caller, name: &str, followers: bool, page: &PageRequest) -> AppResult<Page<BriefAccount>> {
     let (a, rel) = access::visible_account(st, caller, name).await?;
     if !policy::can_see_follow_lists(rel, a.private) {
-        return Ok(Page {
-            items: vec![],
-            next_cursor: None,
-        });
+        return Ok(Page { items: vec![], next_cursor: None });
     }
-    let rows = st
-        .db
-        .follow_list(
-            &a.id,
-            followers,
-            caller.id(),
-            page.cursor.as_ref(),
-            page.limit,
-        )
-        .await?;
+    let rows = st.db.follow_list(&a.id, followers, caller.id(), page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |(r, t)| (*t, &r.id));
-    Ok(Page {
-        items: rows.iter().map(|(r, _)| views::brief(r)).collect(),
-        next_cursor,
-    })
+    Ok(Page { items: rows.iter().map(|(r, _)| views::brief(r)).collect(), next_cursor })
 }
 
 pub async fn follow_requests(st: &AppState, caller: &Caller) -> AppResult<Page<BriefAccount>> {
     let me = caller.require()?;
     let rows = st.db.follow_requests(&me.id).await?;
-    Ok(Page {
-        items: rows.iter().map(views::brief).collect(),
-        next_cursor: None,
-    })
+    Ok(Page { items: rows.iter().map(views::brief).collect(), next_cursor: None })
 }
 
 /// Accepts or rejects a request to follow the caller.
-pub async fn answer_request(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-    accept: bool,
-) -> AppResult<()> {
+pub async fn answer_request(st: &AppState, caller: &Caller, name: &str, accept: bool) -> AppResult<()> {
     let me = caller.require()?;
     let requester = access::account_by_name(st, name).await?;
     if !st.db.answer_request(&me.id, &requester.id, accept).await? {
         return Err(AppError::not_found());
     }
     if accept {
-        st.db
-            .notify(
-                &requester.id,
-                NotificationKind::FollowAccepted,
-                &me.id,
-                None,
-                None,
-            )
-            .await?;
+        st.db.notify(&requester.id, NotificationKind::FollowAccepted, &me.id, None, None).await?;
     }
     Ok(())
 }
@@ -185,63 +136,33 @@ pub async fn set_like(st: &AppState, caller: &Caller, id: &str, on: bool) -> App
     let me = caller.require()?;
     let v = access::visible_video(st, caller, id).await?;
     if st.db.set_like(&me.id, &v.id, on).await? && on {
-        st.db
-            .notify(
-                &v.account_id,
-                NotificationKind::Like,
-                &me.id,
-                Some(&v.id),
-                None,
-            )
-            .await?;
+        st.db.notify(&v.account_id, NotificationKind::Like, &me.id, Some(&v.id), None).await?;
     }
     let v = access::visible_video(st, caller, id).await?;
     if !on {
         st.recommender.unliked(&me.id, &v.id).await;
     }
-    Ok(Liked {
-        liked_by_me: on,
-        counts: LikeCount { likes: v.likes },
-    })
+    Ok(Liked { liked_by_me: on, counts: LikeCount { likes: v.likes } })
 }
 
 /// Who liked a video, among the accounts whose likes the caller may see.
-pub async fn likers(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    page: &PageRequest,
-) -> AppResult<Page<BriefAccount>> {
+pub async fn likers(st: &AppState, caller: &Caller, id: &str, page: &PageRequest) -> AppResult<Page<BriefAccount>> {
     let v = access::visible_video(st, caller, id).await?;
     let rows = st.db.likers(&v.id, caller.id(), page.limit).await?;
-    Ok(Page {
-        items: rows.iter().map(views::brief).collect(),
-        next_cursor: None,
-    })
+    Ok(Page { items: rows.iter().map(views::brief).collect(), next_cursor: None })
 }
 
 /// The videos an account liked, when the caller may see its likes; each still
 /// subject to the caller's own access.
-pub async fn liked_videos(
-    st: &AppState,
-    caller: &Caller,
-    name: &str,
-    page: &PageRequest,
-) -> AppResult<Page<VideoView>> {
+pub async fn liked_videos(st: &AppState, caller: &Caller, name: &str, page: &PageRequest) -> AppResult<Page<VideoView>> {
     let (a, rel) = access::visible_account(st, caller, name).await?;
     if !access::may_see_likes(rel, &a) {
         return Err(AppError::not_found());
     }
-    let rows = st
-        .db
-        .liked_videos(&a.id, caller.id(), page.cursor.as_ref(), page.limit)
-        .await?;
+    let rows = st.db.liked_videos(&a.id, caller.id(), page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |(v, t)| (*t, &v.id));
     let videos: Vec<_> = rows.into_iter().map(|(v, _)| v).collect();
-    Ok(Page {
-        items: views::videos(st, caller, &videos).await?,
-        next_cursor,
-    })
+    Ok(Page { items: views::videos(st, caller, &videos).await?, next_cursor })
 }
 
 #[derive(Debug, Serialize)]
@@ -262,12 +183,7 @@ pub async fn share(st: &AppState, caller: &Caller, id: &str) -> AppResult<Shared
         st.db.record_share(me, &v.id).await?;
         st.recommender.wake.notify_one();
     }
-    Ok(Shared {
-        share_url: format!("{}/v/{}", st.base_url, v.id),
-        counts: ShareCount {
-            shares: v.shares + 1,
-        },
-    })
+    Ok(Shared { share_url: format!("{}/v/{}", st.base_url, v.id), counts: ShareCount { shares: v.shares + 1 } })
 }
 
 /// A view from the player. It counts once per viewer (account, or `client`
@@ -283,10 +199,7 @@ pub async fn record_view(
     replays: Option<i64>,
 ) -> AppResult<()> {
     let v = access::visible_video(st, caller, id).await?;
-    let who = caller
-        .id()
-        .map(|i| i.to_string())
-        .unwrap_or_else(|| format!("addr:{client}"));
+    let who = caller.id().map(|i| i.to_string()).unwrap_or_else(|| format!("addr:{client}"));
     if Limiters::check(&st.limiters.views, format!("{who}|{}", v.id)).is_err() {
         return Ok(());
     }
@@ -294,15 +207,7 @@ pub async fn record_view(
     let cap = v.duration_ms.unwrap_or(60_000).max(1000) * 10;
     let watched = watched_ms.unwrap_or(0).clamp(0, cap);
     let replays = replays.unwrap_or(0).clamp(0, 10);
-    st.db
-        .record_view_replays(
-            &v.id,
-            caller.id(),
-            watched,
-            completed.unwrap_or(false),
-            replays,
-        )
-        .await?;
+    st.db.record_view_replays(&v.id, caller.id(), watched, completed.unwrap_or(false), replays).await?;
     // For You learns from it within seconds.
     st.recommender.wake.notify_one();
     Ok(())
@@ -324,33 +229,14 @@ pub struct VideoEdit {
     pub comments: Option<String>,
 }
 
-pub async fn edit_video(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    e: VideoEdit,
-) -> AppResult<VideoView> {
+pub async fn edit_video(st: &AppState, caller: &Caller, id: &str, e: VideoEdit) -> AppResult<VideoView> {
     let v = access::own_video(st, caller, id, "edit").await?;
     let caption = e.caption.as_deref().map(Caption::parse).transpose()?;
     let visibility = e.visibility.as_deref().map(Visibility::parse).transpose()?;
-    let comments = e
-        .comments
-        .as_deref()
-        .map(|c| {
-            CommentSetting::parse(c)
-                .ok_or_else(|| AppError::invalid("comments: must be everyone, followers or off"))
-        })
-        .transpose()?;
+    let comments =
+        e.comments.as_deref().map(|c| CommentSetting::parse(c).ok_or_else(|| AppError::invalid("comments: must be everyone, followers or off"))).transpose()?;
     let tags = caption.as_ref().map(|c| hashtags(c.as_str()));
-    st.db
-        .edit_video(
-            &v.id,
-            caption.as_ref().map(|c| c.as_str()),
-            visibility,
-            comments,
-            tags.as_deref(),
-        )
-        .await?;
+    st.db.edit_video(&v.id, caption.as_ref().map(|c| c.as_str()), visibility, comments, tags.as_deref()).await?;
     st.recommender.video_changed(&v.id);
     let v = access::visible_video(st, caller, id).await?;
     views::video(st, caller, &v).await
@@ -375,34 +261,16 @@ pub struct CommentPage {
     pub comments: CommentSetting,
 }
 
-pub async fn comments(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    page: &PageRequest,
-) -> AppResult<CommentPage> {
+pub async fn comments(st: &AppState, caller: &Caller, id: &str, page: &PageRequest) -> AppResult<CommentPage> {
     let v = access::visible_video(st, caller, id).await?;
-    let rows = st
-        .db
-        .comments(&v.id, caller.id(), page.cursor.as_ref(), page.limit)
-        .await?;
+    let rows = st.db.comments(&v.id, caller.id(), page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |c| (c.created_at, &c.id));
-    Ok(CommentPage {
-        items: views::comments(st, caller, &rows).await?,
-        next_cursor,
-        comments: v.comments_setting,
-    })
+    Ok(CommentPage { items: views::comments(st, caller, &rows).await?, next_cursor, comments: v.comments_setting })
 }
 
 /// Posts a comment (or a reply: a reply to a reply answers its parent) and
 /// notifies the video's owner, the parent's author and mentioned accounts.
-pub async fn add_comment(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    text: &str,
-    reply_to: Option<&str>,
-) -> AppResult<CommentView> {
+pub async fn add_comment(st: &AppState, caller: &Caller, id: &str, text: &str, reply_to: Option<&str>) -> AppResult<CommentView> {
     let me = caller.require()?;
     let v = access::visible_video(st, caller, id).await?;
     let rel = access::relation(st, caller, &v.account_id).await?;
@@ -416,69 +284,30 @@ pub async fn add_comment(
     let mut parent = None;
     if let Some(r) = reply_to {
         let pid = Id::parse(r).ok_or_else(|| AppError::invalid("reply_to: no such comment"))?;
-        let p = st
-            .db
-            .comment_by_id(&pid)
-            .await?
-            .filter(|p| p.video_id == v.id);
+        let p = st.db.comment_by_id(&pid).await?.filter(|p| p.video_id == v.id);
         let p = p.ok_or_else(|| AppError::invalid("reply_to: no such comment on this video"))?;
         let top = match &p.reply_to {
-            Some(grand) => st
-                .db
-                .comment_by_id(&Id::from_trusted(grand.clone()))
-                .await?
-                .unwrap_or(p),
+            Some(grand) => st.db.comment_by_id(&Id::from_trusted(grand.clone())).await?.unwrap_or(p),
             None => p,
         };
         parent = Some(top);
     }
     let cid = Id::generate();
-    st.db
-        .add_comment(&cid, &v.id, &me.id, parent.as_ref().map(|p| &p.id), &text)
-        .await?;
-    st.db
-        .notify(
-            &v.account_id,
-            NotificationKind::Comment,
-            &me.id,
-            Some(&v.id),
-            Some(&cid),
-        )
-        .await?;
+    st.db.add_comment(&cid, &v.id, &me.id, parent.as_ref().map(|p| &p.id), &text).await?;
+    st.db.notify(&v.account_id, NotificationKind::Comment, &me.id, Some(&v.id), Some(&cid)).await?;
     if let Some(p) = &parent {
         if p.account_id != v.account_id {
-            st.db
-                .notify(
-                    &p.account_id,
-                    NotificationKind::Reply,
-                    &me.id,
-                    Some(&v.id),
-                    Some(&cid),
-                )
-                .await?;
+            st.db.notify(&p.account_id, NotificationKind::Reply, &me.id, Some(&v.id), Some(&cid)).await?;
         }
     }
     for u in mentions(&text) {
         if let Some(a) = st.db.account_by_username(&u).await? {
-            st.db
-                .notify(
-                    &a.id,
-                    NotificationKind::Mention,
-                    &me.id,
-                    Some(&v.id),
-                    Some(&cid),
-                )
-                .await?;
+            st.db.notify(&a.id, NotificationKind::Mention, &me.id, Some(&v.id), Some(&cid)).await?;
         }
     }
-    let row = st
-        .db
-        .comment_by_id(&cid)
-        .await?
-        .ok_or_else(|| AppError::internal("comment vanished"))?;
+    let row = st.db.comment_by_id(&cid).await?.ok_or_else(|| AppError::internal("comment vanished"))?;
     let mut out = views::comments(st, caller, std::slice::from_ref(&row)).await?;
-    out.pop()
-        .ok_or_else(|| AppError::internal("no view for a comment"))
+    out.pop().ok_or_else(|| AppError::internal("no view for a comment"))
 }
 
 pub async fn delete_comment(st: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
@@ -487,20 +316,12 @@ pub async fn delete_comment(st: &AppState, caller: &Caller, id: &str) -> AppResu
     Ok(())
 }
 
-pub async fn set_comment_like(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    on: bool,
-) -> AppResult<Liked> {
+pub async fn set_comment_like(st: &AppState, caller: &Caller, id: &str, on: bool) -> AppResult<Liked> {
     let me = caller.require()?;
     let (c, _) = access::visible_comment(st, caller, id).await?;
     st.db.set_comment_like(&me.id, &c.id, on).await?;
     let (c, _) = access::visible_comment(st, caller, id).await?;
-    Ok(Liked {
-        liked_by_me: on,
-        counts: LikeCount { likes: c.likes },
-    })
+    Ok(Liked { liked_by_me: on, counts: LikeCount { likes: c.likes } })
 }
 
 // ---------- hashtags ----------
@@ -515,12 +336,7 @@ pub struct TagFollow {
     pub following: bool,
 }
 
-pub async fn set_tag_follow(
-    st: &AppState,
-    caller: &Caller,
-    tag: &str,
-    on: bool,
-) -> AppResult<TagFollow> {
+pub async fn set_tag_follow(st: &AppState, caller: &Caller, tag: &str, on: bool) -> AppResult<TagFollow> {
     let me = caller.require()?;
     let tag = tag_of(tag)?;
     st.db.set_tag_follow(&me.id, &tag, on).await?;
@@ -531,13 +347,7 @@ pub async fn set_tag_follow(
 /// Hashtags with the most discoverable videos of the last 7 days.
 pub async fn trending(st: &AppState) -> AppResult<Page<TagCount>> {
     let rows = st.db.trending_tags(7, 20).await?;
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(|(tag, videos)| TagCount { tag, videos })
-            .collect(),
-        next_cursor: None,
-    })
+    Ok(Page { items: rows.into_iter().map(|(tag, videos)| TagCount { tag, videos }).collect(), next_cursor: None })
 }
 
 // ---------- search ----------
@@ -551,45 +361,20 @@ pub enum Found {
     Tag(TagCount),
 }
 
-pub async fn search(
-    st: &AppState,
-    caller: &Caller,
-    q: &str,
-    kind: Option<&str>,
-    limit: i64,
-) -> AppResult<Page<Found>> {
+pub async fn search(st: &AppState, caller: &Caller, q: &str, kind: Option<&str>, limit: i64) -> AppResult<Page<Found>> {
     if q.chars().count() > 100 {
         return Err(AppError::invalid("q: at most 100 characters"));
     }
     let items = match kind.unwrap_or("videos") {
-        "accounts" => st
-            .db
-            .search_accounts(q, caller.id(), limit)
-            .await?
-            .iter()
-            .map(|a| Found::Account(views::brief(a)))
-            .collect(),
-        "tags" => st
-            .db
-            .search_tags(q, caller.id(), limit)
-            .await?
-            .into_iter()
-            .map(|(tag, videos)| Found::Tag(TagCount { tag, videos }))
-            .collect(),
+        "accounts" => st.db.search_accounts(q, caller.id(), limit).await?.iter().map(|a| Found::Account(views::brief(a))).collect(),
+        "tags" => st.db.search_tags(q, caller.id(), limit).await?.into_iter().map(|(tag, videos)| Found::Tag(TagCount { tag, videos })).collect(),
         "videos" => {
             let rows = st.db.search_videos(q, caller.id(), limit).await?;
-            views::videos(st, caller, &rows)
-                .await?
-                .into_iter()
-                .map(|v| Found::Video(Box::new(v)))
-                .collect()
+            views::videos(st, caller, &rows).await?.into_iter().map(|v| Found::Video(Box::new(v))).collect()
         }
         _ => return Err(AppError::invalid("type: must be accounts, videos or tags")),
     };
-    Ok(Page {
-        items,
-        next_cursor: None,
-    })
+    Ok(Page { items, next_cursor: None })
 }
 
 // ---------- notifications ----------
@@ -603,16 +388,9 @@ pub struct NotificationPage {
 
 /// The caller's notifications; each is shown only while its actor and video are
 /// visible to the caller (`policy::can_see_notification`).
-pub async fn notifications(
-    st: &AppState,
-    caller: &Caller,
-    page: &PageRequest,
-) -> AppResult<NotificationPage> {
+pub async fn notifications(st: &AppState, caller: &Caller, page: &PageRequest) -> AppResult<NotificationPage> {
     let me = caller.require()?;
-    let rows = st
-        .db
-        .notifications(&me.id, page.cursor.as_ref(), page.limit)
-        .await?;
+    let rows = st.db.notifications(&me.id, page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |n| (n.created_at, &n.id));
     let mut items = Vec::new();
     let mut unread = 0;
@@ -629,12 +407,7 @@ pub async fn notifications(
             continue;
         }
         if let Some(cid) = &n.comment_id {
-            if st
-                .db
-                .comment_by_id(&Id::from_trusted(cid.clone()))
-                .await?
-                .is_none()
-            {
+            if st.db.comment_by_id(&Id::from_trusted(cid.clone())).await?.is_none() {
                 continue;
             }
         }
@@ -650,21 +423,14 @@ pub async fn notifications(
             id: n.id.clone(),
             kind: n.kind,
             actor: views::brief(&actor),
-            video: video.map(|v| NotificationVideo {
-                id: v.id.clone(),
-                caption: v.caption.as_str().to_owned(),
-            }),
+            video: video.map(|v| NotificationVideo { id: v.id.clone(), caption: v.caption.as_str().to_owned() }),
             comment_id: n.comment_id.clone(),
             created_at: views::rfc3339(n.created_at),
             read: n.read,
             moderation,
         });
     }
-    Ok(NotificationPage {
-        items,
-        next_cursor,
-        unread,
-    })
+    Ok(NotificationPage { items, next_cursor, unread })
 }
 
 pub async fn mark_read(st: &AppState, caller: &Caller, ids: Option<Vec<String>>) -> AppResult<()> {
@@ -676,18 +442,7 @@ pub async fn mark_read(st: &AppState, caller: &Caller, ids: Option<Vec<String>>)
 
 // ---------- reports ----------
 
-pub const REPORT_REASONS: &[&str] = &[
-    "spam",
-    "harassment",
-    "hate",
-    "violence",
-    "sexual",
-    "self-harm",
-    "illegal",
-    "copyright",
-    "privacy",
-    "other",
-];
+pub const REPORT_REASONS: &[&str] = &["spam", "harassment", "hate", "violence", "sexual", "self-harm", "illegal", "copyright", "privacy", "other"];
 
 /// What a report is about: exactly one target.
 #[derive(Debug, Default)]
@@ -710,46 +465,22 @@ pub async fn report(st: &AppState, caller: &Caller, r: Report) -> AppResult<Repo
     let me = caller.require()?;
     let reason = r.reason.unwrap_or_default();
     if !REPORT_REASONS.contains(&reason.as_str()) {
-        return Err(AppError::new(
-            ErrorCode::InvalidField,
-            format!("reason: one of {}", REPORT_REASONS.join(", ")),
-        ));
+        return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", REPORT_REASONS.join(", "))));
     }
     let details = clean_text("details", r.details.as_deref().unwrap_or(""), 2000)?;
-    let targets = [
-        r.video_id.is_some(),
-        r.comment_id.is_some(),
-        r.account.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
+    let targets = [r.video_id.is_some(), r.comment_id.is_some(), r.account.is_some()].iter().filter(|x| **x).count();
     if targets != 1 {
-        return Err(AppError::invalid(
-            "video_id: report exactly one of video_id, comment_id or account",
-        ));
+        return Err(AppError::invalid("video_id: report exactly one of video_id, comment_id or account"));
     }
     let (mut video, mut comment, mut account) = (None, None, None);
     if let Some(v) = &r.video_id {
         video = Some(access::visible_video(st, caller, v).await?.id.to_string());
     }
     if let Some(c) = &r.comment_id {
-        comment = Some(
-            access::visible_comment(st, caller, c)
-                .await?
-                .0
-                .id
-                .to_string(),
-        );
+        comment = Some(access::visible_comment(st, caller, c).await?.0.id.to_string());
     }
     if let Some(a) = &r.account {
-        account = Some(
-            access::visible_account(st, caller, a)
-                .await?
-                .0
-                .id
-                .to_string(),
-        );
+        account = Some(access::visible_account(st, caller, a).await?.0.id.to_string());
     }
     let id = st
         .db

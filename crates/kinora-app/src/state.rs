@@ -1,11 +1,11 @@
 //! The application's state: everything services need, with no HTTP in it.
 
 use crate::config::Config;
-use kinora_store::Regions;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use kinora_db::Db;
 use kinora_media::Tools;
+use kinora_store::Regions;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -172,7 +172,6 @@ impl Limiters {
     }
 }
 
-
 impl AppState {
     /// Opens everything: the data directory, the database (migrated), the region
     /// stores, the media tools' sandbox. `addr` is where the server listens, for
@@ -192,8 +191,7 @@ impl AppState {
         std::fs::create_dir_all(&c.server.data)?;
         // Absolute from here on: subprocesses run inside job directories, where a
         // relative path (the default `./kinora-data`) would point somewhere else.
-        c.server.data = std::fs::canonicalize(&c.server.data)
-            .map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
+        c.server.data = std::fs::canonicalize(&c.server.data).map_err(|e| anyhow::anyhow!("data directory {}: {e}", c.server.data.display()))?;
         let db = Db::connect(&c.database_url()).await?;
         db.migrate().await?;
         let regions = regions(&c)?;
@@ -210,8 +208,7 @@ impl AppState {
         if sandbox_user.is_some() {
             protect_data_dir(&c.server.data)?;
         }
-        let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies)
-            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+        let proxies = kinora_core::net::TrustedProxies::parse(&c.server.trusted_proxies).map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
         let passwords = crate::auth::Passwords::new(c.auth.max_concurrent_password_checks, std::time::Duration::from_secs(5));
         let dummy_hash = passwords.hash("not-a-real-password".into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let keys_dir = c.keys_dir();
@@ -266,8 +263,7 @@ fn protect_data_dir(data: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let set = |p: &std::path::Path, mode: u32| -> anyhow::Result<()> {
         if p.exists() {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         }
         Ok(())
     };

@@ -69,7 +69,8 @@ impl std::fmt::Debug for Log {
 }
 
 fn unhex(s: &str) -> Result<Hash, String> {
-    let b: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let b: Vec<u8> =
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     Ok(Hash(b.try_into().map_err(|_| "not a 32-byte hash".to_owned())?))
 }
 
@@ -420,7 +421,9 @@ pub async fn extend_from_mirror(db: &kinora_db::Db, mirror: &Arc<dyn object_stor
         added.push((index, text, first, new));
     }
     if tree.root()? != *cp.hash() {
-        anyhow::bail!("the backup region's copy of the log does not extend the restored log (its entries do not give its signed checkpoint); nothing was added");
+        anyhow::bail!(
+            "the backup region's copy of the log does not extend the restored log (its entries do not give its signed checkpoint); nothing was added"
+        );
     }
     for (index, text, first, new) in &added {
         db.log_append(i64::try_from(*index).unwrap_or(i64::MAX), text, None, *first, &new.iter().map(hex).collect::<Vec<_>>(), None).await?;
@@ -507,7 +510,12 @@ pub async fn report(st: &AppState) -> AppResult<Arc<Report>> {
         from = to;
         cache.tally_size = u64::try_from(to).unwrap_or(0);
     }
-    let mut rows: Vec<ReportRow> = cache.tally.0.iter().map(|((month, reason, role), count)| ReportRow { month: month.clone(), reason: reason.clone(), role: role.clone(), count: *count }).collect();
+    let mut rows: Vec<ReportRow> = cache
+        .tally
+        .0
+        .iter()
+        .map(|((month, reason, role), count)| ReportRow { month: month.clone(), reason: reason.clone(), role: role.clone(), count: *count })
+        .collect();
     rows.sort_by(|a, b| b.month.cmp(&a.month).then_with(|| a.reason.cmp(&b.reason)).then_with(|| a.role.cmp(&b.role)));
     let report = Arc::new(Report {
         size: cp.size(),

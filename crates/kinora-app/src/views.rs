@@ -8,17 +8,12 @@ use crate::state::AppState;
 use base64::Engine;
 use kinora_core::policy::CommentSetting;
 use kinora_core::{ErrorCode, Id, VideoStatus, Visibility};
-use kinora_db::{
-    AccountRepo, AccountRow, CommentRow, FeedCursor, FollowState, NotificationKind, VideoRepo,
-    VideoRow,
-};
+use kinora_db::{AccountRepo, AccountRow, CommentRow, FeedCursor, FollowState, NotificationKind, VideoRepo, VideoRow};
 use serde::Serialize;
 
 /// RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 // ---------- lists ----------
@@ -40,17 +35,11 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(cursor: Option<&str>, limit: Option<&str>) -> AppResult<PageRequest> {
-        Ok(PageRequest {
-            limit: parse_limit(limit)?,
-            cursor: decode_cursor(cursor)?,
-        })
+        Ok(PageRequest { limit: parse_limit(limit)?, cursor: decode_cursor(cursor)? })
     }
 
     pub fn first(limit: i64) -> PageRequest {
-        PageRequest {
-            limit,
-            cursor: None,
-        }
+        PageRequest { limit, cursor: None }
     }
 
     /// The cursor for the next page, if this one was full.
@@ -71,10 +60,7 @@ pub fn parse_limit(limit: Option<&str>) -> AppResult<i64> {
         None | Some("") => Ok(20),
         Some(s) => match s.parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(AppError::new(
-                ErrorCode::InvalidField,
-                "limit: must be 1..100",
-            )),
+            _ => Err(AppError::new(ErrorCode::InvalidField, "limit: must be 1..100")),
         },
     }
 }
@@ -83,22 +69,12 @@ fn decode_cursor(c: Option<&str>) -> AppResult<Option<FeedCursor>> {
     let Some(c) = c.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let bad = || {
-        AppError::new(
-            ErrorCode::InvalidField,
-            "cursor: not a cursor this server issued",
-        )
-    };
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .map_err(|_| bad())?;
+    let bad = || AppError::new(ErrorCode::InvalidField, "cursor: not a cursor this server issued");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
     let (k, id) = s.split_once(':').ok_or_else(bad)?;
     let id = Id::parse(id).ok_or_else(bad)?;
-    Ok(Some(FeedCursor {
-        key: k.parse().map_err(|_| bad())?,
-        id: id.to_string(),
-    }))
+    Ok(Some(FeedCursor { key: k.parse().map_err(|_| bad())?, id: id.to_string() }))
 }
 
 pub fn encode_cursor(key: i64, id: &Id) -> String {
@@ -165,10 +141,7 @@ pub struct BriefAccount {
 
 /// The URL of an account's profile picture, if it has one.
 pub fn avatar_url(a: &AccountRow) -> Option<String> {
-    a.avatar_key
-        .as_deref()
-        .and_then(|k| k.strip_prefix("avatars/"))
-        .map(|rest| format!("/avatars/{rest}"))
+    a.avatar_key.as_deref().and_then(|k| k.strip_prefix("avatars/")).map(|rest| format!("/avatars/{rest}"))
 }
 
 pub fn display_name(a: &AccountRow) -> String {
@@ -180,12 +153,7 @@ pub fn display_name(a: &AccountRow) -> String {
 }
 
 pub fn brief(a: &AccountRow) -> BriefAccount {
-    BriefAccount {
-        id: a.id.clone(),
-        username: a.username.to_string(),
-        display_name: display_name(a),
-        avatar_url: avatar_url(a),
-    }
+    BriefAccount { id: a.id.clone(), username: a.username.to_string(), display_name: display_name(a), avatar_url: avatar_url(a) }
 }
 
 pub async fn account(st: &AppState, caller: &Caller, a: &AccountRow) -> AppResult<AccountView> {
@@ -204,11 +172,7 @@ pub async fn account(st: &AppState, caller: &Caller, a: &AccountRow) -> AppResul
         likes_public: a.likes_public,
         avatar_url: avatar_url(a),
         created_at: rfc3339(a.created_at),
-        counts: AccountCounts {
-            followers,
-            following,
-            videos,
-        },
+        counts: AccountCounts { followers, following, videos },
         follow,
         personalized_feed: None,
     })
@@ -277,47 +241,23 @@ pub struct VideoView {
 
 /// Views of several videos: one query for all their media objects and one for the
 /// caller's likes, however many videos (a feed page costs the same every time).
-pub async fn videos(
-    st: &AppState,
-    caller: &Caller,
-    rows: &[VideoRow],
-) -> AppResult<Vec<VideoView>> {
-    let ready: Vec<Id> = rows
-        .iter()
-        .filter(|v| v.status == VideoStatus::Ready)
-        .map(|v| v.id.clone())
-        .collect();
+pub async fn videos(st: &AppState, caller: &Caller, rows: &[VideoRow]) -> AppResult<Vec<VideoView>> {
+    let ready: Vec<Id> = rows.iter().filter(|v| v.status == VideoStatus::Ready).map(|v| v.id.clone()).collect();
     let mut objects = st.db.media_objects_for(&ready).await?;
     let ids: Vec<Id> = rows.iter().map(|v| v.id.clone()).collect();
     let liked = match caller.id() {
         Some(me) => st.db.liked_among(me, &ids).await?,
         None => Default::default(),
     };
-    Ok(rows
-        .iter()
-        .map(|v| {
-            video_from(
-                st,
-                v,
-                &objects.remove(&v.id).unwrap_or_default(),
-                liked.contains(&v.id),
-            )
-        })
-        .collect())
+    Ok(rows.iter().map(|v| video_from(st, v, &objects.remove(&v.id).unwrap_or_default(), liked.contains(&v.id))).collect())
 }
 
 pub async fn video(st: &AppState, caller: &Caller, v: &VideoRow) -> AppResult<VideoView> {
     let mut out = videos(st, caller, std::slice::from_ref(v)).await?;
-    out.pop()
-        .ok_or_else(|| AppError::internal("no view for a video"))
+    out.pop().ok_or_else(|| AppError::internal("no view for a video"))
 }
 
-pub(crate) fn video_from(
-    st: &AppState,
-    v: &VideoRow,
-    objects: &[kinora_db::MediaObject],
-    liked: bool,
-) -> VideoView {
+pub(crate) fn video_from(st: &AppState, v: &VideoRow, objects: &[kinora_db::MediaObject], liked: bool) -> VideoView {
     let url = |name: &str| format!("/media/{}/{}", v.id, name);
     let ready = v.status == VideoStatus::Ready;
     VideoView {
@@ -325,52 +265,29 @@ pub(crate) fn video_from(
         status: v.status,
         error: (v.status == VideoStatus::Failed).then(|| ErrorView {
             code: v.error_code.clone().unwrap_or_else(|| "internal".into()),
-            message: v
-                .error_message
-                .clone()
-                .unwrap_or_else(|| "processing failed".into()),
+            message: v.error_message.clone().unwrap_or_else(|| "processing failed".into()),
         }),
         caption: v.caption.as_str().to_owned(),
         visibility: v.visibility,
-        author: Author {
-            id: v.account_id.clone(),
-            username: v.username.to_string(),
-        },
+        author: Author { id: v.account_id.clone(), username: v.username.to_string() },
         duration_ms: v.duration_ms,
         width: v.width,
         height: v.height,
         share_url: format!("{}/v/{}", st.base_url, v.id),
         created_at: rfc3339(v.created_at),
-        counts: VideoCounts {
-            likes: v.likes,
-            comments: v.comments,
-            views: v.views,
-            shares: v.shares,
-        },
+        counts: VideoCounts { likes: v.likes, comments: v.comments, views: v.views, shares: v.shares },
         comments: v.comments_setting,
         liked_by_me: liked,
         sources: ready.then(|| {
             objects
                 .iter()
                 .filter(|o| o.mime == "video/mp4")
-                .map(|o| Source {
-                    url: url(&o.name),
-                    mime: o.mime.clone(),
-                    width: o.width,
-                    height: o.height,
-                    bitrate: o.bitrate,
-                })
+                .map(|o| Source { url: url(&o.name), mime: o.mime.clone(), width: o.width, height: o.height, bitrate: o.bitrate })
                 .collect()
         }),
-        poster_url: objects
-            .iter()
-            .find(|o| ready && o.name.starts_with("poster-"))
-            .map(|o| url(&o.name)),
+        poster_url: objects.iter().find(|o| ready && o.name.starts_with("poster-")).map(|o| url(&o.name)),
         reason: None,
-        preview_url: objects
-            .iter()
-            .find(|o| ready && o.name.starts_with("preview-"))
-            .map(|o| url(&o.name)),
+        preview_url: objects.iter().find(|o| ready && o.name.starts_with("preview-")).map(|o| url(&o.name)),
     }
 }
 
@@ -394,11 +311,7 @@ pub struct CommentView {
 }
 
 /// Views of comments: one query for the caller's likes of all of them.
-pub async fn comments(
-    st: &AppState,
-    caller: &Caller,
-    rows: &[CommentRow],
-) -> AppResult<Vec<CommentView>> {
+pub async fn comments(st: &AppState, caller: &Caller, rows: &[CommentRow]) -> AppResult<Vec<CommentView>> {
     let ids: Vec<Id> = rows.iter().map(|c| c.id.clone()).collect();
     let liked = match caller.id() {
         Some(me) => st.db.comments_liked_among(me, &ids).await?,
@@ -409,10 +322,7 @@ pub async fn comments(
         .map(|c| CommentView {
             id: c.id.clone(),
             video_id: c.video_id.clone(),
-            author: Author {
-                id: c.account_id.clone(),
-                username: c.username.clone(),
-            },
+            author: Author { id: c.account_id.clone(), username: c.username.clone() },
             text: c.body.clone(),
             reply_to: c.reply_to.clone(),
             created_at: rfc3339(c.created_at),

@@ -7,13 +7,13 @@
 //! idempotent, so a job whose worker died simply runs again.
 
 use crate::state::AppState;
-use kinora_store as storage;
 use anyhow::Context;
 use kinora_core::Id;
 use kinora_db::{Job, JobKind, JobQueue, MediaObject, PublishOutcome, Published, VideoRepo};
 use kinora_media::probe::{run_probe, RunProbeError};
 use kinora_media::process::{self, ProcessError, ProcessLimits};
 use kinora_media::{transcode, MediaError};
+use kinora_store as storage;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -199,11 +199,8 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
             st.db.fail_video(&video_id, &job.id, worker, media_err.code(), &media_err.to_string()).await?;
         }
         Ok(out) => {
-            let mut files: Vec<(&PathBuf, &str, u32, u32, u64, String, &str)> = out
-                .renditions
-                .iter()
-                .map(|r| (&r.path, "video/mp4", r.width, r.height, r.bitrate, format!("{}p", r.width.min(r.height)), "mp4"))
-                .collect();
+            let mut files: Vec<(&PathBuf, &str, u32, u32, u64, String, &str)> =
+                out.renditions.iter().map(|r| (&r.path, "video/mp4", r.width, r.height, r.bitrate, format!("{}p", r.width.min(r.height)), "mp4")).collect();
             let (top_w, top_h) = out.renditions.first().map(|r| (r.width, r.height)).unwrap_or((0, 0));
             files.push((&out.poster, "image/jpeg", top_w, top_h, 0, "poster".to_owned(), "jpg"));
             files.push((&out.preview, "image/jpeg", 0, 0, 0, "preview".to_owned(), "jpg"));
@@ -240,12 +237,7 @@ async fn transcode_job(st: &AppState, worker: &str, job: &Job, reprocess: bool) 
                     &video_id,
                     &job.id,
                     worker,
-                    Published {
-                        duration_ms: out.duration_ms,
-                        width: i64::from(top_w),
-                        height: i64::from(top_h),
-                        objects: &objects,
-                    },
+                    Published { duration_ms: out.duration_ms, width: i64::from(top_w), height: i64::from(top_h), objects: &objects },
                 )
                 .await?;
             match published {
@@ -328,10 +320,7 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
     let rungs = transcode::ladder(&valid);
     let paths: Vec<PathBuf> = rungs.iter().map(|r| dir.join(format!("{}p.mp4", r.short_edge()))).collect();
     let outputs: Vec<(&Path, transcode::Rendition)> = paths.iter().map(PathBuf::as_path).zip(rungs.iter().copied()).collect();
-    let wall = Duration::from_secs(
-        st.config.media.transcode_timeout_secs
-            + st.config.media.transcode_secs_per_media_sec * valid.duration_secs.ceil() as u64,
-    );
+    let wall = Duration::from_secs(st.config.media.transcode_timeout_secs + st.config.media.transcode_secs_per_media_sec * valid.duration_secs.ceil() as u64);
     match process::run(&st.tools.ffmpeg, &transcode::transcode_args(input, &valid, &outputs), dir, limits(st, wall)).await {
         Ok(_) => {}
         Err(ProcessError::Failed { stderr, .. }) => {

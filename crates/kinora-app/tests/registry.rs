@@ -45,8 +45,8 @@ async fn sqlite_every_table_is_classified() {
 
 #[tokio::test]
 async fn postgres_every_table_is_classified() {
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL")
-        .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let admin =
+        std::env::var("KINORA_TEST_POSTGRES_URL").expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
     let admin_db = Db::connect(&admin).await.unwrap();
     let name = format!("kinora_r_{}", std::process::id());
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(admin_db.pool()).await.unwrap();

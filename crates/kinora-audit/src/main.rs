@@ -131,7 +131,8 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>, witnesses: &[Strin
         }
         // The server's hash tile must say what the entries say.
         let hashes = fetch(&client, &format!("{log}/{}", c2sp(&Tile::new(8, 0, k, w, false)))).await?;
-        let ours = kinora_translog::TileRequest::from_tile(Tile::new(8, 0, k, w, false), tree.size()).ok_or_else(|| anyhow::anyhow!("hash tile {k} is past the entries read"))?;
+        let ours = kinora_translog::TileRequest::from_tile(Tile::new(8, 0, k, w, false), tree.size())
+            .ok_or_else(|| anyhow::anyhow!("hash tile {k} is past the entries read"))?;
         if hashes != tree.hash_tile(&ours).map_err(|e| anyhow::anyhow!("{e}"))? {
             anyhow::bail!("hash tile {k} does not match the entries it covers");
         }

@@ -15,4 +15,4 @@ pub mod text;
 pub mod types;
 
 pub use error::ErrorCode;
-pub use types::{Caption, Email, Id, Password, Username, Visibility, VideoStatus};
+pub use types::{Caption, Email, Id, Password, Username, VideoStatus, Visibility};

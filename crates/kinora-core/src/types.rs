@@ -37,8 +37,7 @@ impl Id {
     /// Accepts only strings shaped like ids we issue, so a path segment can never
     /// smuggle `/`, `..` or control characters into a storage key or a query.
     pub fn parse(s: &str) -> Option<Id> {
-        let ok = s.len() == 16
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = s.len() == 16 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Id(s.to_owned()))
     }
 
@@ -125,15 +124,8 @@ pub struct Email(String);
 impl Email {
     pub fn parse(s: &str) -> Result<Email, FieldError> {
         let s = s.trim();
-        let (local, domain) = s
-            .split_once('@')
-            .ok_or_else(|| field_err("email", "must look like name@example.org"))?;
-        if local.is_empty()
-            || !domain.contains('.')
-            || domain.contains('@')
-            || s.len() > 254
-            || s.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        let (local, domain) = s.split_once('@').ok_or_else(|| field_err("email", "must look like name@example.org"))?;
+        if local.is_empty() || !domain.contains('.') || domain.contains('@') || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(field_err("email", "must look like name@example.org"));
         }
         Ok(Email(s.to_owned()))
@@ -159,11 +151,7 @@ impl Caption {
     pub const MAX_CHARS: usize = 2200;
 
     pub fn parse(s: &str) -> Result<Caption, FieldError> {
-        let cleaned: String = s
-            .trim()
-            .chars()
-            .filter(|c| *c == '\n' || !c.is_control())
-            .collect();
+        let cleaned: String = s.trim().chars().filter(|c| *c == '\n' || !c.is_control()).collect();
         if cleaned.chars().count() > Self::MAX_CHARS {
             return Err(field_err("caption", "must be at most 2200 characters"));
         }

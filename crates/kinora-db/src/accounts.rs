@@ -38,41 +38,22 @@ pub struct NewAccount<'a> {
 /// Account storage.
 pub trait AccountRepo {
     /// Creates an account; [`DbError::Conflict`] when the username is taken.
-    fn create_account(
-        &self,
-        a: NewAccount<'_>,
-    ) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
-    fn account_by_username(
-        &self,
-        u: &Username,
-    ) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
-    fn account_by_id(
-        &self,
-        id: &Id,
-    ) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    fn create_account(&self, a: NewAccount<'_>) -> impl std::future::Future<Output = Result<AccountRow>> + Send;
+    fn account_by_username(&self, u: &Username) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
+    fn account_by_id(&self, id: &Id) -> impl std::future::Future<Output = Result<Option<AccountRow>>> + Send;
     /// (accepted followers, accepted followees). Video counts depend on the viewer:
     /// see `Db::visible_count`.
-    fn account_counts(
-        &self,
-        id: &Id,
-    ) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
+    fn account_counts(&self, id: &Id) -> impl std::future::Future<Output = Result<(i64, i64)>> + Send;
     /// Replaces the password hash.
-    fn set_password_hash(
-        &self,
-        id: &Id,
-        hash: &str,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    fn set_password_hash(&self, id: &Id, hash: &str) -> impl std::future::Future<Output = Result<()>> + Send;
     /// How many accounts exist.
     fn count_accounts(&self) -> impl std::future::Future<Output = Result<i64>> + Send;
     /// Sets the profile picture's object key; returns the previous one.
-    fn set_avatar(
-        &self,
-        id: &Id,
-        key: &str,
-    ) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
+    fn set_avatar(&self, id: &Id, key: &str) -> impl std::future::Future<Output = Result<Option<String>>> + Send;
 }
 
-pub(crate) const COLS: &str = "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
+pub(crate) const COLS: &str =
+    "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -97,18 +78,12 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
 
 impl AccountRepo for Db {
     async fn set_password_hash(&self, id: &Id, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2").bind(hash).bind(id.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
     async fn count_accounts(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
-            .fetch_one(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?;
         col(&r, "n")
     }
 
@@ -145,22 +120,13 @@ impl AccountRepo for Db {
 
     async fn account_by_username(&self, u: &Username) -> Result<Option<AccountRow>> {
         // An account scheduled for erasure is deactivated: it answers like a missing one.
-        let r = sqlx::query(&format!(
-            "SELECT {COLS} FROM accounts WHERE username = $1 AND erase_at IS NULL"
-        ))
-        .bind(u.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r =
+            sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE username = $1 AND erase_at IS NULL")).bind(u.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(row).transpose()
     }
 
     async fn account_by_id(&self, id: &Id) -> Result<Option<AccountRow>> {
-        let r = sqlx::query(&format!(
-            "SELECT {COLS} FROM accounts WHERE id = $1 AND erase_at IS NULL"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query(&format!("SELECT {COLS} FROM accounts WHERE id = $1 AND erase_at IS NULL")).bind(id.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -184,11 +150,7 @@ impl AccountRepo for Db {
             .map(|r| col::<Option<String>>(&r, "avatar_key"))
             .transpose()?
             .flatten();
-        sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2")
-            .bind(key)
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE accounts SET avatar_key = $1 WHERE id = $2").bind(key).bind(id.as_str()).execute(self.pool()).await?;
         Ok(old)
     }
 }
@@ -196,11 +158,7 @@ impl AccountRepo for Db {
 impl Db {
     /// The live account holding a live token of `kind` with this hash, and the
     /// token's CSRF secret: one query per authenticated request.
-    pub async fn account_by_token(
-        &self,
-        hash: &str,
-        kind: crate::TokenKind,
-    ) -> Result<Option<(AccountRow, Option<String>)>> {
+    pub async fn account_by_token(&self, hash: &str, kind: crate::TokenKind) -> Result<Option<(AccountRow, Option<String>)>> {
         let r = sqlx::query(&format!(
             "SELECT {COLS}, t.csrf AS token_csrf FROM accounts \
              JOIN (SELECT account_id, csrf FROM tokens WHERE hash = $1 AND kind = $2 AND expires_at > $3) t ON t.account_id = accounts.id \
@@ -211,8 +169,7 @@ impl Db {
         .bind(crate::now_ms())
         .fetch_optional(self.pool())
         .await?;
-        r.map(|r| Ok((row(&r)?, crate::col(&r, "token_csrf")?)))
-            .transpose()
+        r.map(|r| Ok((row(&r)?, crate::col(&r, "token_csrf")?))).transpose()
     }
 }
 

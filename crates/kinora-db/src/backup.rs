@@ -111,7 +111,8 @@ impl Db {
         for rule in TABLES {
             // Stored columns only: derived ones (PostgreSQL's search vectors) are
             // rebuilt, not backed up.
-            let cols: Vec<String> = self.columns(rule.table).await?.into_iter().filter(|(_, t)| !t.contains("tsvector")).map(|(c, _)| format!("t.{c}")).collect();
+            let cols: Vec<String> =
+                self.columns(rule.table).await?.into_iter().filter(|(_, t)| !t.contains("tsvector")).map(|(c, _)| format!("t.{c}")).collect();
             let sql = format!("SELECT {}, {} AS kinora_owner FROM {} t WHERE {}", cols.join(", "), rule.owner, rule.table, rule.only);
             let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
             for r in &rows {

@@ -39,10 +39,7 @@ impl Db {
         let Some(r) = r else { return Ok(None) };
         let id = Id::from_trusted(col(&r, "id")?);
         let erase_at: Option<i64> = col(&r, "erase_at")?;
-        let row = sqlx::query(&format!("SELECT {} FROM accounts WHERE id = $1", crate::accounts::COLS))
-            .bind(id.as_str())
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(&format!("SELECT {} FROM accounts WHERE id = $1", crate::accounts::COLS)).bind(id.as_str()).fetch_one(self.pool()).await?;
         Ok(Some((crate::accounts::row_pub(&row)?, erase_at)))
     }
 
@@ -197,9 +194,28 @@ impl Db {
                 // table while it runs: erasures are rare, and this is the price of
                 // "nothing of it survives in the tables".
                 for t in [
-                    "accounts", "videos", "media_objects", "video_tags", "comments", "comment_likes", "likes", "follows", "blocks",
-                    "mutes", "tag_follows", "notifications", "view_events", "reports", "tokens", "uploads", "exports", "jobs",
-                    "moderation_actions", "not_interested", "feed_impressions", "video_shares",
+                    "accounts",
+                    "videos",
+                    "media_objects",
+                    "video_tags",
+                    "comments",
+                    "comment_likes",
+                    "likes",
+                    "follows",
+                    "blocks",
+                    "mutes",
+                    "tag_follows",
+                    "notifications",
+                    "view_events",
+                    "reports",
+                    "tokens",
+                    "uploads",
+                    "exports",
+                    "jobs",
+                    "moderation_actions",
+                    "not_interested",
+                    "feed_impressions",
+                    "video_shares",
                 ] {
                     sqlx::query(&format!("VACUUM FULL {t}")).execute(self.pool()).await?;
                 }

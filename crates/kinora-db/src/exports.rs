@@ -47,8 +47,7 @@ pub struct ExportRow {
     pub expires_at: Option<i64>,
 }
 
-const COLS: &str =
-    "id, account_id, status, region, object_key, bytes, error, created_at, expires_at";
+const COLS: &str = "id, account_id, status, region, object_key, bytes, error, created_at, expires_at";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<ExportRow> {
     Ok(ExportRow {
@@ -66,24 +65,9 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ExportRow> {
 
 /// Rows of a query as JSON objects with the given `(column, field)` names; integer
 /// columns listed in `ints`, flags (0/1) in `flags`, times (ms) in `times`.
-async fn objects(
-    db: &Db,
-    sql: &str,
-    account: &Id,
-    fields: &[(&str, &str)],
-    kinds: &[(&str, char)],
-) -> Result<Vec<Value>> {
-    let rows = sqlx::query(sql)
-        .bind(account.as_str())
-        .fetch_all(db.pool())
-        .await?;
-    let kind = |c: &str| {
-        kinds
-            .iter()
-            .find(|(k, _)| *k == c)
-            .map(|(_, t)| *t)
-            .unwrap_or('s')
-    };
+async fn objects(db: &Db, sql: &str, account: &Id, fields: &[(&str, &str)], kinds: &[(&str, char)]) -> Result<Vec<Value>> {
+    let rows = sqlx::query(sql).bind(account.as_str()).fetch_all(db.pool()).await?;
+    let kind = |c: &str| kinds.iter().find(|(k, _)| *k == c).map(|(_, t)| *t).unwrap_or('s');
     rows.iter()
         .map(|r| {
             let mut o = serde_json::Map::new();
@@ -102,9 +86,7 @@ async fn objects(
 }
 
 fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Everything about an account, by file of its archive.
@@ -137,10 +119,7 @@ impl Db {
     }
 
     pub async fn export_by_id(&self, id: &Id) -> Result<Option<ExportRow>> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM exports WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&format!("SELECT {COLS} FROM exports WHERE id = $1")).bind(id.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -152,22 +131,14 @@ impl Db {
 
     /// The account's export that is still being built, if any.
     pub async fn pending_export(&self, account: &Id) -> Result<Option<ExportRow>> {
-        let r = sqlx::query(&format!(
-            "SELECT {COLS} FROM exports WHERE account_id = $1 AND status = 'pending'"
-        ))
-        .bind(account.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query(&format!("SELECT {COLS} FROM exports WHERE account_id = $1 AND status = 'pending'"))
+            .bind(account.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
-    pub async fn finish_export(
-        &self,
-        id: &Id,
-        key: &str,
-        bytes: i64,
-        expires_at: i64,
-    ) -> Result<()> {
+    pub async fn finish_export(&self, id: &Id, key: &str, bytes: i64, expires_at: i64) -> Result<()> {
         sqlx::query("UPDATE exports SET status = 'ready', object_key = $1, bytes = $2, expires_at = $3 WHERE id = $4")
             .bind(key)
             .bind(bytes)
@@ -179,30 +150,19 @@ impl Db {
     }
 
     pub async fn fail_export(&self, id: &Id, error: &str) -> Result<()> {
-        sqlx::query("UPDATE exports SET status = 'failed', error = $1 WHERE id = $2")
-            .bind(error)
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE exports SET status = 'failed', error = $1 WHERE id = $2").bind(error).bind(id.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
     /// Ready exports whose time is up.
     pub async fn expired_exports(&self) -> Result<Vec<ExportRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLS} FROM exports WHERE status = 'ready' AND expires_at <= $1"
-        ))
-        .bind(now_ms())
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {COLS} FROM exports WHERE status = 'ready' AND expires_at <= $1")).bind(now_ms()).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 
     pub async fn delete_export(&self, id: &Id) -> Result<()> {
-        sqlx::query("DELETE FROM exports WHERE id = $1")
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM exports WHERE id = $1").bind(id.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -228,8 +188,17 @@ impl Db {
             self,
             "SELECT id, username, display_name, bio, email, region, private, likes_public, created_at FROM accounts WHERE id = $1",
             account,
-            &[("id", "id"), ("username", "username"), ("display_name", "display_name"), ("bio", "bio"), ("email", "email"),
-              ("region", "home_region"), ("private", "private"), ("likes_public", "likes_public"), ("created_at", "created_at")],
+            &[
+                ("id", "id"),
+                ("username", "username"),
+                ("display_name", "display_name"),
+                ("bio", "bio"),
+                ("email", "email"),
+                ("region", "home_region"),
+                ("private", "private"),
+                ("likes_public", "likes_public"),
+                ("created_at", "created_at"),
+            ],
             &[b("private"), b("likes_public"), t("created_at")],
         )
         .await?;

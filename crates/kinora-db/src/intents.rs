@@ -24,7 +24,10 @@ impl Db {
 
     /// Intents older than `before` (ms): (region, key).
     pub async fn stale_object_intents(&self, before: i64) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT region, key FROM object_intents WHERE created_at < $1 ORDER BY created_at LIMIT 1000").bind(before).fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT region, key FROM object_intents WHERE created_at < $1 ORDER BY created_at LIMIT 1000")
+            .bind(before)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(|r| Ok((col(r, "region")?, col(r, "key")?))).collect()
     }
 }
@@ -94,10 +97,11 @@ impl Db {
     pub async fn deleted_content(&self, account: &kinora_core::Id) -> Result<serde_json::Value> {
         let mut out = serde_json::Map::new();
         for (name, table) in [("videos", "videos"), ("comments", "comments")] {
-            let rows = sqlx::query(&format!("SELECT id, created_at, deleted_at FROM {table} WHERE account_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at"))
-                .bind(account.as_str())
-                .fetch_all(self.pool())
-                .await?;
+            let rows =
+                sqlx::query(&format!("SELECT id, created_at, deleted_at FROM {table} WHERE account_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at"))
+                    .bind(account.as_str())
+                    .fetch_all(self.pool())
+                    .await?;
             let items: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| Ok(serde_json::json!({"id": col::<String>(r, "id")?, "created_at": col::<i64>(r, "created_at")?, "deleted_at": col::<Option<i64>>(r, "deleted_at")?})))

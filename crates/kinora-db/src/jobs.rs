@@ -46,7 +46,9 @@ impl JobKind {
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export, JobKind::EraseAccount].into_iter().find(|k| k.as_str() == s)
+        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export, JobKind::EraseAccount]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -71,12 +73,7 @@ pub struct Job {
 
 /// Inserts a job inside an open transaction; `account` is whose work it is (for
 /// fair claiming and per-account caps).
-pub(crate) async fn enqueue_in(
-    tx: &mut Transaction<'static, Any>,
-    kind: JobKind,
-    account: Option<&Id>,
-    payload: &serde_json::Value,
-) -> Result<String> {
+pub(crate) async fn enqueue_in(tx: &mut Transaction<'static, Any>, kind: JobKind, account: Option<&Id>, payload: &serde_json::Value) -> Result<String> {
     enqueue_at(tx, kind, account, payload, now_ms()).await
 }
 
@@ -157,12 +154,7 @@ impl JobQueue for Db {
                  j.run_at, j.created_at LIMIT 1 {lock}) \
              RETURNING id, kind, payload, attempts"
         );
-        let r = sqlx::query(&sql)
-            .bind(worker)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query(&sql).bind(worker).bind(now + lease_ms).bind(now).fetch_optional(self.pool()).await?;
         let Some(r) = r else { return Ok(None) };
         let payload: String = col(&r, "payload")?;
         let kind_name: String = col(&r, "kind")?;
@@ -177,15 +169,13 @@ impl JobQueue for Db {
 
     async fn renew(&self, job: &str, worker: &str, lease_ms: i64) -> Result<bool> {
         let now = now_ms();
-        let r = sqlx::query(
-            "UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4 AND status = 'running'",
-        )
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(job)
-        .bind(worker)
-        .execute(self.pool())
-        .await?;
+        let r = sqlx::query("UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4 AND status = 'running'")
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(job)
+            .bind(worker)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -238,31 +228,18 @@ impl JobQueue for Db {
     }
 
     async fn forget_finished_jobs(&self, before_ms: i64) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?;
+        let r = sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1").bind(before_ms).execute(self.pool()).await?;
         Ok(r.rows_affected())
     }
 
     async fn count_jobs(&self, status: &str) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = $1")
-            .bind(status)
-            .fetch_one(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = $1").bind(status).fetch_one(self.pool()).await?;
         col(&r, "n")
     }
 }
 
 /// Moves a job this worker holds to `status`. Works on a pool or a transaction.
-pub(crate) async fn finish<'e, E>(
-    ex: E,
-    job: &str,
-    worker: &str,
-    status: &str,
-    run_at: Option<i64>,
-    error: Option<&str>,
-) -> Result<bool>
+pub(crate) async fn finish<'e, E>(ex: E, job: &str, worker: &str, status: &str, run_at: Option<i64>, error: Option<&str>) -> Result<bool>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {

@@ -9,26 +9,26 @@
 //! own migrations under `migrations/<backend>/`, applied at start by [`Db::migrate`].
 
 mod accounts;
+pub mod backup;
+mod erasure;
+mod exports;
+mod intents;
 mod jobs;
 mod migrate;
+mod moderation;
+mod recommend;
+mod residency;
 mod social;
 mod tokens;
+mod translog;
 mod uploads;
 mod videos;
 pub mod visibility;
-mod residency;
-mod exports;
-mod erasure;
-pub mod backup;
-mod translog;
-mod moderation;
-mod recommend;
-mod intents;
-pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
-pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
-pub use translog::StaffRow;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
+pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
+pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
 pub use residency::KnownObject;
+pub use translog::StaffRow;
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount};
 pub use jobs::{Job, JobKind, JobQueue};
@@ -107,12 +107,10 @@ impl Db {
             return Err(DbError::BadUrl(url.to_owned()));
         };
         let opts = AnyConnectOptions::from_str(url)?;
-        let pool_opts = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(30))
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            });
+        let pool_opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).max_connections(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
         let pool_opts = if backend == Backend::Sqlite {
             pool_opts.after_connect(|conn, _meta| {
                 Box::pin(async move {

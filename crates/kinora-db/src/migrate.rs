@@ -44,23 +44,14 @@ const MIGRATIONS: &[Migration] = migrations![
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    )
-    .execute(db.pool())
-    .await?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(db.pool()).await?;
     for m in MIGRATIONS {
         let mut tx = db.pool().begin().await?;
         if db.backend() == Backend::Postgres {
             // Serialise concurrent starters (several API nodes) on one lock.
-            sqlx::query("SELECT pg_advisory_xact_lock(7212)")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7212)").execute(&mut *tx).await?;
         }
-        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(m.version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1").bind(m.version).fetch_optional(&mut *tx).await?;
         if done.is_some() {
             continue;
         }
@@ -68,18 +59,8 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
-        sqlx::raw_sql(sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(|source| DbError::Migration {
-                version: m.version.into(),
-                source,
-            })?;
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-            .bind(m.version)
-            .bind(crate::now_ms())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| DbError::Migration { version: m.version.into(), source })?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)").bind(m.version).bind(crate::now_ms()).execute(&mut *tx).await?;
         tx.commit().await?;
         tracing::info!(version = m.version, "applied migration");
     }

@@ -122,7 +122,11 @@ async fn set_effect(
 ) -> Result<()> {
     match (action, comment, video, subject) {
         ("remove", Some(c), _, _) => {
-            let hide = if on { "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL" } else { "deleted_at = NULL WHERE id = $2 AND deleted_at IS NOT NULL AND $1 = $1" };
+            let hide = if on {
+                "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL"
+            } else {
+                "deleted_at = NULL WHERE id = $2 AND deleted_at IS NOT NULL AND $1 = $1"
+            };
             let r = sqlx::query(&format!("UPDATE comments SET {hide}")).bind(now).bind(c.as_str()).execute(&mut **tx).await?;
             let n = r.rows_affected() as i64;
             sqlx::query("UPDATE videos SET comments = comments + $1 WHERE id = (SELECT video_id FROM comments WHERE id = $2)")

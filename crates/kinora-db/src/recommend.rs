@@ -125,9 +125,7 @@ impl Db {
             q = q.bind(id);
         }
         let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?)))
-            .collect()
+        rows.iter().map(|r| Ok((Id::from_trusted(col(r, "video_id")?), col(r, "tag")?))).collect()
     }
 
     /// Events at or after `since_ms`, oldest first.
@@ -137,11 +135,7 @@ impl Db {
             Ok(RecEvent {
                 kind,
                 account: Id::from_trusted(col(r, "account_id")?),
-                video: if video {
-                    Some(Id::from_trusted(col(r, "video_id")?))
-                } else {
-                    None
-                },
+                video: if video { Some(Id::from_trusted(col(r, "video_id")?)) } else { None },
                 followee: None,
                 created_at: col(r, "created_at")?,
                 watched_ms: 0,
@@ -232,11 +226,7 @@ impl Db {
     }
 
     pub async fn set_personalized_feed(&self, account: &Id, on: bool) -> Result<()> {
-        sqlx::query("UPDATE accounts SET personalized_feed = $1 WHERE id = $2")
-            .bind(i64::from(on))
-            .bind(account.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE accounts SET personalized_feed = $1 WHERE id = $2").bind(i64::from(on)).bind(account.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -249,17 +239,16 @@ impl Db {
         }
         let filter = only.map(|o| format!(" AND {}", o.sql(1))).unwrap_or_default();
         let ids = only.map(|o| o.binds()).unwrap_or_default();
-        let sql = format!("SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE {disc}{filter}", cols = crate::videos::COLS_PUB, disc = discoverable());
+        let sql = format!(
+            "SELECT {cols} FROM videos v JOIN accounts a ON a.id = v.account_id WHERE {disc}{filter}",
+            cols = crate::videos::COLS_PUB,
+            disc = discoverable()
+        );
         let mut q = sqlx::query(&sql);
         for id in &ids {
             q = q.bind(id.clone());
         }
-        let rows: Vec<VideoRow> = q
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(crate::videos::row_pub)
-            .collect::<Result<_>>()?;
+        let rows: Vec<VideoRow> = q.fetch_all(self.pool()).await?.iter().map(crate::videos::row_pub).collect::<Result<_>>()?;
         let sql = format!(
             "SELECT mo.video_id, mo.name, mo.object_key, mo.mime, mo.width, mo.height, mo.bitrate, mo.bytes, mo.sha256 \
              FROM media_objects mo JOIN videos v ON v.id = mo.video_id JOIN accounts a ON a.id = v.account_id \
@@ -270,13 +259,9 @@ impl Db {
         for id in &ids {
             q = q.bind(id.clone());
         }
-        let mut objects: std::collections::HashMap<String, Vec<crate::MediaObject>> =
-            std::collections::HashMap::new();
+        let mut objects: std::collections::HashMap<String, Vec<crate::MediaObject>> = std::collections::HashMap::new();
         for r in q.fetch_all(self.pool()).await? {
-            objects
-                .entry(col(&r, "video_id")?)
-                .or_default()
-                .push(crate::videos::media_object(&r)?);
+            objects.entry(col(&r, "video_id")?).or_default().push(crate::videos::media_object(&r)?);
         }
         Ok(rows
             .into_iter()
@@ -295,14 +280,7 @@ impl Db {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    Id::from_trusted(col(r, "a")?),
-                    Id::from_trusted(col(r, "b")?),
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((Id::from_trusted(col(r, "a")?), Id::from_trusted(col(r, "b")?)))).collect()
     }
 
     /// (viewer, hashtag) pairs: the hashtags each account follows.
@@ -343,11 +321,7 @@ fn synth_id(kind: char, n: usize) -> String {
 
 impl Db {
     /// Seeds [`Synthetic`] data in batches; `progress` gets rows written so far.
-    pub async fn seed_synthetic(
-        &self,
-        s: Synthetic,
-        progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<()> {
+    pub async fn seed_synthetic(&self, s: Synthetic, progress: &(dyn Fn(usize) + Sync)) -> Result<()> {
         let now = now_ms();
         let mut done = 0usize;
         const BATCH: usize = 400;
@@ -355,29 +329,13 @@ impl Db {
             if rows.is_empty() {
                 return Ok(());
             }
-            sqlx::query(&format!("{head} VALUES {}", rows.join(",")))
-                .execute(db.pool())
-                .await?;
+            sqlx::query(&format!("{head} VALUES {}", rows.join(","))).execute(db.pool()).await?;
             Ok(())
         }
         let accounts = s.creators + s.viewers;
         for chunk in (0..accounts).collect::<Vec<_>>().chunks(BATCH) {
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|&a| {
-                    format!(
-                        "('{}', 'bench{a}', 'x', 'local', {})",
-                        synth_id('a', a),
-                        now - 40 * 86_400_000
-                    )
-                })
-                .collect();
-            run_batch(
-                self,
-                "INSERT INTO accounts (id, username, password_hash, region, created_at)",
-                &rows,
-            )
-            .await?;
+            let rows: Vec<String> = chunk.iter().map(|&a| format!("('{}', 'bench{a}', 'x', 'local', {})", synth_id('a', a), now - 40 * 86_400_000)).collect();
+            run_batch(self, "INSERT INTO accounts (id, username, password_hash, region, created_at)", &rows).await?;
             done += chunk.len();
             progress(done);
         }
@@ -385,8 +343,7 @@ impl Db {
             let mut rows = Vec::new();
             let mut tags = Vec::new();
             for &v in chunk {
-                let created =
-                    now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
+                let created = now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
                 let creator = v % s.creators.max(1);
                 rows.push(format!(
                     "('{}', '{}', 'bench video {v} #t{}', 'public', 'ready', 'local', 'k', 1, {created}, {created}, 15000, {})",
@@ -395,19 +352,10 @@ impl Db {
                     v % s.topics.max(1),
                     v % 1000
                 ));
-                tags.push(format!(
-                    "('{}', 't{}', {created})",
-                    synth_id('v', v),
-                    v % s.topics.max(1)
-                ));
+                tags.push(format!("('{}', 't{}', {created})", synth_id('v', v), v % s.topics.max(1)));
             }
             run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms, feed_score)", &rows).await?;
-            run_batch(
-                self,
-                "INSERT INTO video_tags (video_id, tag, created_at)",
-                &tags,
-            )
-            .await?;
+            run_batch(self, "INSERT INTO video_tags (video_id, tag, created_at)", &tags).await?;
             done += chunk.len();
             progress(done);
         }
@@ -432,9 +380,8 @@ impl Db {
                 } else {
                     (r / 10) % s.videos
                 };
-                let completed = r % 3 != 0;
-                let t =
-                    now - 30 * 86_400_000 + (e as i64 * 30 * 86_400_000) / s.events.max(1) as i64;
+                let completed = !r.is_multiple_of(3);
+                let t = now - 30 * 86_400_000 + (e as i64 * 30 * 86_400_000) / s.events.max(1) as i64;
                 rows.push(format!(
                     "('{}', '{}', '{}', {}, {}, {t}, 0)",
                     synth_id('e', e),

@@ -54,10 +54,14 @@ impl Db {
     /// The tables of the schema (for SQLite, without full-text indexes' shadow tables).
     pub async fn tables(&self) -> Result<Vec<String>> {
         let sql = match self.backend() {
-            Backend::Sqlite => "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-                 AND name NOT LIKE '%_fts_%' ORDER BY name",
-            Backend::Postgres => "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables WHERE table_schema = current_schema() \
-                 AND table_type = 'BASE TABLE' ORDER BY table_name",
+            Backend::Sqlite => {
+                "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND name NOT LIKE '%_fts_%' ORDER BY name"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables WHERE table_schema = current_schema() \
+                 AND table_type = 'BASE TABLE' ORDER BY table_name"
+            }
         };
         let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
         rows.iter().map(|r| col(r, "t")).collect()

@@ -5,9 +5,7 @@
 //! `kinora_core::policy`; queries that return accounts exclude blocks both ways.
 
 use crate::videos::{cursor_parts, VideoRow};
-use crate::visibility::{
-    discoverable, in_good_standing, likes_visible_to, not_blocked, video_visible_to as visible_to,
-};
+use crate::visibility::{discoverable, in_good_standing, likes_visible_to, not_blocked, video_visible_to as visible_to};
 use crate::{col, now_ms, AccountRow, Backend, Db, FeedCursor, Result};
 use kinora_core::policy::Standing;
 use kinora_core::Id;
@@ -144,10 +142,7 @@ const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.
 
 /// `$from, $from+1, ...` for an `IN` list of `n` values.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn account_row(r: &AnyRow) -> Result<AccountRow> {
@@ -173,20 +168,14 @@ fn comment(r: &AnyRow) -> Result<CommentRow> {
 
 /// FTS5 query: each word as a quoted prefix term (quotes doubled), ANDed.
 fn fts5_query(q: &str) -> Option<String> {
-    let terms: Vec<String> = words(q)
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect();
+    let terms: Vec<String> = words(q).map(|w| format!("\"{}\"*", w.replace('"', "\"\""))).collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 /// tsquery: each word as a prefix lexeme, ANDed; only letters and digits survive.
 fn tsquery(q: &str) -> Option<String> {
     let terms: Vec<String> = words(q)
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '_')
-                .collect::<String>()
-        })
+        .map(|w| w.chars().filter(|c| c.is_alphanumeric() || *c == '_').collect::<String>())
         .filter(|w| !w.is_empty())
         .map(|w| format!("{w}:*"))
         .collect();
@@ -194,10 +183,7 @@ fn tsquery(q: &str) -> Option<String> {
 }
 
 fn words(q: &str) -> impl Iterator<Item = String> + '_ {
-    q.split(|c: char| c.is_whitespace() || c == '#' || c == '@')
-        .map(|w| w.trim().to_lowercase())
-        .filter(|w| !w.is_empty())
-        .take(8)
+    q.split(|c: char| c.is_whitespace() || c == '#' || c == '@').map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).take(8)
 }
 
 impl Db {
@@ -205,11 +191,7 @@ impl Db {
 
     /// (the viewer's follow state towards `owner`, a block either way, the owner's
     /// standing); the viewer may be signed out.
-    pub async fn relation_of(
-        &self,
-        viewer: Option<&Id>,
-        owner: &Id,
-    ) -> Result<(Option<FollowState>, bool, Standing)> {
+    pub async fn relation_of(&self, viewer: Option<&Id>, owner: &Id) -> Result<(Option<FollowState>, bool, Standing)> {
         let r = sqlx::query(
             "SELECT (SELECT state FROM follows WHERE follower_id = $1 AND followee_id = $2) AS state, \
                (SELECT COUNT(*) FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
@@ -223,19 +205,11 @@ impl Db {
         .await?;
         let state: Option<String> = col(&r, "state")?;
         let standing = Standing::from_times(col(&r, "suspended_at")?, col(&r, "restricted_at")?);
-        Ok((
-            state.as_deref().and_then(FollowState::parse),
-            col::<i64>(&r, "blocked")? > 0,
-            standing,
-        ))
+        Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0, standing))
     }
 
     /// (the viewer's follow state towards `owner`, a block either way).
-    pub async fn relation_flags(
-        &self,
-        viewer: &Id,
-        owner: &Id,
-    ) -> Result<(Option<FollowState>, bool)> {
+    pub async fn relation_flags(&self, viewer: &Id, owner: &Id) -> Result<(Option<FollowState>, bool)> {
         let r = sqlx::query(
             "SELECT (SELECT state FROM follows WHERE follower_id = $1 AND followee_id = $2) AS state, \
                (SELECT COUNT(*) FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
@@ -246,36 +220,22 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         let state: Option<String> = col(&r, "state")?;
-        Ok((
-            state.as_deref().and_then(FollowState::parse),
-            col::<i64>(&r, "blocked")? > 0,
-        ))
+        Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0))
     }
 
     /// Whether `blocker` blocks `blocked` (one direction only).
     pub async fn blocks(&self, blocker: &Id, blocked: &Id) -> Result<bool> {
-        let r =
-            sqlx::query("SELECT 1 AS one FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-                .bind(blocker.as_str())
-                .bind(blocked.as_str())
-                .fetch_optional(self.pool())
-                .await?;
+        let r = sqlx::query("SELECT 1 AS one FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker.as_str())
+            .bind(blocked.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         Ok(r.is_some())
     }
 
     /// Follows or requests to follow; returns the state and whether it is new.
-    pub async fn follow(
-        &self,
-        follower: &Id,
-        followee: &Id,
-        requested: bool,
-        via_video: Option<&Id>,
-    ) -> Result<(FollowState, bool)> {
-        let state = if requested {
-            FollowState::Requested
-        } else {
-            FollowState::Accepted
-        };
+    pub async fn follow(&self, follower: &Id, followee: &Id, requested: bool, via_video: Option<&Id>) -> Result<(FollowState, bool)> {
+        let state = if requested { FollowState::Requested } else { FollowState::Accepted };
         let r = sqlx::query(
             "INSERT INTO follows (follower_id, followee_id, state, created_at, via_video_id) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (follower_id, followee_id) DO NOTHING",
@@ -309,11 +269,7 @@ impl Db {
         after: Option<&FeedCursor>,
         limit: i64,
     ) -> Result<Vec<(AccountRow, i64)>> {
-        let (mine, theirs) = if followers {
-            ("followee_id", "follower_id")
-        } else {
-            ("follower_id", "followee_id")
-        };
+        let (mine, theirs) = if followers { ("followee_id", "follower_id") } else { ("follower_id", "followee_id") };
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {ACOLS}, f.created_at AS followed_at FROM follows f JOIN accounts a ON a.id = f.{theirs} \
@@ -321,17 +277,9 @@ impl Db {
              ORDER BY f.created_at DESC, a.id DESC LIMIT $5",
             nb = not_blocked(2, "a.id")
         );
-        let rows = sqlx::query(&sql)
-            .bind(account.as_str())
-            .bind(viewer.map(|v| v.as_str().to_owned()))
-            .bind(k)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((account_row(r)?, col(r, "followed_at")?)))
-            .collect()
+        let rows =
+            sqlx::query(&sql).bind(account.as_str()).bind(viewer.map(|v| v.as_str().to_owned())).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((account_row(r)?, col(r, "followed_at")?))).collect()
     }
 
     pub async fn follow_requests(&self, account: &Id) -> Result<Vec<AccountRow>> {
@@ -386,10 +334,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if private == Some(false) {
-            sqlx::query("UPDATE follows SET state = 'accepted' WHERE followee_id = $1 AND state = 'requested'")
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE follows SET state = 'accepted' WHERE followee_id = $1 AND state = 'requested'").bind(id.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -416,11 +361,7 @@ impl Db {
     }
 
     pub async fn unblock(&self, blocker: &Id, blocked: &Id) -> Result<()> {
-        sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-            .bind(blocker.as_str())
-            .bind(blocked.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2").bind(blocker.as_str()).bind(blocked.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -430,12 +371,7 @@ impl Db {
         } else {
             "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2 AND $3 = $3"
         };
-        sqlx::query(q)
-            .bind(muter.as_str())
-            .bind(muted.as_str())
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(q).bind(muter.as_str()).bind(muted.as_str()).bind(now_ms()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -452,81 +388,46 @@ impl Db {
                 .execute(&mut *tx)
                 .await?
         } else {
-            sqlx::query("DELETE FROM likes WHERE account_id = $1 AND video_id = $2")
-                .bind(account.as_str())
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?
+            sqlx::query("DELETE FROM likes WHERE account_id = $1 AND video_id = $2").bind(account.as_str()).bind(video.as_str()).execute(&mut *tx).await?
         };
         let changed = r.rows_affected() == 1;
         if changed {
             let delta: i64 = if on { 1 } else { -1 };
-            sqlx::query("UPDATE videos SET likes = likes + $1 WHERE id = $2")
-                .bind(delta)
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?;
-            let r = sqlx::query(
-                "SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1",
-            )
-            .bind(video.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE videos SET likes = likes + $1 WHERE id = $2").bind(delta).bind(video.as_str()).execute(&mut *tx).await?;
+            let r = sqlx::query("SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1").bind(video.as_str()).fetch_one(&mut *tx).await?;
             let score = crate::videos::feed_score(col(&r, "t")?, col(&r, "likes")?);
-            sqlx::query("UPDATE videos SET feed_score = $1 WHERE id = $2")
-                .bind(score)
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE videos SET feed_score = $1 WHERE id = $2").bind(score).bind(video.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(changed)
     }
 
     /// Which of `videos` the account liked: one query for a whole page.
-    pub async fn liked_among(
-        &self,
-        account: &Id,
-        videos: &[Id],
-    ) -> Result<std::collections::HashSet<Id>> {
+    pub async fn liked_among(&self, account: &Id, videos: &[Id]) -> Result<std::collections::HashSet<Id>> {
         if videos.is_empty() {
             return Ok(Default::default());
         }
-        let sql = format!(
-            "SELECT video_id FROM likes WHERE account_id = $1 AND video_id IN ({})",
-            placeholders(2, videos.len())
-        );
+        let sql = format!("SELECT video_id FROM likes WHERE account_id = $1 AND video_id IN ({})", placeholders(2, videos.len()));
         let mut q = sqlx::query(&sql).bind(account.as_str());
         for v in videos {
             q = q.bind(v.as_str());
         }
         let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok(Id::from_trusted(col(r, "video_id")?)))
-            .collect()
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "video_id")?))).collect()
     }
 
     /// Which of `comments` the account liked: one query for a whole page.
-    pub async fn comments_liked_among(
-        &self,
-        account: &Id,
-        comments: &[Id],
-    ) -> Result<std::collections::HashSet<Id>> {
+    pub async fn comments_liked_among(&self, account: &Id, comments: &[Id]) -> Result<std::collections::HashSet<Id>> {
         if comments.is_empty() {
             return Ok(Default::default());
         }
-        let sql = format!(
-            "SELECT comment_id FROM comment_likes WHERE account_id = $1 AND comment_id IN ({})",
-            placeholders(2, comments.len())
-        );
+        let sql = format!("SELECT comment_id FROM comment_likes WHERE account_id = $1 AND comment_id IN ({})", placeholders(2, comments.len()));
         let mut q = sqlx::query(&sql).bind(account.as_str());
         for c in comments {
             q = q.bind(c.as_str());
         }
         let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok(Id::from_trusted(col(r, "comment_id")?)))
-            .collect()
+        rows.iter().map(|r| Ok(Id::from_trusted(col(r, "comment_id")?))).collect()
     }
 
     pub async fn liked(&self, account: &Id, video: &Id) -> Result<bool> {
@@ -540,12 +441,7 @@ impl Db {
 
     /// Accounts that liked a video and whose likes the viewer may see
     /// (`policy::can_see_likes`).
-    pub async fn likers(
-        &self,
-        video: &Id,
-        viewer: Option<&Id>,
-        limit: i64,
-    ) -> Result<Vec<AccountRow>> {
+    pub async fn likers(&self, video: &Id, viewer: Option<&Id>, limit: i64) -> Result<Vec<AccountRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {ACOLS} FROM likes l JOIN accounts a ON a.id = l.account_id WHERE l.video_id = $1 AND {lv} \
              ORDER BY l.created_at DESC LIMIT $3",
@@ -560,13 +456,7 @@ impl Db {
     }
 
     /// Videos an account liked that the viewer may see, newest like first.
-    pub async fn liked_videos(
-        &self,
-        account: &Id,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<(VideoRow, i64)>> {
+    pub async fn liked_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<(VideoRow, i64)>> {
         let (k, id) = cursor_parts(after);
         let rows = sqlx::query(&format!(
             "SELECT {VCOLS}, l.created_at AS liked_at FROM likes l JOIN videos v ON v.id = l.video_id \
@@ -581,42 +471,28 @@ impl Db {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok((video(r)?, col(r, "liked_at")?)))
-            .collect()
+        rows.iter().map(|r| Ok((video(r)?, col(r, "liked_at")?))).collect()
     }
 
     pub async fn add_share(&self, video: &Id) -> Result<()> {
-        sqlx::query("UPDATE videos SET shares = shares + 1 WHERE id = $1")
-            .bind(video.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE videos SET shares = shares + 1 WHERE id = $1").bind(video.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 
     /// A signed-in viewer's share, for For You to learn from.
     pub async fn record_share(&self, account: &Id, video: &Id) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO video_shares (account_id, video_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(account.as_str())
-        .bind(video.as_str())
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        sqlx::query("INSERT INTO video_shares (account_id, video_id, created_at) VALUES ($1, $2, $3)")
+            .bind(account.as_str())
+            .bind(video.as_str())
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     // ---------- comments ----------
 
-    pub async fn add_comment(
-        &self,
-        id: &Id,
-        video: &Id,
-        account: &Id,
-        reply_to: Option<&Id>,
-        body: &str,
-    ) -> Result<()> {
+    pub async fn add_comment(&self, id: &Id, video: &Id, account: &Id, reply_to: Option<&Id>, body: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO comments (id, video_id, account_id, reply_to, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.as_str())
@@ -627,10 +503,7 @@ impl Db {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE videos SET comments = comments + 1 WHERE id = $1")
-            .bind(video.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE videos SET comments = comments + 1 WHERE id = $1").bind(video.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -647,13 +520,7 @@ impl Db {
     }
 
     /// A video's comments, oldest first, minus authors blocked either way with the viewer.
-    pub async fn comments(
-        &self,
-        video: &Id,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<CommentRow>> {
+    pub async fn comments(&self, video: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<CommentRow>> {
         let (k, id) = match after {
             Some(c) => (c.key, c.id.clone()),
             None => (i64::MIN, String::new()),
@@ -721,13 +588,11 @@ impl Db {
     }
 
     pub async fn comment_liked(&self, account: &Id, comment: &Id) -> Result<bool> {
-        let r = sqlx::query(
-            "SELECT 1 AS one FROM comment_likes WHERE account_id = $1 AND comment_id = $2",
-        )
-        .bind(account.as_str())
-        .bind(comment.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query("SELECT 1 AS one FROM comment_likes WHERE account_id = $1 AND comment_id = $2")
+            .bind(account.as_str())
+            .bind(comment.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         Ok(r.is_some())
     }
 
@@ -752,10 +617,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if let Some(tags) = tags {
-            sqlx::query("DELETE FROM video_tags WHERE video_id = $1")
-                .bind(video.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM video_tags WHERE video_id = $1").bind(video.as_str()).execute(&mut *tx).await?;
             for t in tags {
                 sqlx::query("INSERT INTO video_tags (video_id, tag, created_at) VALUES ($1, $2, $3) ON CONFLICT (video_id, tag) DO NOTHING")
                     .bind(video.as_str())
@@ -771,13 +633,7 @@ impl Db {
 
     // ---------- hashtags ----------
 
-    pub async fn tag_videos(
-        &self,
-        tag: &str,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<VideoRow>> {
+    pub async fn tag_videos(&self, tag: &str, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
         let (k, id) = cursor_parts(after);
         let rows = sqlx::query(&format!(
             "SELECT {VCOLS} FROM video_tags t JOIN videos v ON v.id = t.video_id JOIN accounts a ON a.id = v.account_id \
@@ -808,9 +664,7 @@ impl Db {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok((col(r, "tag")?, col(r, "n")?)))
-            .collect()
+        rows.iter().map(|r| Ok((col(r, "tag")?, col(r, "n")?))).collect()
     }
 
     pub async fn set_tag_follow(&self, account: &Id, tag: &str, on: bool) -> Result<()> {
@@ -819,12 +673,7 @@ impl Db {
         } else {
             "DELETE FROM tag_follows WHERE account_id = $1 AND tag = $2 AND $3 = $3"
         };
-        sqlx::query(q)
-            .bind(account.as_str())
-            .bind(tag)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(q).bind(account.as_str()).bind(tag).bind(now_ms()).execute(self.pool()).await?;
         Ok(())
     }
 
@@ -841,24 +690,10 @@ impl Db {
 
     /// Accounts: exact username first, then username prefix, then full-text matches
     /// on display name and bio; minus blocks either way.
-    pub async fn search_accounts(
-        &self,
-        q: &str,
-        viewer: Option<&Id>,
-        limit: i64,
-    ) -> Result<Vec<AccountRow>> {
-        let prefix: String = q
-            .trim()
-            .trim_start_matches('@')
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
+    pub async fn search_accounts(&self, q: &str, viewer: Option<&Id>, limit: i64) -> Result<Vec<AccountRow>> {
+        let prefix: String = q.trim().trim_start_matches('@').to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         let (fts_sql, fts_arg) = match self.backend() {
-            Backend::Sqlite => (
-                "a.rowid IN (SELECT rowid FROM accounts_fts WHERE accounts_fts MATCH $4)",
-                fts5_query(q),
-            ),
+            Backend::Sqlite => ("a.rowid IN (SELECT rowid FROM accounts_fts WHERE accounts_fts MATCH $4)", fts5_query(q)),
             Backend::Postgres => ("a.search @@ to_tsquery('simple', $4)", tsquery(q)),
         };
         let fts_arg = fts_arg.unwrap_or_else(|| "\"\"".into());
@@ -881,12 +716,7 @@ impl Db {
     }
 
     /// Videos whose caption matches, ranked by relevance, that the viewer may see.
-    pub async fn search_videos(
-        &self,
-        q: &str,
-        viewer: Option<&Id>,
-        limit: i64,
-    ) -> Result<Vec<VideoRow>> {
+    pub async fn search_videos(&self, q: &str, viewer: Option<&Id>, limit: i64) -> Result<Vec<VideoRow>> {
         let sql = match self.backend() {
             Backend::Sqlite => {
                 let Some(m) = fts5_query(q) else { return Ok(vec![]) };
@@ -918,24 +748,11 @@ impl Db {
         let Some(m) = tsquery(q) else {
             return Ok(vec![]);
         };
-        sqlx::query(&sql)
-            .bind(m)
-            .bind(viewer.map(|v| v.as_str().to_owned()))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(video)
-            .collect()
+        sqlx::query(&sql).bind(m).bind(viewer.map(|v| v.as_str().to_owned())).bind(limit).fetch_all(self.pool()).await?.iter().map(video).collect()
     }
 
     /// Tags starting with `q`, counted over videos the viewer may see.
-    pub async fn search_tags(
-        &self,
-        q: &str,
-        viewer: Option<&Id>,
-        limit: i64,
-    ) -> Result<Vec<(String, i64)>> {
+    pub async fn search_tags(&self, q: &str, viewer: Option<&Id>, limit: i64) -> Result<Vec<(String, i64)>> {
         let prefix: String = q.trim().trim_start_matches('#').to_lowercase();
         if prefix.is_empty() {
             return Ok(vec![]);
@@ -952,21 +769,12 @@ impl Db {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| Ok((col(r, "tag")?, col(r, "n")?)))
-            .collect()
+        rows.iter().map(|r| Ok((col(r, "tag")?, col(r, "n")?))).collect()
     }
 
     // ---------- notifications ----------
 
-    pub async fn notify(
-        &self,
-        recipient: &Id,
-        kind: NotificationKind,
-        actor: &Id,
-        video: Option<&Id>,
-        comment: Option<&Id>,
-    ) -> Result<()> {
+    pub async fn notify(&self, recipient: &Id, kind: NotificationKind, actor: &Id, video: Option<&Id>, comment: Option<&Id>) -> Result<()> {
         if recipient == actor {
             return Ok(());
         }
@@ -986,12 +794,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn notifications(
-        &self,
-        account: &Id,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<NotificationRow>> {
+    pub async fn notifications(&self, account: &Id, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<NotificationRow>> {
         let (k, id) = cursor_parts(after);
         let rows = sqlx::query(
             "SELECT id, kind, actor_id, video_id, comment_id, created_at, read_at, action_id FROM notifications \
@@ -1007,8 +810,7 @@ impl Db {
             .map(|r| {
                 Ok(NotificationRow {
                     id: Id::from_trusted(col(r, "id")?),
-                    kind: NotificationKind::parse(&col::<String>(r, "kind")?)
-                        .unwrap_or(NotificationKind::Mention),
+                    kind: NotificationKind::parse(&col::<String>(r, "kind")?).unwrap_or(NotificationKind::Mention),
                     actor_id: Id::from_trusted(col(r, "actor_id")?),
                     video_id: col::<Option<String>>(r, "video_id")?.map(Id::from_trusted),
                     comment_id: col(r, "comment_id")?,
@@ -1065,26 +867,12 @@ impl Db {
         Ok(id)
     }
 
-    pub async fn record_view(
-        &self,
-        video: &Id,
-        viewer: Option<&Id>,
-        watched_ms: i64,
-        completed: bool,
-    ) -> Result<()> {
-        self.record_view_replays(video, viewer, watched_ms, completed, 0)
-            .await
+    pub async fn record_view(&self, video: &Id, viewer: Option<&Id>, watched_ms: i64, completed: bool) -> Result<()> {
+        self.record_view_replays(video, viewer, watched_ms, completed, 0).await
     }
 
     /// A view with how many times the viewer watched it again.
-    pub async fn record_view_replays(
-        &self,
-        video: &Id,
-        viewer: Option<&Id>,
-        watched_ms: i64,
-        completed: bool,
-        replays: i64,
-    ) -> Result<()> {
+    pub async fn record_view_replays(&self, video: &Id, viewer: Option<&Id>, watched_ms: i64, completed: bool, replays: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO view_events (id, video_id, viewer_id, watched_ms, completed, created_at, replays) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(Id::generate().as_str())
@@ -1096,38 +884,19 @@ impl Db {
             .bind(replays)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1")
-            .bind(video.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE videos SET views = views + 1 WHERE id = $1").bind(video.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Retention: deletes view events and notifications older than the cut-offs.
     /// Returns (view events, notifications) deleted. Counts on videos stay.
-    pub async fn forget_old_activity(
-        &self,
-        views_before_ms: i64,
-        notifications_before_ms: i64,
-    ) -> Result<(u64, u64)> {
-        let v = sqlx::query("DELETE FROM view_events WHERE created_at < $1")
-            .bind(views_before_ms)
-            .execute(self.pool())
-            .await?;
+    pub async fn forget_old_activity(&self, views_before_ms: i64, notifications_before_ms: i64) -> Result<(u64, u64)> {
+        let v = sqlx::query("DELETE FROM view_events WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
         // Impressions and shares go with the watch history they belong to.
-        sqlx::query("DELETE FROM feed_impressions WHERE created_at < $1")
-            .bind(views_before_ms)
-            .execute(self.pool())
-            .await?;
-        sqlx::query("DELETE FROM video_shares WHERE created_at < $1")
-            .bind(views_before_ms)
-            .execute(self.pool())
-            .await?;
-        let n = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
-            .bind(notifications_before_ms)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM feed_impressions WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM video_shares WHERE created_at < $1").bind(views_before_ms).execute(self.pool()).await?;
+        let n = sqlx::query("DELETE FROM notifications WHERE created_at < $1").bind(notifications_before_ms).execute(self.pool()).await?;
         Ok((v.rows_affected(), n.rows_affected()))
     }
 
@@ -1189,15 +958,9 @@ mod tests {
 
     #[test]
     fn search_queries_are_escaped() {
-        assert_eq!(
-            fts5_query("  Hello \"world\" #cats "),
-            Some("\"hello\"* \"\"\"world\"\"\"* \"cats\"*".into())
-        );
+        assert_eq!(fts5_query("  Hello \"world\" #cats "), Some("\"hello\"* \"\"\"world\"\"\"* \"cats\"*".into()));
         assert_eq!(fts5_query("   "), None);
-        assert_eq!(
-            tsquery("cats & dogs | ! :*"),
-            Some("cats:* & dogs:*".into())
-        );
+        assert_eq!(tsquery("cats & dogs | ! :*"), Some("cats:* & dogs:*".into()));
         assert_eq!(tsquery("!!!"), None);
     }
 }

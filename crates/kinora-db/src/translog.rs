@@ -42,7 +42,15 @@ impl Db {
     /// `synchronous=FULL`, which syncs the WAL before the commit returns. On
     /// PostgreSQL the transaction sets `synchronous_commit = on` whatever the
     /// server's default.
-    pub async fn log_append(&self, idx: i64, entry: &str, subject_account: Option<&Id>, first_hash: i64, hashes: &[String], redaction: Option<(&str, &str)>) -> Result<()> {
+    pub async fn log_append(
+        &self,
+        idx: i64,
+        entry: &str,
+        subject_account: Option<&Id>,
+        first_hash: i64,
+        hashes: &[String],
+        redaction: Option<(&str, &str)>,
+    ) -> Result<()> {
         use sqlx::{Connection, Executor};
         let mut conn = self.pool().acquire().await?;
         let sqlite = self.backend() == crate::Backend::Sqlite;
@@ -74,7 +82,12 @@ impl Db {
             sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;
         }
         if let Some((nonce, reference)) = redaction {
-            sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)").bind(idx).bind(nonce).bind(reference).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO log_redactions (idx, nonce, reference) VALUES ($1, $2, $3)")
+                .bind(idx)
+                .bind(nonce)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("INSERT INTO log_entries (idx, entry, subject_account, created_at) VALUES ($1, $2, $3, $4)")
             .bind(idx)
@@ -98,10 +111,8 @@ impl Db {
 
     /// The entries about an account: (index, entry).
     pub async fn log_entries_about(&self, account: &Id) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE subject_account = $1 ORDER BY idx")
-            .bind(account.as_str())
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT idx, entry FROM log_entries WHERE subject_account = $1 ORDER BY idx").bind(account.as_str()).fetch_all(self.pool()).await?;
         rows.iter().map(|r| Ok((col(r, "idx")?, col(r, "entry")?))).collect()
     }
 
@@ -149,12 +160,14 @@ impl Db {
     pub async fn set_staff(&self, account: &Id, role: Option<&str>) -> Result<()> {
         match role {
             Some(role) => {
-                sqlx::query("INSERT INTO staff (account_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET role = $2, granted_at = $3")
-                    .bind(account.as_str())
-                    .bind(role)
-                    .bind(now_ms())
-                    .execute(self.pool())
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO staff (account_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET role = $2, granted_at = $3",
+                )
+                .bind(account.as_str())
+                .bind(role)
+                .bind(now_ms())
+                .execute(self.pool())
+                .await?;
             }
             None => {
                 sqlx::query("DELETE FROM staff WHERE account_id = $1").bind(account.as_str()).execute(self.pool()).await?;
@@ -168,7 +181,14 @@ impl Db {
             .fetch_all(self.pool())
             .await?;
         rows.iter()
-            .map(|r| Ok(StaffRow { account_id: Id::from_trusted(col(r, "account_id")?), username: col(r, "username")?, role: col(r, "role")?, granted_at: col(r, "granted_at")? }))
+            .map(|r| {
+                Ok(StaffRow {
+                    account_id: Id::from_trusted(col(r, "account_id")?),
+                    username: col(r, "username")?,
+                    role: col(r, "role")?,
+                    granted_at: col(r, "granted_at")?,
+                })
+            })
             .collect()
     }
 }

@@ -89,13 +89,11 @@ impl UploadRepo for Db {
     }
 
     async fn upload_by_id(&self, id: &Id) -> Result<Option<UploadRow>> {
-        let r = sqlx::query(&format!(
-            "SELECT {COLS} FROM uploads WHERE id = $1 AND (state = 'done' OR expires_at > $2)"
-        ))
-        .bind(id.as_str())
-        .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?;
+        let r = sqlx::query(&format!("SELECT {COLS} FROM uploads WHERE id = $1 AND (state = 'done' OR expires_at > $2)"))
+            .bind(id.as_str())
+            .bind(now_ms())
+            .fetch_optional(self.pool())
+            .await?;
         r.as_ref().map(row).transpose()
     }
 
@@ -159,10 +157,7 @@ impl UploadRepo for Db {
     }
 
     async fn expired_uploads(&self) -> Result<Vec<Id>> {
-        let rows = sqlx::query("SELECT id FROM uploads WHERE state = 'open' AND expires_at <= $1")
-            .bind(now_ms())
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query("SELECT id FROM uploads WHERE state = 'open' AND expires_at <= $1").bind(now_ms()).fetch_all(self.pool()).await?;
         rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 

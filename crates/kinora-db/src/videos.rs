@@ -89,13 +89,7 @@ pub trait VideoRepo {
     fn video_with_object(&self, video: &Id, name: &str) -> impl std::future::Future<Output = Result<Option<(VideoRow, MediaObject)>>> + Send;
     /// Publishes: media rows, `ready`, the job done, all in one transaction, and only
     /// while `worker` still holds `job`.
-    fn publish_video(
-        &self,
-        video: &Id,
-        job: &str,
-        worker: &str,
-        media: Published<'_>,
-    ) -> impl std::future::Future<Output = Result<PublishOutcome>> + Send;
+    fn publish_video(&self, video: &Id, job: &str, worker: &str, media: Published<'_>) -> impl std::future::Future<Output = Result<PublishOutcome>> + Send;
     /// Ends processing with an error code, and the job with it.
     fn fail_video(&self, video: &Id, job: &str, worker: &str, code: &str, message: &str) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// Marks deleted and enqueues removal of its objects.
@@ -106,7 +100,13 @@ pub trait VideoRepo {
     /// Whether the video is deleted (or gone); workers check before and after work.
     fn video_deleted(&self, video: &Id) -> impl std::future::Future<Output = Result<bool>> + Send;
     /// An account's videos that `viewer` may see, newest first.
-    fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
+    fn account_videos(
+        &self,
+        account: &Id,
+        viewer: Option<&Id>,
+        after: Option<&FeedCursor>,
+        limit: i64,
+    ) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready public videos of public accounts by feed score, minus blocked and muted
     /// authors. For You is for discovery: it never shows followers-only or private
     /// videos, not even the viewer's own.
@@ -267,9 +267,7 @@ impl VideoRepo for Db {
         .bind(video.as_str())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(media_object)
-            .collect()
+        rows.iter().map(media_object).collect()
     }
 
     async fn media_objects_for(&self, videos: &[Id]) -> Result<std::collections::HashMap<Id, Vec<MediaObject>>> {
@@ -334,18 +332,12 @@ impl VideoRepo for Db {
         }
         // A deleted video is never published. (Deleting takes the same row lock on
         // PostgreSQL and the write lock on SQLite, so the two cannot interleave.)
-        let live = sqlx::query("UPDATE videos SET status = status WHERE id = $1 AND deleted_at IS NULL")
-            .bind(video.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let live = sqlx::query("UPDATE videos SET status = status WHERE id = $1 AND deleted_at IS NULL").bind(video.as_str()).execute(&mut *tx).await?;
         if live.rows_affected() == 0 {
             tx.commit().await?;
             return Ok(PublishOutcome::Deleted);
         }
-        sqlx::query("DELETE FROM media_objects WHERE video_id = $1")
-            .bind(video.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM media_objects WHERE video_id = $1").bind(video.as_str()).execute(&mut *tx).await?;
         for o in objects {
             sqlx::query(
                 "INSERT INTO media_objects (video_id, name, object_key, mime, width, height, bitrate, bytes, sha256) \
@@ -418,28 +410,16 @@ impl VideoRepo for Db {
     }
 
     async fn deleted_video_region(&self, video: &Id) -> Result<Option<String>> {
-        let r = sqlx::query("SELECT region FROM videos WHERE id = $1 AND deleted_at IS NOT NULL")
-            .bind(video.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT region FROM videos WHERE id = $1 AND deleted_at IS NOT NULL").bind(video.as_str()).fetch_optional(self.pool()).await?;
         r.as_ref().map(|r| col(r, "region")).transpose()
     }
 
     async fn video_deleted(&self, video: &Id) -> Result<bool> {
-        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1 AND deleted_at IS NULL")
-            .bind(video.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT 1 AS one FROM videos WHERE id = $1 AND deleted_at IS NULL").bind(video.as_str()).fetch_optional(self.pool()).await?;
         Ok(r.is_none())
     }
 
-    async fn account_videos(
-        &self,
-        account: &Id,
-        viewer: Option<&Id>,
-        after: Option<&FeedCursor>,
-        limit: i64,
-    ) -> Result<Vec<VideoRow>> {
+    async fn account_videos(&self, account: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
         let (k, id) = cursor_parts(after);
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
@@ -447,14 +427,8 @@ impl VideoRepo for Db {
              ORDER BY v.created_at DESC, v.id DESC LIMIT $5",
             vis = visible_to(2)
         );
-        let rows = sqlx::query(&sql)
-            .bind(account.as_str())
-            .bind(viewer.map(|v| v.as_str().to_owned()))
-            .bind(k)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&sql).bind(account.as_str()).bind(viewer.map(|v| v.as_str().to_owned())).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 
@@ -469,13 +443,7 @@ impl VideoRepo for Db {
             vis = visible_to(1),
             muted = not_muted(1)
         );
-        let rows = sqlx::query(&sql)
-            .bind(viewer.map(|v| v.as_str().to_owned()))
-            .bind(k)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned())).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 
@@ -492,22 +460,13 @@ impl VideoRepo for Db {
             vis = visible_to(1),
             muted = not_muted(1)
         );
-        let rows = sqlx::query(&sql)
-            .bind(viewer.as_str())
-            .bind(k)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&sql).bind(viewer.as_str()).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 
     async fn reprocessable_videos(&self) -> Result<Vec<Id>> {
-        let rows = sqlx::query(
-            "SELECT id FROM videos WHERE deleted_at IS NULL AND status IN ('ready', 'failed') ORDER BY created_at",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT id FROM videos WHERE deleted_at IS NULL AND status IN ('ready', 'failed') ORDER BY created_at").fetch_all(self.pool()).await?;
         rows.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 
@@ -517,10 +476,7 @@ impl VideoRepo for Db {
     }
 
     async fn count_videos(&self, status: VideoStatus) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM videos WHERE status = $1 AND deleted_at IS NULL")
-            .bind(status.as_str())
-            .fetch_one(self.pool())
-            .await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM videos WHERE status = $1 AND deleted_at IS NULL").bind(status.as_str()).fetch_one(self.pool()).await?;
         col(&r, "n")
     }
 }

@@ -44,11 +44,7 @@ pub fn not_blocked(n: usize, account_col: &str) -> String {
 
 /// `policy::can_see_likes` for the liker `a` (an `accounts a` row).
 pub fn likes_visible_to(n: usize) -> String {
-    format!(
-        "(a.id = ${n} OR (a.likes_public = 1 AND (a.private = 0 OR {follows}) AND {nb}))",
-        follows = follows(n, "a.id"),
-        nb = not_blocked(n, "a.id"),
-    )
+    format!("(a.id = ${n} OR (a.likes_public = 1 AND (a.private = 0 OR {follows}) AND {nb}))", follows = follows(n, "a.id"), nb = not_blocked(n, "a.id"),)
 }
 
 /// Authors the viewer at `$n` muted are left out of feeds (not a visibility rule:

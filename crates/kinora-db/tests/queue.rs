@@ -124,16 +124,9 @@ async fn regression_deleted_while_transcoding_is_never_published(db: Db) {
         bytes: 1,
         sha256: "00".into(),
     }];
-    let out = db
-        .publish_video(&id, &job.id, "w", Published { duration_ms: 1, width: 720, height: 1280, objects: &objects })
-        .await
-        .unwrap();
+    let out = db.publish_video(&id, &job.id, "w", Published { duration_ms: 1, width: 720, height: 1280, objects: &objects }).await.unwrap();
     assert_eq!(out, PublishOutcome::Deleted);
-    let status: String = sqlx::query_scalar::<_, String>("SELECT status FROM videos WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let status: String = sqlx::query_scalar::<_, String>("SELECT status FROM videos WHERE id = $1").bind(id.as_str()).fetch_one(db.pool()).await.unwrap();
     assert_eq!(status, "processing", "a deleted video never becomes ready");
     assert_eq!(db.deleted_video_region(&id).await.unwrap().as_deref(), Some("local"));
     assert!(db.video_deleted(&id).await.unwrap());
@@ -155,11 +148,7 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(
-    regression_claims_are_fair_across_accounts,
-    ingest_is_one_transaction,
-    regression_deleted_while_transcoding_is_never_published
-);
+on_both!(regression_claims_are_fair_across_accounts, ingest_is_one_transaction, regression_deleted_while_transcoding_is_never_published);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_claims_are_exclusive() {

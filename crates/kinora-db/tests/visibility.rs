@@ -23,15 +23,7 @@ enum Kind {
     BlocksOwner,
 }
 
-const KINDS: [Kind; 7] = [
-    Kind::Anonymous,
-    Kind::Owner,
-    Kind::Follower,
-    Kind::Requested,
-    Kind::Stranger,
-    Kind::BlockedByOwner,
-    Kind::BlocksOwner,
-];
+const KINDS: [Kind; 7] = [Kind::Anonymous, Kind::Owner, Kind::Follower, Kind::Requested, Kind::Stranger, Kind::BlockedByOwner, Kind::BlocksOwner];
 
 /// The relation each kind stands in, restated here rather than computed.
 fn relation(k: Kind) -> Relation {
@@ -52,9 +44,7 @@ async fn viewer(db: &Db, owner: &AccountRow, kind: Kind, tag: &str) -> Option<Id
         Kind::Owner => Some(owner.id.clone()),
         Kind::Follower => {
             let v = account(db, &name("fol")).await;
-            db.follow(&v.id, &owner.id, owner.private, None)
-                .await
-                .unwrap();
+            db.follow(&v.id, &owner.id, owner.private, None).await.unwrap();
             if owner.private {
                 assert!(db.answer_request(&owner.id, &v.id, true).await.unwrap());
             }
@@ -85,26 +75,17 @@ async fn viewer(db: &Db, owner: &AccountRow, kind: Kind, tag: &str) -> Option<Id
 }
 
 async fn one(db: &Db, sql: &str, id: &str, viewer: &Option<Id>) -> bool {
-    let r = sqlx::query(sql)
-        .bind(id.to_owned())
-        .bind(viewer.as_ref().map(|v| v.as_str().to_owned()))
-        .fetch_optional(db.pool())
-        .await
-        .unwrap();
+    let r = sqlx::query(sql).bind(id.to_owned()).bind(viewer.as_ref().map(|v| v.as_str().to_owned())).fetch_optional(db.pool()).await.unwrap();
     r.is_some()
 }
 
 async fn sql_mirrors_the_policy(db: Db) {
     let mut checked = 0;
-    let cases = [false, true]
-        .into_iter()
-        .flat_map(|p| [Standing::Good, Standing::Restricted, Standing::Suspended].map(|s| (p, s)));
+    let cases = [false, true].into_iter().flat_map(|p| [Standing::Good, Standing::Restricted, Standing::Suspended].map(|s| (p, s)));
     for (pi, (private, standing)) in cases.enumerate() {
         let owner = account(&db, &format!("owner_{pi}")).await;
         if private {
-            db.update_profile(&owner.id, None, None, Some(true), None)
-                .await
-                .unwrap();
+            db.update_profile(&owner.id, None, None, Some(true), None).await.unwrap();
         }
         let col = match standing {
             Standing::Good => None,
@@ -112,38 +93,18 @@ async fn sql_mirrors_the_policy(db: Db) {
             Standing::Suspended => Some("suspended_at"),
         };
         if let Some(col) = col {
-            sqlx::query(&format!("UPDATE accounts SET {col} = 1 WHERE id = $1"))
-                .bind(owner.id.as_str())
-                .execute(db.pool())
-                .await
-                .unwrap();
+            sqlx::query(&format!("UPDATE accounts SET {col} = 1 WHERE id = $1")).bind(owner.id.as_str()).execute(db.pool()).await.unwrap();
         }
         let owner = db.account_by_id(&owner.id).await.unwrap().unwrap();
         assert_eq!(owner.standing, standing);
         // Every visibility in every state, plus a deleted one.
         let mut videos = Vec::new();
-        for vis in [
-            Visibility::Public,
-            Visibility::Followers,
-            Visibility::Private,
-        ] {
-            for status in [
-                VideoStatus::Ready,
-                VideoStatus::Processing,
-                VideoStatus::Failed,
-                VideoStatus::Removed,
-            ] {
+        for vis in [Visibility::Public, Visibility::Followers, Visibility::Private] {
+            for status in [VideoStatus::Ready, VideoStatus::Processing, VideoStatus::Failed, VideoStatus::Removed] {
                 let id = Id::generate();
                 let caption = Caption::parse("m").unwrap();
-                db.create_video(new_video(&id, &owner.id, &caption, vis))
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE videos SET status = $1 WHERE id = $2")
-                    .bind(status.as_str())
-                    .bind(id.as_str())
-                    .execute(db.pool())
-                    .await
-                    .unwrap();
+                db.create_video(new_video(&id, &owner.id, &caption, vis)).await.unwrap();
+                sqlx::query("UPDATE videos SET status = $1 WHERE id = $2").bind(status.as_str()).bind(id.as_str()).execute(db.pool()).await.unwrap();
                 videos.push((id, vis, status, false));
             }
         }
@@ -151,64 +112,41 @@ async fn sql_mirrors_the_policy(db: Db) {
         db.delete_video(&gone).await.unwrap();
         videos[0].3 = true;
 
-        let vsql = format!(
-            "SELECT v.id FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.id = $1 AND {}",
-            visibility::video_visible_to(2)
-        );
+        let vsql = format!("SELECT v.id FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.id = $1 AND {}", visibility::video_visible_to(2));
         let dsql = format!(
             "SELECT v.id FROM videos v JOIN accounts a ON a.id = v.account_id WHERE v.id = $1 AND {} AND COALESCE($2, '') = COALESCE($2, '')",
             visibility::discoverable()
         );
-        let asql = format!(
-            "SELECT a.id FROM accounts a WHERE a.id = $1 AND {}",
-            visibility::not_blocked(2, "a.id")
-        );
+        let asql = format!("SELECT a.id FROM accounts a WHERE a.id = $1 AND {}", visibility::not_blocked(2, "a.id"));
         for kind in KINDS {
             let v = viewer(&db, &owner, kind, &format!("{pi}_{kind:?}").to_lowercase()).await;
             let rel = policy::standing_relation(relation(kind), standing);
             for (id, vis, status, deleted) in &videos {
                 let want = !deleted && policy::can_view_video(rel, *vis, owner.private, *status);
-                assert_eq!(one(&db, &vsql, id.as_str(), &v).await, want, "video {vis:?} {status:?} deleted={deleted} private={private} {standing:?} to {kind:?}");
-                let disc = !deleted && policy::discoverable(*vis, owner.private, *status, standing);
                 assert_eq!(
-                    one(&db, &dsql, id.as_str(), &v).await,
-                    disc,
-                    "discoverable {vis:?} {status:?} private={private} {standing:?}"
+                    one(&db, &vsql, id.as_str(), &v).await,
+                    want,
+                    "video {vis:?} {status:?} deleted={deleted} private={private} {standing:?} to {kind:?}"
                 );
+                let disc = !deleted && policy::discoverable(*vis, owner.private, *status, standing);
+                assert_eq!(one(&db, &dsql, id.as_str(), &v).await, disc, "discoverable {vis:?} {status:?} private={private} {standing:?}");
                 checked += 2;
             }
-            assert_eq!(
-                one(&db, &asql, owner.id.as_str(), &v).await,
-                policy::can_view_account(rel),
-                "account {standing:?} to {kind:?}"
-            );
+            assert_eq!(one(&db, &asql, owner.id.as_str(), &v).await, policy::can_view_account(rel), "account {standing:?} to {kind:?}");
             checked += 1;
         }
     }
 
     // Likes: the liker's settings x the viewer's relation to the liker.
-    let lsql = format!(
-        "SELECT a.id FROM accounts a WHERE a.id = $1 AND {}",
-        visibility::likes_visible_to(2)
-    );
-    for (li, (likes_public, private)) in
-        [(false, false), (true, false), (false, true), (true, true)]
-            .into_iter()
-            .enumerate()
-    {
+    let lsql = format!("SELECT a.id FROM accounts a WHERE a.id = $1 AND {}", visibility::likes_visible_to(2));
+    for (li, (likes_public, private)) in [(false, false), (true, false), (false, true), (true, true)].into_iter().enumerate() {
         let liker = account(&db, &format!("liker_{li}")).await;
-        db.update_profile(&liker.id, None, None, Some(private), Some(likes_public))
-            .await
-            .unwrap();
+        db.update_profile(&liker.id, None, None, Some(private), Some(likes_public)).await.unwrap();
         let liker = db.account_by_id(&liker.id).await.unwrap().unwrap();
         for kind in KINDS {
             let v = viewer(&db, &liker, kind, &format!("l{li}_{kind:?}").to_lowercase()).await;
             let want = policy::can_see_likes(relation(kind), likes_public, private);
-            assert_eq!(
-                one(&db, &lsql, liker.id.as_str(), &v).await,
-                want,
-                "likes of public={likes_public} private={private} to {kind:?}"
-            );
+            assert_eq!(one(&db, &lsql, liker.id.as_str(), &v).await, want, "likes of public={likes_public} private={private} to {kind:?}");
             checked += 1;
         }
     }

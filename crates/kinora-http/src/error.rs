@@ -24,8 +24,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<kinora_db::DbError> for ApiError {
-    fn from(e: kinora_db::DbError) -> Self {
+impl From<kinora_app::data::DbError> for ApiError {
+    fn from(e: kinora_app::data::DbError) -> Self {
         ApiError(e.into())
     }
 }

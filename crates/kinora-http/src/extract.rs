@@ -8,9 +8,9 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::{request::Parts, Method};
 use axum_extra::extract::cookie::CookieJar;
 use kinora_app::auth::{hash_secret, secret_eq};
+use kinora_app::data::TokenKind;
 use kinora_app::{accounts, AppError, AppState, Caller};
 use kinora_core::ErrorCode;
-use kinora_db::TokenKind;
 use serde::Deserialize;
 
 pub const SESSION_COOKIE: &str = "kinora_session";
@@ -77,7 +77,7 @@ impl Viewer {
         self.caller.id()
     }
 
-    pub fn account(&self) -> Option<&kinora_db::AccountRow> {
+    pub fn account(&self) -> Option<&kinora_app::data::AccountRow> {
         self.caller.account.as_ref()
     }
 
@@ -141,7 +141,7 @@ fn action_of(parts: &Parts) -> kinora_core::policy::Action {
 
 /// What the account's standing does not allow ([`kinora_core::policy::standing_may`])
 /// is refused with `account-suspended`.
-fn check_standing(parts: &Parts, account: &kinora_db::AccountRow) -> Result<(), ApiError> {
+fn check_standing(parts: &Parts, account: &kinora_app::data::AccountRow) -> Result<(), ApiError> {
     if !kinora_core::policy::standing_may(account.standing, action_of(parts)) {
         return Err(ApiError(AppError::new(
             ErrorCode::AccountSuspended,
@@ -172,10 +172,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
             if !is_safe(&parts.method) {
                 let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if csrf.is_empty() || !secret_eq(sent, &csrf) {
-                    return Err(ApiError(AppError::new(
-                        ErrorCode::Forbidden,
-                        "missing or wrong X-CSRF-Token header for a cookie-authenticated request",
-                    )));
+                    return Err(ApiError(AppError::new(ErrorCode::Forbidden, "missing or wrong X-CSRF-Token header for a cookie-authenticated request")));
                 }
             }
             check_standing(parts, &account)?;
@@ -196,10 +193,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| Q(v))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Q(v)).map_err(|e| ApiError::bad_request(e.body_text()))
     }
 }
 

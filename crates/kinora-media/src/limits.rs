@@ -118,16 +118,10 @@ impl Limits {
             return Err(MediaError::Invalid("the video stream has no size".into()));
         }
         let (w, h) = v.display_size();
-        if w > self.max_dimension
-            || h > self.max_dimension
-            || u64::from(w) * u64::from(h) > self.max_pixels
-        {
+        if w > self.max_dimension || h > self.max_dimension || u64::from(w) * u64::from(h) > self.max_pixels {
             return Err(MediaError::TooLarge { w, h, max_dim: self.max_dimension, max_px: self.max_pixels });
         }
-        let duration = p
-            .duration()
-            .filter(|d| *d > 0.0)
-            .ok_or_else(|| MediaError::Invalid("the file does not say how long it is".into()))?;
+        let duration = p.duration().filter(|d| *d > 0.0).ok_or_else(|| MediaError::Invalid("the file does not say how long it is".into()))?;
         // The longest of the container's and the stream's claims counts.
         let duration = duration.max(v.duration_secs.unwrap_or(0.0));
         if duration > self.max_duration_secs {
@@ -141,14 +135,7 @@ impl Limits {
         if frames > self.max_frames {
             return Err(MediaError::FrameRate(format!("{frames} frames"), format!("{}", self.max_frames)));
         }
-        Ok(Validated {
-            demuxer: p.demuxer.clone(),
-            width: w,
-            height: h,
-            duration_secs: duration,
-            fps,
-            has_audio: p.audio_streams > 0,
-        })
+        Ok(Validated { demuxer: p.demuxer.clone(), width: w, height: h, duration_secs: duration, fps, has_audio: p.audio_streams > 0 })
     }
 }
 

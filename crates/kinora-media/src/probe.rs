@@ -115,43 +115,28 @@ impl Probe {
     pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
         let raw: Raw = serde_json::from_slice(json)?;
         let format = raw.format.ok_or(ProbeError::NoFormat)?;
-        let demuxer = format
-            .format_name
-            .as_deref()
-            .and_then(|n| n.split(',').next())
-            .filter(|n| !n.is_empty())
-            .ok_or(ProbeError::NoFormat)?
-            .to_owned();
+        let demuxer = format.format_name.as_deref().and_then(|n| n.split(',').next()).filter(|n| !n.is_empty()).ok_or(ProbeError::NoFormat)?.to_owned();
         let is_cover = |s: &RawStream| s.disposition.get("attached_pic").copied().unwrap_or(0) == 1;
-        let video = raw
-            .streams
-            .iter()
-            .find(|s| s.codec_type.as_deref() == Some("video") && !is_cover(s))
-            .map(|s| {
-                let rotation = s
-                    .side_data_list
-                    .iter()
-                    .find_map(|d| d.rotation)
-                    .or_else(|| s.tags.get("rotate").and_then(|r| r.parse().ok()))
-                    .map(normalise_rotation)
-                    .unwrap_or(0);
-                VideoStream {
-                    codec: s.codec_name.clone().unwrap_or_default(),
-                    width: s.width.unwrap_or(0),
-                    height: s.height.unwrap_or(0),
-                    rotation,
-                    fps: s
-                        .avg_frame_rate
-                        .as_deref()
-                        .and_then(rational)
-                        .or_else(|| s.r_frame_rate.as_deref().and_then(rational)),
-                    frames: s.nb_frames.as_deref().and_then(|n| n.parse().ok()),
-                    duration_secs: seconds(&s.duration),
-                    pix_fmt: s.pix_fmt.clone(),
-                }
-            });
-        let audio_streams =
-            raw.streams.iter().filter(|s| s.codec_type.as_deref() == Some("audio")).count();
+        let video = raw.streams.iter().find(|s| s.codec_type.as_deref() == Some("video") && !is_cover(s)).map(|s| {
+            let rotation = s
+                .side_data_list
+                .iter()
+                .find_map(|d| d.rotation)
+                .or_else(|| s.tags.get("rotate").and_then(|r| r.parse().ok()))
+                .map(normalise_rotation)
+                .unwrap_or(0);
+            VideoStream {
+                codec: s.codec_name.clone().unwrap_or_default(),
+                width: s.width.unwrap_or(0),
+                height: s.height.unwrap_or(0),
+                rotation,
+                fps: s.avg_frame_rate.as_deref().and_then(rational).or_else(|| s.r_frame_rate.as_deref().and_then(rational)),
+                frames: s.nb_frames.as_deref().and_then(|n| n.parse().ok()),
+                duration_secs: seconds(&s.duration),
+                pix_fmt: s.pix_fmt.clone(),
+            }
+        });
+        let audio_streams = raw.streams.iter().filter(|s| s.codec_type.as_deref() == Some("audio")).count();
         Ok(Probe {
             demuxer,
             duration_secs: seconds(&format.duration),
@@ -178,22 +163,11 @@ pub fn probe_args(input: &Path) -> Vec<OsString> {
 
 /// Like [`probe_args`] with another demuxer whitelist.
 pub fn probe_args_with(input: &Path, whitelist: &str) -> Vec<OsString> {
-    let mut args: Vec<OsString> = [
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
-        whitelist,
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        "-i",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+    let mut args: Vec<OsString> =
+        ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", whitelist, "-print_format", "json", "-show_format", "-show_streams", "-i"]
+            .iter()
+            .map(OsString::from)
+            .collect();
     args.push(file_url(input));
     args
 }
@@ -219,23 +193,12 @@ pub enum RunProbeError {
 }
 
 /// Runs ffprobe on `input` inside `cwd`.
-pub async fn run_probe(
-    tools: &Tools,
-    input: &Path,
-    cwd: &Path,
-    limits: ProcessLimits,
-) -> Result<Probe, RunProbeError> {
+pub async fn run_probe(tools: &Tools, input: &Path, cwd: &Path, limits: ProcessLimits) -> Result<Probe, RunProbeError> {
     run_probe_with(tools, input, cwd, limits, DEMUXER_WHITELIST).await
 }
 
 /// Runs ffprobe with another demuxer whitelist (images for profile pictures).
-pub async fn run_probe_with(
-    tools: &Tools,
-    input: &Path,
-    cwd: &Path,
-    limits: ProcessLimits,
-    whitelist: &str,
-) -> Result<Probe, RunProbeError> {
+pub async fn run_probe_with(tools: &Tools, input: &Path, cwd: &Path, limits: ProcessLimits, whitelist: &str) -> Result<Probe, RunProbeError> {
     match process::run(&tools.ffprobe, &probe_args_with(input, whitelist), cwd, limits).await {
         Ok(out) => Ok(Probe::parse(&out)?),
         Err(ProcessError::Failed { stderr, .. }) => Err(RunProbeError::Unreadable(stderr)),

@@ -88,12 +88,7 @@ pub enum ProcessError {
 }
 
 /// Runs `program args...` in `cwd` under `limits`; returns stdout on success.
-pub async fn run(
-    program: &Path,
-    args: &[OsString],
-    cwd: &Path,
-    limits: ProcessLimits,
-) -> Result<Vec<u8>, ProcessError> {
+pub async fn run(program: &Path, args: &[OsString], cwd: &Path, limits: ProcessLimits) -> Result<Vec<u8>, ProcessError> {
     let name = program.display().to_string();
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -105,9 +100,7 @@ pub async fn run(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     apply_rlimits(&mut cmd, limits);
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| ProcessError::Spawn { program: name.clone(), source })?;
+    let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn { program: name.clone(), source })?;
     let mut stdout = child.stdout.take().ok_or_else(|| io_err(&name, "no stdout"))?;
     let mut stderr = child.stderr.take().ok_or_else(|| io_err(&name, "no stderr"))?;
     let max = limits.max_stdout;
@@ -266,9 +259,7 @@ mod tests {
     #[tokio::test]
     async fn argv_is_not_a_shell() {
         let dir = std::env::temp_dir();
-        let out = run(Path::new("echo"), &["$(id); `id` | x".into()], &dir, lim(5000))
-            .await
-            .expect("echo runs");
+        let out = run(Path::new("echo"), &["$(id); `id` | x".into()], &dir, lim(5000)).await.expect("echo runs");
         assert_eq!(String::from_utf8_lossy(&out), "$(id); `id` | x\n");
     }
 
@@ -276,13 +267,7 @@ mod tests {
     async fn file_size_limit_applies() {
         let dir = tempfile::tempdir().expect("tempdir");
         let limits = ProcessLimits { file_bytes: 4096, ..lim(5000) };
-        let r = run(
-            Path::new("dd"),
-            &["if=/dev/zero".into(), "of=big".into(), "bs=1024".into(), "count=64".into()],
-            dir.path(),
-            limits,
-        )
-        .await;
+        let r = run(Path::new("dd"), &["if=/dev/zero".into(), "of=big".into(), "bs=1024".into(), "count=64".into()], dir.path(), limits).await;
         assert!(r.is_err(), "dd wrote past RLIMIT_FSIZE");
         let len = std::fs::metadata(dir.path().join("big")).map(|m| m.len()).unwrap_or(0);
         assert!(len <= 4096, "wrote {len} bytes");

@@ -121,10 +121,7 @@ pub fn transcode_args(input: &Path, v: &Validated, outputs: &[(&Path, Rendition)
         if v.has_audio {
             a.extend(strs(&["-map", "0:a:0"]));
         }
-        a.extend(strs(&[
-            "-c:v", "libx264", "-profile:v", "high", "-level:v", "4.2", "-preset", "veryfast", "-crf", "23",
-            "-pix_fmt", "yuv420p",
-        ]));
+        a.extend(strs(&["-c:v", "libx264", "-profile:v", "high", "-level:v", "4.2", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]));
         let gop = ((f64::from(r.fps_milli) / 1000.0) * f64::from(KEYFRAME_SECS)).floor().max(1.0) as u32;
         a.extend(strs(&[
             "-maxrate",
@@ -142,9 +139,28 @@ pub fn transcode_args(input: &Path, v: &Validated, outputs: &[(&Path, Rendition)
             a.extend(strs(&["-c:a", "aac", "-b:a", &AUDIO_BITRATE.to_string(), "-ac", "2", "-ar", "48000"]));
         }
         a.extend(strs(&[
-            "-dn", "-sn", "-map_metadata", "-1", "-map_chapters", "-1", "-metadata:s:v:0", "rotate=0",
-            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-            "-movflags", "+faststart", "-max_muxing_queue_size", "1024", "-threads", "2", "-f", "mp4",
+            "-dn",
+            "-sn",
+            "-map_metadata",
+            "-1",
+            "-map_chapters",
+            "-1",
+            "-metadata:s:v:0",
+            "rotate=0",
+            "-fflags",
+            "+bitexact",
+            "-flags:v",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-movflags",
+            "+faststart",
+            "-max_muxing_queue_size",
+            "1024",
+            "-threads",
+            "2",
+            "-f",
+            "mp4",
         ]));
         a.push(file_url(path));
     }
@@ -167,8 +183,18 @@ pub fn preview_args(rendition: &Path, at_secs: f64, output: &Path) -> Vec<OsStri
     a.extend(strs(&["-protocol_whitelist", "file", "-ss", &format!("{at_secs:.3}"), "-f", "mp4", "-i"]));
     a.push(file_url(rendition));
     a.extend(strs(&[
-        "-frames:v", "1", "-vf", "scale='if(lt(iw,ih),240,-2)':'if(lt(iw,ih),-2,240)'", "-q:v", "6",
-        "-map_metadata", "-1", "-f", "image2", "-update", "1",
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale='if(lt(iw,ih),240,-2)':'if(lt(iw,ih),-2,240)'",
+        "-q:v",
+        "6",
+        "-map_metadata",
+        "-1",
+        "-f",
+        "image2",
+        "-update",
+        "1",
     ]));
     a.push(file_url(output));
     a
@@ -228,10 +254,7 @@ mod tests {
         let rungs = ladder(&v);
         let paths = [Path::new("/j/1080.mp4"), Path::new("/j/720.mp4"), Path::new("/j/480.mp4")];
         let outputs: Vec<(&Path, Rendition)> = paths.iter().copied().zip(rungs.iter().copied()).collect();
-        let args: Vec<String> = transcode_args(Path::new("/j/input"), &v, &outputs)
-            .into_iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect();
+        let args: Vec<String> = transcode_args(Path::new("/j/input"), &v, &outputs).into_iter().map(|s| s.to_string_lossy().into_owned()).collect();
         let pos = |s: &str| args.iter().position(|a| a == s).unwrap_or(usize::MAX);
         assert!(pos("-f") < pos("-i"));
         assert_eq!(args[pos("-f") + 1], "mov");

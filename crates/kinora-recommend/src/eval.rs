@@ -210,10 +210,8 @@ pub fn item_knn(log: &Log, target: Target, k: usize) -> (f64, f64) {
     let g = gram(log, &sets);
     let mut sim = vec![0f32; n * n];
     for a in 0..n {
-        let mut row: Vec<(f64, usize)> = (0..n)
-            .filter(|&b| b != a && g[a * n + b] > 0.0)
-            .map(|b| (g[a * n + b] / ((g[a * n + a] * g[b * n + b]).sqrt() + 1e-9), b))
-            .collect();
+        let mut row: Vec<(f64, usize)> =
+            (0..n).filter(|&b| b != a && g[a * n + b] > 0.0).map(|b| (g[a * n + b] / ((g[a * n + a] * g[b * n + b]).sqrt() + 1e-9), b)).collect();
         row.sort_by(|x, y| y.0.total_cmp(&x.0));
         for (s, b) in row.into_iter().take(k) {
             sim[a * n + b] = s as f32;

@@ -141,11 +141,7 @@ impl Default for Params {
 impl Params {
     /// Sets one knob by name (`kinora recommend eval --set a_co=3`); times in days.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let f = || {
-            value
-                .parse::<f64>()
-                .map_err(|_| format!("{key}: {value:?} is not a number"))
-        };
+        let f = || value.parse::<f64>().map_err(|_| format!("{key}: {value:?} is not a number"));
         let days = |d: f64| d * 86_400_000.0;
         match key {
             "a_trans" => self.a_trans = f()? as f32,
@@ -274,31 +270,15 @@ pub fn watch_fraction(watched_ms: u32, duration_ms: u32, completed: bool) -> (f3
     if completed {
         return (1.0, false);
     }
-    let f = if duration_ms == 0 {
-        0.0
-    } else {
-        (watched_ms as f32 / duration_ms as f32).min(1.0)
-    };
+    let f = if duration_ms == 0 { 0.0 } else { (watched_ms as f32 / duration_ms as f32).min(1.0) };
     let skip = watched_ms < 2000 || f < 0.15;
     (f, skip)
 }
 
 impl Model {
     pub fn new(params: Params) -> Model {
-        let weights = [
-            params.a_pop,
-            params.a_fresh,
-            params.a_tag,
-            params.a_creator,
-            params.a_follow,
-            params.a_quality,
-        ];
-        Model {
-            params,
-            weights,
-            bias: -1.0,
-            ..Model::default()
-        }
+        let weights = [params.a_pop, params.a_fresh, params.a_tag, params.a_creator, params.a_follow, params.a_quality];
+        Model { params, weights, bias: -1.0, ..Model::default() }
     }
 
     /// The features of item `i` for a viewer at `now` (see [`FEATURES`]).
@@ -308,25 +288,13 @@ impl Model {
         // Recent popularity, saturating: about 0.63 at five recent watch-throughs.
         let pop = 1.0 - (-(self.popularity_at(i, now) as f32) / 5.0).exp();
         let age = (now - m.created_ms).max(0);
-        let fresh = if age < p.fresh_ms {
-            1.0 - age as f32 / p.fresh_ms as f32
-        } else {
-            0.0
-        };
+        let fresh = if age < p.fresh_ms { 1.0 - age as f32 / p.fresh_ms as f32 } else { 0.0 };
         let (mut tag, mut ca, mut follow) = (0.0, 0.0, 0.0);
         if let Some(us) = u {
-            let tag_sum: f32 = m
-                .tags
-                .iter()
-                .map(|t| us.tag_aff.get(t).copied().unwrap_or(0.0))
-                .sum();
+            let tag_sum: f32 = m.tags.iter().map(|t| us.tag_aff.get(t).copied().unwrap_or(0.0)).sum();
             tag = (tag_sum / 4.0).tanh();
             ca = (us.creator_aff.get(&m.creator).copied().unwrap_or(0.0) / 4.0).tanh();
-            follow = if us.follows.contains(&m.creator) || m.tags.iter().any(|t| us.followed_tags.contains(t)) {
-                1.0
-            } else {
-                0.0
-            };
+            follow = if us.follows.contains(&m.creator) || m.tags.iter().any(|t| us.followed_tags.contains(t)) { 1.0 } else { 0.0 };
         }
         [pop, fresh, tag, ca, follow, self.stats[i as usize].wtr()]
     }
@@ -464,12 +432,7 @@ impl Model {
                 self.stats[e.item as usize].impressions += 1;
                 self.users[u].served.insert(e.item, e.time_ms);
             }
-            EventKind::View {
-                watched_ms,
-                duration_ms,
-                completed,
-                replays,
-            } => {
+            EventKind::View { watched_ms, duration_ms, completed, replays } => {
                 let (f, skip) = watch_fraction(watched_ms, duration_ms, completed);
                 // A labelled example for the ranking weights, from the state just
                 // before this view.
@@ -484,11 +447,7 @@ impl Model {
                 if completed || f >= 0.95 {
                     self.users[u].completed.insert(e.item, e.time_ms);
                 }
-                let strength = if skip {
-                    -0.5
-                } else {
-                    f + 0.25 * f32::from(replays.min(4))
-                };
+                let strength = if skip { -0.5 } else { f + 0.25 * f32::from(replays.min(4)) };
                 engaged = Some(strength);
             }
             EventKind::Interaction => {
@@ -544,8 +503,7 @@ impl Model {
         }
         // Sequence and co-engagement learn only from positive engagement that is a
         // watch (or an interaction), once per item per viewer.
-        let positive_watch =
-            strength > 0.3 && matches!(e.kind, EventKind::View { .. } | EventKind::Interaction);
+        let positive_watch = strength > 0.3 && matches!(e.kind, EventKind::View { .. } | EventKind::Interaction);
         if !positive_watch {
             if strength > 0.0 {
                 self.bump_pop(e.item, e.time_ms, f64::from(strength) * 0.5);
@@ -636,17 +594,7 @@ impl Model {
         // Popularity relative to the most popular item: the same at any moment,
         // since every item decays alike.
         let pmax = self.pop.iter().copied().fold(0.0, f64::max);
-        let mut s: Vec<f32> = self
-            .pop
-            .iter()
-            .map(|p| {
-                if pmax > 0.0 {
-                    self.params.a_pop * (p / pmax) as f32
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let mut s: Vec<f32> = self.pop.iter().map(|p| if pmax > 0.0 { self.params.a_pop * (p / pmax) as f32 } else { 0.0 }).collect();
         self.sequence_scores(user, &mut s);
         s
     }
@@ -666,12 +614,7 @@ impl Model {
 
     /// Rough memory use of the model's state, in bytes.
     pub fn memory_bytes(&self) -> usize {
-        let rows: usize = self
-            .trans
-            .iter()
-            .chain(self.co.iter())
-            .map(|r| r.capacity() * 12 + 48)
-            .sum();
+        let rows: usize = self.trans.iter().chain(self.co.iter()).map(|r| r.capacity() * 12 + 48).sum();
         let users: usize = self
             .users
             .iter()
@@ -684,12 +627,7 @@ impl Model {
                     + u.served.capacity() * 16
             })
             .sum();
-        let items = self
-            .items
-            .iter()
-            .map(|m| 48 + m.tags.capacity() * 4)
-            .sum::<usize>()
-            + self.stats.len() * std::mem::size_of::<ItemStats>();
+        let items = self.items.iter().map(|m| 48 + m.tags.capacity() * 4).sum::<usize>() + self.stats.len() * std::mem::size_of::<ItemStats>();
         rows + users + items + self.pop.len() * 12
     }
 }

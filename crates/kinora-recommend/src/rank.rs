@@ -42,12 +42,7 @@ pub struct Reason {
 
 impl Reason {
     fn of(code: ReasonCode) -> Reason {
-        Reason {
-            code,
-            item: None,
-            tag: None,
-            creator: None,
-        }
+        Reason { code, item: None, tag: None, creator: None }
     }
 }
 
@@ -74,12 +69,7 @@ pub struct PageRules {
 
 impl Default for PageRules {
     fn default() -> Self {
-        PageRules {
-            size: 10,
-            max_per_creator: 2,
-            max_per_tag: 6,
-            explore_slots: 2,
-        }
+        PageRules { size: 10, max_per_creator: 2, max_per_tag: 6, explore_slots: 2 }
     }
 }
 
@@ -100,75 +90,37 @@ pub fn rerank(main: &[Pick], explore: &[Pick], items: &[ItemMeta], rules: &PageR
 /// When only candidates that break the creator rules are left (a small server
 /// with few creators), the page takes them rather than stop: the rules hold
 /// whenever there is any other choice.
-pub fn rerank_after(
-    main: &[Pick],
-    explore: &[Pick],
-    items: &[ItemMeta],
-    rules: &PageRules,
-    prev_creator: Option<Creator>,
-) -> Page {
+pub fn rerank_after(main: &[Pick], explore: &[Pick], items: &[ItemMeta], rules: &PageRules, prev_creator: Option<Creator>) -> Page {
     let mut page: Page = Vec::with_capacity(rules.size);
     let mut used: HashSet<Item> = HashSet::new();
     let mut per_creator: HashMap<Creator, usize> = HashMap::new();
     let mut per_tag: HashMap<Tag, usize> = HashMap::new();
     // Exploration slots spread over the page: for 10 and 2, positions 2 and 7.
-    let slots: HashSet<usize> = (0..rules.explore_slots)
-        .map(|k| (k * rules.size + rules.size / 4) / rules.explore_slots.max(1))
-        .collect();
+    let slots: HashSet<usize> = (0..rules.explore_slots).map(|k| (k * rules.size + rules.size / 4) / rules.explore_slots.max(1)).collect();
     let meta = |i: Item| items.get(i as usize);
     for pos in 0..rules.size {
-        let last_creator = page
-            .last()
-            .and_then(|p| meta(p.item))
-            .map(|m| m.creator)
-            .or(if page.is_empty() { prev_creator } else { None });
+        let last_creator = page.last().and_then(|p| meta(p.item)).map(|m| m.creator).or(if page.is_empty() { prev_creator } else { None });
         // Hashtags the last two videos share: a third in a row is not allowed.
-        let run_tags: Vec<Tag> = match (
-            page.len()
-                .checked_sub(2)
-                .and_then(|k| page.get(k))
-                .and_then(|p| meta(p.item)),
-            page.last().and_then(|p| meta(p.item)),
-        ) {
-            (Some(a), Some(b)) => a
-                .tags
-                .iter()
-                .filter(|t| b.tags.contains(t))
-                .copied()
-                .collect(),
+        let run_tags: Vec<Tag> = match (page.len().checked_sub(2).and_then(|k| page.get(k)).and_then(|p| meta(p.item)), page.last().and_then(|p| meta(p.item)))
+        {
+            (Some(a), Some(b)) => a.tags.iter().filter(|t| b.tags.contains(t)).copied().collect(),
             _ => Vec::new(),
         };
         // Strictness: 0 all rules, 1 hashtags relaxed, 2 per-page creator limit
         // relaxed too, 3 anything not yet on the page.
-        let fits = |p: &Pick,
-                    level: u8,
-                    used: &HashSet<Item>,
-                    per_creator: &HashMap<Creator, usize>,
-                    per_tag: &HashMap<Tag, usize>| {
+        let fits = |p: &Pick, level: u8, used: &HashSet<Item>, per_creator: &HashMap<Creator, usize>, per_tag: &HashMap<Tag, usize>| {
             let Some(m) = meta(p.item) else { return false };
             let strict_tags = level == 0;
             !used.contains(&p.item)
                 && (level >= 3 || Some(m.creator) != last_creator)
-                && (level >= 2
-                    || per_creator.get(&m.creator).copied().unwrap_or(0) < rules.max_per_creator)
-                && (!strict_tags
-                    || m.tags.iter().all(|t| {
-                        per_tag.get(t).copied().unwrap_or(0) < rules.max_per_tag
-                            && !run_tags.contains(t)
-                    }))
+                && (level >= 2 || per_creator.get(&m.creator).copied().unwrap_or(0) < rules.max_per_creator)
+                && (!strict_tags || m.tags.iter().all(|t| per_tag.get(t).copied().unwrap_or(0) < rules.max_per_tag && !run_tags.contains(t)))
         };
-        let pools: [&[Pick]; 2] = if slots.contains(&pos) {
-            [explore, main]
-        } else {
-            [main, explore]
-        };
+        let pools: [&[Pick]; 2] = if slots.contains(&pos) { [explore, main] } else { [main, explore] };
         let mut chosen = None;
         'search: for level in 0..4u8 {
             for pool in pools {
-                if let Some(p) = pool
-                    .iter()
-                    .find(|p| fits(p, level, &used, &per_creator, &per_tag))
-                {
+                if let Some(p) = pool.iter().find(|p| fits(p, level, &used, &per_creator, &per_tag)) {
                     chosen = Some(*p);
                     break 'search;
                 }
@@ -239,19 +191,13 @@ impl Model {
             || us.liked.contains(&i)
             || us.not_interested.contains(&i)
             || us.ni_creators.get(&m.creator).copied().unwrap_or(0) >= 2
-            || us
-                .completed
-                .get(&i)
-                .is_some_and(|t| now - t < self.params.seen_ms)
+            || us.completed.get(&i).is_some_and(|t| now - t < self.params.seen_ms)
     }
 
     /// Whether `i` is kept from `user` in any feed, personalised or not: its
     /// creator is hidden from them (blocks, mutes).
     pub fn hidden(&self, user: Option<User>, i: Item) -> bool {
-        let (Some(us), Some(m)) = (
-            user.and_then(|u| self.users.get(u as usize)),
-            self.items.get(i as usize),
-        ) else {
+        let (Some(us), Some(m)) = (user.and_then(|u| self.users.get(u as usize)), self.items.get(i as usize)) else {
             return false;
         };
         us.hidden_creators.contains(&m.creator)
@@ -268,12 +214,7 @@ impl Model {
 
     /// Replaces the creators hidden from `user` (see [`UserState::hidden_creators`]).
     pub fn set_hidden_creators(&mut self, user: User, creators: HashSet<Creator>) {
-        if creators.is_empty()
-            && self
-                .users
-                .get(user as usize)
-                .is_none_or(|u| u.hidden_creators.is_empty())
-        {
+        if creators.is_empty() && self.users.get(user as usize).is_none_or(|u| u.hidden_creators.is_empty()) {
             return;
         }
         self.ensure_user(user);
@@ -284,11 +225,7 @@ impl Model {
     /// of every video); until the next call they may lag by the events since.
     pub fn refresh_caches(&mut self) {
         self.caches = None;
-        let c = crate::Caches {
-            trending: self.trending(300),
-            fresh: self.fresh(100),
-            explore: self.explore_pool(400),
-        };
+        let c = crate::Caches { trending: self.trending(300), fresh: self.fresh(100), explore: self.explore_pool(400) };
         self.caches = Some(c);
     }
 
@@ -308,27 +245,15 @@ impl Model {
 
     fn cached_explore(&self, n: usize) -> Vec<Item> {
         match &self.caches {
-            Some(c) => c
-                .explore
-                .iter()
-                .take(n)
-                .copied()
-                .filter(|&i| self.stats[i as usize].impressions < self.params.explore_below)
-                .collect(),
+            Some(c) => c.explore.iter().take(n).copied().filter(|&i| self.stats[i as usize].impressions < self.params.explore_below).collect(),
             None => self.explore_pool(n),
         }
     }
 
     /// Eligible items ordered by time-decayed engagement (trending), at most `n`.
     pub fn trending(&self, n: usize) -> Vec<Item> {
-        let mut v: Vec<(f64, Item)> = self
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.eligible)
-            .map(|(i, _)| (self.pop[i], i as Item))
-            .filter(|(p, _)| *p > 0.0)
-            .collect();
+        let mut v: Vec<(f64, Item)> =
+            self.items.iter().enumerate().filter(|(_, m)| m.eligible).map(|(i, _)| (self.pop[i], i as Item)).filter(|(p, _)| *p > 0.0).collect();
         let k = n.min(v.len());
         if k > 0 && k < v.len() {
             v.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
@@ -340,13 +265,7 @@ impl Model {
 
     /// The newest eligible items, at most `n`.
     pub fn fresh(&self, n: usize) -> Vec<Item> {
-        let mut v: Vec<(i64, Item)> = self
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.eligible)
-            .map(|(i, m)| (m.created_ms, i as Item))
-            .collect();
+        let mut v: Vec<(i64, Item)> = self.items.iter().enumerate().filter(|(_, m)| m.eligible).map(|(i, m)| (m.created_ms, i as Item)).collect();
         let k = n.min(v.len());
         if k > 0 && k < v.len() {
             v.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
@@ -377,11 +296,7 @@ impl Model {
             }
             let wc = p.co_decay.powi(m as i32) * p.a_co / (self.co_sum[x as usize] + one);
             for (&j, &c) in &self.co[x as usize] {
-                add(
-                    j,
-                    wc * c / (self.pop_total[j as usize] + 1.0).powf(p.beta),
-                    x,
-                );
+                add(j, wc * c / (self.pop_total[j as usize] + 1.0).powf(p.beta), x);
             }
         }
         let max = out.values().map(|v| v.0).fold(0.0, f32::max);
@@ -395,27 +310,12 @@ impl Model {
 
     /// A personalised page for `user` at `now`, minus `session` (what this feed
     /// session served already).
-    pub fn rank(
-        &self,
-        user: User,
-        now: i64,
-        session: &HashSet<Item>,
-        rules: &PageRules,
-        rng: &mut impl Rng,
-    ) -> Page {
+    pub fn rank(&self, user: User, now: i64, session: &HashSet<Item>, rules: &PageRules, rng: &mut impl Rng) -> Page {
         self.rank_after(user, now, session, rules, None, rng)
     }
 
     /// [`Model::rank`] for a page that follows one ending with `prev_creator`.
-    pub fn rank_after(
-        &self,
-        user: User,
-        now: i64,
-        session: &HashSet<Item>,
-        rules: &PageRules,
-        prev_creator: Option<Creator>,
-        rng: &mut impl Rng,
-    ) -> Page {
+    pub fn rank_after(&self, user: User, now: i64, session: &HashSet<Item>, rules: &PageRules, prev_creator: Option<Creator>, rng: &mut impl Rng) -> Page {
         let p = &self.params;
         let u = self.users.get(user as usize);
         let mut cands: HashMap<Item, Reason> = HashMap::new();
@@ -427,70 +327,31 @@ impl Model {
         // Sources.
         let sim = self.similar(user);
         let mut sim_top: Vec<(&Item, &(f32, Item))> = sim.iter().collect();
-        let by_score = |a: &(&Item, &(f32, Item)), b: &(&Item, &(f32, Item))| {
-            b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(b.0))
-        };
+        let by_score = |a: &(&Item, &(f32, Item)), b: &(&Item, &(f32, Item))| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(b.0));
         if sim_top.len() > 200 {
             sim_top.select_nth_unstable_by(199, by_score);
             sim_top.truncate(200);
         }
         sim_top.sort_by(by_score);
         for (&j, &(_, from)) in sim_top.iter().take(200) {
-            offer(
-                j,
-                Reason {
-                    code: ReasonCode::Similar,
-                    item: Some(from),
-                    tag: None,
-                    creator: None,
-                },
-                &mut cands,
-            );
+            offer(j, Reason { code: ReasonCode::Similar, item: Some(from), tag: None, creator: None }, &mut cands);
         }
         if let Some(us) = u {
             for c in &us.follows {
                 for &i in self.items_by_creator(*c).iter().rev().take(30) {
-                    offer(
-                        i,
-                        Reason {
-                            code: ReasonCode::Following,
-                            item: None,
-                            tag: None,
-                            creator: Some(*c),
-                        },
-                        &mut cands,
-                    );
+                    offer(i, Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(*c) }, &mut cands);
                 }
             }
             for t in &us.followed_tags {
                 for &i in self.items_by_tag(*t).iter().rev().take(30) {
-                    offer(
-                        i,
-                        Reason {
-                            code: ReasonCode::Following,
-                            item: None,
-                            tag: Some(*t),
-                            creator: None,
-                        },
-                        &mut cands,
-                    );
+                    offer(i, Reason { code: ReasonCode::Following, item: None, tag: Some(*t), creator: None }, &mut cands);
                 }
             }
-            let mut tags: Vec<(&Tag, &f32)> =
-                us.tag_aff.iter().filter(|(_, a)| **a > 0.0).collect();
+            let mut tags: Vec<(&Tag, &f32)> = us.tag_aff.iter().filter(|(_, a)| **a > 0.0).collect();
             tags.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
             for (t, _) in tags.iter().take(4) {
                 for &i in self.items_by_tag(**t).iter().rev().take(60) {
-                    offer(
-                        i,
-                        Reason {
-                            code: ReasonCode::Topic,
-                            item: None,
-                            tag: Some(**t),
-                            creator: None,
-                        },
-                        &mut cands,
-                    );
+                    offer(i, Reason { code: ReasonCode::Topic, item: None, tag: Some(**t), creator: None }, &mut cands);
                 }
             }
         }
@@ -505,22 +366,14 @@ impl Model {
             .into_iter()
             .map(|(i, reason)| {
                 let (s, r) = self.score(u, i, now, sim.get(&i).map(|v| v.0).unwrap_or(0.0), reason);
-                Pick {
-                    item: i,
-                    score: s,
-                    reason: r,
-                }
+                Pick { item: i, score: s, reason: r }
             })
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
         // Exploration: videos with few impressions, by Thompson sampling on their
         // watch-through rate. One the viewer follows (its creator or a hashtag)
         // says so rather than "exploration".
-        let followed: HashMap<Item, Reason> = scored
-            .iter()
-            .filter(|p| p.reason.code == ReasonCode::Following)
-            .map(|p| (p.item, p.reason))
-            .collect();
+        let followed: HashMap<Item, Reason> = scored.iter().filter(|p| p.reason.code == ReasonCode::Following).map(|p| (p.item, p.reason)).collect();
         let mut explore: Vec<Pick> = self
             .cached_explore(120)
             .into_iter()
@@ -531,8 +384,7 @@ impl Model {
                 let b = 1.0 + (f64::from(s.views) - f64::from(s.watch_through)).max(0.0);
                 // Fewer impressions, more room to prove itself: the sample is lifted
                 // for videos that have hardly been seen.
-                let novelty =
-                    1.0 - (s.impressions as f32 / self.params.explore_below.max(1) as f32).min(1.0);
+                let novelty = 1.0 - (s.impressions as f32 / self.params.explore_below.max(1) as f32).min(1.0);
                 Pick {
                     item: i,
                     score: beta_sample(rng, a, b) as f32 + 0.5 * novelty,
@@ -548,12 +400,7 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(_, c)| now - self.items[c.item as usize].created_ms < p.fresh_ms)
-            .min_by_key(|(_, c)| {
-                (
-                    self.stats[c.item as usize].impressions,
-                    -self.items[c.item as usize].created_ms,
-                )
-            })
+            .min_by_key(|(_, c)| (self.stats[c.item as usize].impressions, -self.items[c.item as usize].created_ms))
             .map(|(k, _)| k);
         if let Some(k) = newest_least_seen {
             let c = explore.remove(k);
@@ -577,93 +424,38 @@ impl Model {
     }
 
     /// Predicted engagement of `i` for the viewer, and the reason that explains most of it.
-    fn score(
-        &self,
-        u: Option<&crate::UserState>,
-        i: Item,
-        now: i64,
-        sim: f32,
-        source: Reason,
-    ) -> (f32, Reason) {
+    fn score(&self, u: Option<&crate::UserState>, i: Item, now: i64, sim: f32, source: Reason) -> (f32, Reason) {
         let m = &self.items[i as usize];
         // Predicted engagement: the learned weights over the features, plus the
         // sequence similarity (its weight is tuned offline, see eval).
         let x = self.features(u, i, now);
         let w = &self.weights;
-        let mut parts: Vec<(f32, Reason)> = vec![
-            (w[0] * x[0], Reason::of(ReasonCode::Trending)),
-            (w[1] * x[1], Reason::of(ReasonCode::New)),
-        ];
+        let mut parts: Vec<(f32, Reason)> = vec![(w[0] * x[0], Reason::of(ReasonCode::Trending)), (w[1] * x[1], Reason::of(ReasonCode::New))];
         if sim > 0.0 {
-            let r = if source.code == ReasonCode::Similar {
-                source
-            } else {
-                Reason::of(ReasonCode::Similar)
-            };
+            let r = if source.code == ReasonCode::Similar { source } else { Reason::of(ReasonCode::Similar) };
             parts.push((sim, r));
         }
         if let Some(us) = u {
-            let best_tag = m
-                .tags
-                .iter()
-                .map(|t| (*t, us.tag_aff.get(t).copied().unwrap_or(0.0)))
-                .filter(|(_, a)| *a > 0.0)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            parts.push((
-                w[2] * x[2],
-                Reason {
-                    code: ReasonCode::Topic,
-                    item: None,
-                    tag: best_tag.map(|b| b.0),
-                    creator: None,
-                },
-            ));
-            parts.push((
-                w[3] * x[3],
-                Reason {
-                    code: ReasonCode::Following,
-                    item: None,
-                    tag: None,
-                    creator: Some(m.creator),
-                },
-            ));
+            let best_tag = m.tags.iter().map(|t| (*t, us.tag_aff.get(t).copied().unwrap_or(0.0))).filter(|(_, a)| *a > 0.0).max_by(|a, b| a.1.total_cmp(&b.1));
+            parts.push((w[2] * x[2], Reason { code: ReasonCode::Topic, item: None, tag: best_tag.map(|b| b.0), creator: None }));
+            parts.push((w[3] * x[3], Reason { code: ReasonCode::Following, item: None, tag: None, creator: Some(m.creator) }));
             if x[4] > 0.0 {
                 // Followed: the creator, or else one of the video's hashtags.
-                let followed_tag = (!us.follows.contains(&m.creator))
-                    .then(|| m.tags.iter().copied().find(|t| us.followed_tags.contains(t)))
-                    .flatten();
+                let followed_tag = (!us.follows.contains(&m.creator)).then(|| m.tags.iter().copied().find(|t| us.followed_tags.contains(t))).flatten();
                 parts.push((
                     w[4] * x[4],
-                    Reason {
-                        code: ReasonCode::Following,
-                        item: None,
-                        tag: followed_tag,
-                        creator: followed_tag.is_none().then_some(m.creator),
-                    },
+                    Reason { code: ReasonCode::Following, item: None, tag: followed_tag, creator: followed_tag.is_none().then_some(m.creator) },
                 ));
             }
         }
         let total: f32 = parts.iter().map(|x| x.0).sum::<f32>() + w[5] * x[5];
-        let mut reason = parts
-            .iter()
-            .filter(|x| x.0 > 0.0)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map_or(source, |x| x.1);
+        let mut reason = parts.iter().filter(|x| x.0 > 0.0).max_by(|a, b| a.0.total_cmp(&b.0)).map_or(source, |x| x.1);
         // "following" is only a reason if the viewer follows; creator affinity alone
         // reads as "similar".
         if reason.code == ReasonCode::Following
-            && !u.is_some_and(|us| {
-                us.follows.contains(&m.creator) || reason.tag.is_some_and(|t| us.followed_tags.contains(&t))
-            })
+            && !u.is_some_and(|us| us.follows.contains(&m.creator) || reason.tag.is_some_and(|t| us.followed_tags.contains(&t)))
         {
-            reason = if sim > 0.0 {
-                parts
-                    .iter()
-                    .find(|x| x.1.code == ReasonCode::Similar)
-                    .map_or(source, |x| x.1)
-            } else {
-                source
-            };
+            reason = if sim > 0.0 { parts.iter().find(|x| x.1.code == ReasonCode::Similar).map_or(source, |x| x.1) } else { source };
         }
         if reason.code == ReasonCode::Topic && reason.tag.is_none() {
             reason = source;
@@ -673,30 +465,15 @@ impl Model {
 
     /// The feed without profiling: ranked by engagement (time-decayed) and recency
     /// only, the same for everyone; diversity rules hold.
-    pub fn rank_unpersonalized(
-        &self,
-        now: i64,
-        session: &HashSet<Item>,
-        rules: &PageRules,
-    ) -> Page {
+    pub fn rank_unpersonalized(&self, now: i64, session: &HashSet<Item>, rules: &PageRules) -> Page {
         self.rank_unpersonalized_after(None, now, session, rules, None)
     }
 
     /// [`Model::rank_unpersonalized`] after a page ending with `prev_creator`.
     /// `viewer` only keeps out what [`Model::hidden`] says (blocks, mutes);
     /// nothing else about them is used.
-    pub fn rank_unpersonalized_after(
-        &self,
-        viewer: Option<User>,
-        now: i64,
-        session: &HashSet<Item>,
-        rules: &PageRules,
-        prev_creator: Option<Creator>,
-    ) -> Page {
-        let pmax = self
-            .cached_trending(1)
-            .first()
-            .map_or(0.0, |&i| self.pop[i as usize]);
+    pub fn rank_unpersonalized_after(&self, viewer: Option<User>, now: i64, session: &HashSet<Item>, rules: &PageRules, prev_creator: Option<Creator>) -> Page {
+        let pmax = self.cached_trending(1).first().map_or(0.0, |&i| self.pop[i as usize]);
         let mut cands: HashSet<Item> = self.cached_trending(300).into_iter().collect();
         cands.extend(self.cached_fresh(100));
         let mut scored: Vec<Pick> = cands
@@ -704,37 +481,16 @@ impl Model {
             .filter(|&i| !self.excluded(None, i, now, session) && !self.hidden(viewer, i))
             .map(|i| {
                 let m = &self.items[i as usize];
-                let pop = if pmax > 0.0 {
-                    (self.pop[i as usize] / pmax) as f32
-                } else {
-                    0.0
-                };
+                let pop = if pmax > 0.0 { (self.pop[i as usize] / pmax) as f32 } else { 0.0 };
                 let age_days = ((now - m.created_ms).max(0) as f32) / 86_400_000.0;
                 let recency = 1.0 / (1.0 + age_days / 3.0);
                 let score = pop + 0.5 * self.stats[i as usize].wtr() + 0.6 * recency;
-                let code = if pop >= 0.6 * recency {
-                    ReasonCode::Trending
-                } else {
-                    ReasonCode::New
-                };
-                Pick {
-                    item: i,
-                    score,
-                    reason: Reason::of(code),
-                }
+                let code = if pop >= 0.6 * recency { ReasonCode::Trending } else { ReasonCode::New };
+                Pick { item: i, score, reason: Reason::of(code) }
             })
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-        rerank_after(
-            &scored,
-            &[],
-            &self.items,
-            &PageRules {
-                explore_slots: 0,
-                ..*rules
-            },
-            prev_creator,
-        )
+        rerank_after(&scored, &[], &self.items, &PageRules { explore_slots: 0, ..*rules }, prev_creator)
     }
 }
 
@@ -756,47 +512,19 @@ mod tests {
                 tags.push(rng.gen_range(0..topics));
                 tags.dedup();
             }
-            m.upsert_item(
-                i,
-                ItemMeta {
-                    creator,
-                    tags,
-                    created_ms: i64::from(i) * 1000,
-                    eligible: true,
-                },
-            );
+            m.upsert_item(i, ItemMeta { creator, tags, created_ms: i64::from(i) * 1000, eligible: true });
         }
         m
     }
 
     fn view(m: &mut Model, user: u32, item: u32, t: i64, through: bool) {
-        m.observe(&Event {
-            user,
-            item,
-            kind: EventKind::Impression,
-            time_ms: t,
-        });
+        m.observe(&Event { user, item, kind: EventKind::Impression, time_ms: t });
         let kind = if through {
-            EventKind::View {
-                watched_ms: 20_000,
-                duration_ms: 20_000,
-                completed: true,
-                replays: 0,
-            }
+            EventKind::View { watched_ms: 20_000, duration_ms: 20_000, completed: true, replays: 0 }
         } else {
-            EventKind::View {
-                watched_ms: 800,
-                duration_ms: 20_000,
-                completed: false,
-                replays: 0,
-            }
+            EventKind::View { watched_ms: 800, duration_ms: 20_000, completed: false, replays: 0 }
         };
-        m.observe(&Event {
-            user,
-            item,
-            kind,
-            time_ms: t + 1,
-        });
+        m.observe(&Event { user, item, kind, time_ms: t + 1 });
     }
 
     fn check_rules(m: &Model, page: &Page, rules: &PageRules) {
@@ -808,17 +536,10 @@ mod tests {
             let c = m.items[p.item as usize].creator;
             *per_creator.entry(c).or_default() += 1;
             if k > 0 {
-                assert_ne!(
-                    m.items[page[k - 1].item as usize].creator,
-                    c,
-                    "one creator twice in a row: {page:?}"
-                );
+                assert_ne!(m.items[page[k - 1].item as usize].creator, c, "one creator twice in a row: {page:?}");
             }
         }
-        assert!(
-            per_creator.values().all(|n| *n <= rules.max_per_creator),
-            "{per_creator:?}"
-        );
+        assert!(per_creator.values().all(|n| *n <= rules.max_per_creator), "{per_creator:?}");
     }
 
     #[test]
@@ -851,24 +572,13 @@ mod tests {
             let mut t = 1_000_000;
             for _ in 0..300 {
                 t += 1000;
-                view(
-                    &mut m,
-                    rng.gen_range(0..10),
-                    rng.gen_range(0..200),
-                    t,
-                    rng.gen_bool(0.6),
-                );
+                view(&mut m, rng.gen_range(0..10), rng.gen_range(0..200), t, rng.gen_bool(0.6));
             }
             let user = 3;
             let hidden: HashSet<Creator> = (0..5).map(|_| rng.gen_range(0..20)).collect();
             m.set_hidden_creators(user, hidden.clone());
             let liked = rng.gen_range(0..200);
-            m.observe(&Event {
-                user,
-                item: liked,
-                kind: EventKind::Like,
-                time_ms: t,
-            });
+            m.observe(&Event { user, item: liked, kind: EventKind::Like, time_ms: t });
             m.refresh_caches();
             let rules = PageRules::default();
             let mut session = HashSet::new();
@@ -876,15 +586,9 @@ mod tests {
                 let page = m.rank(user, t, &session, &rules, &mut rng);
                 let plain = m.rank_unpersonalized_after(Some(user), t, &session, &rules, None);
                 for p in page.iter().chain(&plain) {
-                    assert!(
-                        !hidden.contains(&m.items[p.item as usize].creator),
-                        "a hidden creator's video"
-                    );
+                    assert!(!hidden.contains(&m.items[p.item as usize].creator), "a hidden creator's video");
                 }
-                assert!(
-                    page.iter().all(|p| p.item != liked),
-                    "a liked video offered again"
-                );
+                assert!(page.iter().all(|p| p.item != liked), "a liked video offered again");
                 session.extend(page.iter().map(|p| p.item));
             }
             // Others still get those creators; undoing brings them back.
@@ -911,13 +615,7 @@ mod tests {
             let mut t = 1_000_000;
             for _ in 0..rng.gen_range(0..400) {
                 t += 1000;
-                view(
-                    &mut m,
-                    rng.gen_range(0..20),
-                    rng.gen_range(0..videos),
-                    t,
-                    rng.gen_bool(0.5),
-                );
+                view(&mut m, rng.gen_range(0..20), rng.gen_range(0..videos), t, rng.gen_bool(0.5));
             }
             for user in 0..5 {
                 let mut session = HashSet::new();
@@ -928,11 +626,7 @@ mod tests {
                         assert!(session.insert(p.item), "no repeats within a session");
                     }
                 }
-                check_rules(
-                    &m,
-                    &m.rank_unpersonalized(t, &HashSet::new(), &rules),
-                    &rules,
-                );
+                check_rules(&m, &m.rank_unpersonalized(t, &HashSet::new(), &rules), &rules);
             }
         }
     }
@@ -944,14 +638,8 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let m = model(3, 1, 1, &mut rng);
         let rules = PageRules::default();
-        assert_eq!(
-            m.rank_unpersonalized(10_000, &HashSet::new(), &rules).len(),
-            3
-        );
-        assert_eq!(
-            m.rank(0, 10_000, &HashSet::new(), &rules, &mut rng).len(),
-            3
-        );
+        assert_eq!(m.rank_unpersonalized(10_000, &HashSet::new(), &rules).len(), 3);
+        assert_eq!(m.rank(0, 10_000, &HashSet::new(), &rules, &mut rng).len(), 3);
     }
 
     #[test]
@@ -965,10 +653,7 @@ mod tests {
         let mut shares = Vec::new();
         for _ in 0..6 {
             let page = m.rank(user, t, &session, &rules, &mut rng);
-            let on = page
-                .iter()
-                .filter(|p| m.items[p.item as usize].tags.contains(&topic))
-                .count();
+            let on = page.iter().filter(|p| m.items[p.item as usize].tags.contains(&topic)).count();
             shares.push(on as f32 / page.len().max(1) as f32);
             for p in &page {
                 session.insert(p.item);
@@ -977,20 +662,10 @@ mod tests {
                 view(&mut m, user, p.item, t, through);
             }
         }
-        assert!(
-            shares[0] < 0.5,
-            "cold start is not already that topic: {shares:?}"
-        );
+        assert!(shares[0] < 0.5, "cold start is not already that topic: {shares:?}");
         // The ranking weights learned it too: hashtag affinity predicts watching through.
-        assert!(
-            m.weights[2] > Params::default().a_tag,
-            "the hashtag weight grew: {:?}",
-            m.weights
-        );
-        assert!(
-            shares[4] >= 0.5 && shares[5] >= 0.5,
-            "mostly that topic within a few pages: {shares:?}"
-        );
+        assert!(m.weights[2] > Params::default().a_tag, "the hashtag weight grew: {:?}", m.weights);
+        assert!(shares[4] >= 0.5 && shares[5] >= 0.5, "mostly that topic within a few pages: {shares:?}");
     }
 
     #[test]
@@ -1003,47 +678,17 @@ mod tests {
         let page = m.rank(user, t, &HashSet::new(), &rules, &mut rng);
         let first = page[0].item;
         let creator = m.items[first as usize].creator;
-        m.observe(&Event {
-            user,
-            item: first,
-            kind: EventKind::NotInterested,
-            time_ms: t,
-        });
-        let other = m
-            .items_by_creator(creator)
-            .iter()
-            .copied()
-            .find(|i| *i != first)
-            .expect("the creator has two videos");
-        m.observe(&Event {
-            user,
-            item: other,
-            kind: EventKind::NotInterested,
-            time_ms: t,
-        });
+        m.observe(&Event { user, item: first, kind: EventKind::NotInterested, time_ms: t });
+        let other = m.items_by_creator(creator).iter().copied().find(|i| *i != first).expect("the creator has two videos");
+        m.observe(&Event { user, item: other, kind: EventKind::NotInterested, time_ms: t });
         for k in 0..30 {
             let page = m.rank(user, t + k, &HashSet::new(), &rules, &mut rng);
-            assert!(
-                page.iter().all(|p| p.item != first && p.item != other),
-                "a not-interested video came back"
-            );
-            assert!(
-                page.iter()
-                    .all(|p| m.items[p.item as usize].creator != creator),
-                "two marks: no more of that creator"
-            );
+            assert!(page.iter().all(|p| p.item != first && p.item != other), "a not-interested video came back");
+            assert!(page.iter().all(|p| m.items[p.item as usize].creator != creator), "two marks: no more of that creator");
         }
         // Taking one back lifts the creator rule, not the other mark.
-        m.observe(&Event {
-            user,
-            item: other,
-            kind: EventKind::Interested,
-            time_ms: t,
-        });
-        let pages: Vec<Item> = (0..30)
-            .flat_map(|k| m.rank(user, t + k, &HashSet::new(), &rules, &mut rng))
-            .map(|p| p.item)
-            .collect();
+        m.observe(&Event { user, item: other, kind: EventKind::Interested, time_ms: t });
+        let pages: Vec<Item> = (0..30).flat_map(|k| m.rank(user, t + k, &HashSet::new(), &rules, &mut rng)).map(|p| p.item).collect();
         assert!(!pages.contains(&first));
     }
 
@@ -1054,13 +699,7 @@ mod tests {
         let mut t = 1_000_000;
         for _ in 0..500 {
             t += 1000;
-            view(
-                &mut m,
-                rng.gen_range(0..10),
-                rng.gen_range(0..300),
-                t,
-                rng.gen_bool(0.6),
-            );
+            view(&mut m, rng.gen_range(0..10), rng.gen_range(0..300), t, rng.gen_bool(0.6));
         }
         // Two viewers with different histories: one of them watched a lot.
         for i in 0..40 {
@@ -1073,37 +712,12 @@ mod tests {
         assert_eq!(a.len(), rules.size);
         // A new upload gets exploration impressions from personalised feeds soon.
         let new = 300;
-        m.upsert_item(
-            new,
-            ItemMeta {
-                creator: 99,
-                tags: vec![0],
-                created_ms: t,
-                eligible: true,
-            },
-        );
-        let shown = (0..50)
-            .filter(|k| {
-                m.rank(k % 10, t, &HashSet::new(), &rules, &mut rng)
-                    .iter()
-                    .any(|p| p.item == new)
-            })
-            .count();
-        assert!(
-            shown >= 5,
-            "a new video is explored: shown in {shown} of 50 pages"
-        );
+        m.upsert_item(new, ItemMeta { creator: 99, tags: vec![0], created_ms: t, eligible: true });
+        let shown = (0..50).filter(|k| m.rank(k % 10, t, &HashSet::new(), &rules, &mut rng).iter().any(|p| p.item == new)).count();
+        assert!(shown >= 5, "a new video is explored: shown in {shown} of 50 pages");
         // Every pick says why.
         let page = m.rank(20, t, &HashSet::new(), &rules, &mut rng);
-        assert!(page
-            .iter()
-            .any(|p| p.reason.code == ReasonCode::Exploration));
-        assert!(
-            page.iter().any(|p| matches!(
-                p.reason.code,
-                ReasonCode::Similar | ReasonCode::Topic | ReasonCode::Trending
-            )),
-            "{page:?}"
-        );
+        assert!(page.iter().any(|p| p.reason.code == ReasonCode::Exploration));
+        assert!(page.iter().any(|p| matches!(p.reason.code, ReasonCode::Similar | ReasonCode::Topic | ReasonCode::Trending)), "{page:?}");
     }
 }

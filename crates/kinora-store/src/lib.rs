@@ -115,10 +115,7 @@ impl Regions {
         let mut regions = std::collections::BTreeMap::new();
         for spec in specs {
             let (store, root, location, s3) = open_store(data, spec)?;
-            regions.insert(
-                spec.name.clone(),
-                Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root, s3 },
-            );
+            regions.insert(spec.name.clone(), Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root, s3 });
         }
         if !regions.contains_key(primary) {
             anyhow::bail!("residency.primary {primary:?} is not a configured region");
@@ -136,10 +133,7 @@ impl Regions {
 
     /// Local directories under `data/regions/`, the first one primary, no backup.
     pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
-        let specs: Vec<RegionSpec> = names
-            .iter()
-            .map(|n| RegionSpec { name: (*n).to_owned(), storage: String::new(), jurisdiction: String::new() })
-            .collect();
+        let specs: Vec<RegionSpec> = names.iter().map(|n| RegionSpec { name: (*n).to_owned(), storage: String::new(), jurisdiction: String::new() }).collect();
         Regions::open(data, &specs, names.first().copied().unwrap_or("local"), None)
     }
 
@@ -271,7 +265,11 @@ impl Regions {
 
     /// An object as a stream of chunks with its size, from `home` or the backup
     /// replica: a download of any size holds one chunk in memory at a time.
-    pub async fn get_stream_with_fallback(&self, home: &str, k: &str) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
+    pub async fn get_stream_with_fallback(
+        &self,
+        home: &str,
+        k: &str,
+    ) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
         async fn open(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
             let r = store.get(&key(k)).await?;
             Ok((r.meta.size, r.into_stream()))
@@ -475,13 +473,7 @@ mod tests {
         std::fs::write(&src, &data).expect("write");
         assert_eq!(put_file(store, "media/x/a", &src).await.expect("put"), data.len() as u64);
         for (a, b) in [(0, data.len()), (100, data.len() - 7), (1024 * 1024 - 1, 1024 * 1024 + 1), (5, 6)] {
-            let got: Vec<u8> = get_range(store, "media/x/a", a as u64..b as u64)
-                .await
-                .expect("get")
-                .try_collect::<Vec<Bytes>>()
-                .await
-                .expect("read")
-                .concat();
+            let got: Vec<u8> = get_range(store, "media/x/a", a as u64..b as u64).await.expect("get").try_collect::<Vec<Bytes>>().await.expect("read").concat();
             assert_eq!(got, &data[a..b], "range {a}..{b}");
         }
         assert_eq!(list(store, "media/x").await.expect("list").len(), 1);

@@ -91,9 +91,7 @@ impl Entry {
         if self.v != 1 {
             return Err(LogError::Entry(format!("unknown version {}", self.v)));
         }
-        let time_ok = self.time.len() == 24
-            && self.time.ends_with('Z')
-            && self.time.bytes().all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b));
+        let time_ok = self.time.len() == 24 && self.time.ends_with('Z') && self.time.bytes().all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b));
         if !time_ok {
             return Err(LogError::Entry("time: RFC 3339 UTC with milliseconds".into()));
         }
@@ -166,10 +164,7 @@ pub struct Tree {
 
 impl HashReader for Tree {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|i| self.hashes.get(usize::try_from(*i).unwrap_or(usize::MAX)).copied().ok_or(tlog_tiles::Error::IndexesNotInTree))
-            .collect()
+        indexes.iter().map(|i| self.hashes.get(usize::try_from(*i).unwrap_or(usize::MAX)).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)).collect()
     }
 }
 
@@ -532,7 +527,10 @@ mod tests {
         }
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let parts = ["entries", "0", "1", "2", "7", "8", "255", "000", "001", "002", "x000", "x072", "x999", "936", "088.p", "001.p", "000.p", "44", "0", "255", "256", "-1", "", ".."];
+        let parts = [
+            "entries", "0", "1", "2", "7", "8", "255", "000", "001", "002", "x000", "x072", "x999", "936", "088.p", "001.p", "000.p", "44", "0", "255", "256",
+            "-1", "", "..",
+        ];
         let mut served = 0;
         for _ in 0..200_000 {
             let n = rng.gen_range(1..8);
@@ -572,7 +570,7 @@ mod tests {
         };
         let bytes = big.checked().expect("the largest allowed entry is allowed");
         assert!(bytes.len() <= MAX_ENTRY_BYTES);
-        let bundle = data_tile(&[bytes.clone()]).expect("fits a bundle");
+        let bundle = data_tile(std::slice::from_ref(&bytes)).expect("fits a bundle");
         assert_eq!(parse_data_tile(&bundle).expect("parses"), vec![bytes.clone()]);
         assert_eq!(Entry::parse(&bytes).expect("parses"), big);
         // Escaped characters take six bytes each: the total bound still holds.

@@ -337,15 +337,10 @@ fn main() -> anyhow::Result<()> {
     kinora_app::state::private_files();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KINORA_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINORA_LOG").unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Serve(a) => {
@@ -527,11 +522,7 @@ where
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
-    };
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0.0);
     (pct(0.5), pct(0.99), all.len() as f64 / secs)
 }
 
@@ -539,54 +530,29 @@ where
 fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
         .map_or(0, |kb| kb * 1024)
 }
 
-async fn recommend_bench(
-    database_url: Option<String>,
-    videos: usize,
-    viewers: usize,
-    events: usize,
-    requests: usize,
-) -> anyhow::Result<()> {
+async fn recommend_bench(database_url: Option<String>, videos: usize, viewers: usize, events: usize, requests: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("kinora-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut c = config::Config::default();
     c.server.data = dir.clone();
     c.server.database_url = database_url.clone().unwrap_or_default();
-    let backend = if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = if database_url.is_some() { "postgres" } else { "sqlite" };
     let st = AppState::open(c, None).await?;
     if kinora_db::AccountRepo::count_accounts(&st.db).await? > 0 {
         anyhow::bail!("the database is not empty: give the benchmark a throwaway database");
     }
-    let s = kinora_db::Synthetic {
-        creators: (videos / 100).max(1),
-        viewers,
-        videos,
-        topics: 50,
-        events,
-    };
+    let s = kinora_db::Synthetic { creators: (videos / 100).max(1), viewers, videos, topics: 50, events };
     let total = s.creators + s.viewers + s.videos + s.events;
     let b = bar("seeding {bar:30} {pos}/{len} rows {elapsed}");
     b.set_length(total as u64);
-    st.db
-        .seed_synthetic(s, &|n| b.set_position(n as u64))
-        .await?;
+    st.db.seed_synthetic(s, &|n| b.set_position(n as u64)).await?;
     b.finish_and_clear();
     let t = std::time::Instant::now();
-    st.recommender
-        .load(&st.db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    st.recommender.load(&st.db).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rebuild_s = t.elapsed().as_secs_f64();
     // What the poller does every 30 s: re-read the cards (counts) and every video
     // (also when another node changed one): how long, and how long pages wait.
@@ -598,9 +564,7 @@ async fn recommend_bench(
     let mut callers = Vec::new();
     for k in 0..200.min(viewers) {
         let id = kinora_db::synthetic_viewer(&s, k * (viewers / 200).max(1));
-        let a = kinora_db::AccountRepo::account_by_id(&st.db, &id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no viewer {id}"))?;
+        let a = kinora_db::AccountRepo::account_by_id(&st.db, &id).await?.ok_or_else(|| anyhow::anyhow!("no viewer {id}"))?;
         callers.push(kinora_app::Caller { account: Some(a) });
     }
     let callers = std::sync::Arc::new(callers);
@@ -619,10 +583,7 @@ async fn recommend_bench(
     let model = time_calls(requests, workers, move |k| {
         let (st, c) = (st1.clone(), c1.clone());
         async move {
-            let id = c[k % c.len()]
-                .id()
-                .cloned()
-                .unwrap_or_else(|| kinora_core::Id::from_trusted("x".into()));
+            let id = c[k % c.len()].id().cloned().unwrap_or_else(|| kinora_core::Id::from_trusted("x".into()));
             st.recommender.rank_only(&id, 10).await;
         }
     })
@@ -631,9 +592,7 @@ async fn recommend_bench(
     let full = time_calls(requests, workers, move |k| {
         let (st, c) = (st2.clone(), c2.clone());
         async move {
-            if let Ok(page) =
-                kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await
-            {
+            if let Ok(page) = kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await {
                 let _ = serde_json::to_vec(&page);
             }
         }
@@ -651,13 +610,7 @@ async fn recommend_bench(
     let reference_page = time_calls(requests, workers, move |k| {
         let (st, c) = (st4.clone(), c4.clone());
         async move {
-            let _ = kinora_app::feeds::feed(
-                &st,
-                &c[k % c.len()],
-                kinora_app::feeds::Feed::ForYou,
-                &kinora_app::views::PageRequest::first(10),
-            )
-            .await;
+            let _ = kinora_app::feeds::feed(&st, &c[k % c.len()], kinora_app::feeds::Feed::ForYou, &kinora_app::views::PageRequest::first(10)).await;
         }
     })
     .await;
@@ -666,11 +619,7 @@ async fn recommend_bench(
     let mut tokens = Vec::new();
     for c in callers.iter().take(50) {
         if let Some(a) = &c.account {
-            tokens.push(
-                kinora_app::accounts::create_api_token(&st, a, ("127.0.0.1", "bench"))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message))?,
-            );
+            tokens.push(kinora_app::accounts::create_api_token(&st, a, ("127.0.0.1", "bench")).await.map_err(|e| anyhow::anyhow!("{}", e.message))?);
         }
     }
     let tokens = std::sync::Arc::new(tokens);
@@ -682,67 +631,37 @@ async fn recommend_bench(
             async move {
                 let mut req = axum::http::Request::get(path);
                 if signed_in {
-                    req = req.header(
-                        "authorization",
-                        format!("Bearer {}", tokens[k % tokens.len()]),
-                    );
+                    req = req.header("authorization", format!("Bearer {}", tokens[k % tokens.len()]));
                 }
                 let Ok(mut req) = req.body(axum::body::Body::empty()) else {
                     return;
                 };
                 // A different client address per request, as from many phones.
-                let addr = std::net::SocketAddr::from((
-                    [10, (k >> 16) as u8, (k >> 8) as u8, k as u8],
-                    40000,
-                ));
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(addr));
+                let addr = std::net::SocketAddr::from(([10, (k >> 16) as u8, (k >> 8) as u8, k as u8], 40000));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
                 let Ok(r) = tower::Service::call(&mut router, req).await;
                 let _ = http_body_util::BodyExt::collect(r.into_body()).await;
             }
         }
     };
-    for (path, signed_in) in [
-        ("/healthz", false),
-        ("/api/v1/feed/for-you?limit=10", false),
-        ("/api/v1/feed/for-you?limit=10", true),
-    ] {
+    for (path, signed_in) in [("/healthz", false), ("/api/v1/feed/for-you?limit=10", false), ("/api/v1/feed/for-you?limit=10", true)] {
         // Each kind of request must answer 200 with a body, or its row means nothing.
         let mut req = axum::http::Request::get(path);
         if signed_in {
-            req = req.header(
-                "authorization",
-                format!("Bearer {}", tokens.first().cloned().unwrap_or_default()),
-            );
+            req = req.header("authorization", format!("Bearer {}", tokens.first().cloned().unwrap_or_default()));
         }
         let mut req = req.body(axum::body::Body::empty())?;
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-                [10, 9, 9, 9],
-                40000,
-            ))));
+        req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([10, 9, 9, 9], 40000))));
         let Ok(r) = tower::Service::call(&mut router.clone(), req).await;
         let status = r.status();
-        let body = http_body_util::BodyExt::collect(r.into_body())
-            .await?
-            .to_bytes();
+        let body = http_body_util::BodyExt::collect(r.into_body()).await?.to_bytes();
         if status != axum::http::StatusCode::OK {
             anyhow::bail!("GET {path}: {status}: {}", String::from_utf8_lossy(&body));
         }
     }
     let http_floor = time_calls(requests, workers, http("/healthz", false)).await;
-    let http_anon = time_calls(
-        requests,
-        workers,
-        http("/api/v1/feed/for-you?limit=10", false),
-    )
-    .await;
-    let http_token = time_calls(
-        requests,
-        workers,
-        http("/api/v1/feed/for-you?limit=10", true),
-    )
-    .await;
+    let http_anon = time_calls(requests, workers, http("/api/v1/feed/for-you?limit=10", false)).await;
+    let http_token = time_calls(requests, workers, http("/api/v1/feed/for-you?limit=10", true)).await;
     println!("For You on {backend}: {videos} videos, {viewers} viewers, {events} views; {requests} pages of 10 per row, {workers} concurrent");
     println!(
         "model rebuilt from the database in {rebuild_s:.1} s: {n_events} events, {n_items} videos; model {:.0} MiB, cards {:.0} MiB; process resident {:.0} MiB",
@@ -750,42 +669,23 @@ async fn recommend_bench(
         cards_mem as f64 / 1048576.0,
         resident_bytes() as f64 / 1048576.0
     );
-    println!(
-        "cards re-read (every 30 s, for counts) in {:.2} s, pages held for {:.1} ms of it",
-        reload.as_secs_f64(),
-        held.as_secs_f64() * 1000.0
-    );
+    println!("cards re-read (every 30 s, for counts) in {:.2} s, pages held for {:.1} ms of it", reload.as_secs_f64(), held.as_secs_f64() * 1000.0);
     println!(
         "every video re-read (every 30 s, and when another node changed one) in {:.2} s, pages held for {:.1} ms of it",
         refresh_took.as_secs_f64(),
         refresh_held.as_secs_f64() * 1000.0
     );
-    println!(
-        "{:<52} {:>9} {:>9} {:>10} {:>8}",
-        "", "p50 ms", "p99 ms", "pages/s", "vs SQL"
-    );
+    println!("{:<52} {:>9} {:>9} {:>10} {:>8}", "", "p50 ms", "p99 ms", "pages/s", "vs SQL");
     for (name, (p50, p99, rps)) in [
         ("reference: SQL ordered query (old For You)", reference),
-        (
-            "reference: old For You page (query + views)",
-            reference_page,
-        ),
+        ("reference: old For You page (query + views)", reference_page),
         ("recommender: ranking only (in memory)", model),
         ("recommender: whole page (rank, policy, cards, JSON)", full),
-        (
-            "HTTP in process: GET /healthz (floor: one DB ping)",
-            http_floor,
-        ),
+        ("HTTP in process: GET /healthz (floor: one DB ping)", http_floor),
         ("HTTP in process: For You, signed out", http_anon),
-        (
-            "HTTP in process: For You, API token (token query)",
-            http_token,
-        ),
+        ("HTTP in process: For You, API token (token query)", http_token),
     ] {
-        println!(
-            "{name:<52} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x",
-            rps / reference.2.max(1e-9)
-        );
+        println!("{name:<52} {p50:>9.2} {p99:>9.2} {rps:>10.0} {:>7.2}x", rps / reference.2.max(1e-9));
     }
     drop(st);
     if std::env::var_os("KINORA_BENCH_KEEP").is_some() {
@@ -799,31 +699,16 @@ async fn recommend_bench(
 fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
     use kinora_recommend::{eval, sim};
     match cmd {
-        RecommendCommand::Eval {
-            movielens,
-            json,
-            quick,
-            set,
-        } => {
+        RecommendCommand::Eval { movielens, json, quick, set } => {
             let mut base = kinora_recommend::Params::default();
             for kv in &set {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("--set {kv}: KEY=VALUE"))?;
-                base.set(k.trim(), v.trim())
-                    .map_err(|e| anyhow::anyhow!("--set: {e}"))?;
+                let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--set {kv}: KEY=VALUE"))?;
+                base.set(k.trim(), v.trim()).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
             }
-            let text = std::fs::read_to_string(&movielens)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", movielens.display()))?;
-            let log =
-                eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", movielens.display()))?;
+            let text = std::fs::read_to_string(&movielens).map_err(|e| anyhow::anyhow!("{}: {e}", movielens.display()))?;
+            let log = eval::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", movielens.display()))?;
             let b = bar("{msg} [{bar:30}] {pos}/{len} {elapsed}");
-            b.set_message(format!(
-                "{} users, {} items, {} interactions",
-                log.users,
-                log.items,
-                log.events.len()
-            ));
+            b.set_message(format!("{} users, {} items, {} interactions", log.users, log.items, log.events.len()));
             if json {
                 b.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
@@ -835,10 +720,7 @@ fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             b.finish_and_clear();
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "models": models }))?
-                );
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "models": models }))?);
             } else {
                 println!(
                     "{} users, {} items, {} interactions; leave-last-out, full ranking ({:.0} s)",
@@ -847,56 +729,30 @@ fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
                     log.events.len(),
                     started.elapsed().as_secs_f64()
                 );
-                println!(
-                    "{:<16} {:>7} {:>8} {:>10}  tuned on validation",
-                    "model", "online", "HR@10", "NDCG@10"
-                );
+                println!("{:<16} {:>7} {:>8} {:>10}  tuned on validation", "model", "online", "HR@10", "NDCG@10");
                 for m in &models {
-                    println!(
-                        "{:<16} {:>7} {:>8.4} {:>10.4}  {}",
-                        m.name, m.online, m.hr_at_10, m.ndcg_at_10, m.tuned
-                    );
+                    println!("{:<16} {:>7} {:>8.4} {:>10.4}  {}", m.name, m.online, m.hr_at_10, m.ndcg_at_10, m.tuned);
                 }
             }
             Ok(())
         }
         RecommendCommand::Bench { .. } => unreachable!("run by recommend_bench"),
-        RecommendCommand::Simulate {
-            json,
-            viewers,
-            videos,
-            seed,
-        } => {
-            let c = sim::SimConfig {
-                viewers,
-                videos,
-                seed,
-                ..sim::SimConfig::default()
-            };
+        RecommendCommand::Simulate { json, viewers, videos, seed } => {
+            let c = sim::SimConfig { viewers, videos, seed, ..sim::SimConfig::default() };
             let r = sim::simulate(&c);
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!(
-                    "{viewers} viewers, {videos} videos, {} topics, {} swipes each",
-                    c.topics, c.swipes
-                );
-                println!(
-                    "{:<18} {:>16} {:>10} {:>10} {:>10}",
-                    "feed", "watch s/session", "fav@10", "fav@50", "fav@200"
-                );
+                println!("{viewers} viewers, {videos} videos, {} topics, {} swipes each", c.topics, c.swipes);
+                println!("{:<18} {:>16} {:>10} {:>10} {:>10}", "feed", "watch s/session", "fav@10", "fav@50", "fav@200");
                 for f in &r.feeds {
                     let g = |k: &str| f.favourite_share.get(k).copied().unwrap_or(0.0);
-                    println!(
-                        "{:<18} {:>16.1} {:>10.2} {:>10.2} {:>10.2}",
-                        f.name,
-                        f.watch_time_per_session_s,
-                        g("10"),
-                        g("50"),
-                        g("200")
-                    );
+                    println!("{:<18} {:>16.1} {:>10.2} {:>10.2} {:>10.2}", f.name, f.watch_time_per_session_s, g("10"), g("50"), g("200"));
                 }
-                println!("a new creator's first video: {} impressions in the next {} personalised page requests", r.new_video_impressions, r.new_video_requests);
+                println!(
+                    "a new creator's first video: {} impressions in the next {} personalised page requests",
+                    r.new_video_impressions, r.new_video_requests
+                );
             }
             Ok(())
         }
@@ -905,11 +761,7 @@ fn recommend(cmd: RecommendCommand) -> anyhow::Result<()> {
 
 fn bar(template: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
     bar
 }
 
@@ -925,10 +777,7 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
             })
             .await?;
             bar.finish_and_clear();
-            println!(
-                "backup {} written to region {} ({} bytes)",
-                info.id, info.region, info.bytes
-            );
+            println!("backup {} written to region {} ({} bytes)", info.id, info.region, info.bytes);
             let n = kinora_app::keys::unescrowed(&st.config.keys_dir());
             if n > 0 {
                 eprintln!(
@@ -949,10 +798,7 @@ async fn backup(cmd: BackupCommand) -> anyhow::Result<()> {
             } else {
                 println!("{:<28} {:<26} {:>12}  region", "id", "created", "bytes");
                 for b in &list {
-                    println!(
-                        "{:<28} {:<26} {:>12}  {}",
-                        b.id, b.created_at, b.bytes, b.region
-                    );
+                    println!("{:<28} {:<26} {:>12}  {}", b.id, b.created_at, b.bytes, b.region);
                 }
             }
         }
@@ -990,11 +836,9 @@ async fn verify_residency(c: config::Config, json: bool, repair: bool, yes: bool
     let bar = indicatif::ProgressBar::new(0);
     if !json {
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} checking [{bar:40}] {pos}/{len} objects, {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("{spinner} checking [{bar:40}] {pos}/{len} objects, {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -1031,25 +875,10 @@ async fn verify_residency(c: config::Config, json: bool, repair: bool, yes: bool
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "{:<12} {:<8} {:<8} {:>9} {:>14}  kinds",
-            "region", "role", "law", "objects", "bytes"
-        );
+        println!("{:<12} {:<8} {:<8} {:>9} {:>14}  kinds", "region", "role", "law", "objects", "bytes");
         for (name, r) in &report.regions {
-            let kinds: Vec<String> = r
-                .kinds
-                .iter()
-                .map(|(k, t)| format!("{k} {}/{} B", t.objects, t.bytes))
-                .collect();
-            println!(
-                "{:<12} {:<8} {:<8} {:>9} {:>14}  {}",
-                name,
-                r.role,
-                r.jurisdiction,
-                r.objects,
-                r.bytes,
-                kinds.join(", ")
-            );
+            let kinds: Vec<String> = r.kinds.iter().map(|(k, t)| format!("{k} {}/{} B", t.objects, t.bytes)).collect();
+            println!("{:<12} {:<8} {:<8} {:>9} {:>14}  {}", name, r.role, r.jurisdiction, r.objects, r.bytes, kinds.join(", "));
             println!("{:<12} at {}", "", r.location);
         }
         if report.ok {
@@ -1057,10 +886,7 @@ async fn verify_residency(c: config::Config, json: bool, repair: bool, yes: bool
         } else {
             println!("{} violations:", report.violations.len());
             for v in &report.violations {
-                println!(
-                    "  {:<16} {:<10} {}  ({})",
-                    v.kind, v.region, v.key, v.detail
-                );
+                println!("  {:<16} {:<10} {}  ({})", v.kind, v.region, v.key, v.detail);
             }
         }
     }
@@ -1070,12 +896,7 @@ async fn verify_residency(c: config::Config, json: bool, repair: bool, yes: bool
     Ok(())
 }
 
-async fn reprocess(
-    c: config::Config,
-    all: bool,
-    jobs: usize,
-    videos: Vec<String>,
-) -> anyhow::Result<()> {
+async fn reprocess(c: config::Config, all: bool, jobs: usize, videos: Vec<String>) -> anyhow::Result<()> {
     let st = AppState::open(c, None).await?;
     let queued = kinora_app::admin::queue_reprocess(&st, all, &videos).await?;
     let total = kinora_app::admin::pending_reprocess(&st).await?;
@@ -1089,11 +910,9 @@ async fn reprocess(
     }
     let bar = indicatif::ProgressBar::new(total as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} reprocessing [{bar:40}] {pos}/{len} videos, {elapsed} elapsed, ~{eta} left",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("{spinner} reprocessing [{bar:40}] {pos}/{len} videos, {elapsed} elapsed, ~{eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     loop {
         let pending = kinora_app::admin::pending_reprocess(&st).await?;
@@ -1118,9 +937,7 @@ async fn reprocess(
 async fn serve(c: config::Config) -> anyhow::Result<()> {
     // A bad witness key stops the server before it listens.
     let witnesses = kinora_app::transparency::witnesses(&c)?;
-    let listener = tokio::net::TcpListener::bind(&c.server.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
+    let listener = tokio::net::TcpListener::bind(&c.server.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", c.server.listen))?;
     let addr = listener.local_addr()?;
     let st = AppState::open(c, Some(addr)).await?;
     housekeeping::startup_cleanup(&st).await;
@@ -1136,10 +953,7 @@ async fn serve(c: config::Config) -> anyhow::Result<()> {
         });
     }
     tokio::spawn(housekeeping::run(st.clone()));
-    tokio::spawn(kinora_app::transparency::witness_loop(
-        st.clone(),
-        witnesses,
-    ));
+    tokio::spawn(kinora_app::transparency::witness_loop(st.clone(), witnesses));
     tokio::spawn(kinora_app::recommend::poll_loop(st.clone()));
     let base = st.base_url.clone();
     let server = st.config.server.clone();

@@ -13,8 +13,8 @@ pub async fn sqlite() -> (Db, tempfile::TempDir) {
 
 /// A fresh database on the PostgreSQL server `scripts/test` started.
 pub async fn postgres() -> Db {
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL")
-        .expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
+    let admin =
+        std::env::var("KINORA_TEST_POSTGRES_URL").expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
     let admin_db = Db::connect(&admin).await.unwrap();
     let name = format!("kinora_t_{}_{}", std::process::id(), Id::generate().as_str().to_ascii_lowercase().replace(['-', '_'], "x"));
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
@@ -39,14 +39,5 @@ pub async fn video(db: &Db, owner: &Id, caption: &str) -> Id {
 }
 
 pub fn new_video<'a>(id: &'a Id, owner: &'a Id, caption: &'a Caption, visibility: Visibility) -> NewVideo<'a> {
-    NewVideo {
-        id,
-        account_id: owner,
-        caption,
-        visibility,
-        region: "local",
-        original_key: "originals/x",
-        original_bytes: 1,
-        original_name: "x.mp4",
-    }
+    NewVideo { id, account_id: owner, caption, visibility, region: "local", original_key: "originals/x", original_bytes: 1, original_name: "x.mp4" }
 }

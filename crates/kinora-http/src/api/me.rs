@@ -26,7 +26,13 @@ pub struct ProfileEdit {
 
 pub async fn edit_me(State(st): State<AppState>, viewer: Viewer, b: JsonBody<ProfileEdit>) -> ApiResult<Json<AccountView>> {
     let e = body(b)?;
-    let edit = accounts::ProfileEdit { display_name: e.display_name, bio: e.bio, private: e.private, likes_public: e.likes_public, personalized_feed: e.personalized_feed };
+    let edit = accounts::ProfileEdit {
+        display_name: e.display_name,
+        bio: e.bio,
+        private: e.private,
+        likes_public: e.likes_public,
+        personalized_feed: e.personalized_feed,
+    };
     Ok(Json(accounts::edit_profile(&st, &viewer.caller, edit).await?))
 }
 

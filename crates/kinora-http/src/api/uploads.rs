@@ -14,9 +14,9 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures_util::StreamExt;
+use kinora_app::data::{UploadRow, UploadState};
 use kinora_app::{uploads, AppState};
 use kinora_core::{Caption, ErrorCode, Visibility};
-use kinora_db::{UploadRow, UploadState};
 
 pub const TUS_VERSION: &str = "1.0.0";
 const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
@@ -78,9 +78,8 @@ fn metadata(headers: &HeaderMap) -> ApiResult<std::collections::HashMap<String, 
     let raw = raw.to_str().map_err(|_| ApiError::bad_request("Upload-Metadata must be ASCII"))?;
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once(' ').unwrap_or((pair, ""));
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v.trim())
-            .map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not base64")))?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(v.trim()).map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not base64")))?;
         let v = String::from_utf8(bytes).map_err(|_| ApiError::bad_request(format!("Upload-Metadata: {k} is not UTF-8")))?;
         out.insert(k.to_owned(), v);
     }
@@ -217,10 +216,7 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
         // Re-read under the lock: another request may have moved it.
         let row = uploads::owned(&st, &viewer.caller, &id).await?;
         if offset != row.received {
-            return Err(ApiError::new(
-                ErrorCode::OffsetMismatch,
-                format!("Upload-Offset is {offset} but the upload is at {}", row.received),
-            ));
+            return Err(ApiError::new(ErrorCode::OffsetMismatch, format!("Upload-Offset is {offset} but the upload is at {}", row.received)));
         }
         let mut m = base_headers();
         if row.state == UploadState::Done {
@@ -263,11 +259,8 @@ fn checksum(headers: &HeaderMap) -> ApiResult<Option<uploads::Checksum>> {
     let Some(v) = headers.get("upload-checksum") else { return Ok(None) };
     let s = v.to_str().map_err(|_| ApiError::bad_request("Upload-Checksum must be ASCII"))?;
     let (algo, b64) = s.trim().split_once(' ').ok_or_else(|| ApiError::bad_request("Upload-Checksum: `<algorithm> <base64>`"))?;
-    let want = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|_| ApiError::bad_request("Upload-Checksum: the digest is not base64"))?;
+    let want = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| ApiError::bad_request("Upload-Checksum: the digest is not base64"))?;
     uploads::Checksum::new(algo, want)
         .map(Some)
         .ok_or_else(|| ApiError::bad_request(format!("Upload-Checksum: unsupported algorithm {algo:?}; use sha1 or sha256")))
 }
-

@@ -136,9 +136,14 @@ pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): 
     };
     let d = &rv.data;
     let s = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let media: Vec<String> = d.get("media").and_then(|m| m.as_array()).map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let media: Vec<String> =
+        d.get("media").and_then(|m| m.as_array()).map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     // The smallest rendition plays soonest on a phone.
-    let video_src = media.iter().filter(|u| u.contains(".mp4")).min_by_key(|u| u.split('/').nth(3).and_then(|n| n.split(['-', 'p', '.']).find_map(|x| x.parse::<u32>().ok())).unwrap_or(u32::MAX)).cloned();
+    let video_src = media
+        .iter()
+        .filter(|u| u.contains(".mp4"))
+        .min_by_key(|u| u.split('/').nth(3).and_then(|n| n.split(['-', 'p', '.']).find_map(|x| x.parse::<u32>().ok())).unwrap_or(u32::MAX))
+        .cloned();
     let poster = media.iter().find(|u| u.contains("/poster-")).cloned();
     let (text, author, state) = match rv.report.item.kind {
         "video" => (s("caption").unwrap_or_default(), s("author"), format!("{} · {}", s("visibility").unwrap_or_default(), s("status").unwrap_or_default())),

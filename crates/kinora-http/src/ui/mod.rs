@@ -9,11 +9,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use kinora_app::auth::{hash_secret, new_secret, secret_eq};
+use kinora_app::data::TokenKind;
 use kinora_app::feeds::{self, Feed};
 use kinora_app::views::{self, PageRequest, VideoView};
 use kinora_app::{access, accounts, social, AppError, AppState};
 use kinora_core::{ErrorCode, Id, VideoStatus};
-use kinora_db::TokenKind;
 use serde::Deserialize;
 
 pub mod admin;
@@ -27,11 +27,7 @@ pub struct Layout {
 
 impl Layout {
     fn new(v: &Viewer, tab: &'static str) -> Layout {
-        Layout {
-            csrf: v.csrf().map(str::to_owned),
-            username: v.account().map(|a| a.username.to_string()),
-            tab,
-        }
+        Layout { csrf: v.csrf().map(str::to_owned), username: v.account().map(|a| a.username.to_string()), tab }
     }
 }
 
@@ -66,15 +62,10 @@ impl Card {
     fn from_view(v: &VideoView, first: bool) -> Option<Card> {
         let sources = v.sources.as_ref()?;
         // The default (and the one link previews get): the best rendition up to 720p.
-        let src = sources
-            .iter()
-            .find(|o| o.width.min(o.height) <= 720)
-            .or(sources.last())?;
+        let src = sources.iter().find(|o| o.width.min(o.height) <= 720).or(sources.last())?;
         let poster = v.poster_url.clone()?;
-        let list: Vec<serde_json::Value> = sources
-            .iter()
-            .map(|o| serde_json::json!({"url": o.url, "width": o.width, "height": o.height, "bitrate": o.bitrate}))
-            .collect();
+        let list: Vec<serde_json::Value> =
+            sources.iter().map(|o| serde_json::json!({"url": o.url, "width": o.width, "height": o.height, "bitrate": o.bitrate})).collect();
         Some(Card {
             id: v.id.to_string(),
             username: v.author.username.clone(),
@@ -89,11 +80,7 @@ impl Card {
             comments: v.counts.comments,
             liked: v.liked_by_me,
             duration_ms: v.duration_ms.unwrap_or(0),
-            reason: v
-                .reason
-                .as_ref()
-                .map(|r| r.text.clone())
-                .unwrap_or_default(),
+            reason: v.reason.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
             reason_code: v.reason.as_ref().map_or("", |r| r.code),
             follow: false,
         })
@@ -102,19 +89,11 @@ impl Card {
 
 /// Cards for a feed page; `follow`: the authors the viewer may follow from a card
 /// (For You, signed in), and whom of them they follow already.
-fn cards(
-    views: &[VideoView],
-    follow: Option<(
-        &kinora_core::Id,
-        &std::collections::HashSet<kinora_core::Id>,
-    )>,
-) -> Vec<Card> {
+fn cards(views: &[VideoView], follow: Option<(&kinora_core::Id, &std::collections::HashSet<kinora_core::Id>)>) -> Vec<Card> {
     let mut out = Vec::new();
     for v in views {
         if let Some(mut c) = Card::from_view(v, out.is_empty()) {
-            c.follow = follow.is_some_and(|(me, followed)| {
-                &v.author.id != me && !followed.contains(&v.author.id)
-            });
+            c.follow = follow.is_some_and(|(me, followed)| &v.author.id != me && !followed.contains(&v.author.id));
             out.push(c);
         }
     }
@@ -152,10 +131,7 @@ struct AboutDataPage {
 
 /// `/about/data`: the privacy page, generated from the personal-data registry.
 pub async fn about_data(State(st): State<AppState>, viewer: Viewer) -> Response {
-    render(AboutDataPage {
-        layout: Layout::new(&viewer, ""),
-        d: kinora_app::residency::declaration(&st),
-    })
+    render(AboutDataPage { layout: Layout::new(&viewer, ""), d: kinora_app::residency::declaration(&st) })
 }
 
 #[derive(Template)]
@@ -343,12 +319,7 @@ struct FeedLoad {
 /// [`feed_cards`] as the same cards.
 /// A page of a feed: For You from the recommender (its own cursors), Following
 /// from the database. (items, next cursor, personalised)
-async fn load_feed(
-    st: &AppState,
-    viewer: &Viewer,
-    feed: Feed,
-    cursor: Option<&str>,
-) -> Result<FeedLoad, AppError> {
+async fn load_feed(st: &AppState, viewer: &Viewer, feed: Feed, cursor: Option<&str>) -> Result<FeedLoad, AppError> {
     match feed {
         Feed::ForYou => {
             let p = kinora_app::recommend::for_you(st, &viewer.caller, None, cursor, PAGE).await?;
@@ -362,23 +333,13 @@ async fn load_feed(
         Feed::Following => {
             let req = PageRequest::parse(cursor, Some(&PAGE.to_string()))?;
             let p = feeds::feed(st, &viewer.caller, feed, &req).await?;
-            Ok(FeedLoad {
-                items: p.items,
-                next: p.next_cursor,
-                personalized: false,
-                followed: None,
-            })
+            Ok(FeedLoad { items: p.items, next: p.next_cursor, personalized: false, followed: None })
         }
     }
 }
 
 async fn feed_page(st: &AppState, viewer: &Viewer, feed: Feed, kind: FeedKind) -> Response {
-    let FeedLoad {
-        items,
-        next,
-        personalized,
-        followed,
-    } = match load_feed(st, viewer, feed, None).await {
+    let FeedLoad { items, next, personalized, followed } = match load_feed(st, viewer, feed, None).await {
         Ok(p) => p,
         Err(e) => return page_error(viewer, e),
     };
@@ -403,12 +364,7 @@ pub async fn for_you(State(st): State<AppState>, viewer: Viewer) -> Response {
         tab: "home",
         title: "For You",
         feed: "for-you",
-        empty: [
-            "Nothing to watch yet",
-            "Be the first: post a video and it will show up here.",
-            "/upload",
-            "Upload a video",
-        ],
+        empty: ["Nothing to watch yet", "Be the first: post a video and it will show up here.", "/upload", "Upload a video"],
     };
     feed_page(&st, &viewer, Feed::ForYou, kind).await
 }
@@ -421,12 +377,7 @@ pub async fn following(State(st): State<AppState>, viewer: Viewer) -> Response {
         tab: "following",
         title: "Following",
         feed: "following",
-        empty: [
-            "No videos from people you follow",
-            "Follow creators and hashtags you like and their new videos land here.",
-            "/",
-            "Find creators on For You",
-        ],
+        empty: ["No videos from people you follow", "Follow creators and hashtags you like and their new videos land here.", "/", "Find creators on For You"],
     };
     feed_page(&st, &viewer, Feed::Following, kind).await
 }
@@ -438,41 +389,23 @@ pub struct CursorQuery {
 
 /// `GET /feed/{for-you|following}/cards?cursor=`: the next page of a feed as the
 /// same cards as the first page, with the cursor after it in `X-Next-Cursor`.
-pub async fn feed_cards(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(kind): Path<String>,
-    Query(q): Query<CursorQuery>,
-) -> Response {
+pub async fn feed_cards(State(st): State<AppState>, viewer: Viewer, Path(kind): Path<String>, Query(q): Query<CursorQuery>) -> Response {
     let Some(feed) = Feed::parse(&kind) else {
         return not_found_page(&viewer);
     };
-    let FeedLoad {
-        items,
-        next,
-        followed,
-        ..
-    } = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
+    let FeedLoad { items, next, followed, .. } = match load_feed(&st, &viewer, feed, q.cursor.as_deref()).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    let mut r = render(CardsFragment {
-        cards: cards(&items, viewer.caller.id().zip(followed.as_ref()))
-            .into_iter()
-            .map(|c| Card { first: false, ..c })
-            .collect(),
-    });
+    let mut r =
+        render(CardsFragment { cards: cards(&items, viewer.caller.id().zip(followed.as_ref())).into_iter().map(|c| Card { first: false, ..c }).collect() });
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         r.headers_mut().insert("x-next-cursor", next);
     }
     r
 }
 
-pub async fn video_page(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let v = match access::visible_video(&st, &viewer.caller, &id).await {
         Ok(v) if v.status == VideoStatus::Ready => v,
         Ok(v) => {
@@ -506,14 +439,7 @@ pub async fn video_page(
         return not_found_page(&viewer);
     };
     let title = {
-        let t: String = c
-            .caption
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(80)
-            .collect();
+        let t: String = c.caption.lines().next().unwrap_or("").chars().take(80).collect();
         if t.is_empty() {
             "a video on Kinora".to_owned()
         } else {
@@ -521,13 +447,8 @@ pub async fn video_page(
         }
     };
     let base = &st.base_url;
-    let owner_edit = (viewer.id() == Some(&v.account_id)).then(|| {
-        (
-            v.caption.as_str().to_owned(),
-            v.visibility.as_str().to_owned(),
-            v.comments_setting.as_str().to_owned(),
-        )
-    });
+    let owner_edit =
+        (viewer.id() == Some(&v.account_id)).then(|| (v.caption.as_str().to_owned(), v.visibility.as_str().to_owned(), v.comments_setting.as_str().to_owned()));
     render(VideoPage {
         layout: Layout::new(&viewer, "home"),
         owner_edit,
@@ -541,34 +462,19 @@ pub async fn video_page(
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-pub async fn profile(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(handle): Path<String>,
-) -> Response {
+pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): Path<String>) -> Response {
     let Some(name) = handle.strip_prefix('@') else {
         return not_found_page(&viewer);
     };
     let result = async {
         let (a, rel) = access::visible_account(&st, &viewer.caller, name).await?;
         let account = views::account(&st, &viewer.caller, &a).await?;
-        let videos =
-            feeds::account_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?;
+        let videos = feeds::account_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?;
         let show_liked = access::may_see_likes(rel, &a);
-        let liked = if show_liked {
-            social::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60))
-                .await?
-                .items
-        } else {
-            vec![]
-        };
+        let liked = if show_liked { social::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?.items } else { vec![] };
         Ok::<_, AppError>((a, account, videos.items, liked, show_liked))
     }
     .await;
@@ -585,12 +491,7 @@ pub async fn profile(
     };
     render(ProfilePage {
         layout: Layout::new(&viewer, if is_me { "me" } else { "" }),
-        initial: account
-            .display_name
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().to_string())
-            .unwrap_or_default(),
+        initial: account.display_name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default(),
         username: account.username.clone(),
         display_name: account.display_name.clone(),
         bio: account.bio.clone(),
@@ -616,17 +517,10 @@ pub struct SearchParams {
 }
 
 pub async fn search_page(viewer: Viewer, Query(p): Query<SearchParams>) -> Response {
-    render(SearchPage {
-        layout: Layout::new(&viewer, "search"),
-        q: p.q.unwrap_or_default().chars().take(100).collect(),
-    })
+    render(SearchPage { layout: Layout::new(&viewer, "search"), q: p.q.unwrap_or_default().chars().take(100).collect() })
 }
 
-pub async fn tag_page(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    Path(tag): Path<String>,
-) -> Response {
+pub async fn tag_page(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> Response {
     match feeds::tag_videos(&st, &viewer.caller, &tag, &PageRequest::first(60)).await {
         Ok(page) => render(TagPage {
             layout: Layout::new(&viewer, "search"),
@@ -643,9 +537,7 @@ pub async fn inbox(viewer: Viewer) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login").into_response();
     }
-    render(InboxPage {
-        layout: Layout::new(&viewer, "inbox"),
-    })
+    render(InboxPage { layout: Layout::new(&viewer, "inbox") })
 }
 
 pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
@@ -683,10 +575,7 @@ struct TransparencyPage {
 /// the log, with the checkpoint and how to check it.
 pub async fn transparency(State(st): State<AppState>, viewer: Viewer) -> Response {
     match kinora_app::transparency::report(&st).await {
-        Ok(r) => render(TransparencyPage {
-            layout: Layout::new(&viewer, ""),
-            r,
-        }),
+        Ok(r) => render(TransparencyPage { layout: Layout::new(&viewer, ""), r }),
         Err(e) => page_error(&viewer, e),
     }
 }
@@ -709,11 +598,7 @@ pub async fn access_log(State(st): State<AppState>, viewer: Viewer) -> Response 
             let tree_size = h.items.first().map_or(0, |r| r.tree_size);
             let mut items = h.items;
             items.reverse();
-            render(AccessLogPage {
-                layout: Layout::new(&viewer, "me"),
-                items,
-                tree_size,
-            })
+            render(AccessLogPage { layout: Layout::new(&viewer, "me"), items, tree_size })
         }
         Err(e) => page_error(&viewer, e),
     }
@@ -723,15 +608,11 @@ pub async fn upload(viewer: Viewer) -> Response {
     if viewer.account().is_none() {
         return Redirect::to("/login?next=/upload").into_response();
     }
-    render(UploadPage {
-        layout: Layout::new(&viewer, "upload"),
-    })
+    render(UploadPage { layout: Layout::new(&viewer, "upload") })
 }
 
 fn not_found_page(viewer: &Viewer) -> Response {
-    let mut r = render(NotFoundPage {
-        layout: Layout::new(viewer, ""),
-    });
+    let mut r = render(NotFoundPage { layout: Layout::new(viewer, "") });
     *r.status_mut() = StatusCode::NOT_FOUND;
     r
 }
@@ -751,12 +632,8 @@ fn form_csrf(st: &AppState, jar: CookieJar) -> (CookieJar, String) {
         }
     }
     let (secret, _) = new_secret();
-    let cookie = Cookie::build((CSRF_COOKIE, secret.clone()))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(st.base_url.starts_with("https://"))
-        .build();
+    let cookie =
+        Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).secure(st.base_url.starts_with("https://")).build();
     (jar.add(cookie), secret)
 }
 
@@ -770,13 +647,7 @@ fn local_next(next: Option<&str>) -> String {
     kinora_core::redirect::LocalRedirect::or_home(next).as_str().to_owned()
 }
 
-fn auth_page_offering(
-    signup: bool,
-    csrf: String,
-    username: String,
-    error: Option<String>,
-    offer_cancel: bool,
-) -> AuthPage {
+fn auth_page_offering(signup: bool, csrf: String, username: String, error: Option<String>, offer_cancel: bool) -> AuthPage {
     AuthPage {
         next: String::new(),
         offer_cancel,
@@ -784,11 +655,7 @@ fn auth_page_offering(
         // own double-submit token, not the session (a signed-in person may submit a
         // sign-in form opened in another tab).
         layout: Layout::new(&Viewer::anonymous(), "login"),
-        heading: if signup {
-            "Create your account"
-        } else {
-            "Sign in"
-        },
+        heading: if signup { "Create your account" } else { "Sign in" },
         action: if signup { "/signup" } else { "/login" },
         signup,
         csrf,
@@ -798,12 +665,7 @@ fn auth_page_offering(
 }
 
 /// Signed in already: the sign-in and sign-up pages send you home.
-pub async fn login_page(
-    State(st): State<AppState>,
-    viewer: Viewer,
-    jar: CookieJar,
-    Query(q): Query<NextParam>,
-) -> Response {
+pub async fn login_page(State(st): State<AppState>, viewer: Viewer, jar: CookieJar, Query(q): Query<NextParam>) -> Response {
     let next = local_next(q.next.as_deref());
     if viewer.account().is_some() {
         return Redirect::to(&next).into_response();
@@ -839,24 +701,11 @@ pub struct AuthForm {
     next: Option<String>,
 }
 
-fn form_error(
-    st: &AppState,
-    jar: CookieJar,
-    signup: bool,
-    username: String,
-    e: AppError,
-) -> Response {
+fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError) -> Response {
     form_error_next(st, jar, signup, username, e, String::new())
 }
 
-fn form_error_next(
-    st: &AppState,
-    jar: CookieJar,
-    signup: bool,
-    username: String,
-    e: AppError,
-    next: String,
-) -> Response {
+fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError, next: String) -> Response {
     let (jar, csrf) = form_csrf(st, jar);
     let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let offer_cancel = e.code == ErrorCode::AccountScheduledForDeletion;
@@ -864,30 +713,16 @@ fn form_error_next(
     page.next = next;
     let mut r = (jar, render(page)).into_response();
     *r.status_mut() = status;
-    if let Some(s) = e
-        .retry_after
-        .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
-    {
+    if let Some(s) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         r.headers_mut().insert(header::RETRY_AFTER, s);
     }
     r
 }
 
 /// A new session cookie (the browser's old session, if any, is revoked).
-async fn start_session(
-    st: &AppState,
-    jar: CookieJar,
-    account: &Id,
-    client: &ClientAddr,
-) -> Result<CookieJar, AppError> {
+async fn start_session(st: &AppState, jar: CookieJar, account: &Id, client: &ClientAddr) -> Result<CookieJar, AppError> {
     let previous = jar.get(SESSION_COOKIE).map(|c| hash_secret(c.value()));
-    let (secret, _csrf, ttl_secs) = accounts::start_session(
-        st,
-        account,
-        previous.as_deref(),
-        (&client.key, &client.device),
-    )
-    .await?;
+    let (secret, _csrf, ttl_secs) = accounts::start_session(st, account, previous.as_deref(), (&client.key, &client.device)).await?;
     let cookie = Cookie::build((SESSION_COOKIE, secret))
         .path("/")
         .http_only(true)
@@ -909,32 +744,13 @@ fn csrf_error() -> AppError {
     AppError::forbidden("The form expired. Please try again.")
 }
 
-pub async fn login_submit(
-    State(st): State<AppState>,
-    client: ClientAddr,
-    jar: CookieJar,
-    Form(f): Form<AuthForm>,
-) -> Response {
-    let username: String = f
-        .username
-        .clone()
-        .unwrap_or_default()
-        .chars()
-        .take(30)
-        .collect();
+pub async fn login_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
+    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
     if !csrf_ok(&jar, &f) {
         return form_error(&st, jar, false, username, csrf_error());
     }
     let cancel = f.cancel_deletion.as_deref() == Some("1");
-    match accounts::check_credentials(
-        &st,
-        &client.key,
-        f.username.as_deref(),
-        f.password.as_deref(),
-        cancel,
-    )
-    .await
-    {
+    match accounts::check_credentials(&st, &client.key, f.username.as_deref(), f.password.as_deref(), cancel).await {
         Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to(&local_next(f.next.as_deref()))).into_response(),
             Err(e) => ApiError(e).into_response(),
@@ -943,27 +759,12 @@ pub async fn login_submit(
     }
 }
 
-pub async fn signup_submit(
-    State(st): State<AppState>,
-    client: ClientAddr,
-    jar: CookieJar,
-    Form(f): Form<AuthForm>,
-) -> Response {
-    let username: String = f
-        .username
-        .clone()
-        .unwrap_or_default()
-        .chars()
-        .take(30)
-        .collect();
+pub async fn signup_submit(State(st): State<AppState>, client: ClientAddr, jar: CookieJar, Form(f): Form<AuthForm>) -> Response {
+    let username: String = f.username.clone().unwrap_or_default().chars().take(30).collect();
     if !csrf_ok(&jar, &f) {
         return form_error(&st, jar, true, username, csrf_error());
     }
-    let s = accounts::SignUp {
-        username: f.username.clone(),
-        password: f.password.clone(),
-        email: f.email.clone(),
-    };
+    let s = accounts::SignUp { username: f.username.clone(), password: f.password.clone(), email: f.email.clone() };
     match accounts::register(&st, &client.key, s).await {
         Ok(a) => match start_session(&st, jar, &a.id, &client).await {
             Ok(jar) => (jar, Redirect::to("/upload")).into_response(),
@@ -978,11 +779,7 @@ pub struct LogoutForm {
     csrf: Option<String>,
 }
 
-pub async fn logout(
-    State(st): State<AppState>,
-    jar: CookieJar,
-    Form(f): Form<LogoutForm>,
-) -> Response {
+pub async fn logout(State(st): State<AppState>, jar: CookieJar, Form(f): Form<LogoutForm>) -> Response {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let hash = hash_secret(c.value());
         if let Ok(Some((_, csrf))) = accounts::authenticate(&st, &hash, TokenKind::Session).await {
@@ -1002,27 +799,11 @@ pub async fn logout(
 /// The embedded CSS and JS.
 pub async fn static_file(Path(file): Path<String>) -> Response {
     let (body, mime) = match file.as_str() {
-        "app.css" => (
-            include_str!("../../static/app.css"),
-            "text/css; charset=utf-8",
-        ),
-        "app.js" => (
-            include_str!("../../static/app.js"),
-            "text/javascript; charset=utf-8",
-        ),
+        "app.css" => (include_str!("../../static/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_str!("../../static/app.js"), "text/javascript; charset=utf-8"),
         // tus-js-client 4.3.1, MIT licence: static/vendor/tus-js-client.LICENSE.
-        "tus.min.js" => (
-            include_str!("../../static/vendor/tus.min.js"),
-            "text/javascript; charset=utf-8",
-        ),
+        "tus.min.js" => (include_str!("../../static/vendor/tus.min.js"), "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
     };
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
 }

@@ -82,13 +82,7 @@ async fn rate_limits(b: Backend) {
     let (status, body) = last.unwrap();
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "rate-limited");
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/token"))
-        .json(&json!({"username": "carol", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(app.url("/api/v1/auth/token")).json(&json!({"username": "carol", "password": "correct horse battery"})).send().await.unwrap();
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);

@@ -118,9 +118,21 @@ async fn bombs_are_refused_and_server_stays_up(b: Backend) {
     std::fs::write(&liar, lying_duration(&plain_bytes, 10)).unwrap();
 
     let refused = vec![
-        ("pixel-bomb", make(d, "bomb.mkv", &["-f", "lavfi", "-i", "color=c=black:s=8192x8192:r=1", "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast"]), "media-too-large"),
-        ("three-hours-of-16x16", make(d, "long.mp4", &["-f", "lavfi", "-i", "color=s=16x16:r=1", "-t", "10800", "-c:v", "libx264", "-preset", "ultrafast"]), "media-too-long"),
-        ("1000-fps", make(d, "fast.mkv", &["-f", "lavfi", "-i", "testsrc=s=64x64:r=1000", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast"]), "media-frame-rate"),
+        (
+            "pixel-bomb",
+            make(d, "bomb.mkv", &["-f", "lavfi", "-i", "color=c=black:s=8192x8192:r=1", "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast"]),
+            "media-too-large",
+        ),
+        (
+            "three-hours-of-16x16",
+            make(d, "long.mp4", &["-f", "lavfi", "-i", "color=s=16x16:r=1", "-t", "10800", "-c:v", "libx264", "-preset", "ultrafast"]),
+            "media-too-long",
+        ),
+        (
+            "1000-fps",
+            make(d, "fast.mkv", &["-f", "lavfi", "-i", "testsrc=s=64x64:r=1000", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast"]),
+            "media-frame-rate",
+        ),
         ("64-audio-streams", make(d, "many.mkv", &many_args), "media-streams"),
         ("lying-duration", liar, "media-invalid"),
     ];

@@ -35,7 +35,8 @@ fn files(dir: &Path) -> HashSet<String> {
 /// names, and no scratch or staging file is left.
 pub(crate) async fn assert_clean(app: &TestApp, token: &str, id: &str) {
     let (_, v) = app.get_json(&format!("/api/v1/videos/{id}"), Some(token)).await;
-    let mut named: HashSet<String> = v["sources"].as_array().unwrap().iter().map(|s| s["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()).collect();
+    let mut named: HashSet<String> =
+        v["sources"].as_array().unwrap().iter().map(|s| s["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()).collect();
     for k in ["poster_url", "preview_url"] {
         named.insert(v[k].as_str().unwrap().rsplit('/').next().unwrap().to_owned());
     }
@@ -101,11 +102,7 @@ async fn crash_before_publish(b: Backend) {
 }
 
 async fn failing_job_gives_up(b: Backend) {
-    let app = TestApp::spawn_with(
-        b,
-        &[("KINORA_MEDIA_FFPROBE", "/nonexistent/ffprobe"), ("KINORA_MEDIA_MAX_ATTEMPTS", "2")],
-    )
-    .await;
+    let app = TestApp::spawn_with(b, &[("KINORA_MEDIA_FFPROBE", "/nonexistent/ffprobe"), ("KINORA_MEDIA_MAX_ATTEMPTS", "2")]).await;
     let token = app.signup("unlucky").await;
     let dir = tempfile::tempdir().unwrap();
     let f = clip(dir.path(), "x.mp4", 64, 64, 1);

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 both!(deactivate_and_cancel, erasure_leaves_no_byte_behind, erasure_removes_every_version_in_s3);
 
-
 async fn deactivate_and_cancel(b: Backend) {
     use reqwest::Method as M;
     let app = TestApp::spawn(b).await;
@@ -133,22 +132,24 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     assert_eq!(s, 201, "{r}");
     let mona = app.signup("mona").await;
     kin(&["staff", "grant", "mona", "--role", "moderator"]);
-    let (s, d) = app.call(M::POST, "/api/v1/staff/actions", &mona, Some(json!({"report_id": r["id"], "action": "remove", "reason": "harassment", "note": "modnote5521"}))).await;
+    let (s, d) = app
+        .call(M::POST, "/api/v1/staff/actions", &mona, Some(json!({"report_id": r["id"], "action": "remove", "reason": "harassment", "note": "modnote5521"})))
+        .await;
     assert_eq!(s, 201, "{d}");
-    let (s, a) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "zebulonquux", "scopes": ["profile", "videos"], "reason": "support", "reference": "case-77"}))).await;
+    let (s, a) = app
+        .call(
+            M::POST,
+            "/api/v1/staff/access",
+            &mona,
+            Some(json!({"subject": "zebulonquux", "scopes": ["profile", "videos"], "reason": "support", "reference": "case-77"})),
+        )
+        .await;
     assert_eq!(s, 200, "{a}");
     let backup_out = kin(&["backup", "create"]);
     let backup_id = backup_out.split_whitespace().nth(1).unwrap().to_owned();
     // A resumable upload in progress (its bytes on this node's disk).
-    let r = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(&zed)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", "1000000")
-        .send()
-        .await
-        .unwrap();
+    let r =
+        app.client.post(app.url("/api/v1/uploads")).bearer_auth(&zed).header("Tus-Resumable", "1.0.0").header("Upload-Length", "1000000").send().await.unwrap();
     assert_eq!(r.status(), 201);
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
     let partial = b"uploadingbytes5521".repeat(1000);
@@ -226,7 +227,8 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
     let mut pg_tables = None;
     if let (Some(dir), Some(db)) = (std::env::var("KINORA_TEST_POSTGRES_DATA").ok(), app.db_url.as_ref()) {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db).await.unwrap();
-        let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+        let oid: String =
+            sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
         pg_tables = Some(Path::new(&dir).join("base").join(oid));
     }
     // The backup made before the erasure, restored after it: the account's part
@@ -236,23 +238,35 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
         Backend::Sqlite => None,
         Backend::Postgres => Some(crate::support::pg_database().await),
     };
-    let mut cmd = crate::support::cli(&["backup", "restore", &backup_id, "--keys", app.data.path().join("keys").to_str().unwrap()], restored.path(), restored_db.as_deref());
+    let mut cmd = crate::support::cli(
+        &["backup", "restore", &backup_id, "--keys", app.data.path().join("keys").to_str().unwrap()],
+        restored.path(),
+        restored_db.as_deref(),
+    );
     let out = cmd.env("KINORA_CONFIG", cfg_s).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("1 parts unreadable"), "{text}");
     let mut restored_tables = None;
     if let (Some(dir), Some(db)) = (std::env::var("KINORA_TEST_POSTGRES_DATA").ok(), restored_db.as_ref()) {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(db).await.unwrap();
-        let oid: String = sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
+        let oid: String =
+            sqlx::query_scalar("SELECT CAST(oid AS TEXT) FROM pg_database WHERE datname = current_database()").fetch_one(&mut conn).await.unwrap();
         restored_tables = Some(Path::new(&dir).join("base").join(oid));
         // Nothing in the restored rows points at it.
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM reports WHERE account_id = '{zed_id}' OR details LIKE '%5521%'")).fetch_one(&mut conn).await.unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM reports WHERE account_id = '{zed_id}' OR details LIKE '%5521%'"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(n, 0);
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM log_entries WHERE subject_account = '{zed_id}'")).fetch_one(&mut conn).await.unwrap();
         assert_eq!(n, 0);
     }
     for (what, needle) in &needles {
-        for root in [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone(), Some(restored.path().to_owned()), restored_tables.clone()].into_iter().flatten() {
+        for root in
+            [Some(app.data.path().to_owned()), Some(backup.path().to_owned()), pg_tables.clone(), Some(restored.path().to_owned()), restored_tables.clone()]
+                .into_iter()
+                .flatten()
+        {
             let found = files_with(&root, needle);
             assert!(found.is_empty(), "{what} survives the erasure in {found:?}");
         }
@@ -266,9 +280,13 @@ async fn erasure_leaves_no_byte_behind(b: Backend) {
             let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'").fetch_all(&mut conn).await.unwrap();
             let mut hits = Vec::new();
             for t in tables {
-                let cols: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')")).fetch_all(&mut conn).await.unwrap_or_default();
+                let cols: Vec<String> =
+                    sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')")).fetch_all(&mut conn).await.unwrap_or_default();
                 for c in cols {
-                    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t} WHERE CAST({c} AS TEXT) LIKE '%{zed_id}%'")).fetch_one(&mut conn).await.unwrap_or(0);
+                    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t} WHERE CAST({c} AS TEXT) LIKE '%{zed_id}%'"))
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap_or(0);
                     if n > 0 {
                         hits.push(format!("{t}.{c}"));
                     }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 both!(export_holds_everything, export_then_import_elsewhere);
 
-
 async fn export_holds_everything(b: Backend) {
     use reqwest::Method as M;
     let app = TestApp::spawn(b).await;
@@ -174,7 +173,10 @@ async fn export_then_import_elsewhere(b: Backend) {
     for (what, bytes) in [
         ("not a zip", b"this is not a zip file at all".to_vec()),
         ("no account.json", zip_of(&[("videos.json", b"[]")])),
-        ("a listed video without its file", zip_of(&[("account.json", b"{}"), ("videos.json", br#"[{"id":"AbCdEfGhIjKlMnOp","caption":"x","visibility":"public"}]"#)])),
+        (
+            "a listed video without its file",
+            zip_of(&[("account.json", b"{}"), ("videos.json", br#"[{"id":"AbCdEfGhIjKlMnOp","caption":"x","visibility":"public"}]"#)]),
+        ),
         ("broken json", zip_of(&[("account.json", b"{"), ("videos.json", b"[]")])),
     ] {
         let (s, body) = import_api(&to, &dave, bytes).await;

@@ -50,22 +50,10 @@ async fn hostile_files_fail_cleanly(b: Backend) {
         ("truncated-data", cut_data),
         (
             "hls-loopback",
-            write(
-                "playlist.mp4",
-                format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://127.0.0.1:{port}/seg.ts\n#EXT-X-ENDLIST\n").as_bytes(),
-            ),
+            write("playlist.mp4", format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://127.0.0.1:{port}/seg.ts\n#EXT-X-ENDLIST\n").as_bytes()),
         ),
-        (
-            "hls-file",
-            write("local.mp4", b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n"),
-        ),
-        (
-            "ffconcat",
-            write(
-                "concat.mp4",
-                format!("ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://127.0.0.1:{port}/x.mp4'\n").as_bytes(),
-            ),
-        ),
+        ("hls-file", write("local.mp4", b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n")),
+        ("ffconcat", write("concat.mp4", format!("ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://127.0.0.1:{port}/x.mp4'\n").as_bytes())),
         ("garbage", write("noise.mov", &(0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>())),
     ];
     for (name, file) in &cases {
@@ -88,10 +76,7 @@ async fn hostile_files_fail_cleanly(b: Backend) {
     let r = reqwest::Client::new()
         .post(app.url("/api/v1/videos"))
         .bearer_auth(&token)
-        .multipart(reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(std::fs::read(&ok).unwrap()).file_name("evil\nname.mp4"),
-        ))
+        .multipart(reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(std::fs::read(&ok).unwrap()).file_name("evil\nname.mp4")))
         .send()
         .await
         .unwrap();

@@ -73,12 +73,7 @@ async fn phone_upload_is_normalised(b: Backend) {
     let tall = clip(dir.path(), "tall.mp4", 1080, 1920, 1);
     let v2 = app.upload_and_wait(&token, &tall, "", "public").await;
     assert_eq!((v2["width"].as_i64(), v2["height"].as_i64()), (Some(1080), Some(1920)), "{v2}");
-    let dims: Vec<(i64, i64)> = v2["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["width"].as_i64().unwrap(), s["height"].as_i64().unwrap()))
-        .collect();
+    let dims: Vec<(i64, i64)> = v2["sources"].as_array().unwrap().iter().map(|s| (s["width"].as_i64().unwrap(), s["height"].as_i64().unwrap())).collect();
     assert_eq!(dims, vec![(1080, 1920), (720, 1280), (480, 854)]);
     let preview = app.get(v2["preview_url"].as_str().unwrap(), None).await;
     assert_eq!(preview.headers()["content-type"], "image/jpeg");

@@ -209,7 +209,13 @@ async fn moderators_work_the_queue_and_people_can_appeal(b: Backend) {
     // The public report counts decisions by month, kind and reason.
     let html = app.get("/transparency", None).await.text().await.unwrap();
     assert!(html.contains("id=\"moderation-actions\""), "{html}");
-    for needle in ["<td>remove</td><td>spam</td><td>1</td>", "<td>restrict</td><td>spam</td><td>1</td>", "<td>suspend</td><td>harassment</td><td>1</td>", "<td>dismiss</td><td>no-violation</td><td>1</td>", "<td>reinstate</td><td>no-violation</td><td>1</td>"] {
+    for needle in [
+        "<td>remove</td><td>spam</td><td>1</td>",
+        "<td>restrict</td><td>spam</td><td>1</td>",
+        "<td>suspend</td><td>harassment</td><td>1</td>",
+        "<td>dismiss</td><td>no-violation</td><td>1</td>",
+        "<td>reinstate</td><td>no-violation</td><td>1</td>",
+    ] {
         assert!(html.contains(needle), "{needle} in {html}");
     }
 }

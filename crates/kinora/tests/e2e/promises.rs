@@ -97,7 +97,9 @@ async fn one_staff_member_can_make_the_log_unauditable(b: Backend) {
     assert!(kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]).0);
     let before = log_size(&app).await;
     for reference in ["x".repeat(70_000), "x".repeat(513), "line\nbreak".to_owned()] {
-        let (s, e) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": reference}))).await;
+        let (s, e) = app
+            .call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": reference})))
+            .await;
         assert_eq!(s, 400, "{e}");
         assert!(e["error"]["message"].as_str().unwrap().contains("reference"), "{e}");
     }
@@ -143,7 +145,9 @@ async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
     let (s, before) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(ask.clone())).await;
     assert_eq!(s, 200, "{before}");
     assert!(before.to_string().contains(&vid), "staff see the private video before the suspension");
-    let (s, d) = app.call(M::POST, "/api/v1/staff/actions", &sam, Some(json!({"report_id": r_mona["id"], "action": "suspend", "reason": "harassment", "note": ""}))).await;
+    let (s, d) = app
+        .call(M::POST, "/api/v1/staff/actions", &sam, Some(json!({"report_id": r_mona["id"], "action": "suspend", "reason": "harassment", "note": ""})))
+        .await;
     assert_eq!(s, 201, "{d}");
     let size = log_size(&app).await;
     // At once: the door, the queue, a report, opening, deciding, the admin pages.
@@ -155,7 +159,9 @@ async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
     let rid = r_alice["id"].as_str().unwrap();
     assert_eq!(app.get_json(&format!("/api/v1/staff/reports/{rid}"), Some(&mona)).await.0, 404);
     assert!(refused(app.call(M::POST, &format!("/api/v1/staff/reports/{rid}/open"), &mona, None).await));
-    assert!(refused(app.call(M::POST, "/api/v1/staff/actions", &mona, Some(json!({"report_id": rid, "action": "dismiss", "reason": "no-violation", "note": ""}))).await));
+    assert!(refused(
+        app.call(M::POST, "/api/v1/staff/actions", &mona, Some(json!({"report_id": rid, "action": "dismiss", "reason": "no-violation", "note": ""}))).await
+    ));
     let session = app.web_session("mona").await;
     for page in ["/admin", &format!("/admin/reports/{rid}")] {
         let r = app.client.get(app.url(page)).header("cookie", format!("kinora_session={session}")).send().await.unwrap();
@@ -170,7 +176,12 @@ async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
     let action = n["items"].as_array().unwrap().iter().find(|i| i["kind"] == "moderation").unwrap()["moderation"]["action_id"].as_str().unwrap().to_owned();
     assert_eq!(app.call(M::POST, &format!("/api/v1/moderation/{action}/appeal"), &mona, Some(json!({"text": "not me"}))).await.0, 201);
     let appeal = app.get_json("/api/v1/staff/reports?status=open&kind=appeal", Some(&sam)).await.1["items"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.call(M::POST, "/api/v1/staff/actions", &sam, Some(json!({"report_id": appeal, "action": "reinstate", "reason": "no-violation", "note": ""}))).await.0, 201);
+    assert_eq!(
+        app.call(M::POST, "/api/v1/staff/actions", &sam, Some(json!({"report_id": appeal, "action": "reinstate", "reason": "no-violation", "note": ""})))
+            .await
+            .0,
+        201
+    );
     assert_eq!(app.get_json("/api/v1/staff/reports?status=open", Some(&mona)).await.0, 200);
 }
 
@@ -203,8 +214,25 @@ async fn opening_a_report_is_a_get_that_writes_a_log_entry(b: Backend) {
     let mut paths: Vec<String> = doc["paths"].as_object().unwrap().iter().filter(|(_, ops)| ops.get("get").is_some()).map(|(p, _)| p.clone()).collect();
     paths.extend(
         [
-            "/admin", "/admin?kind=appeal", "/admin/reports/{id}", "/transparency", "/settings", "/settings/access", "/inbox", "/", "/following", "/upload",
-            "/about/data", "/search?q=alice", "/tags/x", "/feed/for-you/cards", "/v/{id}", "/@alice", "/log/checkpoint", "/log/key", "/log/tile/entries/000.p/1",
+            "/admin",
+            "/admin?kind=appeal",
+            "/admin/reports/{id}",
+            "/transparency",
+            "/settings",
+            "/settings/access",
+            "/inbox",
+            "/",
+            "/following",
+            "/upload",
+            "/about/data",
+            "/search?q=alice",
+            "/tags/x",
+            "/feed/for-you/cards",
+            "/v/{id}",
+            "/@alice",
+            "/log/checkpoint",
+            "/log/key",
+            "/log/tile/entries/000.p/1",
         ]
         .map(str::to_owned),
     );
@@ -224,21 +252,45 @@ async fn opening_a_report_is_a_get_that_writes_a_log_entry(b: Backend) {
         }
         let r = app.client.get(app.url(&filled)).bearer_auth(&mona).send().await.unwrap();
         assert!(r.status().as_u16() < 500, "{filled}: {}", r.status());
-        let r = app.client.get(app.url(&format!("{filled}{}opened=0", if filled.contains('?') { "&" } else { "?" }))).header("cookie", format!("kinora_session={session}")).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url(&format!("{filled}{}opened=0", if filled.contains('?') { "&" } else { "?" })))
+            .header("cookie", format!("kinora_session={session}"))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().as_u16() < 500, "{filled}: {}", r.status());
         called += 1;
     }
     assert!(called >= 40, "walked only {called} GET routes");
     assert_eq!(log_size(&app).await, size, "a GET appended to the transparency log");
     // The report page offers opening as a POST; the POST is what logs.
-    let page = app.client.get(app.url(&format!("/admin/reports/{rid}"))).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
+    let page = app
+        .client
+        .get(app.url(&format!("/admin/reports/{rid}")))
+        .header("cookie", format!("kinora_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("id=\"open-item\"") && !page.contains("id=\"logged-access\""), "{page}");
     let (s, opened) = app.call(M::POST, &format!("/api/v1/staff/reports/{rid}/open"), &mona, None).await;
     assert_eq!(s, 200, "{opened}");
     let idx = opened["log_index"].as_u64().expect("logged");
     assert_eq!(log_size(&app).await, size + 1);
     // Shown again under that entry, for that moderator only, without a new entry.
-    let page = app.client.get(app.url(&format!("/admin/reports/{rid}?opened={idx}"))).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
+    let page = app
+        .client
+        .get(app.url(&format!("/admin/reports/{rid}?opened={idx}")))
+        .header("cookie", format!("kinora_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("id=\"logged-access\"") && !page.contains("id=\"open-item\""), "{page}");
     assert_eq!(log_size(&app).await, size + 1);
     // Without the CSRF header, a cookie POST is refused.
@@ -350,7 +402,10 @@ async fn a_restored_instance_deletes_productions_originals(b: Backend) {
     }
     let mut sql = app.sql().await;
     let old = kinora_db::now_ms() - 2 * 3_600_000;
-    sqlx::query(&format!("INSERT INTO object_intents (region, key, created_at) VALUES ('local', 'originals/BBBBBBBBBBBBBBBB', {old})")).execute(&mut sql).await.unwrap();
+    sqlx::query(&format!("INSERT INTO object_intents (region, key, created_at) VALUES ('local', 'originals/BBBBBBBBBBBBBBBB', {old})"))
+        .execute(&mut sql)
+        .await
+        .unwrap();
     drop(sql);
     let (b, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b, data, db, &[]).await;
@@ -380,7 +435,13 @@ async fn a_resumed_upload_publishes_the_abandoned_attempts_caption_and_visibilit
     assert_eq!(r.status(), 201);
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
     let cut = file.len() * 23 / 100;
-    let r = tus(M::PATCH, &loc).header("Upload-Offset", "0").header("Content-Type", "application/offset+octet-stream").body(file[..cut].to_vec()).send().await.unwrap();
+    let r = tus(M::PATCH, &loc)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(file[..cut].to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     // Picked again: "Only me", caption B; the rest resumes the first upload.
     let again = format!("caption {},visibility {}", b64("caption B"), b64("private"));
@@ -400,9 +461,17 @@ async fn a_resumed_upload_publishes_the_abandoned_attempts_caption_and_visibilit
     let fy = app.get_json("/api/v1/feed/for-you", None).await.1.to_string();
     assert!(!fy.contains(&vid) && !fy.contains("caption A"), "{fy}");
     // A bad restatement is refused and changes nothing.
-    let r = tus(M::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", format!("visibility {}", b64("private"))).send().await.unwrap();
+    let r =
+        tus(M::POST, "/api/v1/uploads").header("Upload-Length", "10").header("Upload-Metadata", format!("visibility {}", b64("private"))).send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = tus(M::PATCH, &loc).header("Upload-Offset", "0").header("Content-Type", "application/offset+octet-stream").header("Upload-Metadata", format!("visibility {}", b64("everyone-ish"))).body(vec![0u8; 5]).send().await.unwrap();
+    let r = tus(M::PATCH, &loc)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Metadata", format!("visibility {}", b64("everyone-ish")))
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
 }
 
@@ -479,7 +548,8 @@ async fn an_export_download_holds_the_whole_zip_in_memory(b: Backend) {
     let first_id = first["id"].as_str().unwrap().to_owned();
     // Make the stored ZIP 512 MiB (sparse: the disk is not the point, memory is).
     let mut sql = app.sql().await;
-    let key: String = sqlx::Row::get(&sqlx::query(&format!("SELECT object_key FROM exports WHERE id = '{first_id}'")).fetch_one(&mut sql).await.unwrap(), "object_key");
+    let key: String =
+        sqlx::Row::get(&sqlx::query(&format!("SELECT object_key FROM exports WHERE id = '{first_id}'")).fetch_one(&mut sql).await.unwrap(), "object_key");
     let path = app.data.path().join("regions/local").join(&key);
     let big: u64 = 512 << 20;
     std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(big).unwrap();
@@ -589,7 +659,12 @@ async fn a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded(
     let (ok, out) = run(&["backup", "restore", &id], fresh.path(), db.as_deref(), &env);
     assert!(!ok && out.contains("keys"), "{out}");
     // A wrong passphrase: refused.
-    let (ok, out) = run(&["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()], fresh.path(), db.as_deref(), &[("KINORA_CONFIG", cfg_s), ("KINORA_KEYS_PASSPHRASE", "not the passphrase")]);
+    let (ok, out) = run(
+        &["backup", "restore", &id, "--keys-from", escrow.to_str().unwrap()],
+        fresh.path(),
+        db.as_deref(),
+        &[("KINORA_CONFIG", cfg_s), ("KINORA_KEYS_PASSPHRASE", "not the passphrase")],
+    );
     assert!(!ok && out.contains("wrong passphrase"), "{out}");
     // Tampered backups are refused before anything is read.
     let copy = regions.path().join("copy/backups").join(&id);
@@ -599,7 +674,12 @@ async fn a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded(
     assert!(!ok && out.contains("signature does not match"), "{out}");
     std::fs::write(copy.join("manifest.json"), &manifest).unwrap();
     let older = list.as_array().unwrap().first().unwrap()["id"].as_str().unwrap().to_owned();
-    let part = std::fs::read_dir(&copy).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "bin") && !p.ends_with("instance.bin")).unwrap();
+    let part = std::fs::read_dir(&copy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "bin") && !p.ends_with("instance.bin"))
+        .unwrap();
     let saved = std::fs::read(&part).unwrap();
     // A part from the older backup of the same account, swapped in.
     std::fs::copy(regions.path().join("copy/backups").join(&older).join(part.file_name().unwrap()), &part).unwrap();
@@ -655,8 +735,8 @@ async fn a_worker_on_another_machine_breaks_erasure_and_the_log(b: Backend) {
     w.wait().unwrap();
 }
 
-/// Finding 17: a correct disaster restore truncated the public log (3 entries ->
-/// 1) and auditors then saw "the log shrank". Class: the backup region holds the
+/// Finding 17: a correct disaster restore truncated the public log (from 3 entries
+/// to 1) and auditors then saw "the log shrank". Class: the backup region holds the
 /// log as it grows (every entry and the latest checkpoint, before any data is
 /// released), and a restore appends what came after the backup, checked against
 /// that signed checkpoint: the log never shrinks.
@@ -683,14 +763,17 @@ async fn a_correct_disaster_restore_truncates_the_public_log(b: Backend) {
     let id = out.split_whitespace().nth(1).unwrap().to_owned();
     // Two more accesses after the backup; an auditor sees all three.
     for r in ["t-1", "t-2"] {
-        let (s, e) = app.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": r}))).await;
+        let (s, e) = app
+            .call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": r})))
+            .await;
         assert_eq!(s, 200, "{e}");
     }
     let vkey = app.get("/log/key", None).await.text().await.unwrap();
     let state = tempfile::tempdir().unwrap();
     let audit_with_state = |app: &TestApp| {
         let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
-        let out = std::process::Command::new(bin).args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"]).arg(state.path()).output().unwrap();
+        let out =
+            std::process::Command::new(bin).args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"]).arg(state.path()).output().unwrap();
         (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     };
     let (ok, out) = audit_with_state(&app);
@@ -717,7 +800,9 @@ async fn a_correct_disaster_restore_truncates_the_public_log(b: Backend) {
     assert!(ok && out.contains("(3 entries)"), "the auditor who saw 3 entries accepts the restored log: {out}");
     // And it keeps growing from there.
     let mona = restored.token("mona", "correct horse battery").await.unwrap();
-    let (s, e) = restored.call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"}))).await;
+    let (s, e) = restored
+        .call(M::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"})))
+        .await;
     assert_eq!((s, e["log_index"].as_u64()), (200, Some(3)), "{e}");
 }
 
@@ -842,7 +927,10 @@ async fn deleted_videos_and_comments_are_kept_forever(b: Backend) {
     let mut sql = app.sql().await;
     for (table, cols) in [("videos", "caption || original_name"), ("comments", "body"), ("video_tags", "tag")] {
         let n: i64 = sqlx::Row::get(
-            &sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {cols} LIKE '%secret%' OR {cols} LIKE '%grandma%'")).fetch_one(&mut sql).await.unwrap(),
+            &sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {cols} LIKE '%secret%' OR {cols} LIKE '%grandma%'"))
+                .fetch_one(&mut sql)
+                .await
+                .unwrap(),
             "n",
         );
         assert_eq!(n, 0, "{table} still holds the deleted words");
@@ -863,7 +951,8 @@ async fn deleted_videos_and_comments_are_kept_forever(b: Backend) {
     // The retention sweep (at start-up and hourly) removes the tombstones (0 days
     // here) once the purge job has removed the video's files.
     for _ in 0..300 {
-        let n: i64 = sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')").fetch_one(&mut sql).await.unwrap(), "n");
+        let n: i64 =
+            sqlx::Row::get(&sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')").fetch_one(&mut sql).await.unwrap(), "n");
         if n == 0 {
             break;
         }

@@ -50,12 +50,7 @@ fn s3_env() -> Vec<(&'static str, &'static str)> {
 }
 
 fn kinds(report: &Value) -> Vec<(String, String)> {
-    report["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["kind"].as_str().unwrap().to_owned(), v["region"].as_str().unwrap().to_owned()))
-        .collect()
+    report["violations"].as_array().unwrap().iter().map(|v| (v["kind"].as_str().unwrap().to_owned(), v["region"].as_str().unwrap().to_owned())).collect()
 }
 
 /// Waits until the check passes (replication is a background job).
@@ -299,7 +294,12 @@ async fn versioned_buckets_break_the_residency_proof(b: Backend) {
     // The operator's explicit command lists, asks, and removes only with consent.
     let repair = |answer: &str| {
         let mut cmd = app.cli(&["verify", "residency", "--repair"]);
-        cmd.arg("--config").arg(&cfg).envs(s3_env()).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.arg("--config")
+            .arg(&cfg)
+            .envs(s3_env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), answer.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();

@@ -67,15 +67,8 @@ async fn regression_3_private_accounts_media_is_not_publicly_cacheable(b: Backen
     let cc = |r: &reqwest::Response| r.headers()["cache-control"].to_str().unwrap().to_owned();
     assert!(cc(&app.get(&src, None).await).starts_with("public"));
     assert_eq!(send(&app, reqwest::Method::POST, "/api/v1/accounts/alice/follow", &bob).await, 200);
-    let (s, _) = app
-        .client
-        .patch(app.url("/api/v1/me"))
-        .bearer_auth(&alice)
-        .json(&json!({"private": true}))
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
+    let (s, _) =
+        app.client.patch(app.url("/api/v1/me")).bearer_auth(&alice).json(&json!({"private": true})).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
     assert_eq!(s, 200);
     assert_eq!(app.get(&src, None).await.status(), 404, "strangers no longer see it");
     let r = app.get(&src, Some(&bob)).await;
@@ -175,12 +168,7 @@ async fn regression_6_deleting_while_transcoding_never_publishes_and_removes_fil
     // Done when the worker has finished with it (its scratch directory is gone)
     // and nothing of the video is left in its region.
     while files_under(&work) > 0 || files_under(&media) > 0 || original.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "files left: media {} original {}",
-            files_under(&media),
-            original.exists()
-        );
+        assert!(start.elapsed() < Duration::from_secs(120), "files left: media {} original {}", files_under(&media), original.exists());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -202,15 +190,8 @@ async fn regression_7_pending_jobs_are_capped_per_account(b: Backend) {
     assert_eq!(s, 403, "{body}");
     assert_eq!(body["error"]["code"], "quota-exceeded");
     // Resumable uploads count too.
-    let r = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(&alice)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "100")
-        .send()
-        .await
-        .unwrap();
+    let r =
+        app.client.post(app.url("/api/v1/uploads")).bearer_auth(&alice).header("tus-resumable", "1.0.0").header("upload-length", "100").send().await.unwrap();
     assert_eq!(r.status(), 403);
     // Someone else is not held back.
     assert_eq!(app.upload(Some(&bob), &f, "a.mp4", "", "public").await.0, 202);
@@ -237,7 +218,17 @@ async fn regression_9_profile_pictures_over_2_mib(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("big.png");
     // Noise does not compress: a PNG of about 4 MiB, like a phone photo.
-    ffmpeg(&["-f", "lavfi", "-i", "nullsrc=s=1800x1800,format=rgb24,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'", "-frames:v", "1", "-pix_fmt", "rgb24", png.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "nullsrc=s=1800x1800,format=rgb24,geq=r='random(1)*255':g='random(2)*255':b='random(3)*255'",
+        "-frames:v",
+        "1",
+        "-pix_fmt",
+        "rgb24",
+        png.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.len() > 3 << 20 && bytes.len() < 10 << 20, "fixture is {} bytes", bytes.len());
     let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("big.png"));
@@ -309,9 +300,12 @@ async fn regression_12_password_change_and_sign_out_everywhere(b: Backend) {
     let app = TestApp::spawn(b).await;
     let phone = app.signup("alice").await;
     let laptop = app.token("alice", "correct horse battery").await.unwrap();
-    let (s, body) = post_json(&app, "/api/v1/me/password", Some(&phone), json!({"current_password": "wrong one!", "new_password": "a brand new secret"}), None).await;
+    let (s, body) =
+        post_json(&app, "/api/v1/me/password", Some(&phone), json!({"current_password": "wrong one!", "new_password": "a brand new secret"}), None).await;
     assert_eq!(s, 422, "{body}");
-    let (s, body) = post_json(&app, "/api/v1/me/password", Some(&phone), json!({"current_password": "correct horse battery", "new_password": "a brand new secret"}), None).await;
+    let (s, body) =
+        post_json(&app, "/api/v1/me/password", Some(&phone), json!({"current_password": "correct horse battery", "new_password": "a brand new secret"}), None)
+            .await;
     assert_eq!(s, 204, "{body}");
     assert_eq!(app.get_json("/api/v1/me", Some(&laptop)).await.0, 401, "other sessions are signed out");
     assert_eq!(app.get_json("/api/v1/me", Some(&phone)).await.0, 200, "the one that changed it stays");
@@ -382,15 +376,8 @@ async fn regression_2_slow_headers_are_cut_off_and_do_not_block_others() {
 /// `Content-Length` and ten bytes of body. Returns (upload location, the first
 /// bytes of the answer, or None if none came within 15 s).
 async fn raw_patch(app: &TestApp, token: &str, content_length: &str) -> (String, Option<String>) {
-    let r = app
-        .client
-        .post(app.url("/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", "1000")
-        .send()
-        .await
-        .unwrap();
+    let r =
+        app.client.post(app.url("/api/v1/uploads")).bearer_auth(token).header("tus-resumable", "1.0.0").header("upload-length", "1000").send().await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_owned();
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();

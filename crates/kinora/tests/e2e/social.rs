@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 both!(social_flows, write_rate_limits);
 
-
 use reqwest::Method as M;
 
 async fn social_flows(b: Backend) {

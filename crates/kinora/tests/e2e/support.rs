@@ -41,9 +41,8 @@ pub struct TestApp {
 
 /// A fresh PostgreSQL database on the server `scripts/test` started.
 pub async fn pg_database() -> String {
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL").expect(
-        "KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL",
-    );
+    let admin =
+        std::env::var("KINORA_TEST_POSTGRES_URL").expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
     let name = format!("kinora_test_{}", rand_suffix());
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to test PostgreSQL");
@@ -156,11 +155,7 @@ impl TestApp {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         // No connection reuse: a server may close a connection after refusing a
         // request whose body it did not read, and a pooled client would then race it.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).pool_max_idle_per_host(0).build().unwrap();
         TestApp { base, client, data, backend, db_url, child, log }
     }
 
@@ -204,25 +199,13 @@ impl TestApp {
 
     /// Signs up `username` with a standard password; returns a Bearer token.
     pub async fn signup(&self, username: &str) -> String {
-        let r = self
-            .client
-            .post(self.url("/api/v1/accounts"))
-            .json(&json!({"username": username, "password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap();
+        let r = self.client.post(self.url("/api/v1/accounts")).json(&json!({"username": username, "password": "correct horse battery"})).send().await.unwrap();
         assert_eq!(r.status(), 201, "sign-up of {username}: {}", r.text().await.unwrap());
         self.token(username, "correct horse battery").await.expect("token")
     }
 
     pub async fn token(&self, username: &str, password: &str) -> Result<String, (u16, Value)> {
-        let r = self
-            .client
-            .post(self.url("/api/v1/auth/token"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
+        let r = self.client.post(self.url("/api/v1/auth/token")).json(&json!({"username": username, "password": password})).send().await.unwrap();
         let status = r.status().as_u16();
         let body: Value = r.json().await.unwrap_or(Value::Null);
         if status == 200 {
@@ -321,11 +304,7 @@ pub fn ffmpeg(args: &[&str]) {
 }
 
 pub fn ffprobe_json(file: &Path) -> Value {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
-        .arg(file)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new("ffprobe").args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"]).arg(file).output().unwrap();
     assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -334,10 +313,26 @@ pub fn ffprobe_json(file: &Path) -> Value {
 pub fn clip(dir: &Path, name: &str, w: u32, h: u32, secs: u32) -> PathBuf {
     let out = dir.join(name);
     ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("testsrc2=size={w}x{h}:rate=25"),
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", &secs.to_string(), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-shortest", out.to_str().unwrap(),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size={w}x{h}:rate=25"),
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        &secs.to_string(),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        out.to_str().unwrap(),
     ]);
     out
 }
@@ -348,9 +343,21 @@ pub fn phone_clip(dir: &Path) -> PathBuf {
     let raw = clip(dir, "raw.mov", 320, 240, 2);
     let out = dir.join("phone.mov");
     ffmpeg(&[
-        "-i", raw.to_str().unwrap(), "-c", "copy", "-metadata:s:v:0", "rotate=90",
-        "-movflags", "use_metadata_tags", "-metadata", "location=+37.7749-122.4194/",
-        "-metadata", "make=Apple", "-metadata", "model=iPhone 15 Pro", out.to_str().unwrap(),
+        "-i",
+        raw.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        "-movflags",
+        "use_metadata_tags",
+        "-metadata",
+        "location=+37.7749-122.4194/",
+        "-metadata",
+        "make=Apple",
+        "-metadata",
+        "model=iPhone 15 Pro",
+        out.to_str().unwrap(),
     ]);
     out
 }
@@ -362,11 +369,7 @@ pub fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
     while i + 8 <= bytes.len() {
         let size = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as u64;
         let kind = String::from_utf8_lossy(&bytes[i + 4..i + 8]).into_owned();
-        let size = if size == 1 {
-            u64::from_be_bytes(bytes[i + 8..i + 16].try_into().unwrap())
-        } else {
-            size
-        };
+        let size = if size == 1 { u64::from_be_bytes(bytes[i + 8..i + 16].try_into().unwrap()) } else { size };
         out.push(kind);
         if size < 8 {
             break;

@@ -24,11 +24,7 @@ fn kinora(app: &TestApp, args: &[&str]) -> (bool, String) {
 fn audit(app: &TestApp, vkey: &str, state: &std::path::Path) -> (bool, String) {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kinora")).with_file_name("kinora-audit");
     assert!(bin.exists(), "{} is built by `cargo test --workspace`", bin.display());
-    let out = std::process::Command::new(bin)
-        .args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"])
-        .arg(state)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(bin).args(["verify", "--log", &app.url("/log"), "--key", vkey.trim(), "--state"]).arg(state).output().unwrap();
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -52,7 +48,11 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
 
     // Not staff: the door does not exist.
     assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask.clone())).await.0, 404);
-    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": 5}))).await.0, 404, "not even a malformed body tells a non-staff caller the route exists");
+    assert_eq!(
+        app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": 5}))).await.0,
+        404,
+        "not even a malformed body tells a non-staff caller the route exists"
+    );
     let (ok, out) = kinora(&app, &["staff", "grant", "mona", "--role", "moderator"]);
     assert!(ok, "{out}");
     assert!(out.contains("log entry 0"), "{out}");
@@ -67,7 +67,17 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     ] {
         assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(bad)).await.0, 400, "{what}");
     }
-    assert_eq!(app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "nobody_here", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))).await.0, 404);
+    assert_eq!(
+        app.call(
+            M::POST,
+            "/api/v1/staff/access",
+            &moderator,
+            Some(json!({"subject": "nobody_here", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))
+        )
+        .await
+        .0,
+        404
+    );
 
     let (s, access) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(ask)).await;
     assert_eq!(s, 200, "{access}");
@@ -76,7 +86,14 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     assert_eq!(access["data"]["videos"][0]["visibility"], "private", "staff see what strangers cannot");
     // With media links that work for this staff member only, for a limited time.
     assert_eq!(access["data"]["videos"][0]["media_expires_in_s"], 900);
-    let link = access["data"]["videos"][0]["media"].as_array().unwrap().iter().filter_map(|l| l.as_str()).find(|l| l.contains(".mp4")).expect("an mp4 link").to_owned();
+    let link = access["data"]["videos"][0]["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.contains(".mp4"))
+        .expect("an mp4 link")
+        .to_owned();
     assert_eq!(app.get(&link, Some(&moderator)).await.status(), 200);
     let stranger = app.signup("stranger").await;
     assert_eq!(app.get(&link, Some(&stranger)).await.status(), 404);
@@ -137,7 +154,9 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
 
     // The public report counts them by month, reason and role.
     let html = app.get("/transparency", None).await.text().await.unwrap();
-    for row in ["<td>legal-request</td><td>admin</td><td>1</td>", "<td>report-review</td><td>moderator</td><td>1</td>", "<td>staff-grant</td><td>admin</td><td>1</td>"] {
+    for row in
+        ["<td>legal-request</td><td>admin</td><td>1</td>", "<td>report-review</td><td>moderator</td><td>1</td>", "<td>staff-grant</td><td>admin</td><td>1</td>"]
+    {
         assert!(html.contains(row), "{row} in {html}");
     }
     assert!(html.contains("holds 3 entries") && !html.contains("alice"), "{html}");
@@ -171,7 +190,9 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     assert_eq!(open_checkpoint(vkey.trim(), &app.get("/log/checkpoint", None).await.bytes().await.unwrap()).unwrap().size(), 3);
     // The log grows; the auditor checks the new tree extends the one it saw.
     let moderator = app.token("mona", "correct horse battery").await.unwrap();
-    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-1"}))).await;
+    let (s, body) = app
+        .call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-1"})))
+        .await;
     assert_eq!(s, 200, "{body}");
     let (ok, out) = audit(&app, &vkey, audit_state.path());
     assert!(ok && out.contains("(4 entries)"), "{out}");
@@ -196,7 +217,9 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
     let (b3, data, db) = app.kill9().await;
     let app = TestApp::spawn_in(b3, data, db, &[]).await;
     let moderator = app.token("mona", "correct horse battery").await.unwrap();
-    let (s, body) = app.call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"}))).await;
+    let (s, body) = app
+        .call(M::POST, "/api/v1/staff/access", &moderator, Some(json!({"subject": "alice", "scopes": ["profile"], "reason": "support", "reference": "t-3"})))
+        .await;
     assert_eq!(s, 500, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("transparency log is unavailable"), "{body}");
     assert_ne!(app.get("/log/checkpoint", None).await.status(), 200);
@@ -208,7 +231,12 @@ async fn staff_access_is_logged_first_and_provable(b: Backend) {
 async fn auditor_catches_a_truncated_and_a_forked_log(b: Backend) {
     let a = TestApp::spawn(b).await;
     a.signup("mona").await;
-    for args in [["staff", "grant", "mona", "--role", "moderator"], ["staff", "revoke", "mona", "", ""], ["staff", "grant", "mona", "--role", "admin"], ["staff", "revoke", "mona", "", ""]] {
+    for args in [
+        ["staff", "grant", "mona", "--role", "moderator"],
+        ["staff", "revoke", "mona", "", ""],
+        ["staff", "grant", "mona", "--role", "admin"],
+        ["staff", "revoke", "mona", "", ""],
+    ] {
         let args: Vec<&str> = args.into_iter().filter(|s| !s.is_empty()).collect();
         let (ok, out) = kinora(&a, &args);
         assert!(ok, "{out}");
@@ -228,7 +256,12 @@ async fn auditor_catches_a_truncated_and_a_forked_log(b: Backend) {
     assert!(ok, "{out}");
     let (ok, out) = audit(&fork, &vkey, state.path());
     assert!(!ok && out.contains("FAILED") && out.contains("truncated"), "a shorter log: {out}");
-    for args in [&["staff", "revoke", "mona"][..], &["staff", "grant", "mona", "--role", "moderator"], &["staff", "revoke", "mona"], &["staff", "grant", "mona", "--role", "admin"]] {
+    for args in [
+        &["staff", "revoke", "mona"][..],
+        &["staff", "grant", "mona", "--role", "moderator"],
+        &["staff", "revoke", "mona"],
+        &["staff", "grant", "mona", "--role", "admin"],
+    ] {
         let (ok, out) = kinora(&fork, args);
         assert!(ok, "{out}");
     }
@@ -387,7 +420,8 @@ async fn witnesses_cosign_the_log_and_refuse_forks(b: Backend) {
         fake.append(format!("{{\"forged\":{i}}}").as_bytes()).unwrap();
     }
     let fork = AddCheckpoint { old: 2, proof: vec![], note: sign_checkpoint(&skey, &origin, 2, fake.root_at(2).unwrap()).unwrap() };
-    let rewritten = AddCheckpoint { old: 2, proof: fake.consistency_proof(3, 2).unwrap(), note: sign_checkpoint(&skey, &origin, 3, fake.root().unwrap()).unwrap() };
+    let rewritten =
+        AddCheckpoint { old: 2, proof: fake.consistency_proof(3, 2).unwrap(), note: sign_checkpoint(&skey, &origin, 3, fake.root().unwrap()).unwrap() };
     let truncated = AddCheckpoint { old: 2, proof: vec![], note: sign_checkpoint(&skey, &origin, 1, fake.root_at(1).unwrap()).unwrap() };
     for w in [&aics, &ours] {
         for (what, req, want) in [("fork", &fork, 422), ("rewrite", &rewritten, 422), ("truncation", &truncated, 400)] {
@@ -418,7 +452,10 @@ async fn legal_references_can_be_redacted_and_revealed(b: Backend) {
     let alice = app.signup("alice").await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("case.zip");
-    let (ok, text) = kinora(&app, &["access", "export", "--subject", "alice", "--reference", "Court of X, case 2026/41", "--redact-reference", "--out", out.to_str().unwrap()]);
+    let (ok, text) = kinora(
+        &app,
+        &["access", "export", "--subject", "alice", "--reference", "Court of X, case 2026/41", "--redact-reference", "--out", out.to_str().unwrap()],
+    );
     assert!(ok && text.contains("entry 0"), "{text}");
     // The public log and the person see a commitment, not the case.
     let bundle = app.get("/log/tile/entries/000.p/1", None).await.bytes().await.unwrap();
@@ -450,7 +487,14 @@ async fn legal_references_can_be_redacted_and_revealed(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     let mona = app.token("mona", "correct horse battery").await.unwrap();
-    let (s, got) = app.call(reqwest::Method::POST, "/api/v1/staff/access", &mona, Some(json!({"subject": "alice", "scopes": ["sessions"], "reason": "security", "reference": "sec-9"}))).await;
+    let (s, got) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/staff/access",
+            &mona,
+            Some(json!({"subject": "alice", "scopes": ["sessions"], "reason": "security", "reference": "sec-9"})),
+        )
+        .await;
     assert_eq!(s, 200, "{got}");
     let sessions = got["data"]["sessions"].as_array().unwrap();
     assert!(sessions.iter().any(|s| s["device"] == "KinoraTest/1.0 (Pixel 8)" && s["client_address"] == "127.0.0.1" && s["kind"] == "api"), "{got}");

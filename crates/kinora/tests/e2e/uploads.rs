@@ -21,12 +21,7 @@ fn tus(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwe
 }
 
 async fn create(app: &TestApp, token: &str, len: usize, meta: &str) -> reqwest::Response {
-    tus(app, reqwest::Method::POST, "/api/v1/uploads", token)
-        .header("Upload-Length", len.to_string())
-        .header("Upload-Metadata", meta)
-        .send()
-        .await
-        .unwrap()
+    tus(app, reqwest::Method::POST, "/api/v1/uploads", token).header("Upload-Length", len.to_string()).header("Upload-Metadata", meta).send().await.unwrap()
 }
 
 async fn patch(app: &TestApp, token: &str, loc: &str, offset: usize, body: Vec<u8>) -> reqwest::RequestBuilder {
@@ -63,12 +58,7 @@ async fn tus_protocol(b: Backend) {
     let r = app.client.post(app.url("/api/v1/uploads")).header("Tus-Resumable", "1.0.0").header("Upload-Length", "10").send().await.unwrap();
     assert_eq!(r.status(), 401);
 
-    let meta = format!(
-        "filename {},caption {},visibility {}",
-        b64(b"-evil\nname.mp4"),
-        b64("résumé #tus".as_bytes()),
-        b64(b"followers")
-    );
+    let meta = format!("filename {},caption {},visibility {}", b64(b"-evil\nname.mp4"), b64("résumé #tus".as_bytes()), b64(b"followers"));
     let r = create(&app, &token, n, &meta).await;
     assert_eq!(r.status(), 201);
     assert_eq!(header(&r, "tus-resumable"), "1.0.0");

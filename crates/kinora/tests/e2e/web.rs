@@ -36,30 +36,18 @@ async fn web_flow(b: Backend) {
     let html = page.text().await.unwrap();
     let csrf = between(&html, "name=\"csrf\" value=\"", "\"").unwrap().to_owned();
     assert_eq!(csrf, csrf_cookie);
-    let post = |form: Vec<(&'static str, String)>, cookie: String| {
-        app.client.post(app.url("/signup")).header("cookie", cookie).form(&form).send()
-    };
-    let bad = post(
-        vec![("csrf", "forged".into()), ("username", "webby".into()), ("password", "long enough".into())],
-        format!("kinora_csrf={csrf_cookie}"),
-    )
-    .await
-    .unwrap();
+    let post = |form: Vec<(&'static str, String)>, cookie: String| app.client.post(app.url("/signup")).header("cookie", cookie).form(&form).send();
+    let bad = post(vec![("csrf", "forged".into()), ("username", "webby".into()), ("password", "long enough".into())], format!("kinora_csrf={csrf_cookie}"))
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 403);
-    let taken_short = post(
-        vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "short".into())],
-        format!("kinora_csrf={csrf_cookie}"),
-    )
-    .await
-    .unwrap();
+    let taken_short =
+        post(vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "short".into())], format!("kinora_csrf={csrf_cookie}")).await.unwrap();
     assert_eq!(taken_short.status(), 422);
     assert!(taken_short.text().await.unwrap().contains("password"));
-    let ok = post(
-        vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "long enough".into())],
-        format!("kinora_csrf={csrf_cookie}"),
-    )
-    .await
-    .unwrap();
+    let ok = post(vec![("csrf", csrf.clone()), ("username", "webby".into()), ("password", "long enough".into())], format!("kinora_csrf={csrf_cookie}"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 303);
     let (session, raw) = cookie(&ok, "kinora_session").expect("session cookie");
     assert!(raw.contains("HttpOnly"), "{raw}");
@@ -87,14 +75,8 @@ async fn web_flow(b: Backend) {
     assert_eq!(r.status(), 403);
     // A fresh connection: the refusal above may close the one it answered on
     // before the body was read, as any server does with a rejected upload.
-    let r = reqwest::Client::new()
-        .post(app.url("/api/v1/videos"))
-        .header("cookie", &jar)
-        .header("x-csrf-token", &token)
-        .multipart(form())
-        .send()
-        .await
-        .unwrap();
+    let r =
+        reqwest::Client::new().post(app.url("/api/v1/videos")).header("cookie", &jar).header("x-csrf-token", &token).multipart(form()).send().await.unwrap();
     assert_eq!(r.status(), 202);
     let v: serde_json::Value = r.json().await.unwrap();
     let id = v["id"].as_str().unwrap().to_owned();
