@@ -54,7 +54,10 @@ pub async fn check_credentials(st: &AppState, client: &str, username: Option<&st
     let pw = password.filter(|p| p.len() <= 1024).ok_or_else(wrong)?.to_owned();
     Limiters::limit(&st.limiters.signin, format!("{client}|{name}"))?;
     let account = st.db.account_for_signin(&name).await?;
-    let hash = account.as_ref().map(|(a, _)| a.password_hash.clone()).unwrap_or_else(|| st.dummy_hash.to_string());
+    let hash = match &account {
+        Some((a, _)) => st.db.password_hash(&a.id).await?.map(|h| h.expose().to_owned()).unwrap_or_else(|| st.dummy_hash.to_string()),
+        None => st.dummy_hash.to_string(),
+    };
     let ok = st.passwords.verify(hash, pw).await?;
     match account {
         Some((a, None)) if ok => Ok(a),
@@ -112,7 +115,8 @@ pub async fn change_password(st: &AppState, caller: &Caller, client: &str, keep:
     let new = Password::parse(new).map_err(|e| AppError::new(ErrorCode::InvalidField, format!("new_{e}")))?;
     let current = if current.len() <= 1024 { current.to_owned() } else { String::new() };
     Limiters::limit(&st.limiters.signin, format!("{client}|{}", me.username))?;
-    if !st.passwords.verify(me.password_hash.clone(), current).await? {
+    let stored = st.db.password_hash(&me.id).await?.ok_or_else(AppError::unauthorized)?;
+    if !st.passwords.verify(stored.expose().to_owned(), current).await? {
         return Err(AppError::new(ErrorCode::InvalidField, "current_password: that is not your current password"));
     }
     let hash = st.passwords.hash(new.expose().to_owned()).await?;

@@ -30,7 +30,8 @@ pub async fn request(st: &AppState, caller: &Caller, client: &str, password: &st
     let me = caller.require()?;
     Limiters::limit(&st.limiters.signin, format!("{client}|{}", me.username))?;
     let pw = if password.len() <= 1024 { password.to_owned() } else { String::new() };
-    if !st.passwords.verify(me.password_hash.clone(), pw).await? {
+    let stored = st.db.password_hash(&me.id).await?.ok_or_else(AppError::unauthorized)?;
+    if !st.passwords.verify(stored.expose().to_owned(), pw).await? {
         return Err(AppError::new(ErrorCode::InvalidField, "password: that is not your password"));
     }
     let erase_at = kinora_db::now_ms() + st.config.accounts.erasure_grace_hours.max(0) * 3_600_000;

@@ -13,7 +13,6 @@ pub struct AccountRow {
     pub display_name: String,
     pub bio: String,
     pub region: String,
-    pub password_hash: String,
     pub created_at: i64,
     /// Private accounts approve followers; their videos are `followers` at most.
     pub private: bool,
@@ -53,7 +52,7 @@ pub trait AccountRepo {
 }
 
 pub(crate) const COLS: &str =
-    "id, username, display_name, bio, region, password_hash, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
+    "id, username, display_name, bio, region, created_at, private, avatar_key, likes_public, restricted_at, suspended_at, personalized_feed";
 
 pub(crate) fn row_pub(r: &AnyRow) -> Result<AccountRow> {
     row(r)
@@ -66,7 +65,6 @@ fn row(r: &AnyRow) -> Result<AccountRow> {
         display_name: col(r, "display_name")?,
         bio: col(r, "bio")?,
         region: col(r, "region")?,
-        password_hash: col(r, "password_hash")?,
         created_at: col(r, "created_at")?,
         private: col::<i64>(r, "private")? != 0,
         avatar_key: col(r, "avatar_key")?,
@@ -108,7 +106,6 @@ impl AccountRepo for Db {
             display_name: String::new(),
             bio: String::new(),
             region: a.region.to_owned(),
-            password_hash: a.password_hash.to_owned(),
             created_at: now,
             private: false,
             avatar_key: None,
@@ -177,5 +174,31 @@ impl DbError {
     /// True for a unique-constraint conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, DbError::Conflict)
+    }
+}
+
+/// An account's password hash (argon2id, PHC string): its own type, read only by
+/// sign-in and by the checks that ask for the password again, never printed (its
+/// `Debug` says nothing) and never part of [`AccountRow`], so it does not travel
+/// with the account through requests.
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+impl Db {
+    /// The account's password hash (for sign-in and password checks only).
+    pub async fn password_hash(&self, id: &Id) -> Result<Option<PasswordHash>> {
+        let r = sqlx::query("SELECT password_hash FROM accounts WHERE id = $1").bind(id.as_str()).fetch_optional(self.pool()).await?;
+        r.map(|r| Ok(PasswordHash(col(&r, "password_hash")?))).transpose()
     }
 }

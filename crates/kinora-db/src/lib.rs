@@ -30,7 +30,7 @@ pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
 pub use residency::KnownObject;
 pub use translog::StaffRow;
 
-pub use accounts::{AccountRepo, AccountRow, NewAccount};
+pub use accounts::{AccountRepo, AccountRow, NewAccount, PasswordHash};
 pub use jobs::{Job, JobKind, JobQueue};
 pub use social::{CommentRow, FollowState, NewReport, NotificationKind, NotificationRow, VideoStats};
 pub use tokens::{TokenKind, TokenRepo, TokenRow};

@@ -135,7 +135,7 @@ pub struct NewReport<'a> {
     pub details: &'a str,
 }
 
-const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.password_hash, a.created_at, a.private, a.avatar_key, a.likes_public, a.restricted_at, a.suspended_at, a.personalized_feed";
+const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.created_at, a.private, a.avatar_key, a.likes_public, a.restricted_at, a.suspended_at, a.personalized_feed";
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
     v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";

@@ -37,12 +37,7 @@ async fn new_pg_database(b: Backend) -> Option<String> {
     if b == Backend::Sqlite {
         return None;
     }
-    let admin = std::env::var("KINORA_TEST_POSTGRES_URL").unwrap();
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-    let name = format!("kinora_restore_{}_{}", std::process::id(), Instant::now().elapsed().as_nanos() % 100000);
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+    Some(crate::support::pg_database().await)
 }
 
 async fn backup_restore_and_erasure(b: Backend) {
