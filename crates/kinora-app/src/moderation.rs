@@ -115,7 +115,7 @@ async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResul
             owner = Some(author);
             if let Ok((c, _)) = access::visible_comment(st, caller, cid.as_str()).await {
                 item.visible_to_you = true;
-                item.summary = Some(c.body.clone());
+                item.summary = Some(c.body);
             }
         }
     } else if let Some(vid) = &r.video_id {

@@ -97,7 +97,7 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
         let store = b.build().map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
         let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
         let versions = versions::S3Bucket {
-            endpoint: if endpoint.is_empty() { format!("https://s3.{s3_region}.amazonaws.com") } else { endpoint.clone() },
+            endpoint: if endpoint.is_empty() { format!("https://s3.{s3_region}.amazonaws.com") } else { endpoint },
             bucket: bucket.to_owned(),
             region: s3_region,
             access_key: std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default(),

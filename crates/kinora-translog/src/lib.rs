@@ -588,7 +588,7 @@ mod tests {
         over(Entry { scopes: vec![], ..big.clone() });
         over(Entry { scopes: (0..=MAX_SCOPES).map(|i| i.to_string()).collect(), ..big.clone() });
         over(Entry { reason: "r".repeat(MAX_REASON_CHARS + 1), ..big.clone() });
-        over(Entry { time: "yesterday".into(), ..big.clone() });
+        over(Entry { time: "yesterday".into(), ..big });
     }
 
     #[test]

@@ -46,12 +46,16 @@ fn when(t: &str) -> String {
 }
 
 impl ReportPage {
+    // Templates call methods on `self`.
+    #[allow(clippy::unused_self)]
     fn when(&self, t: &str) -> String {
         when(t)
     }
 }
 
 impl QueuePage {
+    // Templates call methods on `self`.
+    #[allow(clippy::unused_self)]
     fn when(&self, t: &str) -> String {
         when(t)
     }

@@ -69,7 +69,7 @@ fn external_dref(bytes: &[u8], url: &str) -> Vec<u8> {
     let mut out = [&bytes[..start], &dref[..], &bytes[start + size..]].concat();
     for depth in 1..path.len() {
         let (s, _) = find_box(bytes, &path[..depth]).unwrap();
-        let old = u32::from_be_bytes(bytes[s..s + 4].try_into().unwrap()) as i64;
+        let old = i64::from(u32::from_be_bytes(bytes[s..s + 4].try_into().unwrap()));
         out[s..s + 4].copy_from_slice(&((old + delta) as u32).to_be_bytes());
     }
     out

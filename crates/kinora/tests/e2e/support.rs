@@ -367,7 +367,7 @@ pub fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0usize;
     while i + 8 <= bytes.len() {
-        let size = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as u64;
+        let size = u64::from(u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()));
         let kind = String::from_utf8_lossy(&bytes[i + 4..i + 8]).into_owned();
         let size = if size == 1 { u64::from_be_bytes(bytes[i + 8..i + 16].try_into().unwrap()) } else { size };
         out.push(kind);
