@@ -221,9 +221,17 @@ impl Log {
         let first = next.stored().len() as i64;
         let (index, new) = next.append(&bytes).map_err(|e| unavailable(&e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(AppError::internal)?;
-        db.log_append(i64::try_from(index).unwrap_or(i64::MAX), &text, subject_account, first, &new.iter().map(hex).collect::<Vec<_>>(), redaction)
-            .await
-            .map_err(|e| unavailable(&e.to_string()))?;
+        let hashes: Vec<String> = new.iter().map(hex).collect();
+        db.log_append(kinora_db::LogAppend {
+            idx: i64::try_from(index).unwrap_or(i64::MAX),
+            entry: &text,
+            subject_account,
+            first_hash: first,
+            hashes: &hashes,
+            redaction,
+        })
+        .await
+        .map_err(|e| unavailable(&e.to_string()))?;
         if std::env::var_os("KINORA_FAULT_CRASH_AFTER_LOG_APPEND").is_some() {
             // Fault injection for the durability test: die the moment the append
             // has returned, before anything else happens.
@@ -426,7 +434,16 @@ pub async fn extend_from_mirror(db: &kinora_db::Db, mirror: &Arc<dyn object_stor
         );
     }
     for (index, text, first, new) in &added {
-        db.log_append(i64::try_from(*index).unwrap_or(i64::MAX), text, None, *first, &new.iter().map(hex).collect::<Vec<_>>(), None).await?;
+        let hashes: Vec<String> = new.iter().map(hex).collect();
+        db.log_append(kinora_db::LogAppend {
+            idx: i64::try_from(*index).unwrap_or(i64::MAX),
+            entry: text,
+            subject_account: None,
+            first_hash: *first,
+            hashes: &hashes,
+            redaction: None,
+        })
+        .await?;
     }
     db.save_checkpoint(i64::try_from(cp.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
     Ok(added.len() as u64)

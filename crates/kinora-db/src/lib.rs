@@ -28,7 +28,7 @@ pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
 pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
 pub use residency::KnownObject;
-pub use translog::StaffRow;
+pub use translog::{LogAppend, StaffRow};
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount, PasswordHash};
 pub use jobs::{Job, JobKind, JobQueue};

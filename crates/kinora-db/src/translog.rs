@@ -5,6 +5,18 @@
 use crate::{col, now_ms, Db, Result};
 use kinora_core::Id;
 
+/// One log append: the entry at `idx`, the account it is about (kept so its
+/// subject can see it), the stored hashes it adds from `first_hash` on, and the
+/// (nonce, reference) behind a redacted reference.
+pub struct LogAppend<'a> {
+    pub idx: i64,
+    pub entry: &'a str,
+    pub subject_account: Option<&'a Id>,
+    pub first_hash: i64,
+    pub hashes: &'a [String],
+    pub redaction: Option<(&'a str, &'a str)>,
+}
+
 /// A staff member.
 #[derive(Debug, Clone)]
 pub struct StaffRow {
@@ -42,22 +54,14 @@ impl Db {
     /// `synchronous=FULL`, which syncs the WAL before the commit returns. On
     /// PostgreSQL the transaction sets `synchronous_commit = on` whatever the
     /// server's default.
-    pub async fn log_append(
-        &self,
-        idx: i64,
-        entry: &str,
-        subject_account: Option<&Id>,
-        first_hash: i64,
-        hashes: &[String],
-        redaction: Option<(&str, &str)>,
-    ) -> Result<()> {
+    pub async fn log_append(&self, a: LogAppend<'_>) -> Result<()> {
         use sqlx::{Connection, Executor};
         let mut conn = self.pool().acquire().await?;
         let sqlite = self.backend() == crate::Backend::Sqlite;
         if sqlite {
             conn.execute("PRAGMA synchronous=FULL").await?;
         }
-        let result = Self::log_append_on(&mut conn, sqlite, idx, entry, subject_account, first_hash, hashes, redaction).await;
+        let result = Self::log_append_on(&mut conn, sqlite, a).await;
         if sqlite && conn.execute("PRAGMA synchronous=NORMAL").await.is_err() {
             // Never hand a connection in an unknown mode back to the pool.
             conn.detach().close().await.ok();
@@ -65,18 +69,9 @@ impl Db {
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn log_append_on(
-        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-        sqlite: bool,
-        idx: i64,
-        entry: &str,
-        subject_account: Option<&Id>,
-        first_hash: i64,
-        hashes: &[String],
-        redaction: Option<(&str, &str)>,
-    ) -> Result<()> {
+    async fn log_append_on(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, sqlite: bool, a: LogAppend<'_>) -> Result<()> {
         use sqlx::Connection;
+        let LogAppend { idx, entry, subject_account, first_hash, hashes, redaction } = a;
         let mut tx = if sqlite { conn.begin_with("BEGIN IMMEDIATE").await? } else { conn.begin().await? };
         if !sqlite {
             sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;

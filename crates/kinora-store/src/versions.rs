@@ -201,25 +201,7 @@ fn noncurrent_ids(xml: &str) -> Vec<(String, String)> {
 
 /// Keys of `<Version>`s that are not the latest, and of `<DeleteMarker>`s.
 fn noncurrent(xml: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for kind in ["Version", "DeleteMarker"] {
-        let (open, close) = (format!("<{kind}>"), format!("</{kind}>"));
-        let mut rest = xml;
-        while let Some(i) = rest.find(&open) {
-            let Some(j) = rest[i..].find(&close) else { break };
-            let item = &rest[i..i + j];
-            let latest = item.contains("<IsLatest>true</IsLatest>");
-            if kind == "DeleteMarker" || !latest {
-                if let Some(a) = item.find("<Key>") {
-                    if let Some(b) = item[a + 5..].find("</Key>") {
-                        out.push(unescape(&item[a + 5..a + 5 + b]));
-                    }
-                }
-            }
-            rest = &rest[i + j + close.len()..];
-        }
-    }
-    out
+    noncurrent_ids(xml).into_iter().map(|(k, _)| k).collect()
 }
 
 /// (key, version id) of every `<Version>` and `<DeleteMarker>` in a

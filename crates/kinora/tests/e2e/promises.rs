@@ -503,17 +503,7 @@ fn too_open(root: &std::path::Path) -> Vec<String> {
 /// ZIPs were 0644. Class: every directory Kinora creates is 0700 and every file
 /// 0600 — walked over the data directory and the regions after a full scenario.
 async fn region_files_are_world_readable(b: Backend) {
-    let regions = tempfile::tempdir().unwrap();
-    let cfg = regions.path().join("kinora.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
-            r = regions.path().display()
-        ),
-    )
-    .unwrap();
-    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let (regions, cfg_s) = two_file_regions();
     let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
     let alice = app.signup("alice").await;
     let dir = tempfile::tempdir().unwrap();
@@ -613,17 +603,7 @@ fn run(args: &[&str], data: &std::path::Path, db: Option<&str>, env: &[(&str, &s
 /// make keys; a restore refuses unreadable parts, differing keys and tampered
 /// backups, each with a clear error.
 async fn a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded(b: Backend) {
-    let regions = tempfile::tempdir().unwrap();
-    let cfg = regions.path().join("kinora.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
-            r = regions.path().display()
-        ),
-    )
-    .unwrap();
-    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let (regions, cfg_s) = two_file_regions();
     let env = [("KINORA_CONFIG", cfg_s), ("KINORA_KEYS_PASSPHRASE", "correct horse battery staple")];
     let app = TestApp::spawn_with(b, &[("KINORA_CONFIG", cfg_s)]).await;
     app.signup("alice").await;
@@ -741,17 +721,7 @@ async fn a_worker_on_another_machine_breaks_erasure_and_the_log(b: Backend) {
 /// released), and a restore appends what came after the backup, checked against
 /// that signed checkpoint: the log never shrinks.
 async fn a_correct_disaster_restore_truncates_the_public_log(b: Backend) {
-    let regions = tempfile::tempdir().unwrap();
-    let cfg = regions.path().join("kinora.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
-            r = regions.path().display()
-        ),
-    )
-    .unwrap();
-    let cfg_s: &'static str = Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str());
+    let (regions, cfg_s) = two_file_regions();
     let env = [("KINORA_CONFIG", cfg_s)];
     let app = TestApp::spawn_with(b, &env).await;
     app.signup("alice").await;
@@ -971,4 +941,20 @@ async fn deleted_videos_and_comments_are_kept_forever(b: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     panic!("the tombstones were not swept");
+}
+
+/// Two `file://` regions (home, and its backup copy) in a temporary directory, and
+/// the configuration naming them (its path, for `KINORA_CONFIG`).
+fn two_file_regions() -> (tempfile::TempDir, &'static str) {
+    let regions = tempfile::tempdir().unwrap();
+    let cfg = regions.path().join("kinora.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[regions.home]\nstorage = \"file://{r}/home\"\njurisdiction = \"EU\"\n[regions.copy]\nstorage = \"file://{r}/copy\"\njurisdiction = \"EU\"\n[residency]\nprimary = \"home\"\nbackup = \"copy\"\n",
+            r = regions.path().display()
+        ),
+    )
+    .unwrap();
+    (regions, Box::leak(cfg.to_str().unwrap().to_owned().into_boxed_str()))
 }
