@@ -140,11 +140,7 @@ impl S3Bucket {
             }
             let body = self.request(&client, reqwest::Method::GET, &path, &q).await?;
             out.extend(noncurrent(&body));
-            let tag = |name: &str| -> Option<String> {
-                let a = body.find(&format!("<{name}>"))? + name.len() + 2;
-                let b = body[a..].find(&format!("</{name}>"))? + a;
-                Some(unescape(&body[a..b]))
-            };
+            let tag = |name: &str| xml_tag(&body, name);
             if tag("IsTruncated").as_deref() != Some("true") {
                 return Ok(out);
             }
@@ -174,13 +170,16 @@ impl S3Bucket {
     }
 }
 
-/// (key, version id) of noncurrent `<Version>`s and of `<DeleteMarker>`s.
-fn noncurrent_ids(xml: &str) -> Vec<(String, String)> {
-    let tag = |s: &str, name: &str| -> Option<String> {
-        let a = s.find(&format!("<{name}>"))? + name.len() + 2;
-        let b = s[a..].find(&format!("</{name}>"))? + a;
-        Some(unescape(&s[a..b]))
-    };
+/// The text of the first `<name>` element in `s`, unescaped.
+fn xml_tag(s: &str, name: &str) -> Option<String> {
+    let a = s.find(&format!("<{name}>"))? + name.len() + 2;
+    let b = s[a..].find(&format!("</{name}>"))? + a;
+    Some(unescape(&s[a..b]))
+}
+
+/// (key, version id, is the latest) of every `<Version>` and `<DeleteMarker>` in a
+/// ListObjectVersions answer (a delete marker is never counted as the latest).
+fn entries(xml: &str) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     for kind in ["Version", "DeleteMarker"] {
         let (open, close) = (format!("<{kind}>"), format!("</{kind}>"));
@@ -188,15 +187,18 @@ fn noncurrent_ids(xml: &str) -> Vec<(String, String)> {
         while let Some(i) = rest.find(&open) {
             let Some(j) = rest[i..].find(&close) else { break };
             let item = &rest[i..i + j];
-            if kind == "DeleteMarker" || !item.contains("<IsLatest>true</IsLatest>") {
-                if let (Some(k), Some(v)) = (tag(item, "Key"), tag(item, "VersionId")) {
-                    out.push((k, v));
-                }
+            if let (Some(k), Some(v)) = (xml_tag(item, "Key"), xml_tag(item, "VersionId")) {
+                out.push((k, v, kind == "Version" && item.contains("<IsLatest>true</IsLatest>")));
             }
             rest = &rest[i + j + close.len()..];
         }
     }
     out
+}
+
+/// (key, version id) of noncurrent `<Version>`s and of `<DeleteMarker>`s.
+fn noncurrent_ids(xml: &str) -> Vec<(String, String)> {
+    entries(xml).into_iter().filter(|(_, _, latest)| !latest).map(|(k, v, _)| (k, v)).collect()
 }
 
 /// Keys of `<Version>`s that are not the latest, and of `<DeleteMarker>`s.
@@ -204,29 +206,9 @@ fn noncurrent(xml: &str) -> Vec<String> {
     noncurrent_ids(xml).into_iter().map(|(k, _)| k).collect()
 }
 
-/// (key, version id) of every `<Version>` and `<DeleteMarker>` in a
-/// ListObjectVersions answer.
+/// (key, version id) of every `<Version>` and `<DeleteMarker>`.
 fn versions(xml: &str) -> Vec<(String, String)> {
-    let tag = |s: &str, name: &str| -> Option<String> {
-        let a = s.find(&format!("<{name}>"))? + name.len() + 2;
-        let b = s[a..].find(&format!("</{name}>"))? + a;
-        Some(unescape(&s[a..b]))
-    };
-    let mut out = Vec::new();
-    for kind in ["Version", "DeleteMarker"] {
-        let open = format!("<{kind}>");
-        let close = format!("</{kind}>");
-        let mut rest = xml;
-        while let Some(i) = rest.find(&open) {
-            let Some(j) = rest[i..].find(&close) else { break };
-            let item = &rest[i..i + j];
-            if let (Some(k), Some(v)) = (tag(item, "Key"), tag(item, "VersionId")) {
-                out.push((k, v));
-            }
-            rest = &rest[i + j + close.len()..];
-        }
-    }
-    out
+    entries(xml).into_iter().map(|(k, v, _)| (k, v)).collect()
 }
 
 fn unescape(s: &str) -> String {
