@@ -219,8 +219,8 @@ pub async fn import_into(st: &AppState, account: &AccountRow, archive: &Path) ->
     let (open, inflight) = st.db.open_uploads(&account.id).await?;
     let n = u32::try_from(a.videos.len()).unwrap_or(u32::MAX);
     if n > 0 {
-        crate::ingest::check_storage(st, &account.id, a.bytes.saturating_add(u64::try_from(inflight).unwrap_or(0))).await?;
-        crate::ingest::admit_videos(st, account, crate::ingest::Ask { videos: n, bytes: a.bytes, open_uploads: open }).await?;
+        let ask = crate::ingest::Ask { videos: n, bytes: a.bytes, open_uploads: open, inflight_bytes: u64::try_from(inflight).unwrap_or(0) };
+        crate::ingest::admit_videos(st, account, ask).await?;
     }
     let dir = st.scratch_dir(&format!("import-{}", Id::generate())).await.map_err(AppError::internal)?;
     let mut ids = Vec::new();

@@ -30,8 +30,10 @@ pub async fn check_pending_jobs(st: &AppState, account: &Id, open_uploads: i64) 
 pub struct Ask {
     pub videos: u32,
     pub bytes: u64,
-    /// Resumable uploads the account has open (they will become videos too).
+    /// Resumable uploads the account has open (they will become videos too), and
+    /// the bytes they declared (they will be stored too).
     pub open_uploads: i64,
+    pub inflight_bytes: u64,
 }
 
 /// The one admission of every path that creates videos (multipart and resumable
@@ -47,7 +49,7 @@ pub async fn admit_videos(st: &AppState, account: &AccountRow, ask: Ask) -> AppR
             format!("you have {pending} videos waiting to be processed and ask for {} more (the limit is {max}); add more when they are ready", ask.videos),
         ));
     }
-    check_storage(st, &account.id, ask.bytes).await?;
+    check_storage(st, &account.id, ask.bytes.saturating_add(ask.inflight_bytes)).await?;
     if ask.videos > 0 {
         Limiters::limit_n(&st.limiters.upload, account.id.to_string(), ask.videos)?;
     }
@@ -79,7 +81,7 @@ pub async fn check_storage(st: &AppState, account: &Id, more: u64) -> AppResult<
 
 /// Before a multipart upload's body is read: the account may upload now.
 pub async fn admit(st: &AppState, account: &AccountRow) -> AppResult<()> {
-    admit_videos(st, account, Ask { videos: 1, bytes: 0, open_uploads: 0 }).await
+    admit_videos(st, account, Ask { videos: 1, bytes: 0, open_uploads: 0, inflight_bytes: 0 }).await
 }
 
 /// What a new video is made of.

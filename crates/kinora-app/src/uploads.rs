@@ -74,9 +74,13 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
     if bytes.saturating_add(u.length) > q.max_inflight_bytes {
         return Err(AppError::new(ErrorCode::QuotaExceeded, "your unfinished uploads would exceed the in-flight byte quota"));
     }
-    let ask = crate::ingest::Ask { videos: 1, bytes: u64::try_from(bytes.saturating_add(u.length)).unwrap_or(u64::MAX), open_uploads: open };
-    crate::ingest::check_storage(st, &me.id, ask.bytes).await?;
-    crate::ingest::admit_videos(st, me, crate::ingest::Ask { bytes: u.length as u64, ..ask }).await?;
+    let ask = crate::ingest::Ask {
+        videos: 1,
+        bytes: u64::try_from(u.length).unwrap_or(u64::MAX),
+        open_uploads: open,
+        inflight_bytes: u64::try_from(bytes).unwrap_or(0),
+    };
+    crate::ingest::admit_videos(st, me, ask).await?;
     let filename: String = u.filename.chars().filter(|c| !c.is_control()).take(200).collect();
     let row = UploadRow {
         id: Id::generate(),

@@ -251,3 +251,11 @@ impl Db {
         rows.iter().map(|r| col(r, "subject")).collect()
     }
 }
+
+impl Db {
+    /// Accounts scheduled for erasure, with when.
+    pub async fn scheduled_erasures(&self) -> Result<Vec<(kinora_core::Id, i64)>> {
+        let rows = sqlx::query("SELECT id, erase_at FROM accounts WHERE erase_at IS NOT NULL").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((kinora_core::Id::from_trusted(col(r, "id")?), col(r, "erase_at")?))).collect()
+    }
+}

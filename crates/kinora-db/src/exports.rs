@@ -289,3 +289,24 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// An account's deleted videos and comments still kept as tombstones (their
+    /// words are gone): `{"videos": [{id, created_at, deleted_at}], "comments": [...]}`.
+    pub async fn deleted_content(&self, account: &kinora_core::Id) -> Result<serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for (name, table) in [("videos", "videos"), ("comments", "comments")] {
+            let rows =
+                sqlx::query(&format!("SELECT id, created_at, deleted_at FROM {table} WHERE account_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at"))
+                    .bind(account.as_str())
+                    .fetch_all(self.pool())
+                    .await?;
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| Ok(serde_json::json!({"id": col::<String>(r, "id")?, "created_at": col::<i64>(r, "created_at")?, "deleted_at": col::<Option<i64>>(r, "deleted_at")?})))
+                .collect::<Result<_>>()?;
+            out.insert(name.to_owned(), serde_json::Value::Array(items));
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}

@@ -12,6 +12,7 @@ mod accounts;
 pub mod backup;
 mod erasure;
 mod exports;
+mod instance_keys;
 mod intents;
 mod jobs;
 mod migrate;

@@ -488,3 +488,38 @@ pub(crate) fn cursor_parts(c: Option<&FeedCursor>) -> (i64, String) {
         None => (i64::MAX, "~".to_owned()),
     }
 }
+
+impl Db {
+    /// Bytes an account's videos take in storage: originals and renditions of
+    /// videos not deleted.
+    pub async fn stored_bytes(&self, account: &kinora_core::Id) -> Result<i64> {
+        let a = sqlx::query("SELECT CAST(COALESCE(SUM(original_bytes), 0) AS BIGINT) AS n FROM videos WHERE account_id = $1 AND deleted_at IS NULL")
+            .bind(account.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        let b = sqlx::query("SELECT CAST(COALESCE(SUM(m.bytes), 0) AS BIGINT) AS n FROM media_objects m JOIN videos v ON v.id = m.video_id WHERE v.account_id = $1 AND v.deleted_at IS NULL")
+            .bind(account.as_str())
+            .fetch_one(self.pool())
+            .await?;
+        Ok(col::<i64>(&a, "n")?.saturating_add(col::<i64>(&b, "n")?))
+    }
+}
+
+impl Db {
+    /// Removes the tombstones of videos and comments deleted before `before` (ms):
+    /// their words went at deletion; this removes the rest (ids, times, counts).
+    /// A video waits until its purge job is no longer pending. Returns (videos,
+    /// comments) removed.
+    pub async fn forget_deleted_content(&self, before: i64) -> Result<(u64, u64)> {
+        let c = sqlx::query("DELETE FROM comments WHERE deleted_at IS NOT NULL AND deleted_at < $1").bind(before).execute(self.pool()).await?.rows_affected();
+        let v = sqlx::query(
+            "DELETE FROM videos WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+               AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.status IN ('queued', 'running') AND j.payload LIKE '%' || videos.id || '%')",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok((v, c))
+    }
+}
