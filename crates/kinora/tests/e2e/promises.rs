@@ -75,7 +75,7 @@ async fn open_redirect_through_a_tab(b: Backend) {
     ];
     for next in corpus {
         // Signed in: the sign-in page redirects at once.
-        let r = app.client.get(app.url(&format!("/login?next={next}"))).header("cookie", format!("kinora_session={session}")).send().await.unwrap();
+        let r = app.get_with_session(&format!("/login?next={next}"), &session).await;
         assert_eq!(r.status().as_u16(), 303, "{next}");
         let loc = r.headers()["location"].to_str().unwrap().to_owned();
         let resolved = base.join(&loc).unwrap();
@@ -83,7 +83,7 @@ async fn open_redirect_through_a_tab(b: Backend) {
         assert!(!loc.contains(['\t', '\\']) && !loc.starts_with("//"), "{next} -> {loc:?}");
     }
     // A local path survives, query and all.
-    let r = app.client.get(app.url("/login?next=/admin%3Fstatus%3Dopen")).header("cookie", format!("kinora_session={session}")).send().await.unwrap();
+    let r = app.get_with_session("/login?next=/admin%3Fstatus%3Dopen", &session).await;
     assert_eq!(r.headers()["location"], "/admin?status=open");
 }
 
@@ -164,7 +164,7 @@ async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
     ));
     let session = app.web_session("mona").await;
     for page in ["/admin", &format!("/admin/reports/{rid}")] {
-        let r = app.client.get(app.url(page)).header("cookie", format!("kinora_session={session}")).send().await.unwrap();
+        let r = app.get_with_session(page, &session).await;
         assert_eq!(r.status().as_u16(), 404, "{page}");
     }
     assert_eq!(log_size(&app).await, size, "a suspended moderator's attempts were logged as accesses");
@@ -252,45 +252,21 @@ async fn opening_a_report_is_a_get_that_writes_a_log_entry(b: Backend) {
         }
         let r = app.client.get(app.url(&filled)).bearer_auth(&mona).send().await.unwrap();
         assert!(r.status().as_u16() < 500, "{filled}: {}", r.status());
-        let r = app
-            .client
-            .get(app.url(&format!("{filled}{}opened=0", if filled.contains('?') { "&" } else { "?" })))
-            .header("cookie", format!("kinora_session={session}"))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_with_session(&format!("{filled}{}opened=0", if filled.contains('?') { "&" } else { "?" }), &session).await;
         assert!(r.status().as_u16() < 500, "{filled}: {}", r.status());
         called += 1;
     }
     assert!(called >= 40, "walked only {called} GET routes");
     assert_eq!(log_size(&app).await, size, "a GET appended to the transparency log");
     // The report page offers opening as a POST; the POST is what logs.
-    let page = app
-        .client
-        .get(app.url(&format!("/admin/reports/{rid}")))
-        .header("cookie", format!("kinora_session={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_as(&format!("/admin/reports/{rid}"), &session).await;
     assert!(page.contains("id=\"open-item\"") && !page.contains("id=\"logged-access\""), "{page}");
     let (s, opened) = app.call(M::POST, &format!("/api/v1/staff/reports/{rid}/open"), &mona, None).await;
     assert_eq!(s, 200, "{opened}");
     let idx = opened["log_index"].as_u64().expect("logged");
     assert_eq!(log_size(&app).await, size + 1);
     // Shown again under that entry, for that moderator only, without a new entry.
-    let page = app
-        .client
-        .get(app.url(&format!("/admin/reports/{rid}?opened={idx}")))
-        .header("cookie", format!("kinora_session={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_as(&format!("/admin/reports/{rid}?opened={idx}"), &session).await;
     assert!(page.contains("id=\"logged-access\"") && !page.contains("id=\"open-item\""), "{page}");
     assert_eq!(log_size(&app).await, size + 1);
     // Without the CSRF header, a cookie POST is refused.
@@ -871,7 +847,7 @@ async fn an_import_fills_the_disk(b: Backend) {
         app.wait(&token, v.as_str().unwrap()).await;
     }
     let session = app.web_session("importer").await;
-    let page = app.client.get(app.url("/settings")).header("cookie", format!("kinora_session={session}")).send().await.unwrap().text().await.unwrap();
+    let page = app.page_as("/settings", &session).await;
     assert!(page.contains("id=\"storage\"") && page.contains("of your 53.7 GB storage"), "{page}");
 }
 

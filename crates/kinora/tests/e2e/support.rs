@@ -82,6 +82,16 @@ impl TestApp {
         Self::spawn_in(backend, data, db_url, env).await
     }
 
+    /// A GET with a web session cookie.
+    pub async fn get_with_session(&self, path: &str, session: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("cookie", format!("kinora_session={session}")).send().await.unwrap()
+    }
+
+    /// The page at `path` as the holder of `session` sees it.
+    pub async fn page_as(&self, path: &str, session: &str) -> String {
+        self.get_with_session(path, session).await.text().await.unwrap()
+    }
+
     /// The server process's peak resident memory so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let pid = self.child.id().expect("running");
