@@ -105,20 +105,44 @@ pub async fn deletable_comment(st: &AppState, caller: &Caller, id: &str) -> AppR
 /// A staff member may also fetch, with a `grant` issued to them by a logged staff
 /// access ([`crate::staff::media_grant`]), media they could not otherwise see, for a
 /// limited time; such answers are never shared-cacheable.
-pub async fn media_object(st: &AppState, caller: &Caller, video: &str, name: &str, grant: Option<&str>) -> AppResult<(VideoRow, MediaObject, bool)> {
+pub async fn media_object(st: &AppState, caller: &Caller, video: &str, name: &str, grant: Option<&str>) -> AppResult<ReleasedMedia> {
     let id = Id::parse(video).ok_or_else(AppError::not_found)?;
     let (v, obj) = st.db.video_with_object(&id, name).await?.ok_or_else(AppError::not_found)?;
     let rel = relation(st, caller, &v.account_id).await?;
     if v.status != VideoStatus::Ready || !policy::can_view_video(rel, v.visibility, v.account_private, v.status) {
         if let Some(g) = grant {
             if crate::staff::media_grant_valid(st, caller, &v.id, g).await? {
-                return Ok((v, obj, false));
+                return Ok(ReleasedMedia { video: v, object: obj, public: false });
             }
         }
         return Err(AppError::not_found());
     }
     let public = policy::publicly_cacheable(v.visibility, v.account_private);
-    Ok((v, obj, public))
+    Ok(ReleasedMedia { video: v, object: obj, public })
+}
+
+/// A media object the door released to a caller; its bytes are read only through
+/// it (the fields are private, so nothing else makes one).
+pub struct ReleasedMedia {
+    video: VideoRow,
+    object: MediaObject,
+    public: bool,
+}
+
+impl ReleasedMedia {
+    pub fn object(&self) -> &MediaObject {
+        &self.object
+    }
+
+    /// Anyone may see it (shared caches may keep it).
+    pub fn public(&self) -> bool {
+        self.public
+    }
+
+    /// A byte range, from the video's home region or its backup replica when home fails.
+    pub async fn read_range(&self, st: &AppState, range: std::ops::Range<u64>) -> AppResult<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+        st.regions.get_range_with_fallback(&self.video.region, &self.object.object_key, range).await.map_err(AppError::internal)
+    }
 }
 
 /// A profile picture the caller may see: (its account, its object key).

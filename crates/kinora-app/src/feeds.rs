@@ -1,5 +1,5 @@
-//! Feeds and video lists: For You, Following, an account's videos, a hashtag's
-//! videos. Each page costs a fixed number of queries: the rows (with the policy
+//! Feeds and video lists from the database: Following, an account's videos, a
+//! hashtag's videos. Each page costs a fixed number of queries: the rows (with the policy
 //! applied in SQL), their media objects in one query, the caller's likes in one.
 
 use crate::access;
@@ -8,48 +8,15 @@ use crate::error::AppResult;
 use crate::social::tag_of;
 use crate::state::AppState;
 use crate::views::{self, Page, PageRequest, VideoView};
-use kinora_db::{VideoRepo, VideoRow};
+use kinora_db::VideoRepo;
 use serde::Serialize;
 
-/// Which feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feed {
-    /// Discovery: ready public videos of public accounts by score.
-    ForYou,
-    /// Accounts and hashtags the caller follows, newest first.
-    Following,
-}
-
-impl Feed {
-    pub fn parse(s: &str) -> Option<Feed> {
-        match s {
-            "for-you" => Some(Feed::ForYou),
-            "following" => Some(Feed::Following),
-            _ => None,
-        }
-    }
-}
-
-/// The rows of a feed page and the cursor after them.
-pub async fn feed_rows(st: &AppState, caller: &Caller, feed: Feed, page: &PageRequest) -> AppResult<(Vec<VideoRow>, Option<String>)> {
-    let (rows, next) = match feed {
-        Feed::ForYou => {
-            let rows = st.db.for_you(caller.id(), page.cursor.as_ref(), page.limit).await?;
-            let next = page.next(&rows, |r| (r.feed_score, &r.id));
-            (rows, next)
-        }
-        Feed::Following => {
-            let me = caller.require()?;
-            let rows = st.db.following_feed(&me.id, page.cursor.as_ref(), page.limit).await?;
-            let next = page.next(&rows, |r| (r.created_at, &r.id));
-            (rows, next)
-        }
-    };
-    Ok((rows, next))
-}
-
-pub async fn feed(st: &AppState, caller: &Caller, feed: Feed, page: &PageRequest) -> AppResult<Page<VideoView>> {
-    let (rows, next_cursor) = feed_rows(st, caller, feed, page).await?;
+/// The Following feed: videos of the accounts and hashtags the caller follows,
+/// newest first. (For You is the recommender's: [`crate::recommend::for_you`].)
+pub async fn following(st: &AppState, caller: &Caller, page: &PageRequest) -> AppResult<Page<VideoView>> {
+    let me = caller.require()?;
+    let rows = st.db.following_feed(&me.id, page.cursor.as_ref(), page.limit).await?;
+    let next_cursor = page.next(&rows, |r| (r.created_at, &r.id));
     Ok(Page { items: views::videos(st, caller, &rows).await?, next_cursor })
 }
 

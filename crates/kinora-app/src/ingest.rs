@@ -84,6 +84,15 @@ pub async fn admit(st: &AppState, account: &AccountRow) -> AppResult<()> {
     admit_videos(st, account, Ask { videos: 1, bytes: 0, open_uploads: 0, inflight_bytes: 0 }).await
 }
 
+/// After a multipart body was read: its bytes count against the account's bytes
+/// per hour (admitted before the body, when its size was not known).
+pub fn charge_bytes(st: &AppState, account: &AccountRow, bytes: u64) -> AppResult<()> {
+    if bytes > 0 {
+        st.limiters.charge_upload(&account.id, bytes).map_err(AppError::rate_limited)?;
+    }
+    Ok(())
+}
+
 /// What a new video is made of.
 pub struct Incoming<'a> {
     /// The complete original, on local disk (staging); the caller removes it after.

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod backup;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod erasure;

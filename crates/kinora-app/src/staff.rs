@@ -50,6 +50,11 @@ pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<
     Ok(Some(idx))
 }
 
+/// Everyone with a staff role, by username (`kinora staff list`).
+pub async fn list(st: &AppState) -> AppResult<Vec<kinora_db::StaffRow>> {
+    Ok(st.db.staff_list().await?)
+}
+
 /// `kinora staff revoke`: validated, logged (reason `staff-revoke`), then revoked.
 /// Someone who is not staff is refused before anything is appended.
 pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {

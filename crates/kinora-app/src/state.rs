@@ -14,42 +14,79 @@ use tokio::sync::Notify;
 /// Everything a service needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub regions: Regions,
-    pub config: Arc<Config>,
-    pub tools: Tools,
+    pub(crate) db: Db,
+    pub(crate) regions: Regions,
+    pub(crate) config: Arc<Config>,
+    pub(crate) tools: Tools,
     /// Wakes a worker when a job is enqueued.
-    pub wake: Arc<Notify>,
-    pub limiters: Arc<Limiters>,
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) limiters: Arc<Limiters>,
     /// Absolute base URL, no trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// A real argon2 hash, verified against when the username is unknown so both
     /// failures take the same time.
-    pub dummy_hash: Arc<String>,
+    pub(crate) dummy_hash: Arc<String>,
     /// ffmpeg/ffprobe run in an empty network namespace (checked at start).
-    pub isolate_network: bool,
+    pub(crate) isolate_network: bool,
     /// ffmpeg/ffprobe run as this user (nobody) when the server runs as root.
-    pub sandbox_user: Option<(u32, u32)>,
+    pub(crate) sandbox_user: Option<(u32, u32)>,
     /// Resumable uploads with a request in flight on this node.
-    pub busy_uploads: Arc<crate::uploads::Busy>,
+    pub(crate) busy_uploads: Arc<crate::uploads::Busy>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub proxies: Arc<kinora_core::net::TrustedProxies>,
+    pub(crate) proxies: Arc<kinora_core::net::TrustedProxies>,
     /// Bounded argon2 work.
-    pub passwords: Arc<crate::auth::Passwords>,
+    pub(crate) passwords: Arc<crate::auth::Passwords>,
     /// Profile-picture transcodes running at once (they run inside requests).
-    pub avatar_slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) avatar_slots: Arc<tokio::sync::Semaphore>,
     /// The key of the erasure journal's keyed hashes (`<data>/keys/journal.key`,
     /// never part of a backup).
-    pub journal_key: Arc<[u8; 32]>,
+    pub(crate) journal_key: Arc<[u8; 32]>,
     /// Per-account backup keys and the erasure journal (`<data>/keys/`).
-    pub keys: Arc<crate::backup::KeyStore>,
+    pub(crate) keys: Arc<crate::backup::KeyStore>,
     /// The transparency log of staff access.
-    pub log: Arc<crate::transparency::Log>,
+    pub(crate) log: Arc<crate::transparency::Log>,
     /// For You's online model (loaded lazily, then kept current by `recommend::poll_loop`).
-    pub recommender: Arc<crate::recommend::Recommender>,
+    pub(crate) recommender: Arc<crate::recommend::Recommender>,
 }
 
+/// What the HTTP layer may read of the state; everything else is reached through
+/// the services, so no handler holds the database.
 impl AppState {
+    /// The configuration, read-only.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Absolute base URL, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Whether the instance is served over HTTPS (cookies are then `Secure`).
+    pub fn https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// The client's address: `peer`, or what a trusted proxy says in `X-Forwarded-For`.
+    pub fn client_ip(&self, peer: std::net::IpAddr, forwarded_for: &[&str]) -> std::net::IpAddr {
+        self.proxies.client(peer, forwarded_for)
+    }
+
+    /// The general write limit per client address (checked before anything else).
+    pub fn limit_writes_from(&self, address_key: String) -> crate::AppResult<()> {
+        Limiters::limit(&self.limiters.writes_ip, address_key)
+    }
+
+    /// The general write limit per signed-in account.
+    pub fn limit_writes_by(&self, account: &kinora_core::Id) -> crate::AppResult<()> {
+        Limiters::limit(&self.limiters.writes_account, account.to_string())
+    }
+
+    /// Regions whose store is failing: (region, since, last error).
+    pub fn failing_regions(&self) -> Vec<(String, i64, String)> {
+        self.regions.failing()
+    }
+
     pub fn data_dir(&self) -> &PathBuf {
         &self.config.server.data
     }

@@ -1,6 +1,7 @@
-//! Resumable uploads, the part that is not HTTP: admission (quotas, limits),
-//! appending acknowledged bytes durably, finishing into the ingest service, and
-//! housekeeping. The tus protocol itself is in the HTTP layer.
+//! Resumable uploads, everything but the headers: admission (quotas, limits), one
+//! writer per upload, offset checks, appending acknowledged bytes durably,
+//! finishing into the ingest service, crash recovery and housekeeping. The HTTP
+//! layer (tus 1.0.0) parses headers into [`Chunk`] and maps [`Progress`] back.
 //!
 //! Bytes are appended to `<data>/uploads/<id>`; the row's `received` is the
 //! acknowledged offset, updated only after the bytes are fsynced, so a crash never
@@ -34,7 +35,7 @@ impl Drop for BusyGuard {
     }
 }
 
-pub fn lock(busy: &Arc<Busy>, id: &Id) -> AppResult<BusyGuard> {
+fn lock(busy: &Arc<Busy>, id: &Id) -> AppResult<BusyGuard> {
     let mut s = busy.0.lock().map_err(|_| AppError::internal("upload lock poisoned"))?;
     if !s.insert(id.to_string()) {
         return Err(AppError::new(ErrorCode::Conflict, "another request is writing to this upload; retry"));
@@ -42,7 +43,7 @@ pub fn lock(busy: &Arc<Busy>, id: &Id) -> AppResult<BusyGuard> {
     Ok(BusyGuard(busy.clone(), id.to_string()))
 }
 
-pub fn file_of(st: &AppState, id: &Id) -> PathBuf {
+fn file_of(st: &AppState, id: &Id) -> PathBuf {
     st.data_dir().join("uploads").join(id.as_str())
 }
 
@@ -102,7 +103,7 @@ pub async fn create(st: &AppState, caller: &Caller, u: NewUpload) -> AppResult<U
 }
 
 /// The caller's upload, or the same 404 as a missing one.
-pub async fn owned(st: &AppState, caller: &Caller, id: &str) -> AppResult<UploadRow> {
+async fn owned(st: &AppState, caller: &Caller, id: &str) -> AppResult<UploadRow> {
     let me = caller.require()?;
     let id = Id::parse(id).ok_or_else(AppError::not_found)?;
     let row = st.db.upload_by_id(&id).await?.ok_or_else(AppError::not_found)?;
@@ -112,27 +113,90 @@ pub async fn owned(st: &AppState, caller: &Caller, id: &str) -> AppResult<Upload
     Ok(row)
 }
 
-/// Termination: the upload and its bytes are deleted.
-pub async fn terminate(st: &AppState, row: &UploadRow) -> AppResult<()> {
+/// Termination: the caller's upload and its bytes are deleted.
+pub async fn terminate(st: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
+    let row = owned(st, caller, id).await?;
     let _guard = lock(&st.busy_uploads, &row.id)?;
     st.db.delete_upload(&row.id).await?;
     let _ = tokio::fs::remove_file(file_of(st, &row.id)).await;
     Ok(())
 }
 
-/// Where an upload stands after an append.
-/// The caption and audience chosen when an open upload is resumed; they replace
-/// the ones given at creation (nothing changes once the upload is finished).
-pub async fn restate(st: &AppState, row: &UploadRow, caption: &Caption, visibility: Visibility) -> AppResult<()> {
-    st.db.restate_upload(&row.id, caption.as_str(), visibility).await?;
-    Ok(())
+/// Where an upload stands: the offset to resume from, its length, until when it
+/// may be resumed (while open), and its video once the last byte arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub received: i64,
+    pub length: i64,
+    pub expires_at: Option<i64>,
+    pub video: Option<Id>,
 }
 
-pub struct Appended {
-    pub received: i64,
-    pub expires_at: i64,
-    /// The video, once the last byte arrived.
-    pub video: Option<Id>,
+/// One request's bytes: the declared digest (`Upload-Checksum`) and length, and the body.
+pub struct Chunk<S> {
+    pub checksum: Option<Checksum>,
+    pub content_length: Option<i64>,
+    pub body: S,
+}
+
+/// Creation, with the first chunk when the request carries one
+/// (creation-with-upload).
+pub async fn create_with<S, E>(st: &AppState, caller: &Caller, u: NewUpload, chunk: Option<Chunk<S>>) -> AppResult<(Id, Progress)>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let row = create(st, caller, u).await?;
+    let mut progress = Progress { received: 0, length: row.length, expires_at: Some(row.expires_at), video: None };
+    if let Some(chunk) = chunk {
+        let _guard = lock(&st.busy_uploads, &row.id)?;
+        progress = append(st, &row, chunk).await?;
+    }
+    Ok((row.id, progress))
+}
+
+/// Where the caller's upload stands (tus HEAD). An upload whose bytes all
+/// arrived before a crash stopped it from becoming a video is finished now.
+pub async fn status(st: &AppState, caller: &Caller, id: &str) -> AppResult<Progress> {
+    let row = owned(st, caller, id).await?;
+    let open = Some(row.expires_at).filter(|_| row.state == UploadState::Open);
+    if row.state == UploadState::Done {
+        return Ok(Progress { received: row.received, length: row.length, expires_at: None, video: Some(row.video_id) });
+    }
+    if row.received == row.length {
+        let _guard = lock(&st.busy_uploads, &row.id)?;
+        finish(st, &row).await?;
+        return Ok(Progress { received: row.received, length: row.length, expires_at: None, video: Some(row.video_id) });
+    }
+    Ok(Progress { received: row.received, length: row.length, expires_at: open, video: None })
+}
+
+/// Appends a chunk at `offset` (tus PATCH), one writer per upload. What the person
+/// chose last wins: `restate` (the caption and audience sent again with a chunk,
+/// as the web UI does with every chunk) replaces the ones given at creation, so
+/// resuming an earlier attempt never publishes its settings. An offset other than
+/// the acknowledged one is refused; a finished upload answers where it ended.
+pub async fn patch<S, E>(st: &AppState, caller: &Caller, id: &str, offset: i64, restate: Option<(Caption, Visibility)>, chunk: Chunk<S>) -> AppResult<Progress>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let row = owned(st, caller, id).await?;
+    let _guard = lock(&st.busy_uploads, &row.id)?;
+    if let Some((caption, visibility)) = restate {
+        if row.state == UploadState::Open {
+            st.db.restate_upload(&row.id, caption.as_str(), visibility).await?;
+        }
+    }
+    // Re-read under the lock: another request may have moved it.
+    let row = owned(st, caller, id).await?;
+    if offset != row.received {
+        return Err(AppError::new(ErrorCode::OffsetMismatch, format!("Upload-Offset is {offset} but the upload is at {}", row.received)));
+    }
+    if row.state == UploadState::Done {
+        return Ok(Progress { received: row.received, length: row.length, expires_at: None, video: Some(row.video_id) });
+    }
+    append(st, &row, chunk).await
 }
 
 /// A chunk's declared digest (`Upload-Checksum`), with the hasher that checks it.
@@ -155,11 +219,12 @@ impl Checksum {
 /// Appends the body at the acknowledged offset. Without a checksum, bytes that
 /// arrived before the client went away are kept (and acknowledged by the next
 /// HEAD); with one, the chunk counts only if it matches.
-pub async fn append<S, E>(st: &AppState, row: &UploadRow, mut sum: Option<Checksum>, content_length: Option<i64>, body: S) -> AppResult<Appended>
+async fn append<S, E>(st: &AppState, row: &UploadRow, chunk: Chunk<S>) -> AppResult<Progress>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let Chunk { checksum: mut sum, content_length, body } = chunk;
     if let Some(len) = content_length {
         // Checked: a Content-Length near i64::MAX must not wrap around.
         if row.received.checked_add(len).is_none_or(|end| end > row.length) {
@@ -201,7 +266,7 @@ where
     let f = w.into_inner();
     let discard = |msg: AppError| async {
         let _ = f.set_len(row.received as u64).await;
-        Err::<Appended, _>(msg)
+        Err::<Progress, _>(msg)
     };
     if let Some(c) = sum {
         if broken.is_some() {
@@ -229,11 +294,11 @@ where
         finish(st, &done).await?;
         video = Some(row.video_id.clone());
     }
-    Ok(Appended { received, expires_at, video })
+    Ok(Progress { received, length: row.length, expires_at: Some(expires_at), video })
 }
 
 /// Complete upload -> original object -> video + job (idempotent at every step).
-pub async fn finish(st: &AppState, row: &UploadRow) -> AppResult<()> {
+async fn finish(st: &AppState, row: &UploadRow) -> AppResult<()> {
     let account = kinora_db::AccountRepo::account_by_id(&st.db, &row.account_id).await?.ok_or_else(AppError::not_found)?;
     let key = format!("originals/{}", row.video_id);
     let path = file_of(st, &row.id);

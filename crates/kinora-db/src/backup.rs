@@ -175,6 +175,9 @@ impl Db {
         for rule in TABLES {
             let Some(rows) = by_table.get(rule.table) else { continue };
             let ints = self.integer_columns(rule.table).await?;
+            // A backup made before a migration dropped a column still restores:
+            // columns the schema no longer has are left out.
+            let known: HashSet<String> = self.columns(rule.table).await?.into_iter().map(|(c, _)| c).collect();
             for row in rows {
                 let here = |c: &str, target: &str| match row.get(c).and_then(Value::as_str) {
                     Some(v) => present.get(target).is_some_and(|s| s.contains(v)),
@@ -190,7 +193,7 @@ impl Db {
                         row.to_mut().insert((*c).to_owned(), Value::Null);
                     }
                 }
-                let cols: Vec<&String> = row.keys().collect();
+                let cols: Vec<&String> = row.keys().filter(|c| known.contains(c.as_str())).collect();
                 let sql = format!(
                     "INSERT INTO {} ({}) VALUES ({})",
                     rule.table,

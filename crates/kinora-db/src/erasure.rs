@@ -155,14 +155,6 @@ impl Db {
             .bind(v)
             .execute(&mut *tx)
             .await?;
-            let r = sqlx::query("SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1").bind(v).fetch_optional(&mut *tx).await?;
-            if let Some(r) = r {
-                sqlx::query("UPDATE videos SET feed_score = $1 WHERE id = $2")
-                    .bind(crate::videos::feed_score(col(&r, "t")?, col(&r, "likes")?))
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await?;
-            }
         }
         sqlx::query("INSERT INTO erasure_journal (subject, erased_at) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING")
             .bind(subject)

@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0016_follow_from_video",
     "0017_object_intents",
     "0018_instance_keys",
+    "0019_drop_feed_score",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -346,15 +346,14 @@ impl Db {
                 let created = now - 30 * 86_400_000 + (v as i64 * 30 * 86_400_000) / s.videos.max(1) as i64;
                 let creator = v % s.creators.max(1);
                 rows.push(format!(
-                    "('{}', '{}', 'bench video {v} #t{}', 'public', 'ready', 'local', 'k', 1, {created}, {created}, 15000, {})",
+                    "('{}', '{}', 'bench video {v} #t{}', 'public', 'ready', 'local', 'k', 1, {created}, {created}, 15000)",
                     synth_id('v', v),
                     synth_id('a', creator),
                     v % s.topics.max(1),
-                    v % 1000
                 ));
                 tags.push(format!("('{}', 't{}', {created})", synth_id('v', v), v % s.topics.max(1)));
             }
-            run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms, feed_score)", &rows).await?;
+            run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms)", &rows).await?;
             run_batch(self, "INSERT INTO video_tags (video_id, tag, created_at)", &tags).await?;
             done += chunk.len();
             progress(done);

@@ -138,7 +138,7 @@ pub struct NewReport<'a> {
 const ACOLS: &str = "a.id, a.username, a.display_name, a.bio, a.region, a.created_at, a.private, a.avatar_key, a.likes_public, a.restricted_at, a.suspended_at, a.personalized_feed";
 const VCOLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
-    v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
+    v.views, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
 
 /// `$from, $from+1, ...` for an `IN` list of `n` values.
 pub(crate) fn placeholders(from: usize, n: usize) -> String {
@@ -377,7 +377,7 @@ impl Db {
 
     // ---------- likes and shares ----------
 
-    /// Likes (`on`) or unlikes; idempotent. Keeps the count and feed score in step.
+    /// Likes (`on`) or unlikes; idempotent. Keeps the count in step.
     pub async fn set_like(&self, account: &Id, video: &Id, on: bool) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let r = if on {
@@ -394,9 +394,6 @@ impl Db {
         if changed {
             let delta: i64 = if on { 1 } else { -1 };
             sqlx::query("UPDATE videos SET likes = likes + $1 WHERE id = $2").bind(delta).bind(video.as_str()).execute(&mut *tx).await?;
-            let r = sqlx::query("SELECT likes, COALESCE(ready_at, created_at) AS t FROM videos WHERE id = $1").bind(video.as_str()).fetch_one(&mut *tx).await?;
-            let score = crate::videos::feed_score(col(&r, "t")?, col(&r, "likes")?);
-            sqlx::query("UPDATE videos SET feed_score = $1 WHERE id = $2").bind(score).bind(video.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(changed)

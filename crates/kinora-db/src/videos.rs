@@ -1,7 +1,7 @@
 //! Videos, their media objects, and the feeds built from them.
 
 use crate::jobs::{enqueue_in, finish, JobKind};
-use crate::visibility::{discoverable, not_muted, video_visible_to as visible_to};
+use crate::visibility::{not_muted, video_visible_to as visible_to};
 use crate::{col, now_ms, Db, DbError, Result};
 use kinora_core::{Caption, Id, Username, VideoStatus, Visibility};
 use sqlx::any::AnyRow;
@@ -25,7 +25,6 @@ pub struct VideoRow {
     pub likes: i64,
     pub comments: i64,
     pub views: i64,
-    pub feed_score: i64,
     pub created_at: i64,
     /// The author's account is private (its videos are `followers` at most).
     pub account_private: bool,
@@ -107,10 +106,6 @@ pub trait VideoRepo {
         after: Option<&FeedCursor>,
         limit: i64,
     ) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
-    /// Ready public videos of public accounts by feed score, minus blocked and muted
-    /// authors. For You is for discovery: it never shows followers-only or private
-    /// videos, not even the viewer's own.
-    fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ready videos from accounts and hashtags `viewer` follows, newest first.
     fn following_feed(&self, viewer: &Id, after: Option<&FeedCursor>, limit: i64) -> impl std::future::Future<Output = Result<Vec<VideoRow>>> + Send;
     /// Ids of videos that are ready or failed (not deleted), for reprocessing.
@@ -124,7 +119,7 @@ pub trait VideoRepo {
 pub(crate) const COLS_PUB: &str = COLS;
 const COLS: &str = "v.id, v.account_id, a.username, v.caption, v.visibility, v.status, v.error_code, \
     v.error_message, v.duration_ms, v.width, v.height, v.region, v.original_key, v.likes, v.comments, \
-    v.views, v.feed_score, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
+    v.views, v.created_at, a.private AS account_private, v.comments_setting, v.shares";
 
 /// A `media_objects` row (name, object_key, mime, width, height, bitrate, bytes, sha256).
 pub(crate) fn media_object(r: &AnyRow) -> Result<MediaObject> {
@@ -164,7 +159,6 @@ fn row(r: &AnyRow) -> Result<VideoRow> {
         likes: col(r, "likes")?,
         comments: col(r, "comments")?,
         views: col(r, "views")?,
-        feed_score: col(r, "feed_score")?,
         created_at: col(r, "created_at")?,
         account_private: col::<i64>(r, "account_private")? != 0,
         comments_setting: kinora_core::policy::CommentSetting::parse(&col::<String>(r, "comments_setting")?).unwrap_or_default(),
@@ -231,13 +225,6 @@ pub enum PublishOutcome {
     /// The video was deleted while it was processing: nothing was published, the
     /// job is done, and the caller removes the objects it wrote.
     Deleted,
-}
-
-/// Feed score: publication time, lifted by engagement (each doubling of likes is
-/// worth six hours of freshness).
-pub fn feed_score(published_ms: i64, likes: i64) -> i64 {
-    let boost = ((1 + likes.max(0)) as f64).log2() * 6.0 * 3_600_000.0;
-    published_ms + boost as i64
 }
 
 impl VideoRepo for Db {
@@ -358,15 +345,13 @@ impl VideoRepo for Db {
         let now = now_ms();
         sqlx::query(
             "UPDATE videos SET status = 'ready', error_code = NULL, error_message = NULL, duration_ms = $1, \
-               width = $2, height = $3, ready_at = COALESCE(ready_at, $4), \
-               feed_score = CASE WHEN ready_at IS NULL THEN $5 ELSE feed_score END \
-             WHERE id = $6",
+               width = $2, height = $3, ready_at = COALESCE(ready_at, $4) \
+             WHERE id = $5",
         )
         .bind(duration_ms)
         .bind(width)
         .bind(height)
         .bind(now)
-        .bind(feed_score(now, 0))
         .bind(video.as_str())
         .execute(&mut *tx)
         .await?;
@@ -429,21 +414,6 @@ impl VideoRepo for Db {
         );
         let rows =
             sqlx::query(&sql).bind(account.as_str()).bind(viewer.map(|v| v.as_str().to_owned())).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
-        rows.iter().map(row).collect()
-    }
-
-    async fn for_you(&self, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<VideoRow>> {
-        let (k, id) = cursor_parts(after);
-        let sql = format!(
-            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
-             WHERE {disc} AND {vis} AND {muted} \
-               AND (v.feed_score, v.id) < ($2, $3) \
-             ORDER BY v.feed_score DESC, v.id DESC LIMIT $4",
-            disc = discoverable(),
-            vis = visible_to(1),
-            muted = not_muted(1)
-        );
-        let rows = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned())).bind(k).bind(id).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
 

@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for ClientAddr {
             .map(|c| c.0.ip())
             .ok_or_else(|| ApiError::internal("no peer address on the request"))?;
         let xff: Vec<&str> = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-        let ip = state.proxies.client(peer, &xff);
+        let ip = state.client_ip(peer, &xff);
         let device: String = parts
             .headers
             .get(axum::http::header::USER_AGENT)

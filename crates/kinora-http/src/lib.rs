@@ -14,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, head, post};
 use axum::Router;
-use kinora_app::{AppError, AppState, Limiters};
+use kinora_app::AppState;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -36,8 +36,8 @@ async fn write_limits(
     if *req.method() == axum::http::Method::PATCH && req.uri().path().starts_with("/uploads/") {
         return next.run(req).await;
     }
-    if let Err(secs) = Limiters::check(&st.limiters.writes_ip, client.key) {
-        return crate::error::ApiError(AppError::rate_limited(secs)).into_response();
+    if let Err(e) = st.limit_writes_from(client.key) {
+        return crate::error::ApiError(e).into_response();
     }
     let (mut parts, body) = req.into_parts();
     let viewer = match <crate::extract::Viewer as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &st).await {
@@ -45,8 +45,8 @@ async fn write_limits(
         Err(e) => return e.into_response(),
     };
     if let Some(id) = viewer.id() {
-        if let Err(secs) = Limiters::check(&st.limiters.writes_account, id.to_string()) {
-            return crate::error::ApiError(AppError::rate_limited(secs)).into_response();
+        if let Err(e) = st.limit_writes_by(id) {
+            return crate::error::ApiError(e).into_response();
         }
     }
     next.run(axum::extract::Request::from_parts(parts, body)).await
@@ -60,7 +60,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 /// Every route.
 pub fn router(state: AppState) -> Router {
     use api::{accounts as a, auth, comments as c, feeds, follow_requests as fr, me, notifications as n, reports, search, tags, uploads as tus, videos as v};
-    let upload_limit = usize::try_from(state.config.server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let upload_limit = usize::try_from(state.config().server.max_upload_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
     let avatar_limit = kinora_app::accounts::AVATAR_MAX_BYTES + (64 << 10);
     let api = Router::new()
         .route("/accounts", post(a::create_account))

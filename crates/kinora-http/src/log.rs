@@ -10,16 +10,16 @@ use axum::response::{IntoResponse, Response};
 use kinora_app::AppState;
 
 pub async fn checkpoint(State(st): State<AppState>) -> ApiResult<Response> {
-    let note = st.log.checkpoint(&st.db).await?;
+    let note = kinora_app::transparency::checkpoint(&st).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], note).into_response())
 }
 
 pub async fn key(State(st): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", st.log.verifier_key)).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", kinora_app::transparency::verifier_key(&st))).into_response()
 }
 
 pub async fn tile(State(st): State<AppState>, Path(path): Path<String>) -> ApiResult<Response> {
-    let bytes = st.log.tile(&st.db, &path).await?;
+    let bytes = kinora_app::transparency::tile(&st, &path).await?;
     let cache = if path.contains(".p/") { "no-store" } else { "public, max-age=31536000, immutable" };
     Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, cache)], bytes).into_response())
 }

@@ -1,7 +1,7 @@
 //! Media bytes: Range (206/416), strong ETags, If-None-Match, If-Range, nosniff and
 //! caching, behind the same access policy as the video JSON.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::Viewer;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -74,7 +74,8 @@ pub async fn serve(
     // `?grant=`: a time-limited link issued to a staff member by a logged access.
     let grant = q.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("grant=")));
     // One query for the video and the object; the policy decides as everywhere.
-    let (v, obj, public) = access::media_object(&st, &viewer.caller, &video, &name, grant).await?;
+    let released = access::media_object(&st, &viewer.caller, &video, &name, grant).await?;
+    let (obj, public) = (released.object(), released.public());
     let len = u64::try_from(obj.bytes).unwrap_or(0);
     let etag = format!("\"{}\"", &obj.sha256[..obj.sha256.len().min(32)]);
     // Shared caches may keep only what anyone may see: a private account's
@@ -121,7 +122,7 @@ pub async fn serve(
         return Ok((status, h).into_response());
     }
     // From the home region, or the backup replica when home fails.
-    let stream = st.regions.get_range_with_fallback(&v.region, &obj.object_key, start..end + 1).await.map_err(ApiError::internal)?;
+    let stream = released.read_range(&st, start..end + 1).await?;
     Ok((status, h, Body::from_stream(stream)).into_response())
 }
 

@@ -4,7 +4,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ListQuery, Viewer, Q};
 use axum::extract::State;
 use axum::Json;
-use kinora_app::feeds::{self, Feed};
+use kinora_app::feeds;
 use kinora_app::recommend::{self, ForYouPage};
 use kinora_app::views::{parse_limit, Page, VideoView};
 use kinora_app::AppState;
@@ -30,5 +30,5 @@ pub async fn for_you(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ForYouQ
 }
 
 pub async fn following(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<VideoView>>> {
-    Ok(Json(feeds::feed(&st, &viewer.caller, Feed::Following, &q.page()?).await?))
+    Ok(Json(feeds::following(&st, &viewer.caller, &q.page()?).await?))
 }

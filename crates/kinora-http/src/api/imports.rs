@@ -20,7 +20,7 @@ pub async fn create(State(st): State<AppState>, viewer: Viewer, headers: HeaderM
     if ct != "application/zip" && ct != "application/octet-stream" {
         return Err(ApiError::new(ErrorCode::UnsupportedContentType, "send the export ZIP as the body with Content-Type: application/zip"));
     }
-    let max = st.config.server.max_upload_bytes.saturating_mul(4);
+    let max = st.config().server.max_upload_bytes.saturating_mul(4);
     let dir = st.data_dir().join("staging");
     tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
     let path = dir.join(format!("import-{}.zip", Id::generate()));

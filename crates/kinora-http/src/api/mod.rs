@@ -31,7 +31,7 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
     match kinora_app::admin::healthy(&st).await {
         Ok(()) => {
             let mut body = String::from("ok\n");
-            for (region, since, error) in st.regions.failing() {
+            for (region, since, error) in st.failing_regions() {
                 body.push_str(&format!("region {region}: failing since {}: {error}\n", kinora_app::views::rfc3339(since)));
             }
             (StatusCode::OK, body).into_response()

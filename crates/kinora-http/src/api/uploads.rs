@@ -14,7 +14,6 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use futures_util::StreamExt;
-use kinora_app::data::{UploadRow, UploadState};
 use kinora_app::{uploads, AppState};
 use kinora_core::{Caption, ErrorCode, Visibility};
 
@@ -91,7 +90,7 @@ pub async fn options(State(st): State<AppState>) -> Response {
     let mut m = base_headers();
     m.insert(h("tus-version"), HeaderValue::from_static(TUS_VERSION));
     m.insert(h("tus-extension"), HeaderValue::from_static(EXTENSIONS));
-    m.insert(h("tus-max-size"), hv(&st.config.server.max_upload_bytes.to_string()));
+    m.insert(h("tus-max-size"), hv(&st.config().server.max_upload_bytes.to_string()));
     m.insert(h("tus-checksum-algorithm"), HeaderValue::from_static("sha1,sha256"));
     (StatusCode::NO_CONTENT, m).into_response()
 }
@@ -117,53 +116,42 @@ async fn create_inner(st: &AppState, viewer: &Viewer, headers: &HeaderMap, body:
         visibility: Visibility::parse(meta.get("visibility").map(String::as_str).unwrap_or(""))?,
         filename: meta.get("filename").or_else(|| meta.get("name")).cloned().unwrap_or_default(),
     };
-    let row = uploads::create(st, &viewer.caller, new).await?;
-    let mut m = base_headers();
-    m.insert(header::LOCATION, hv(&format!("/api/v1/uploads/{}", row.id)));
-    m.insert(h("upload-expires"), hv(&http_date(row.expires_at)));
     let with_body = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) == Some(OFFSET_CT);
-    if with_body {
-        let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
-        let out = append(st, &row, headers, body).await?;
-        m.insert(h("upload-offset"), hv(&out.received.to_string()));
-        if let Some(v) = out.video {
-            m.insert(h("kinora-video-id"), hv(v.as_str()));
-        }
+    let chunk = if with_body { Some(chunk(headers, body)?) } else { None };
+    let (id, progress) = uploads::create_with(st, &viewer.caller, new, chunk).await?;
+    let mut m = progress_headers(&progress);
+    m.insert(header::LOCATION, hv(&format!("/api/v1/uploads/{id}")));
+    if !with_body {
+        m.remove(h("upload-offset"));
     }
     Ok((StatusCode::CREATED, m).into_response())
 }
 
-/// Parses the chunk's headers and appends its body.
-async fn append(st: &AppState, row: &UploadRow, headers: &HeaderMap, body: Body) -> ApiResult<uploads::Appended> {
-    let sum = checksum(headers)?;
-    let len = header_i64(headers, "content-length")?;
-    Ok(uploads::append(st, row, sum, len, body.into_data_stream()).await?)
+/// The chunk a request carries: its declared digest and length, and the body.
+fn chunk(headers: &HeaderMap, body: Body) -> ApiResult<uploads::Chunk<axum::body::BodyDataStream>> {
+    Ok(uploads::Chunk { checksum: checksum(headers)?, content_length: header_i64(headers, "content-length")?, body: body.into_data_stream() })
+}
+
+/// `Upload-Offset`, `Upload-Expires` (while open) and `Kinora-Video-Id` (once finished).
+fn progress_headers(p: &uploads::Progress) -> HeaderMap {
+    let mut m = base_headers();
+    m.insert(h("upload-offset"), hv(&p.received.to_string()));
+    if let Some(at) = p.expires_at {
+        m.insert(h("upload-expires"), hv(&http_date(at)));
+    }
+    if let Some(v) = &p.video {
+        m.insert(h("kinora-video-id"), hv(v.as_str()));
+    }
+    m
 }
 
 /// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
 pub async fn head(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = async {
         check_version(&headers)?;
-        let mut row = uploads::owned(&st, &viewer.caller, &id).await?;
-        let mut video = None;
-        if row.state == UploadState::Done {
-            video = Some(row.video_id.clone());
-        } else if row.received == row.length {
-            // All bytes arrived but a crash came before the video was created.
-            let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
-            uploads::finish(&st, &row).await?;
-            video = Some(row.video_id.clone());
-            row.state = UploadState::Done;
-        }
-        let mut m = base_headers();
-        m.insert(h("upload-offset"), hv(&row.received.to_string()));
-        m.insert(h("upload-length"), hv(&row.length.to_string()));
-        if row.state == UploadState::Open {
-            m.insert(h("upload-expires"), hv(&http_date(row.expires_at)));
-        }
-        if let Some(v) = video {
-            m.insert(h("kinora-video-id"), hv(v.as_str()));
-        }
+        let p = uploads::status(&st, &viewer.caller, &id).await?;
+        let mut m = progress_headers(&p);
+        m.insert(h("upload-length"), hv(&p.length.to_string()));
         Ok::<_, ApiError>((StatusCode::OK, m).into_response())
     }
     .await;
@@ -198,40 +186,22 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
     let mut body = Some(body);
     let r = async {
         check_version(&headers)?;
-        let row = uploads::owned(&st, &viewer.caller, &id).await?;
         if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(OFFSET_CT) {
             return Err(ApiError::new(ErrorCode::UnsupportedContentType, format!("PATCH bodies must be {OFFSET_CT}")));
         }
         let offset = header_i64(&headers, "upload-offset")?.ok_or_else(|| ApiError::bad_request("Upload-Offset is required"))?;
-        let _guard = uploads::lock(&st.busy_uploads, &row.id)?;
-        // What the person chose last wins: a PATCH may restate the caption and
-        // audience (`Upload-Metadata`, as at creation); the web UI sends them with
-        // every chunk, so resuming an earlier attempt never publishes its settings.
+        // The web UI restates the caption and audience with every chunk.
         let meta = metadata(&headers)?;
-        if meta.contains_key("caption") || meta.contains_key("visibility") {
+        let restate = if meta.contains_key("caption") || meta.contains_key("visibility") {
             let caption = Caption::parse(meta.get("caption").map(String::as_str).unwrap_or(""))?;
             let visibility = Visibility::parse(meta.get("visibility").map(String::as_str).unwrap_or(""))?;
-            uploads::restate(&st, &row, &caption, visibility).await?;
-        }
-        // Re-read under the lock: another request may have moved it.
-        let row = uploads::owned(&st, &viewer.caller, &id).await?;
-        if offset != row.received {
-            return Err(ApiError::new(ErrorCode::OffsetMismatch, format!("Upload-Offset is {offset} but the upload is at {}", row.received)));
-        }
-        let mut m = base_headers();
-        if row.state == UploadState::Done {
-            m.insert(h("upload-offset"), hv(&row.received.to_string()));
-            m.insert(h("kinora-video-id"), hv(row.video_id.as_str()));
-            return Ok((StatusCode::NO_CONTENT, m).into_response());
-        }
+            Some((caption, visibility))
+        } else {
+            None
+        };
         let b = body.take().ok_or_else(|| ApiError::internal("body already read"))?;
-        let out = append(&st, &row, &headers, b).await?;
-        m.insert(h("upload-offset"), hv(&out.received.to_string()));
-        m.insert(h("upload-expires"), hv(&http_date(out.expires_at)));
-        if let Some(v) = out.video {
-            m.insert(h("kinora-video-id"), hv(v.as_str()));
-        }
-        Ok((StatusCode::NO_CONTENT, m).into_response())
+        let p = uploads::patch(&st, &viewer.caller, &id, offset, restate, chunk(&headers, b)?).await?;
+        Ok((StatusCode::NO_CONTENT, progress_headers(&p)).into_response())
     }
     .await;
     match r {
@@ -247,8 +217,7 @@ pub async fn patch(State(st): State<AppState>, viewer: Viewer, headers: HeaderMa
 pub async fn terminate(State(st): State<AppState>, viewer: Viewer, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = async {
         check_version(&headers)?;
-        let row = uploads::owned(&st, &viewer.caller, &id).await?;
-        uploads::terminate(&st, &row).await?;
+        uploads::terminate(&st, &viewer.caller, &id).await?;
         Ok::<_, ApiError>((StatusCode::NO_CONTENT, base_headers()).into_response())
     }
     .await;

@@ -105,7 +105,7 @@ pub async fn upload(
     let me = viewer.caller.require()?.clone();
     let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected multipart/form-data: {}", e.body_text())))?;
     ingest::admit(&st, &me).await?;
-    let max = st.config.server.max_upload_bytes;
+    let max = st.config().server.max_upload_bytes;
     let staging_dir = st.data_dir().join("staging");
     tokio::fs::create_dir_all(&staging_dir).await.map_err(ApiError::internal)?;
     let mut staged: Option<(Staged, u64, String)> = None;
@@ -144,9 +144,7 @@ pub async fn upload(
     let caption = Caption::parse(&caption)?;
     let visibility = Visibility::parse(&visibility)?;
     let (file, bytes, name) = staged.ok_or_else(|| ApiError::bad_request("file: the multipart field `file` is missing"))?;
-    if bytes > 0 {
-        st.limiters.charge_upload(&me.id, bytes).map_err(AppError::rate_limited)?;
-    }
+    ingest::charge_bytes(&st, &me, bytes)?;
     let incoming = ingest::Incoming { file: &file.0, bytes, caption: &caption, visibility, original_name: &name };
     let id = ingest::ingest(&st, &me, incoming).await?;
     drop(file);

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use kinora_app::auth::{hash_secret, new_secret, secret_eq};
 use kinora_app::data::TokenKind;
-use kinora_app::feeds::{self, Feed};
+use kinora_app::feeds;
 use kinora_app::views::{self, PageRequest, VideoView};
 use kinora_app::{access, accounts, social, AppError, AppState};
 use kinora_core::{ErrorCode, Id, VideoStatus};
@@ -306,6 +306,25 @@ struct FeedKind {
     empty: [&'static str; 4],
 }
 
+/// The two vertical feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// The recommender's.
+    ForYou,
+    /// Accounts and hashtags the viewer follows, newest first.
+    Following,
+}
+
+impl Feed {
+    fn parse(s: &str) -> Option<Feed> {
+        match s {
+            "for-you" => Some(Feed::ForYou),
+            "following" => Some(Feed::Following),
+            _ => None,
+        }
+    }
+}
+
 /// A loaded feed page: its videos, the next cursor, whether personalised, and (For
 /// You, signed in) the authors on it the viewer follows.
 struct FeedLoad {
@@ -332,7 +351,7 @@ async fn load_feed(st: &AppState, viewer: &Viewer, feed: Feed, cursor: Option<&s
         }
         Feed::Following => {
             let req = PageRequest::parse(cursor, Some(&PAGE.to_string()))?;
-            let p = feeds::feed(st, &viewer.caller, feed, &req).await?;
+            let p = feeds::following(st, &viewer.caller, &req).await?;
             Ok(FeedLoad { items: p.items, next: p.next_cursor, personalized: false, followed: None })
         }
     }
@@ -446,7 +465,7 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
             t
         }
     };
-    let base = &st.base_url;
+    let base = st.base_url();
     let owner_edit =
         (viewer.id() == Some(&v.account_id)).then(|| (v.caption.as_str().to_owned(), v.visibility.as_str().to_owned(), v.comments_setting.as_str().to_owned()));
     render(VideoPage {
@@ -551,7 +570,7 @@ pub async fn settings(State(st): State<AppState>, viewer: Viewer) -> Response {
     render(SettingsPage {
         layout: Layout::new(&viewer, "me"),
         residency: kinora_app::residency::describe(&st, &a.region),
-        grace_hours: st.config.accounts.erasure_grace_hours,
+        grace_hours: st.config().accounts.erasure_grace_hours,
         display_name: a.display_name.clone(),
         bio: a.bio.clone(),
         private: a.private,
@@ -633,7 +652,7 @@ fn form_csrf(st: &AppState, jar: CookieJar) -> (CookieJar, String) {
     }
     let (secret, _) = new_secret();
     let cookie =
-        Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).secure(st.base_url.starts_with("https://")).build();
+        Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).secure(st.https()).build();
     (jar.add(cookie), secret)
 }
 
@@ -727,7 +746,7 @@ async fn start_session(st: &AppState, jar: CookieJar, account: &Id, client: &Cli
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(st.base_url.starts_with("https://"))
+        .secure(st.https())
         .max_age(cookie::time::Duration::seconds(ttl_secs))
         .build();
     Ok(jar.add(cookie))
