@@ -140,7 +140,11 @@ impl ReleasedMedia {
     }
 
     /// A byte range, from the video's home region or its backup replica when home fails.
-    pub async fn read_range(&self, st: &AppState, range: std::ops::Range<u64>) -> AppResult<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+    pub async fn read_range(
+        &self,
+        st: &AppState,
+        range: std::ops::Range<u64>,
+    ) -> AppResult<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
         st.regions.get_range_with_fallback(&self.video.region, &self.object.object_key, range).await.map_err(AppError::internal)
     }
 }

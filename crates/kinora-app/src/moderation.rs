@@ -10,31 +10,19 @@
 use crate::access;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::social::REPORT_REASONS;
 use crate::staff;
 use crate::state::AppState;
 use crate::views::{self, rfc3339, BriefAccount};
+use kinora_core::moderation::{AccessReason, AccessScope, ActionReason, ModAction, ReportReason, ReportStatus, ReportedKind};
 use kinora_core::policy;
 use kinora_core::{ErrorCode, Id};
 use kinora_db::{AccountRepo, ActionRow, Effect, NewAction, ReportRow, VideoRepo};
 use serde::Serialize;
 
-/// What staff can do about a report; `reinstate` only answers an appeal.
-pub const ACTIONS: &[&str] = &["remove", "restrict", "suspend", "dismiss", "reinstate"];
-/// Why: one of the report reasons, or `no-violation` (for dismissing and reinstating).
-pub fn action_reasons() -> Vec<&'static str> {
-    let mut r = REPORT_REASONS.to_vec();
-    r.push("no-violation");
-    r
-}
-/// Queue filters.
-pub const STATUSES: &[&str] = &["open", "actioned", "dismissed", "all"];
-
 /// A reported item as the queue shows it.
 #[derive(Debug, Serialize)]
 pub struct ReportedItem {
-    /// `video`, `comment` or `account`; `gone` when it no longer exists.
-    pub kind: &'static str,
+    pub kind: ReportedKind,
     pub id: Option<String>,
     /// The account the item belongs to (the one an action would affect).
     pub account: Option<BriefAccount>,
@@ -49,8 +37,8 @@ pub struct ReportedItem {
 #[derive(Debug, Serialize)]
 pub struct ActionView {
     pub id: Id,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     pub note: String,
     pub created_at: String,
 }
@@ -58,10 +46,9 @@ pub struct ActionView {
 #[derive(Debug, Serialize)]
 pub struct ReportView {
     pub id: Id,
-    pub reason: String,
+    pub reason: ReportReason,
     pub details: String,
-    /// `open`, `actioned` or `dismissed`.
-    pub status: String,
+    pub status: ReportStatus,
     /// `report` or `appeal`.
     pub kind: &'static str,
     pub created_at: String,
@@ -100,17 +87,17 @@ pub struct ReviewView {
 }
 
 fn action_view(a: &ActionRow) -> ActionView {
-    ActionView { id: a.id.clone(), action: a.action.clone(), reason: a.reason.clone(), note: a.note.clone(), created_at: rfc3339(a.created_at) }
+    ActionView { id: a.id.clone(), action: a.action, reason: a.reason, note: a.note.clone(), created_at: rfc3339(a.created_at) }
 }
 
 /// The account an item belongs to, and whether the caller may see the item as
 /// an ordinary user.
 async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportedItem, Option<Id>)> {
-    let mut item = ReportedItem { kind: "gone", id: None, account: None, visible_to_you: false, summary: None };
+    let mut item = ReportedItem { kind: ReportedKind::Gone, id: None, account: None, visible_to_you: false, summary: None };
     let mut owner = None;
     if let Some(cid) = &r.comment_id {
         if let Some((_, author, _, _)) = st.db.comment_any_state(cid).await? {
-            item.kind = "comment";
+            item.kind = ReportedKind::Comment;
             item.id = Some(cid.to_string());
             owner = Some(author);
             if let Ok((c, _)) = access::visible_comment(st, caller, cid.as_str()).await {
@@ -120,7 +107,7 @@ async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResul
         }
     } else if let Some(vid) = &r.video_id {
         if let Some(v) = st.db.video_by_id(vid).await? {
-            item.kind = "video";
+            item.kind = ReportedKind::Video;
             item.id = Some(vid.to_string());
             owner = Some(v.account_id.clone());
             if access::visible_video(st, caller, vid.as_str()).await.is_ok() {
@@ -130,7 +117,7 @@ async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResul
         }
     } else if let Some(aid) = &r.account_id {
         if let Some(a) = st.db.account_by_id(aid).await? {
-            item.kind = "account";
+            item.kind = ReportedKind::Account;
             item.id = Some(a.username.to_string());
             owner = Some(a.id.clone());
             if access::visible_account(st, caller, a.username.as_str()).await.is_ok() {
@@ -154,9 +141,9 @@ async fn report_view(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult
     let decisions = st.db.actions_for_report(&r.id).await?.iter().map(action_view).collect();
     let view = ReportView {
         id: r.id.clone(),
-        reason: r.reason.clone(),
+        reason: r.reason,
         details: r.details.clone(),
-        status: r.status.clone(),
+        status: r.status,
         kind: if r.appeal_of.is_some() { "appeal" } else { "report" },
         created_at: rfc3339(r.created_at),
         item,
@@ -180,8 +167,7 @@ pub async fn queue(st: &AppState, caller: &Caller, f: &QueueFilter, page: &views
     staff::role(st, caller).await?;
     let status = match f.status.as_deref().unwrap_or("open") {
         "all" | "" => None,
-        s if STATUSES.contains(&s) => Some(s),
-        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("status: one of {}", STATUSES.join(", ")))),
+        s => Some(ReportStatus::parse(s).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("status: one of {}, all", ReportStatus::allowed())))?),
     };
     let appeals = match f.kind.as_deref().unwrap_or("") {
         "" | "all" => None,
@@ -191,8 +177,7 @@ pub async fn queue(st: &AppState, caller: &Caller, f: &QueueFilter, page: &views
     };
     let reason = match f.reason.as_deref().unwrap_or("") {
         "" | "all" => None,
-        r if REPORT_REASONS.contains(&r) || r == "appeal" => Some(r),
-        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}, appeal", REPORT_REASONS.join(", ")))),
+        r => Some(ReportReason::parse(r).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", ReportReason::allowed())))?),
     };
     // Filtering by reason happens over a window of the queue; the cursor still moves
     // over every report, so pages may be short but nothing is skipped.
@@ -234,7 +219,10 @@ async fn covered_by(st: &AppState, index: u64, actor: &str, report_id: &Id) -> A
     let Ok(e) = kinora_translog::Entry::parse(text.as_bytes()) else { return Ok(false) };
     let Ok(at) = chrono::DateTime::parse_from_rfc3339(&e.time) else { return Ok(false) };
     let age_ms = kinora_db::now_ms() - at.timestamp_millis();
-    Ok(e.actor == actor && e.reason == "report-review" && e.reference == format!("report:{report_id}") && (0..staff::MEDIA_GRANT_SECS * 1000).contains(&age_ms))
+    Ok(e.actor == actor
+        && e.reason == AccessReason::ReportReview.as_str()
+        && e.reference == format!("report:{report_id}")
+        && (0..staff::MEDIA_GRANT_SECS * 1000).contains(&age_ms))
 }
 
 /// A report with its item. If the moderator could not see the item as an ordinary
@@ -260,16 +248,16 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str, how: Opening) -> A
     if !view.item.visible_to_you && log_index.is_none() {
         if let Some(owner) = &owner {
             let scope = match view.item.kind {
-                "video" => "videos",
-                "comment" => "comments",
-                _ => "profile",
+                ReportedKind::Video => AccessScope::Videos,
+                ReportedKind::Comment => AccessScope::Comments,
+                ReportedKind::Account | ReportedKind::Gone => AccessScope::Profile,
             };
             let e = staff::entry(
                 me.username.as_str(),
-                &role,
+                role,
                 crate::transparency::commit(st, owner),
-                vec![scope.into()],
-                "report-review",
+                &[scope],
+                AccessReason::ReportReview,
                 &format!("report:{}", r.id),
             );
             log_index = Some(st.log.append(&st.db, &e, Some(owner)).await?);
@@ -278,7 +266,7 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str, how: Opening) -> A
     // From here on the item may be read: it is visible to the moderator anyway, or
     // the access is in the log.
     let data = match view.item.kind {
-        "video" => {
+        ReportedKind::Video => {
             let vid = r.video_id.clone().ok_or_else(AppError::not_found)?;
             let v = st.db.video_by_id(&vid).await?.ok_or_else(AppError::not_found)?;
             let media = staff::media_links(st, &me.id, std::slice::from_ref(&vid)).await?.remove(&vid).unwrap_or_default();
@@ -288,13 +276,13 @@ pub async fn review(st: &AppState, caller: &Caller, id: &str, how: Opening) -> A
                 "media": media, "media_expires_in_s": staff::MEDIA_GRANT_SECS,
             })
         }
-        "comment" => {
+        ReportedKind::Comment => {
             let cid = r.comment_id.clone().ok_or_else(AppError::not_found)?;
             let (video_id, author, body, removed) = st.db.comment_any_state(&cid).await?.ok_or_else(AppError::not_found)?;
             let author = st.db.account_by_id(&author).await?.map(|a| a.username.to_string());
             serde_json::json!({"id": cid, "video_id": video_id, "author": author, "text": body, "removed": removed})
         }
-        "account" => {
+        ReportedKind::Account => {
             let a = st.db.account_by_id(owner.as_ref().ok_or_else(AppError::not_found)?).await?.ok_or_else(AppError::not_found)?;
             serde_json::json!({
                 "username": a.username.as_str(), "display_name": views::display_name(&a), "bio": a.bio,
@@ -315,38 +303,42 @@ fn standing_str(s: policy::Standing) -> &'static str {
     }
 }
 
-/// A decision, parsed at the edge.
-#[derive(Debug, Default)]
+/// A decision, parsed at the edge ([`Decision::parse`]).
+#[derive(Debug)]
 pub struct Decision {
     pub report_id: String,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     pub note: String,
+}
+
+impl Decision {
+    /// From the API's or the form's fields, with a clear error naming the field.
+    pub fn parse(report_id: String, action: &str, reason: &str, note: String) -> AppResult<Decision> {
+        let action = ModAction::parse(action).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ModAction::allowed())))?;
+        let reason =
+            ActionReason::parse(reason).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", ActionReason::allowed())))?;
+        Ok(Decision { report_id, action, reason, note })
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Decided {
     pub id: Id,
     pub report_id: Id,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     /// The report's status now: `actioned` or `dismissed`.
-    pub report_status: &'static str,
+    pub report_status: ReportStatus,
 }
 
 /// `POST /api/v1/staff/actions`.
 pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decided> {
     staff::role(st, caller).await?;
     let me = caller.require()?;
-    if !ACTIONS.contains(&d.action.as_str()) {
-        return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", "))));
-    }
-    if !action_reasons().contains(&d.reason.as_str()) {
-        return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", action_reasons().join(", "))));
-    }
     let note = crate::accounts::clean_text("note", &d.note, 1000)?;
     let r = report_row(st, &d.report_id).await?;
-    if r.status != "open" {
+    if r.status != ReportStatus::Open {
         return Err(AppError::new(ErrorCode::Conflict, format!("report {} is {} already", r.id, r.status)));
     }
     let (item, owner) = resolve_item(st, caller, &r).await?;
@@ -357,16 +349,17 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         Some(a) => Some(st.db.action_by_id(a).await?.ok_or_else(AppError::not_found)?),
         None => None,
     };
-    let effect = match (d.action.as_str(), undoes.is_some()) {
-        ("dismiss", _) => Effect::None,
-        ("reinstate", true) => Effect::Reinstate,
-        ("reinstate", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: reinstate answers an appeal; this is a report")),
+    let effect = match (d.action, undoes.is_some()) {
+        (ModAction::Dismiss, _) => Effect::None,
+        (ModAction::Reinstate, true) => Effect::Reinstate,
+        (ModAction::Reinstate, false) => return Err(AppError::new(ErrorCode::InvalidField, "action: reinstate answers an appeal; this is a report")),
         (_, true) => return Err(AppError::new(ErrorCode::InvalidField, "action: an appeal is answered with reinstate or dismiss (the decision stands)")),
-        ("remove", false) if matches!(item.kind, "video" | "comment") => Effect::Remove,
-        ("remove", false) => return Err(AppError::new(ErrorCode::InvalidField, "action: remove takes a video or a comment; restrict or suspend an account")),
-        ("restrict", false) => Effect::Restrict,
-        ("suspend", false) => Effect::Suspend,
-        _ => return Err(AppError::new(ErrorCode::InvalidField, format!("action: one of {}", ACTIONS.join(", ")))),
+        (ModAction::Remove, false) if matches!(item.kind, ReportedKind::Video | ReportedKind::Comment) => Effect::Remove,
+        (ModAction::Remove, false) => {
+            return Err(AppError::new(ErrorCode::InvalidField, "action: remove takes a video or a comment; restrict or suspend an account"))
+        }
+        (ModAction::Restrict, false) => Effect::Restrict,
+        (ModAction::Suspend, false) => Effect::Suspend,
     };
     if effect != Effect::None && effect != Effect::Reinstate && owner.is_none() {
         return Err(AppError::new(ErrorCode::Conflict, "the reported item no longer exists; dismiss the report"));
@@ -387,9 +380,9 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
         .act(NewAction {
             report: &r,
             actor: &me.id,
-            action: &d.action,
+            action: d.action,
             effect,
-            reason: &d.reason,
+            reason: d.reason,
             note: &note,
             subject: subject.as_ref(),
             video: video_for_notice.as_ref(),
@@ -406,15 +399,21 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
             st.recommender.account_changed(a);
         }
     }
-    Ok(Decided { id, report_id: r.id, action: d.action, reason: d.reason, report_status: if effect == Effect::None { "dismissed" } else { "actioned" } })
+    Ok(Decided {
+        id,
+        report_id: r.id,
+        action: d.action,
+        reason: d.reason,
+        report_status: if effect == Effect::None { ReportStatus::Dismissed } else { ReportStatus::Actioned },
+    })
 }
 
 /// What a `moderation` notification tells the affected person.
 #[derive(Debug, Serialize)]
 pub struct Notice {
     pub action_id: Id,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     pub note: String,
     /// `video`, `comment` or `account`.
     pub target: &'static str,
@@ -428,13 +427,13 @@ pub struct Notice {
 pub async fn notice(st: &AppState, action: &Id) -> AppResult<Option<Notice>> {
     let Some(a) = st.db.action_by_id(action).await? else { return Ok(None) };
     let on_appeal = st.db.report_by_id(&a.report_id).await?.is_some_and(|r| r.appeal_of.is_some());
-    let appeal = if on_appeal || a.action == "dismiss" {
+    let appeal = if on_appeal || a.action == ModAction::Dismiss {
         "final"
     } else {
         match st.db.appeal_of(&a.id).await? {
             None => "none",
-            Some(r) if r.status == "open" => "open",
-            Some(r) if r.status == "actioned" => "reinstated",
+            Some(r) if r.status == ReportStatus::Open => "open",
+            Some(r) if r.status == ReportStatus::Actioned => "reinstated",
             Some(_) => "upheld",
         }
     };
@@ -445,15 +444,7 @@ pub async fn notice(st: &AppState, action: &Id) -> AppResult<Option<Notice>> {
     } else {
         "account"
     };
-    Ok(Some(Notice {
-        action_id: a.id.clone(),
-        action: a.action.clone(),
-        reason: a.reason.clone(),
-        note: a.note.clone(),
-        target,
-        can_appeal: appeal == "none",
-        appeal,
-    }))
+    Ok(Some(Notice { action_id: a.id.clone(), action: a.action, reason: a.reason, note: a.note.clone(), target, can_appeal: appeal == "none", appeal }))
 }
 
 #[derive(Debug, Serialize)]
@@ -493,14 +484,14 @@ pub async fn appeal(st: &AppState, caller: &Caller, action: &str, text: &str) ->
 #[derive(Debug, Serialize)]
 pub struct ActionCount {
     pub month: String,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     pub count: u64,
 }
 
 /// Moderation actions per month by kind and reason, for `/transparency`.
 pub async fn action_counts(st: &AppState) -> AppResult<Vec<ActionCount>> {
-    let mut tally: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+    let mut tally: std::collections::BTreeMap<(String, ModAction, ActionReason), u64> = Default::default();
     for (at, action, reason) in st.db.action_tally(0).await? {
         let month = rfc3339(at).get(..7).unwrap_or("").to_owned();
         *tally.entry((month, action, reason)).or_default() += 1;

@@ -23,7 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{self, VideoView};
 use kinora_core::{ErrorCode, Id};
-use kinora_db::{MediaObject, RecEvent, VideoRow};
+use kinora_db::{MediaObject, RecEvent, RecEventKind, VideoRow};
 use kinora_recommend::{Event, EventKind, ItemMeta, Model, PageRules, Params, Reason, ReasonCode};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -353,7 +353,7 @@ impl Inner {
     fn apply(&mut self, e: &RecEvent) {
         let user = self.account(&e.account);
         let kind = match e.kind {
-            "view" => {
+            RecEventKind::View => {
                 let Some(v) = &e.video else { return };
                 let i = self.video(v);
                 let d = self.durations.get(i as usize).copied().unwrap_or(0).max(0);
@@ -364,12 +364,12 @@ impl Inner {
                     replays: u8::try_from(e.replays.clamp(0, 255)).unwrap_or(0),
                 }
             }
-            "like" => EventKind::Like,
-            "share" => EventKind::Share,
-            "comment" => EventKind::Comment,
-            "not_interested" => EventKind::NotInterested,
-            "impression" => EventKind::Impression,
-            "follow" => {
+            RecEventKind::Like => EventKind::Like,
+            RecEventKind::Share => EventKind::Share,
+            RecEventKind::Comment => EventKind::Comment,
+            RecEventKind::NotInterested => EventKind::NotInterested,
+            RecEventKind::Impression => EventKind::Impression,
+            RecEventKind::Follow => {
                 // A follow is about a creator: learned as engagement with the video
                 // it was made from, or (made elsewhere) with their newest video.
                 let Some(f) = &e.followee else { return };
@@ -388,7 +388,6 @@ impl Inner {
                 self.model.observe(&Event { user, item, kind: EventKind::Follow, time_ms: e.created_at });
                 return;
             }
-            _ => return,
         };
         let Some(v) = &e.video else { return };
         let item = self.video(v);

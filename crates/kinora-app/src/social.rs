@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Limiters};
 use crate::views::{self, BriefAccount, CommentView, NotificationVideo, NotificationView, Page, PageRequest, TagCount, VideoView};
+use kinora_core::moderation::ReportReason;
 use kinora_core::policy::{self, CommentSetting, Relation};
 use kinora_core::text::{hashtags, mentions, parse_tag};
 use kinora_core::{Caption, ErrorCode, Id, Visibility};
@@ -361,18 +362,36 @@ pub enum Found {
     Tag(TagCount),
 }
 
-pub async fn search(st: &AppState, caller: &Caller, q: &str, kind: Option<&str>, limit: i64) -> AppResult<Page<Found>> {
+kinora_core::closed_set! {
+    /// What a search looks for (`?type=`).
+    pub enum SearchKind {
+        Videos = "videos",
+        Accounts = "accounts",
+        Tags = "tags",
+    }
+}
+
+impl SearchKind {
+    /// `?type=`: videos when absent.
+    pub fn from_query(kind: Option<&str>) -> AppResult<SearchKind> {
+        match kind {
+            None | Some("") => Ok(SearchKind::Videos),
+            Some(k) => SearchKind::parse(k).ok_or_else(|| AppError::invalid(format!("type: one of {}", SearchKind::allowed()))),
+        }
+    }
+}
+
+pub async fn search(st: &AppState, caller: &Caller, q: &str, kind: SearchKind, limit: i64) -> AppResult<Page<Found>> {
     if q.chars().count() > 100 {
         return Err(AppError::invalid("q: at most 100 characters"));
     }
-    let items = match kind.unwrap_or("videos") {
-        "accounts" => st.db.search_accounts(q, caller.id(), limit).await?.iter().map(|a| Found::Account(views::brief(a))).collect(),
-        "tags" => st.db.search_tags(q, caller.id(), limit).await?.into_iter().map(|(tag, videos)| Found::Tag(TagCount { tag, videos })).collect(),
-        "videos" => {
+    let items = match kind {
+        SearchKind::Accounts => st.db.search_accounts(q, caller.id(), limit).await?.iter().map(|a| Found::Account(views::brief(a))).collect(),
+        SearchKind::Tags => st.db.search_tags(q, caller.id(), limit).await?.into_iter().map(|(tag, videos)| Found::Tag(TagCount { tag, videos })).collect(),
+        SearchKind::Videos => {
             let rows = st.db.search_videos(q, caller.id(), limit).await?;
             views::videos(st, caller, &rows).await?.into_iter().map(|v| Found::Video(Box::new(v))).collect()
         }
-        _ => return Err(AppError::invalid("type: must be accounts, videos or tags")),
     };
     Ok(Page { items, next_cursor: None })
 }
@@ -442,8 +461,6 @@ pub async fn mark_read(st: &AppState, caller: &Caller, ids: Option<Vec<String>>)
 
 // ---------- reports ----------
 
-pub const REPORT_REASONS: &[&str] = &["spam", "harassment", "hate", "violence", "sexual", "self-harm", "illegal", "copyright", "privacy", "other"];
-
 /// What a report is about: exactly one target.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -463,10 +480,13 @@ pub struct Reported {
 /// Files a report about something the caller can see.
 pub async fn report(st: &AppState, caller: &Caller, r: Report) -> AppResult<Reported> {
     let me = caller.require()?;
-    let reason = r.reason.unwrap_or_default();
-    if !REPORT_REASONS.contains(&reason.as_str()) {
-        return Err(AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", REPORT_REASONS.join(", "))));
-    }
+    let choosable = || ReportReason::choosable().map(ReportReason::as_str).collect::<Vec<_>>().join(", ");
+    let reason = r
+        .reason
+        .as_deref()
+        .and_then(ReportReason::parse)
+        .filter(|r| *r != ReportReason::Appeal)
+        .ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("reason: one of {}", choosable())))?;
     let details = clean_text("details", r.details.as_deref().unwrap_or(""), 2000)?;
     let targets = [r.video_id.is_some(), r.comment_id.is_some(), r.account.is_some()].iter().filter(|x| **x).count();
     if targets != 1 {
@@ -489,7 +509,7 @@ pub async fn report(st: &AppState, caller: &Caller, r: Report) -> AppResult<Repo
             video_id: video.as_deref(),
             comment_id: comment.as_deref(),
             account_id: account.as_deref(),
-            reason: &reason,
+            reason,
             details: &details,
         })
         .await?;

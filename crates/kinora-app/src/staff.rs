@@ -6,24 +6,22 @@
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use kinora_core::moderation::{AccessReason, AccessScope, StaffRole};
 use kinora_core::{ErrorCode, Id, Username};
 use kinora_db::{AccountRepo, AccountRow, VideoRepo};
 use kinora_translog::Entry;
 use serde::Serialize;
 
-pub const ROLES: &[&str] = &["moderator", "admin"];
-pub const SCOPES: &[&str] = &["profile", "videos", "comments", "watch-history", "sessions", "reports"];
-pub const REASONS: &[&str] = &["report-review", "legal-request", "security", "support", "erasure-check"];
-
-pub(crate) fn entry(actor: &str, role: &str, subject: String, scopes: Vec<String>, reason: &str, reference: &str) -> Entry {
+/// A transparency log entry of an access (or a role change) made now.
+pub(crate) fn entry(actor: &str, role: StaffRole, subject: String, scopes: &[AccessScope], reason: AccessReason, reference: &str) -> Entry {
     Entry {
         v: 1,
         time: crate::views::rfc3339(kinora_db::now_ms()),
         actor: actor.to_owned(),
-        role: role.to_owned(),
+        role: role.as_str().to_owned(),
         subject,
-        scopes,
-        reason: reason.to_owned(),
+        scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        reason: reason.as_str().to_owned(),
         reference: reference.to_owned(),
     }
 }
@@ -36,15 +34,19 @@ async fn account(st: &AppState, username: &str) -> anyhow::Result<AccountRow> {
 /// `kinora staff grant`: validated, logged (reason `staff-grant`), then granted.
 /// Granting a role someone already has changes nothing and appends nothing
 /// (`Ok(None)`): a command that appends to the public log is idempotent.
-pub async fn grant(st: &AppState, username: &str, role: &str) -> anyhow::Result<Option<u64>> {
-    if !ROLES.contains(&role) {
-        anyhow::bail!("role must be one of {}", ROLES.join(", "));
-    }
+pub async fn grant(st: &AppState, username: &str, role: StaffRole) -> anyhow::Result<Option<u64>> {
     let a = account(st, username).await?;
-    if st.db.staff_role(&a.id).await?.as_deref() == Some(role) {
+    if st.db.staff_role(&a.id).await? == Some(role) {
         return Ok(None);
     }
-    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-grant", &format!("{username}:{role}"));
+    let e = entry(
+        "operator",
+        StaffRole::Admin,
+        crate::transparency::commit(st, &a.id),
+        &[AccessScope::Staff],
+        AccessReason::StaffGrant,
+        &format!("{username}:{role}"),
+    );
     let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, Some(role)).await?;
     Ok(Some(idx))
@@ -62,7 +64,7 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
     if st.db.staff_role(&a.id).await?.is_none() {
         anyhow::bail!("@{username} is not staff; nothing to revoke (the log is unchanged)");
     }
-    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), vec!["staff".into()], "staff-revoke", username);
+    let e = entry("operator", StaffRole::Admin, crate::transparency::commit(st, &a.id), &[AccessScope::Staff], AccessReason::StaffRevoke, username);
     let idx = st.log.append(&st.db, &e, Some(&a.id)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     st.db.set_staff(&a.id, None).await?;
     Ok(idx)
@@ -71,9 +73,9 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
 /// `kinora access export`: the legal-request path. Logged first (actor `operator`,
 /// role `admin`, every scope, reason `legal-request`), then the account's export
 /// archive is written to `out`. The archive's own access-log.json holds this entry.
-pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference: &str, out: &std::path::Path, redact: bool) -> anyhow::Result<u64> {
-    if !REASONS.contains(&reason) {
-        anyhow::bail!("reason must be one of {}", REASONS.join(", "));
+pub async fn legal_export(st: &AppState, username: &str, reason: AccessReason, reference: &str, out: &std::path::Path, redact: bool) -> anyhow::Result<u64> {
+    if !AccessReason::for_access().any(|r| r == reason) {
+        anyhow::bail!("reason must be one of {}", AccessReason::for_access().map(AccessReason::as_str).collect::<Vec<_>>().join(", "));
     }
     if reference.trim().is_empty() {
         anyhow::bail!("--reference: say which case or order this export answers");
@@ -82,10 +84,10 @@ pub async fn legal_export(st: &AppState, username: &str, reason: &str, reference
         anyhow::bail!("{} exists already; not overwriting it", out.display());
     }
     let a = account(st, username).await?;
-    let scopes = SCOPES.iter().map(|s| (*s).to_owned()).collect();
-    let redact = reason == "legal-request" && (redact || st.config.transparency.redact_legal_references);
+    let scopes: Vec<AccessScope> = AccessScope::for_access().collect();
+    let redact = reason == AccessReason::LegalRequest && (redact || st.config.transparency.redact_legal_references);
     let (public_ref, redaction) = crate::transparency::reference_for_log(reference.trim(), redact);
-    let e = entry("operator", "admin", crate::transparency::commit(st, &a.id), scopes, reason, &public_ref);
+    let e = entry("operator", StaffRole::Admin, crate::transparency::commit(st, &a.id), &scopes, reason, &public_ref);
     let redaction = redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()));
     let idx = st.log.append_redacted(&st.db, &e, Some(&a.id), redaction).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = st.scratch_dir(&format!("legal-export-{}", a.id)).await?;
@@ -117,7 +119,7 @@ pub struct Access {
 /// The caller's staff role; everyone else gets the same 404 as for a missing route.
 /// A staff member whose standing no longer allows staff actions
 /// ([`kinora_core::policy::standing_may`]: suspended) has no role until reinstated.
-pub async fn role(st: &AppState, caller: &Caller) -> AppResult<String> {
+pub async fn role(st: &AppState, caller: &Caller) -> AppResult<StaffRole> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
     if !kinora_core::policy::standing_may(me.standing, kinora_core::policy::Action::Staff) {
         return Err(AppError::not_found());
@@ -129,31 +131,36 @@ pub async fn role(st: &AppState, caller: &Caller) -> AppResult<String> {
 pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResult<Access> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
     let role = role(st, caller).await?;
-    if r.reason.is_empty() || !REASONS.contains(&r.reason.as_str()) {
-        return Err(AppError::bad_request(format!("reason: one of {}", REASONS.join(", "))));
-    }
+    let reasons = || AccessReason::for_access().map(AccessReason::as_str).collect::<Vec<_>>().join(", ");
+    let reason = AccessReason::parse(&r.reason)
+        .filter(|x| AccessReason::for_access().any(|y| y == *x))
+        .ok_or_else(|| AppError::bad_request(format!("reason: one of {}", reasons())))?;
     if r.reference.trim().is_empty() {
         return Err(AppError::bad_request("reference: say which report, case or ticket this access is for"));
     }
-    if r.scopes.is_empty() || r.scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-        return Err(AppError::bad_request(format!("scopes: one or more of {}", SCOPES.join(", "))));
-    }
+    let allowed = || AccessScope::for_access().map(AccessScope::as_str).collect::<Vec<_>>().join(", ");
+    let mut scopes = r
+        .scopes
+        .iter()
+        .map(|s| AccessScope::parse(s).filter(|s| *s != AccessScope::Staff))
+        .collect::<Option<Vec<AccessScope>>>()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AppError::bad_request(format!("scopes: one or more of {}", allowed())))?;
     let name = Username::parse(&r.subject).map_err(|_| AppError::not_found())?;
     let subject = st.db.account_by_username(&name).await?.ok_or_else(AppError::not_found)?;
-    let mut scopes = r.scopes.clone();
-    scopes.sort();
+    scopes.sort_by_key(|s| s.as_str());
     scopes.dedup();
-    let redact = r.reason == "legal-request" && st.config.transparency.redact_legal_references;
+    let redact = reason == AccessReason::LegalRequest && st.config.transparency.redact_legal_references;
     let (public_ref, redaction) = crate::transparency::reference_for_log(r.reference.trim(), redact);
-    let e = entry(me.username.as_str(), &role, crate::transparency::commit(st, &subject.id), scopes.clone(), &r.reason, &public_ref);
+    let e = entry(me.username.as_str(), role, crate::transparency::commit(st, &subject.id), &scopes, reason, &public_ref);
     // Write-ahead: sequenced and committed before anything is read for release.
     let log_index = st.log.append_redacted(&st.db, &e, Some(&subject.id), redaction.as_ref().map(|(n, r)| (n.as_str(), r.as_str()))).await?;
     let p = st.db.personal_data(&subject.id).await?;
     let mut data = serde_json::Map::new();
     for s in &scopes {
-        let v = match s.as_str() {
-            "profile" => p.account.clone(),
-            "videos" => {
+        let v = match s {
+            AccessScope::Profile => p.account.clone(),
+            AccessScope::Videos => {
                 // Each video with media links that work for this staff member only,
                 // for MEDIA_GRANT_SECS.
                 let ids: Vec<Id> = p.videos.iter().filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(|i| Id::from_trusted(i.to_owned()))).collect();
@@ -173,13 +180,13 @@ pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResu
                     .collect();
                 serde_json::json!(videos)
             }
-            "comments" => serde_json::json!(p.comments),
-            "watch-history" => serde_json::json!(p.watch_history),
-            "reports" => serde_json::json!(p.reports),
-            "sessions" => serde_json::json!(st.db.sessions_of(&subject.id).await?),
-            _ => continue,
+            AccessScope::Comments => serde_json::json!(p.comments),
+            AccessScope::WatchHistory => serde_json::json!(p.watch_history),
+            AccessScope::Reports => serde_json::json!(p.reports),
+            AccessScope::Sessions => serde_json::json!(st.db.sessions_of(&subject.id).await?),
+            AccessScope::Staff => continue,
         };
-        data.insert(s.clone(), v);
+        data.insert(s.as_str().to_owned(), v);
     }
     Ok(Access { log_index, data: serde_json::Value::Object(data) })
 }

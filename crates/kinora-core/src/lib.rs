@@ -6,8 +6,12 @@
 //! * [`policy`]: the one function that decides who may see a video. Every surface
 //!   (JSON, media bytes, pages, feeds) asks it.
 //! * [`ErrorCode`]: the stable, documented error codes of the API.
+//! * [`closed_set!`]: every closed set of strings (statuses, kinds, roles) is an
+//!   enum whose members are spelled once.
 
+pub mod closed;
 pub mod error;
+pub mod moderation;
 pub mod net;
 pub mod policy;
 pub mod redirect;

@@ -154,32 +154,14 @@ pub fn publicly_cacheable(visibility: Visibility, account_private: bool) -> bool
     effective_visibility(visibility, account_private) == Visibility::Public
 }
 
-/// Who may comment on a video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CommentSetting {
-    #[default]
-    Everyone,
-    Followers,
-    Off,
-}
-
-impl CommentSetting {
-    pub fn parse(s: &str) -> Option<CommentSetting> {
-        match s {
-            "everyone" => Some(CommentSetting::Everyone),
-            "followers" => Some(CommentSetting::Followers),
-            "off" => Some(CommentSetting::Off),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommentSetting::Everyone => "everyone",
-            CommentSetting::Followers => "followers",
-            CommentSetting::Off => "off",
-        }
+crate::closed_set! {
+    /// Who may comment on a video.
+    #[derive(Default)]
+    pub enum CommentSetting {
+        #[default]
+        Everyone = "everyone",
+        Followers = "followers",
+        Off = "off",
     }
 }
 

@@ -199,35 +199,14 @@ impl Visibility {
     }
 }
 
-/// Where a video is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoStatus {
-    Processing,
-    Ready,
-    Failed,
-    /// Removed by moderators: the owner sees it (and may appeal), no one else.
-    Removed,
-}
-
-impl VideoStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VideoStatus::Processing => "processing",
-            VideoStatus::Ready => "ready",
-            VideoStatus::Failed => "failed",
-            VideoStatus::Removed => "removed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<VideoStatus> {
-        match s {
-            "processing" => Some(VideoStatus::Processing),
-            "ready" => Some(VideoStatus::Ready),
-            "failed" => Some(VideoStatus::Failed),
-            "removed" => Some(VideoStatus::Removed),
-            _ => None,
-        }
+crate::closed_set! {
+    /// Where a video is in its life.
+    pub enum VideoStatus {
+        Processing = "processing",
+        Ready = "ready",
+        Failed = "failed",
+        /// Removed by moderators: the owner sees it (and may appeal), no one else.
+        Removed = "removed",
     }
 }
 

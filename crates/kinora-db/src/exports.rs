@@ -6,30 +6,12 @@ use crate::{col, now_ms, Db, Result};
 use kinora_core::Id;
 use serde_json::{json, Value};
 
-/// Where an export is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportStatus {
-    Pending,
-    Ready,
-    Failed,
-}
-
-impl ExportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExportStatus::Pending => "pending",
-            ExportStatus::Ready => "ready",
-            ExportStatus::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> ExportStatus {
-        match s {
-            "ready" => ExportStatus::Ready,
-            "pending" => ExportStatus::Pending,
-            _ => ExportStatus::Failed,
-        }
+kinora_core::closed_set! {
+    /// Where an export is.
+    pub enum ExportStatus {
+        Pending = "pending",
+        Ready = "ready",
+        Failed = "failed",
     }
 }
 
@@ -53,7 +35,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ExportRow> {
     Ok(ExportRow {
         id: Id::from_trusted(col(r, "id")?),
         account_id: Id::from_trusted(col(r, "account_id")?),
-        status: ExportStatus::parse(&col::<String>(r, "status")?),
+        status: ExportStatus::parse(&col::<String>(r, "status")?).unwrap_or(ExportStatus::Failed),
         region: col(r, "region")?,
         object_key: col(r, "object_key")?,
         bytes: col(r, "bytes")?,

@@ -16,45 +16,21 @@ use crate::{col, now_ms, Backend, Db, Result};
 use kinora_core::Id;
 use sqlx::{Any, Transaction};
 
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    /// Transcode a new upload's original into the rendition ladder.
-    Transcode,
-    /// Transcode again with the current profiles (`kinora media reprocess`).
-    Reprocess,
-    /// Remove a deleted video's objects from its region.
-    PurgeVideo,
-    /// Copy an object to the backup region and verify the copy.
-    Replicate,
-    /// Build an account's data download.
-    Export,
-    /// Erase an account scheduled for deletion (runs at its `erase_at`).
-    EraseAccount,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Transcode => "transcode",
-            JobKind::Reprocess => "reprocess",
-            JobKind::PurgeVideo => "purge_video",
-            JobKind::Replicate => "replicate",
-            JobKind::Export => "export",
-            JobKind::EraseAccount => "erase_account",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::Transcode, JobKind::Reprocess, JobKind::PurgeVideo, JobKind::Replicate, JobKind::Export, JobKind::EraseAccount]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for JobKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+kinora_core::closed_set! {
+    /// What a job does.
+    pub enum JobKind {
+        /// Transcode a new upload's original into the rendition ladder.
+        Transcode = "transcode",
+        /// Transcode again with the current profiles (`kinora media reprocess`).
+        Reprocess = "reprocess",
+        /// Remove a deleted video's objects from its region.
+        PurgeVideo = "purge_video",
+        /// Copy an object to the backup region and verify the copy.
+        Replicate = "replicate",
+        /// Build an account's data download.
+        Export = "export",
+        /// Erase an account scheduled for deletion (runs at its `erase_at`).
+        EraseAccount = "erase_account",
     }
 }
 

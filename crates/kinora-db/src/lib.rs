@@ -27,7 +27,7 @@ mod videos;
 pub mod visibility;
 pub use exports::{ExportRow, ExportStatus, PersonalData};
 pub use moderation::{ActionRow, Effect, NewAction, ReportRow};
-pub use recommend::{synthetic_viewer, RecEvent, RecVideo, Subset, Synthetic};
+pub use recommend::{synthetic_viewer, RecEvent, RecEventKind, RecVideo, Subset, Synthetic};
 pub use residency::KnownObject;
 pub use translog::{LogAppend, StaffRow};
 
@@ -167,6 +167,16 @@ impl Db {
 }
 
 /// Reads a column, mapping errors into [`DbError`].
+/// A column holding a member of a closed set (`kinora_core::closed_set!`); a value
+/// outside the set is a decode error, never a silent default.
+pub(crate) fn closed<T>(row: &sqlx::any::AnyRow, name: &str) -> Result<T>
+where
+    T: std::str::FromStr<Err = kinora_core::closed::NotInSet>,
+{
+    let s: String = col(row, name)?;
+    s.parse().map_err(|e: kinora_core::closed::NotInSet| DbError::Sqlx(sqlx::Error::ColumnDecode { index: name.to_owned(), source: Box::new(e) }))
+}
+
 pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,

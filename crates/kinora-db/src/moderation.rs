@@ -2,7 +2,8 @@
 //! An action, its effect, the report's resolution and the affected person's
 //! notification are written in one transaction.
 
-use crate::{col, now_ms, Db, DbError, Result};
+use crate::{closed, col, now_ms, Db, DbError, Result};
+use kinora_core::moderation::{ActionReason, ModAction, ReportReason, ReportStatus};
 use kinora_core::Id;
 use sqlx::any::AnyRow;
 
@@ -14,10 +15,9 @@ pub struct ReportRow {
     pub video_id: Option<Id>,
     pub comment_id: Option<Id>,
     pub account_id: Option<Id>,
-    pub reason: String,
+    pub reason: ReportReason,
     pub details: String,
-    /// `open`, `actioned` or `dismissed`.
-    pub status: String,
+    pub status: ReportStatus,
     pub appeal_of: Option<Id>,
     pub created_at: i64,
     pub resolved_at: Option<i64>,
@@ -29,8 +29,8 @@ pub struct ActionRow {
     pub id: Id,
     pub report_id: Id,
     pub actor_id: Option<Id>,
-    pub action: String,
-    pub reason: String,
+    pub action: ModAction,
+    pub reason: ActionReason,
     pub note: String,
     pub subject_id: Option<Id>,
     pub video_id: Option<Id>,
@@ -57,10 +57,9 @@ pub enum Effect {
 pub struct NewAction<'a> {
     pub report: &'a ReportRow,
     pub actor: &'a Id,
-    /// The action's name as the API spells it.
-    pub action: &'a str,
+    pub action: ModAction,
     pub effect: Effect,
-    pub reason: &'a str,
+    pub reason: ActionReason,
     pub note: &'a str,
     /// The affected account (notified), if any.
     pub subject: Option<&'a Id>,
@@ -84,9 +83,9 @@ fn report_row(r: &AnyRow) -> Result<ReportRow> {
         video_id: id_opt(r, "video_id")?,
         comment_id: id_opt(r, "comment_id")?,
         account_id: id_opt(r, "account_id")?,
-        reason: col(r, "reason")?,
+        reason: closed(r, "reason")?,
         details: col(r, "details")?,
-        status: col(r, "status")?,
+        status: closed(r, "status")?,
         appeal_of: id_opt(r, "appeal_of")?,
         created_at: col(r, "created_at")?,
         resolved_at: col(r, "resolved_at")?,
@@ -98,8 +97,8 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
         id: Id::from_trusted(col(r, "id")?),
         report_id: Id::from_trusted(col(r, "report_id")?),
         actor_id: id_opt(r, "actor_id")?,
-        action: col(r, "action")?,
-        reason: col(r, "reason")?,
+        action: closed(r, "action")?,
+        reason: closed(r, "reason")?,
         note: col(r, "note")?,
         subject_id: id_opt(r, "subject_id")?,
         video_id: id_opt(r, "video_id")?,
@@ -113,7 +112,7 @@ fn action_row(r: &AnyRow) -> Result<ActionRow> {
 /// `suspend` set or clear the account's time. Anything else changes nothing.
 async fn set_effect(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    action: &str,
+    action: ModAction,
     on: bool,
     video: Option<&Id>,
     comment: Option<&Id>,
@@ -121,7 +120,7 @@ async fn set_effect(
     now: i64,
 ) -> Result<()> {
     match (action, comment, video, subject) {
-        ("remove", Some(c), _, _) => {
+        (ModAction::Remove, Some(c), _, _) => {
             let hide = if on {
                 "deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL"
             } else {
@@ -135,12 +134,12 @@ async fn set_effect(
                 .execute(&mut **tx)
                 .await?;
         }
-        ("remove", None, Some(v), _) => {
+        (ModAction::Remove, None, Some(v), _) => {
             let (to, from) = if on { ("removed", "ready") } else { ("ready", "removed") };
             sqlx::query("UPDATE videos SET status = $1 WHERE id = $2 AND status = $3").bind(to).bind(v.as_str()).bind(from).execute(&mut **tx).await?;
         }
-        ("restrict" | "suspend", _, _, Some(s)) => {
-            let col = if action == "restrict" { "restricted_at" } else { "suspended_at" };
+        (ModAction::Restrict | ModAction::Suspend, _, _, Some(s)) => {
+            let col = if action == ModAction::Restrict { "restricted_at" } else { "suspended_at" };
             let sql = if on {
                 format!("UPDATE accounts SET {col} = $1 WHERE id = $2 AND {col} IS NULL")
             } else {
@@ -156,7 +155,7 @@ async fn set_effect(
 impl Db {
     /// The queue: reports with `status` (any if `None`), optionally only appeals or
     /// only first reports, oldest first (first come, first served), after `(created_at, id)`.
-    pub async fn reports(&self, status: Option<&str>, appeals: Option<bool>, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ReportRow>> {
+    pub async fn reports(&self, status: Option<ReportStatus>, appeals: Option<bool>, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ReportRow>> {
         let (k, id) = after.unwrap_or((i64::MIN, ""));
         let appeal_sql = match appeals {
             None => "",
@@ -167,7 +166,7 @@ impl Db {
             "SELECT {RCOLS} FROM reports WHERE (status = $1 OR $1 = '') {appeal_sql} AND (created_at, id) > ($2, $3) \
              ORDER BY created_at, id LIMIT $4"
         ))
-        .bind(status.unwrap_or(""))
+        .bind(status.map_or("", ReportStatus::as_str))
         .bind(k)
         .bind(id)
         .bind(limit)
@@ -207,12 +206,12 @@ impl Db {
     }
 
     /// Every action since `since_ms`: (created_at, action, reason), for the public report.
-    pub async fn action_tally(&self, since_ms: i64) -> Result<Vec<(i64, String, String)>> {
+    pub async fn action_tally(&self, since_ms: i64) -> Result<Vec<(i64, ModAction, ActionReason)>> {
         let rows = sqlx::query("SELECT created_at, action, reason FROM moderation_actions WHERE created_at >= $1 ORDER BY created_at")
             .bind(since_ms)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|r| Ok((col(r, "created_at")?, col(r, "action")?, col(r, "reason")?))).collect()
+        rows.iter().map(|r| Ok((col(r, "created_at")?, closed(r, "action")?, closed(r, "reason")?))).collect()
     }
 
     /// Stores a decision and applies it, resolves the report (and, for a removal,
@@ -224,7 +223,7 @@ impl Db {
         let mut tx = self.begin_write().await?;
         // The report must still be open: two moderators cannot both decide it.
         let r = sqlx::query("UPDATE reports SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'open'")
-            .bind(if a.effect == Effect::None { "dismissed" } else { "actioned" })
+            .bind(if a.effect == Effect::None { ReportStatus::Dismissed } else { ReportStatus::Actioned }.as_str())
             .bind(now)
             .bind(a.report.id.as_str())
             .execute(&mut *tx)
@@ -239,8 +238,8 @@ impl Db {
         .bind(id.as_str())
         .bind(a.report.id.as_str())
         .bind(a.actor.as_str())
-        .bind(a.action)
-        .bind(a.reason)
+        .bind(a.action.as_str())
+        .bind(a.reason.as_str())
         .bind(a.note)
         .bind(a.subject.map(|s| s.as_str().to_owned()))
         .bind(a.video.map(|s| s.as_str().to_owned()))
@@ -258,11 +257,11 @@ impl Db {
             (q.replace("{col}", col), v)
         };
         match (a.effect, a.undoes) {
-            (Effect::Remove, _) => set_effect(&mut tx, "remove", true, a.video, a.comment, a.subject, now).await?,
-            (Effect::Restrict, _) => set_effect(&mut tx, "restrict", true, a.video, a.comment, a.subject, now).await?,
-            (Effect::Suspend, _) => set_effect(&mut tx, "suspend", true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Remove, _) => set_effect(&mut tx, ModAction::Remove, true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Restrict, _) => set_effect(&mut tx, ModAction::Restrict, true, a.video, a.comment, a.subject, now).await?,
+            (Effect::Suspend, _) => set_effect(&mut tx, ModAction::Suspend, true, a.video, a.comment, a.subject, now).await?,
             (Effect::Reinstate, Some(u)) => {
-                set_effect(&mut tx, &u.action, false, u.video_id.as_ref(), u.comment_id.as_ref(), u.subject_id.as_ref(), now).await?;
+                set_effect(&mut tx, u.action, false, u.video_id.as_ref(), u.comment_id.as_ref(), u.subject_id.as_ref(), now).await?;
             }
             (Effect::None | Effect::Reinstate, _) => {}
         }

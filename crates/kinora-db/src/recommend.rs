@@ -18,11 +18,23 @@ pub struct RecVideo {
     pub eligible: bool,
 }
 
+kinora_core::closed_set! {
+    /// What a person did that For You learns from (each kind lives in its own table).
+    pub enum RecEventKind {
+        View = "view",
+        Like = "like",
+        Share = "share",
+        Comment = "comment",
+        Follow = "follow",
+        NotInterested = "not_interested",
+        Impression = "impression",
+    }
+}
+
 /// One event, from whichever table holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecEvent {
-    /// `view`, `like`, `share`, `comment`, `follow`, `not_interested`, `impression`.
-    pub kind: &'static str,
+    pub kind: RecEventKind,
     pub account: Id,
     /// The video (for `follow`: the one it was made from, if any; `followee` too).
     pub video: Option<Id>,
@@ -131,7 +143,7 @@ impl Db {
     /// Events at or after `since_ms`, oldest first.
     pub async fn rec_events(&self, since_ms: i64) -> Result<Vec<RecEvent>> {
         let mut out = Vec::new();
-        let base = |kind: &'static str, r: &sqlx::any::AnyRow, video: bool| -> Result<RecEvent> {
+        let base = |kind: RecEventKind, r: &sqlx::any::AnyRow, video: bool| -> Result<RecEvent> {
             Ok(RecEvent {
                 kind,
                 account: Id::from_trusted(col(r, "account_id")?),
@@ -151,18 +163,18 @@ impl Db {
         .fetch_all(self.pool())
         .await?
         {
-            let mut e = base("view", &r, true)?;
+            let mut e = base(RecEventKind::View, &r, true)?;
             e.watched_ms = col(&r, "watched_ms")?;
             e.completed = col::<i64>(&r, "completed")? != 0;
             e.replays = col(&r, "replays")?;
             out.push(e);
         }
         for (kind, sql) in [
-            ("like", "SELECT account_id, video_id, created_at FROM likes WHERE created_at >= $1"),
-            ("comment", "SELECT account_id, video_id, created_at FROM comments WHERE created_at >= $1 AND deleted_at IS NULL"),
-            ("not_interested", "SELECT account_id, video_id, created_at FROM not_interested WHERE created_at >= $1"),
-            ("impression", "SELECT account_id, video_id, created_at FROM feed_impressions WHERE created_at >= $1"),
-            ("share", "SELECT account_id, video_id, created_at FROM video_shares WHERE created_at >= $1"),
+            (RecEventKind::Like, "SELECT account_id, video_id, created_at FROM likes WHERE created_at >= $1"),
+            (RecEventKind::Comment, "SELECT account_id, video_id, created_at FROM comments WHERE created_at >= $1 AND deleted_at IS NULL"),
+            (RecEventKind::NotInterested, "SELECT account_id, video_id, created_at FROM not_interested WHERE created_at >= $1"),
+            (RecEventKind::Impression, "SELECT account_id, video_id, created_at FROM feed_impressions WHERE created_at >= $1"),
+            (RecEventKind::Share, "SELECT account_id, video_id, created_at FROM video_shares WHERE created_at >= $1"),
         ] {
             for r in sqlx::query(sql).bind(since_ms).fetch_all(self.pool()).await? {
                 out.push(base(kind, &r, true)?);
@@ -174,7 +186,7 @@ impl Db {
             .await?
         {
             out.push(RecEvent {
-                kind: "follow",
+                kind: RecEventKind::Follow,
                 account: Id::from_trusted(col(&r, "follower_id")?),
                 video: col::<Option<String>>(&r, "via_video_id")?.map(Id::from_trusted),
                 followee: Some(Id::from_trusted(col(&r, "followee_id")?)),
@@ -353,7 +365,12 @@ impl Db {
                 ));
                 tags.push(format!("('{}', 't{}', {created})", synth_id('v', v), v % s.topics.max(1)));
             }
-            run_batch(self, "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms)", &rows).await?;
+            run_batch(
+                self,
+                "INSERT INTO videos (id, account_id, caption, visibility, status, region, original_key, original_bytes, created_at, ready_at, duration_ms)",
+                &rows,
+            )
+            .await?;
             run_batch(self, "INSERT INTO video_tags (video_id, tag, created_at)", &tags).await?;
             done += chunk.len();
             progress(done);

@@ -24,78 +24,30 @@ pub struct CommentRow {
     pub created_at: i64,
 }
 
-/// Where a follow stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FollowState {
-    /// Waiting for a private account's approval.
-    Requested,
-    /// Following.
-    Accepted,
-}
-
-impl FollowState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FollowState::Requested => "requested",
-            FollowState::Accepted => "accepted",
-        }
-    }
-
-    fn parse(s: &str) -> Option<FollowState> {
-        match s {
-            "requested" => Some(FollowState::Requested),
-            "accepted" => Some(FollowState::Accepted),
-            _ => None,
-        }
+kinora_core::closed_set! {
+    /// Where a follow stands.
+    pub enum FollowState {
+        /// Waiting for a private account's approval.
+        Requested = "requested",
+        /// Following.
+        Accepted = "accepted",
     }
 }
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationKind {
-    Follow,
-    FollowRequest,
-    FollowAccepted,
-    Like,
-    Comment,
-    Reply,
-    Mention,
-    /// A data download is ready.
-    ExportReady,
-    /// Moderators acted on the account's content or the account (or answered its appeal).
-    Moderation,
-}
-
-impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
-        NotificationKind::Follow,
-        NotificationKind::FollowRequest,
-        NotificationKind::FollowAccepted,
-        NotificationKind::Like,
-        NotificationKind::Comment,
-        NotificationKind::Reply,
-        NotificationKind::Mention,
-        NotificationKind::ExportReady,
-        NotificationKind::Moderation,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationKind::Follow => "follow",
-            NotificationKind::FollowRequest => "follow_request",
-            NotificationKind::FollowAccepted => "follow_accepted",
-            NotificationKind::Like => "like",
-            NotificationKind::Comment => "comment",
-            NotificationKind::Reply => "reply",
-            NotificationKind::Mention => "mention",
-            NotificationKind::ExportReady => "export_ready",
-            NotificationKind::Moderation => "moderation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<NotificationKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+kinora_core::closed_set! {
+    /// What a notification is about.
+    pub enum NotificationKind {
+        Follow = "follow",
+        FollowRequest = "follow_request",
+        FollowAccepted = "follow_accepted",
+        Like = "like",
+        Comment = "comment",
+        Reply = "reply",
+        Mention = "mention",
+        /// A data download is ready.
+        ExportReady = "export_ready",
+        /// Moderators acted on the account's content or the account (or answered its appeal).
+        Moderation = "moderation",
     }
 }
 
@@ -131,7 +83,7 @@ pub struct NewReport<'a> {
     pub video_id: Option<&'a str>,
     pub comment_id: Option<&'a str>,
     pub account_id: Option<&'a str>,
-    pub reason: &'a str,
+    pub reason: kinora_core::moderation::ReportReason,
     pub details: &'a str,
 }
 
@@ -856,7 +808,7 @@ impl Db {
         .bind(r.video_id)
         .bind(r.comment_id)
         .bind(r.account_id)
-        .bind(r.reason)
+        .bind(r.reason.as_str())
         .bind(r.details)
         .bind(now_ms())
         .execute(self.pool())

@@ -3,21 +3,13 @@
 use crate::{col, now_ms, Db, Result};
 use kinora_core::Id;
 
-/// What a token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    /// A Bearer token for API clients; lives until revoked.
-    Api,
-    /// A web session cookie; carries a CSRF token and expires.
-    Session,
-}
-
-impl TokenKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Api => "api",
-            TokenKind::Session => "session",
-        }
+kinora_core::closed_set! {
+    /// What a token is for.
+    pub enum TokenKind {
+        /// A Bearer token for API clients; lives until revoked.
+        Api = "api",
+        /// A web session cookie; carries a CSRF token and expires.
+        Session = "session",
     }
 }
 

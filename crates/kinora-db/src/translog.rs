@@ -22,7 +22,7 @@ pub struct LogAppend<'a> {
 pub struct StaffRow {
     pub account_id: Id,
     pub username: String,
-    pub role: String,
+    pub role: kinora_core::moderation::StaffRole,
     pub granted_at: i64,
 }
 
@@ -147,19 +147,19 @@ impl Db {
             .collect()
     }
 
-    pub async fn staff_role(&self, account: &Id) -> Result<Option<String>> {
+    pub async fn staff_role(&self, account: &Id) -> Result<Option<kinora_core::moderation::StaffRole>> {
         let r = sqlx::query("SELECT role FROM staff WHERE account_id = $1").bind(account.as_str()).fetch_optional(self.pool()).await?;
-        r.map(|r| col(&r, "role")).transpose()
+        r.map(|r| crate::closed(&r, "role")).transpose()
     }
 
-    pub async fn set_staff(&self, account: &Id, role: Option<&str>) -> Result<()> {
+    pub async fn set_staff(&self, account: &Id, role: Option<kinora_core::moderation::StaffRole>) -> Result<()> {
         match role {
             Some(role) => {
                 sqlx::query(
                     "INSERT INTO staff (account_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET role = $2, granted_at = $3",
                 )
                 .bind(account.as_str())
-                .bind(role)
+                .bind(role.as_str())
                 .bind(now_ms())
                 .execute(self.pool())
                 .await?;
@@ -180,7 +180,7 @@ impl Db {
                 Ok(StaffRow {
                     account_id: Id::from_trusted(col(r, "account_id")?),
                     username: col(r, "username")?,
-                    role: col(r, "role")?,
+                    role: crate::closed(r, "role")?,
                     granted_at: col(r, "granted_at")?,
                 })
             })

@@ -12,6 +12,7 @@ use kinora_app::moderation::{
 };
 use kinora_app::social::{CommentPage, LikeCount, Liked, NotificationPage, Reported, ShareCount, Shared, TagFollow};
 use kinora_app::views::*;
+use kinora_core::moderation::{ActionReason, ModAction, ReportReason, ReportStatus, ReportedKind};
 use kinora_core::policy::CommentSetting;
 use kinora_core::{Id, VideoStatus, Visibility};
 use serde_json::Value;
@@ -62,7 +63,15 @@ fn comment() -> CommentView {
 }
 
 fn notice() -> Notice {
-    Notice { action_id: id(), action: "remove".into(), reason: "spam".into(), note: "n".into(), target: "video", appeal: "none", can_appeal: true }
+    Notice {
+        action_id: id(),
+        action: ModAction::Remove,
+        reason: ActionReason::Violation(ReportReason::Spam),
+        note: "n".into(),
+        target: "video",
+        appeal: "none",
+        can_appeal: true,
+    }
 }
 
 fn numbers() -> Numbers {
@@ -139,16 +148,22 @@ fn openapi_matches_the_response_structs() {
         },
     );
     check(&doc, "ModerationNotice", notice());
-    let action = || ModerationActionView { id: id(), action: "remove".into(), reason: "spam".into(), note: "n".into(), created_at: rfc3339(0) };
+    let action = || ModerationActionView {
+        id: id(),
+        action: ModAction::Remove,
+        reason: ActionReason::Violation(ReportReason::Spam),
+        note: "n".into(),
+        created_at: rfc3339(0),
+    };
     check(&doc, "ModerationAction", action());
     let report = || StaffReport {
         id: id(),
-        reason: "spam".into(),
+        reason: ReportReason::Spam,
         details: "d".into(),
-        status: "open".into(),
+        status: ReportStatus::Open,
         kind: "appeal",
         created_at: rfc3339(0),
-        item: ReportedItem { kind: "video", id: Some("v".into()), account: Some(brief_account()), visible_to_you: true, summary: Some("s".into()) },
+        item: ReportedItem { kind: ReportedKind::Video, id: Some("v".into()), account: Some(brief_account()), visible_to_you: true, summary: Some("s".into()) },
         appeal_of: Some(action()),
         decisions: vec![action()],
     };
@@ -159,7 +174,7 @@ fn openapi_matches_the_response_structs() {
     check(
         &doc,
         "ModerationDecision",
-        Decided { id: id(), report_id: id(), action: "dismiss".into(), reason: "no-violation".into(), report_status: "dismissed" },
+        Decided { id: id(), report_id: id(), action: ModAction::Dismiss, reason: ActionReason::NoViolation, report_status: ReportStatus::Dismissed },
     );
     check(&doc, "AppealCreated", Appealed { id: id(), status: "open" });
     check(&doc, "NotificationList", NotificationPage { items: vec![], next_cursor: None, unread: 0 });

@@ -111,7 +111,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     let reference_page = time_calls(requests, workers, move |k| {
         let (st, c) = (st4.clone(), c4.clone());
         async move {
-            if let Ok(page) = kinora_app::feeds::tag_videos(&st, &c[k % c.len()], &format!("t{}", k % topics), &kinora_app::views::PageRequest::first(10)).await {
+            if let Ok(page) = kinora_app::feeds::tag_videos(&st, &c[k % c.len()], &format!("t{}", k % topics), &kinora_app::views::PageRequest::first(10)).await
+            {
                 let _ = serde_json::to_vec(&page);
             }
         }
@@ -205,4 +206,3 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     }
     Ok(())
 }
-

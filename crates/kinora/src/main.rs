@@ -128,7 +128,7 @@ enum AccessCommand {
         subject: String,
         /// Why: normally `legal-request`.
         #[arg(long, default_value = "legal-request")]
-        reason: String,
+        reason: kinora_core::moderation::AccessReason,
         /// The case, order or ticket this answers (public in the log, unless redacted).
         #[arg(long)]
         reference: String,
@@ -158,7 +158,7 @@ enum StaffCommand {
         username: String,
         /// `moderator` or `admin`.
         #[arg(long)]
-        role: String,
+        role: kinora_core::moderation::StaffRole,
     },
     /// Takes an account's staff role away.
     Revoke {
@@ -423,7 +423,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Access(AccessCommand::Export { common, subject, reason, reference, out, redact_reference }) => {
                 let st = AppState::open(load(&common)?, None).await?;
-                let idx = kinora_app::staff::legal_export(&st, &subject, &reason, &reference, &out, redact_reference).await?;
+                let idx = kinora_app::staff::legal_export(&st, &subject, reason, &reference, &out, redact_reference).await?;
                 println!("logged as entry {idx}; @{subject}'s data written to {}", out.display());
                 Ok(())
             }
@@ -437,7 +437,7 @@ fn main() -> anyhow::Result<()> {
             Command::Staff(cmd) => match cmd {
                 StaffCommand::Grant { common, username, role } => {
                     let st = AppState::open(load(&common)?, None).await?;
-                    match kinora_app::staff::grant(&st, &username, &role).await? {
+                    match kinora_app::staff::grant(&st, &username, role).await? {
                         Some(idx) => println!("@{username} is now {role} (log entry {idx})"),
                         None => println!("@{username} is {role} already; nothing changed"),
                     }

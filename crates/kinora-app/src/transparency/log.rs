@@ -436,4 +436,3 @@ pub async fn extend_from_mirror(db: &kinora_db::Db, mirror: &Arc<dyn object_stor
     db.save_checkpoint(i64::try_from(cp.size()).unwrap_or(i64::MAX), &String::from_utf8_lossy(&note)).await?;
     Ok(added.len() as u64)
 }
-

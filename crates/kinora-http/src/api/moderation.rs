@@ -55,12 +55,7 @@ pub struct ActionBody {
 pub async fn act(State(st): State<AppState>, viewer: Viewer, b: JsonBody<ActionBody>) -> ApiResult<(StatusCode, Json<Decided>)> {
     staff::role(&st, &viewer.caller).await?;
     let b = body(b)?;
-    let d = Decision {
-        report_id: b.report_id.unwrap_or_default(),
-        action: b.action.unwrap_or_default(),
-        reason: b.reason.unwrap_or_default(),
-        note: b.note.unwrap_or_default(),
-    };
+    let d = Decision::parse(b.report_id.unwrap_or_default(), b.action.as_deref().unwrap_or(""), b.reason.as_deref().unwrap_or(""), b.note.unwrap_or_default())?;
     Ok((StatusCode::CREATED, Json(moderation::act(&st, &viewer.caller, d).await?)))
 }
 

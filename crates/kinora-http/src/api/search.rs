@@ -19,5 +19,5 @@ pub struct SearchQuery {
 
 pub async fn search(State(st): State<AppState>, viewer: Viewer, Q(s): Q<SearchQuery>) -> ApiResult<Json<Page<Found>>> {
     let limit = parse_limit(s.limit.as_deref())?;
-    Ok(Json(social::search(&st, &viewer.caller, s.q.as_deref().unwrap_or(""), s.kind.as_deref(), limit).await?))
+    Ok(Json(social::search(&st, &viewer.caller, s.q.as_deref().unwrap_or(""), social::SearchKind::from_query(s.kind.as_deref())?, limit).await?))
 }

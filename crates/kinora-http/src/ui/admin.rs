@@ -9,9 +9,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use kinora_app::moderation::{self, QueueFilter, ReportView};
-use kinora_app::social::REPORT_REASONS;
 use kinora_app::views::PageRequest;
 use kinora_app::{staff, AppState};
+use kinora_core::moderation::{ActionReason, ModAction, ReportReason, ReportStatus, ReportedKind, StaffRole};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -26,7 +26,7 @@ pub struct QueueParams {
 #[template(path = "admin.html")]
 struct QueuePage {
     layout: Layout,
-    role: String,
+    role: StaffRole,
     items: Vec<ReportView>,
     next: Option<String>,
     status: String,
@@ -78,8 +78,7 @@ pub async fn admin_queue(State(st): State<AppState>, viewer: Viewer, Query(p): Q
     };
     match moderation::queue(&st, &viewer.caller, &f, &page).await {
         Ok(q) => {
-            let mut reasons = REPORT_REASONS.to_vec();
-            reasons.push("appeal");
+            let reasons = ReportReason::ALL.iter().map(|r| r.as_str()).collect();
             render(QueuePage {
                 layout: Layout::new(&viewer, "me"),
                 role,
@@ -111,8 +110,8 @@ struct ReportPage {
     text: String,
     author: Option<String>,
     state: String,
-    actions: Vec<&'static str>,
-    reasons: Vec<&'static str>,
+    actions: Vec<ModAction>,
+    reasons: Vec<ActionReason>,
 }
 
 #[derive(Deserialize)]
@@ -150,28 +149,31 @@ pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): 
         .cloned();
     let poster = media.iter().find(|u| u.contains("/poster-")).cloned();
     let (text, author, state) = match rv.report.item.kind {
-        "video" => (s("caption").unwrap_or_default(), s("author"), format!("{} · {}", s("visibility").unwrap_or_default(), s("status").unwrap_or_default())),
-        "comment" => (
+        ReportedKind::Video => {
+            (s("caption").unwrap_or_default(), s("author"), format!("{} · {}", s("visibility").unwrap_or_default(), s("status").unwrap_or_default()))
+        }
+        ReportedKind::Comment => (
             s("text").unwrap_or_default(),
             s("author"),
             if d.get("removed").and_then(|v| v.as_bool()) == Some(true) { "removed".into() } else { "visible".into() },
         ),
-        "account" => (
+        ReportedKind::Account => (
             format!("{} — {}", s("display_name").unwrap_or_default(), s("bio").unwrap_or_default()),
             s("username"),
             format!("{} · {}", if d.get("private").and_then(|v| v.as_bool()) == Some(true) { "private" } else { "public" }, s("standing").unwrap_or_default()),
         ),
-        _ => ("This item no longer exists.".into(), None, "gone".into()),
+        ReportedKind::Gone => ("This item no longer exists.".into(), None, "gone".into()),
     };
-    let actions: Vec<&'static str> = if rv.report.status != "open" {
+    use ModAction::{Dismiss, Reinstate, Remove, Restrict, Suspend};
+    let actions = if rv.report.status != ReportStatus::Open {
         vec![]
     } else if rv.report.kind == "appeal" {
-        vec!["reinstate", "dismiss"]
+        vec![Reinstate, Dismiss]
     } else {
         match rv.report.item.kind {
-            "video" | "comment" => vec!["remove", "restrict", "suspend", "dismiss"],
-            "account" => vec!["restrict", "suspend", "dismiss"],
-            _ => vec!["dismiss"],
+            ReportedKind::Video | ReportedKind::Comment => vec![Remove, Restrict, Suspend, Dismiss],
+            ReportedKind::Account => vec![Restrict, Suspend, Dismiss],
+            ReportedKind::Gone => vec![Dismiss],
         }
     };
     render(ReportPage {
@@ -185,6 +187,6 @@ pub async fn admin_report(State(st): State<AppState>, viewer: Viewer, Path(id): 
         author,
         state,
         actions,
-        reasons: moderation::action_reasons(),
+        reasons: ActionReason::all(),
     })
 }

@@ -259,7 +259,7 @@ struct SettingsPage {
     private: bool,
     likes_public: bool,
     /// The viewer's staff role, for the link to the moderation queue.
-    staff_role: Option<String>,
+    staff_role: Option<kinora_core::moderation::StaffRole>,
     personalized_feed: bool,
     /// Storage used and the quota, readable ("1.2 GB"), and the fraction used.
     storage_used: String,
@@ -651,8 +651,7 @@ fn form_csrf(st: &AppState, jar: CookieJar) -> (CookieJar, String) {
         }
     }
     let (secret, _) = new_secret();
-    let cookie =
-        Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).secure(st.https()).build();
+    let cookie = Cookie::build((CSRF_COOKIE, secret.clone())).path("/").http_only(true).same_site(SameSite::Strict).secure(st.https()).build();
     (jar.add(cookie), secret)
 }
 
