@@ -19,6 +19,10 @@ pub async fn relation(st: &AppState, caller: &Caller, owner: &Id) -> AppResult<R
         return Ok(Relation::Owner);
     }
     let (state, blocked, standing) = st.db.relation_of(caller.id(), owner).await?;
+    Ok(relation_from(caller, state, blocked, standing))
+}
+
+fn relation_from(caller: &Caller, state: Option<FollowState>, blocked: bool, standing: policy::Standing) -> Relation {
     let rel = if caller.id().is_none() {
         Relation::Anonymous
     } else if blocked {
@@ -28,7 +32,35 @@ pub async fn relation(st: &AppState, caller: &Caller, owner: &Id) -> AppResult<R
     } else {
         Relation::Stranger
     };
-    Ok(policy::standing_relation(rel, standing))
+    policy::standing_relation(rel, standing)
+}
+
+/// [`relation`] to many owners in one query (for lists). Owners that do not
+/// exist are absent.
+pub async fn relations(st: &AppState, caller: &Caller, owners: &[Id]) -> AppResult<std::collections::HashMap<Id, Relation>> {
+    let mut owners = owners.to_vec();
+    owners.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    owners.dedup();
+    let found = st.db.relations_of(caller.id(), &owners).await?;
+    Ok(found
+        .into_iter()
+        .map(|(owner, (state, blocked, standing))| {
+            let rel = if caller.id() == Some(&owner) { Relation::Owner } else { relation_from(caller, state, blocked, standing) };
+            (owner, rel)
+        })
+        .collect())
+}
+
+/// [`visible_video`] for many ids in two queries: the videos among `ids` the
+/// caller may see (what they may not see is simply absent).
+pub async fn visible_videos(st: &AppState, caller: &Caller, ids: &[Id]) -> AppResult<std::collections::HashMap<Id, VideoRow>> {
+    let videos = st.db.videos_by_ids(ids).await?;
+    let owners: Vec<Id> = videos.values().map(|v| v.account_id.clone()).collect();
+    let rels = relations(st, caller, &owners).await?;
+    Ok(videos
+        .into_iter()
+        .filter(|(_, v)| rels.get(&v.account_id).is_some_and(|rel| policy::can_view_video(*rel, v.visibility, v.account_private, v.status)))
+        .collect())
 }
 
 /// An account by username, whoever asks (for acting on someone you may not see:

@@ -16,7 +16,7 @@ use crate::views::{self, rfc3339, BriefAccount};
 use kinora_core::moderation::{AccessReason, AccessScope, ActionReason, ModAction, ReportReason, ReportStatus, ReportedKind};
 use kinora_core::policy;
 use kinora_core::{ErrorCode, Id};
-use kinora_db::{AccountRepo, ActionRow, Effect, NewAction, ReportRow, VideoRepo};
+use kinora_db::{AccountRepo, ActionRow, Effect, NewAction, ReportRow, VideoRepo, VideoRow};
 use serde::Serialize;
 
 /// A reported item as the queue shows it.
@@ -90,67 +90,105 @@ fn action_view(a: &ActionRow) -> ActionView {
     ActionView { id: a.id.clone(), action: a.action, reason: a.reason, note: a.note.clone(), created_at: rfc3339(a.created_at) }
 }
 
-/// The account an item belongs to, and whether the caller may see the item as
-/// an ordinary user.
-async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportedItem, Option<Id>)> {
-    let mut item = ReportedItem { kind: ReportedKind::Gone, id: None, account: None, visible_to_you: false, summary: None };
-    let mut owner = None;
-    if let Some(cid) = &r.comment_id {
-        if let Some((_, author, _, _)) = st.db.comment_any_state(cid).await? {
-            item.kind = ReportedKind::Comment;
-            item.id = Some(cid.to_string());
-            owner = Some(author);
-            if let Ok((c, _)) = access::visible_comment(st, caller, cid.as_str()).await {
-                item.visible_to_you = true;
-                item.summary = Some(c.body);
+/// The reported items of many reports, in four queries whatever their number
+/// (comments, videos, accounts, the caller's relations to their owners): each
+/// item, the account it belongs to, and whether the caller may see it as an
+/// ordinary user (the same rules as `access::visible_comment`, `visible_video` and
+/// `visible_account`).
+async fn resolve_items(st: &AppState, caller: &Caller, reports: &[ReportRow]) -> AppResult<Vec<(ReportedItem, Option<Id>)>> {
+    let comment_ids: Vec<Id> = reports.iter().filter_map(|r| r.comment_id.clone()).collect();
+    let comments = st.db.comments_any_state(&comment_ids).await?;
+    let mut video_ids: Vec<Id> = reports.iter().filter(|r| r.comment_id.is_none()).filter_map(|r| r.video_id.clone()).collect();
+    video_ids.extend(comments.values().map(|(video, ..)| video.clone()));
+    let videos = st.db.videos_by_ids(&video_ids).await?;
+    let mut account_ids: Vec<Id> = reports.iter().filter(|r| r.comment_id.is_none() && r.video_id.is_none()).filter_map(|r| r.account_id.clone()).collect();
+    account_ids.extend(comments.values().map(|(_, author, ..)| author.clone()));
+    account_ids.extend(videos.values().map(|v| v.account_id.clone()));
+    let accounts = st.db.accounts_by_ids(&account_ids).await?;
+    let rels = access::relations(st, caller, &account_ids).await?;
+    let may_see_account = |id: &Id| rels.get(id).is_some_and(|rel| policy::can_view_account(*rel));
+    let may_see_video = |v: &VideoRow| rels.get(&v.account_id).is_some_and(|rel| policy::can_view_video(*rel, v.visibility, v.account_private, v.status));
+    let mut out = Vec::new();
+    for r in reports {
+        let mut item = ReportedItem { kind: ReportedKind::Gone, id: None, account: None, visible_to_you: false, summary: None };
+        let mut owner = None;
+        if let Some(cid) = &r.comment_id {
+            if let Some((video, author, body, deleted)) = comments.get(cid) {
+                item.kind = ReportedKind::Comment;
+                item.id = Some(cid.to_string());
+                owner = Some(author.clone());
+                if !deleted && videos.get(video).is_some_and(&may_see_video) && may_see_account(author) {
+                    item.visible_to_you = true;
+                    item.summary = Some(body.clone());
+                }
+            }
+        } else if let Some(vid) = &r.video_id {
+            if let Some(v) = videos.get(vid) {
+                item.kind = ReportedKind::Video;
+                item.id = Some(vid.to_string());
+                owner = Some(v.account_id.clone());
+                if may_see_video(v) {
+                    item.visible_to_you = true;
+                    item.summary = Some(v.caption.as_str().to_owned());
+                }
+            }
+        } else if let Some(aid) = &r.account_id {
+            if let Some(a) = accounts.get(aid) {
+                item.kind = ReportedKind::Account;
+                item.id = Some(a.username.to_string());
+                owner = Some(a.id.clone());
+                if may_see_account(&a.id) {
+                    item.visible_to_you = true;
+                    item.summary = Some(views::display_name(a));
+                }
             }
         }
-    } else if let Some(vid) = &r.video_id {
-        if let Some(v) = st.db.video_by_id(vid).await? {
-            item.kind = ReportedKind::Video;
-            item.id = Some(vid.to_string());
-            owner = Some(v.account_id.clone());
-            if access::visible_video(st, caller, vid.as_str()).await.is_ok() {
-                item.visible_to_you = true;
-                item.summary = Some(v.caption.as_str().to_owned());
-            }
+        if let Some(o) = &owner {
+            item.account = accounts.get(o).map(views::brief);
         }
-    } else if let Some(aid) = &r.account_id {
-        if let Some(a) = st.db.account_by_id(aid).await? {
-            item.kind = ReportedKind::Account;
-            item.id = Some(a.username.to_string());
-            owner = Some(a.id.clone());
-            if access::visible_account(st, caller, a.username.as_str()).await.is_ok() {
-                item.visible_to_you = true;
-                item.summary = Some(views::display_name(&a));
-            }
-        }
+        out.push((item, owner));
     }
-    if let Some(o) = &owner {
-        item.account = st.db.account_by_id(o).await?.map(|a| views::brief(&a));
+    Ok(out)
+}
+
+/// The views of many reports, in six queries whatever their number: the items
+/// ([`resolve_items`]), the actions appealed, the decisions taken.
+async fn report_views(st: &AppState, caller: &Caller, reports: &[ReportRow]) -> AppResult<Vec<(ReportView, Option<Id>)>> {
+    let items = resolve_items(st, caller, reports).await?;
+    let appealed: Vec<Id> = reports.iter().filter_map(|r| r.appeal_of.clone()).collect();
+    let appealed: std::collections::HashMap<Id, ActionRow> = st.db.actions_by_ids(&appealed).await?.into_iter().map(|a| (a.id.clone(), a)).collect();
+    let report_ids: Vec<Id> = reports.iter().map(|r| r.id.clone()).collect();
+    let mut decisions: std::collections::HashMap<Id, Vec<ActionView>> = Default::default();
+    for a in st.db.actions_for_reports(&report_ids).await? {
+        decisions.entry(a.report_id.clone()).or_default().push(action_view(&a));
     }
-    Ok((item, owner))
+    Ok(reports
+        .iter()
+        .zip(items)
+        .map(|(r, (item, owner))| {
+            let view = ReportView {
+                id: r.id.clone(),
+                reason: r.reason,
+                details: r.details.clone(),
+                status: r.status,
+                kind: if r.appeal_of.is_some() { "appeal" } else { "report" },
+                created_at: rfc3339(r.created_at),
+                item,
+                appeal_of: r.appeal_of.as_ref().and_then(|a| appealed.get(a)).map(action_view),
+                decisions: decisions.remove(&r.id).unwrap_or_default(),
+            };
+            (view, owner)
+        })
+        .collect())
 }
 
 async fn report_view(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportView, Option<Id>)> {
-    let (item, owner) = resolve_item(st, caller, r).await?;
-    let appeal_of = match &r.appeal_of {
-        Some(a) => st.db.action_by_id(a).await?.map(|a| action_view(&a)),
-        None => None,
-    };
-    let decisions = st.db.actions_for_report(&r.id).await?.iter().map(action_view).collect();
-    let view = ReportView {
-        id: r.id.clone(),
-        reason: r.reason,
-        details: r.details.clone(),
-        status: r.status,
-        kind: if r.appeal_of.is_some() { "appeal" } else { "report" },
-        created_at: rfc3339(r.created_at),
-        item,
-        appeal_of,
-        decisions,
-    };
-    Ok((view, owner))
+    report_views(st, caller, std::slice::from_ref(r)).await?.pop().ok_or_else(|| AppError::internal("no view for a report"))
+}
+
+/// The account a report's item belongs to, and the item as the queue shows it.
+async fn resolve_item(st: &AppState, caller: &Caller, r: &ReportRow) -> AppResult<(ReportedItem, Option<Id>)> {
+    resolve_items(st, caller, std::slice::from_ref(r)).await?.pop().ok_or_else(|| AppError::internal("no item for a report"))
 }
 
 /// Queue filters, parsed at the edge.
@@ -184,10 +222,8 @@ pub async fn queue(st: &AppState, caller: &Caller, f: &QueueFilter, page: &views
     let after = page.cursor.as_ref().map(|c| (c.key, c.id.as_str()));
     let rows = st.db.reports(status, appeals, after, page.limit).await?;
     let next_cursor = page.next(&rows, |r| (r.created_at, &r.id));
-    let mut items = Vec::new();
-    for r in rows.iter().filter(|r| reason.is_none_or(|x| r.reason == x)) {
-        items.push(report_view(st, caller, r).await?.0);
-    }
+    let shown: Vec<ReportRow> = rows.iter().filter(|r| reason.is_none_or(|x| r.reason == x)).cloned().collect();
+    let items = report_views(st, caller, &shown).await?.into_iter().map(|(view, _)| view).collect();
     let (reports, appeals) = st.db.open_report_counts().await?;
     Ok(ReportPage { items, next_cursor, open: OpenCounts { reports, appeals } })
 }
@@ -409,7 +445,7 @@ pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decid
 }
 
 /// What a `moderation` notification tells the affected person.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Notice {
     pub action_id: Id,
     pub action: ModAction,
@@ -425,26 +461,45 @@ pub struct Notice {
 
 /// The notice for a moderation notification.
 pub async fn notice(st: &AppState, action: &Id) -> AppResult<Option<Notice>> {
-    let Some(a) = st.db.action_by_id(action).await? else { return Ok(None) };
-    let on_appeal = st.db.report_by_id(&a.report_id).await?.is_some_and(|r| r.appeal_of.is_some());
-    let appeal = if on_appeal || a.action == ModAction::Dismiss {
-        "final"
-    } else {
-        match st.db.appeal_of(&a.id).await? {
-            None => "none",
-            Some(r) if r.status == ReportStatus::Open => "open",
-            Some(r) if r.status == ReportStatus::Actioned => "reinstated",
-            Some(_) => "upheld",
-        }
-    };
-    let target = if a.comment_id.is_some() {
-        "comment"
-    } else if a.video_id.is_some() {
-        "video"
-    } else {
-        "account"
-    };
-    Ok(Some(Notice { action_id: a.id.clone(), action: a.action, reason: a.reason, note: a.note.clone(), target, can_appeal: appeal == "none", appeal }))
+    Ok(notices(st, std::slice::from_ref(action)).await?.remove(action))
+}
+
+/// The notices of many moderation notifications, in three queries whatever their
+/// number: the actions, the reports they decided, the appeals filed against them.
+pub async fn notices(st: &AppState, actions: &[Id]) -> AppResult<std::collections::HashMap<Id, Notice>> {
+    let actions = st.db.actions_by_ids(actions).await?;
+    if actions.is_empty() {
+        return Ok(Default::default());
+    }
+    let report_ids: Vec<Id> = actions.iter().map(|a| a.report_id.clone()).collect();
+    let decided_appeals: std::collections::HashSet<Id> =
+        st.db.reports_by_ids(&report_ids).await?.into_iter().filter(|r| r.appeal_of.is_some()).map(|r| r.id).collect();
+    let action_ids: Vec<Id> = actions.iter().map(|a| a.id.clone()).collect();
+    let appeals: std::collections::HashMap<Id, ReportRow> =
+        st.db.appeals_of_actions(&action_ids).await?.into_iter().filter_map(|r| Some((r.appeal_of.clone()?, r))).collect();
+    let mut out = std::collections::HashMap::new();
+    for a in actions {
+        let appeal = if decided_appeals.contains(&a.report_id) || a.action == ModAction::Dismiss {
+            "final"
+        } else {
+            match appeals.get(&a.id) {
+                None => "none",
+                Some(r) if r.status == ReportStatus::Open => "open",
+                Some(r) if r.status == ReportStatus::Actioned => "reinstated",
+                Some(_) => "upheld",
+            }
+        };
+        let target = if a.comment_id.is_some() {
+            "comment"
+        } else if a.video_id.is_some() {
+            "video"
+        } else {
+            "account"
+        };
+        let notice = Notice { action_id: a.id.clone(), action: a.action, reason: a.reason, note: a.note.clone(), target, can_appeal: appeal == "none", appeal };
+        out.insert(a.id, notice);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Serialize)]

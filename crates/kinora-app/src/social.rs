@@ -411,27 +411,33 @@ pub async fn notifications(st: &AppState, caller: &Caller, page: &PageRequest) -
     let me = caller.require()?;
     let rows = st.db.notifications(&me.id, page.cursor.as_ref(), page.limit).await?;
     let next_cursor = page.next(&rows, |n| (n.created_at, &n.id));
+    // A fixed number of queries per page: the actors, their relations to the
+    // caller, the videos (through the door), the comments and the moderation
+    // notices are each read once for the whole page.
+    let actor_ids: Vec<Id> = rows.iter().map(|n| n.actor_id.clone()).collect();
+    let actors = st.db.accounts_by_ids(&actor_ids).await?;
+    let relations = access::relations(st, caller, &actor_ids).await?;
+    let video_ids: Vec<Id> = rows.iter().filter_map(|n| n.video_id.clone()).collect();
+    let videos = access::visible_videos(st, caller, &video_ids).await?;
+    let comment_ids: Vec<Id> = rows.iter().filter_map(|n| n.comment_id.clone().map(Id::from_trusted)).collect();
+    let live_comments = st.db.live_comments(&comment_ids).await?;
+    let action_ids: Vec<Id> = rows.iter().filter(|n| n.kind == NotificationKind::Moderation).filter_map(|n| n.action_id.clone()).collect();
+    let notices = crate::moderation::notices(st, &action_ids).await?;
     let mut items = Vec::new();
     let mut unread = 0;
     for n in &rows {
-        let Some(actor) = st.db.account_by_id(&n.actor_id).await? else {
+        let (Some(actor), Some(actor_rel)) = (actors.get(&n.actor_id), relations.get(&n.actor_id)) else {
             continue;
         };
-        let actor_rel = access::relation(st, caller, &actor.id).await?;
-        let video = match &n.video_id {
-            Some(vid) => access::visible_video(st, caller, vid.as_str()).await.ok(),
-            None => None,
-        };
-        if !policy::can_see_notification(actor_rel, n.video_id.as_ref().map(|_| video.is_some())) {
+        let video = n.video_id.as_ref().and_then(|v| videos.get(v));
+        if !policy::can_see_notification(*actor_rel, n.video_id.as_ref().map(|_| video.is_some())) {
             continue;
         }
-        if let Some(cid) = &n.comment_id {
-            if st.db.comment_by_id(&Id::from_trusted(cid.clone())).await?.is_none() {
-                continue;
-            }
+        if n.comment_id.as_ref().is_some_and(|c| !live_comments.contains(&Id::from_trusted(c.clone()))) {
+            continue;
         }
         let moderation = match (&n.kind, &n.action_id) {
-            (NotificationKind::Moderation, Some(a)) => crate::moderation::notice(st, a).await?,
+            (NotificationKind::Moderation, Some(a)) => notices.get(a).cloned(),
             _ => None,
         };
         if n.kind == NotificationKind::Moderation && moderation.is_none() {
@@ -441,7 +447,7 @@ pub async fn notifications(st: &AppState, caller: &Caller, page: &PageRequest) -
         items.push(NotificationView {
             id: n.id.clone(),
             kind: n.kind,
-            actor: views::brief(&actor),
+            actor: views::brief(actor),
             video: video.map(|v| NotificationVideo { id: v.id.clone(), caption: v.caption.as_str().to_owned() }),
             comment_id: n.comment_id.clone(),
             created_at: views::rfc3339(n.created_at),

@@ -4,6 +4,8 @@
 //! residency check).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use kinora_app::registry;
 use kinora_db::Db;
 
@@ -43,16 +45,10 @@ async fn sqlite_every_table_is_classified() {
     every_table_is_classified(db).await;
 }
 
+/// On PostgreSQL where `scripts/test` started one (see `support::postgres`).
 #[tokio::test]
 async fn postgres_every_table_is_classified() {
-    let admin =
-        std::env::var("KINORA_TEST_POSTGRES_URL").expect("KINORA_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL");
-    let admin_db = Db::connect(&admin).await.unwrap();
-    let name = format!("kinora_r_{}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(admin_db.pool()).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_db.pool()).await.unwrap();
-    let (prefix, _) = admin.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{prefix}/{name}")).await.unwrap();
-    db.migrate().await.unwrap();
-    every_table_is_classified(db).await;
+    if let Some(i) = support::postgres().await {
+        every_table_is_classified(i.db.clone()).await;
+    }
 }

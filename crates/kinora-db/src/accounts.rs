@@ -202,3 +202,19 @@ impl Db {
         r.map(|r| Ok(PasswordHash(col(&r, "password_hash")?))).transpose()
     }
 }
+
+impl Db {
+    /// Accounts by id (those not being erased), in one query: for lists whose items
+    /// name accounts (notifications, the moderation queue).
+    pub async fn accounts_by_ids(&self, ids: &[Id]) -> Result<std::collections::HashMap<Id, AccountRow>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!("SELECT {COLS} FROM accounts WHERE erase_at IS NULL AND id IN ({})", crate::social::placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| row(r).map(|a| (a.id.clone(), a))).collect()
+    }
+}

@@ -196,6 +196,50 @@ impl Db {
         r.as_ref().map(action_row).transpose()
     }
 
+    /// Actions by id, in one query.
+    pub async fn actions_by_ids(&self, ids: &[Id]) -> Result<Vec<ActionRow>> {
+        self.actions_where("id", ids).await
+    }
+
+    /// The actions taken on these reports, oldest first, in one query.
+    pub async fn actions_for_reports(&self, reports: &[Id]) -> Result<Vec<ActionRow>> {
+        self.actions_where("report_id", reports).await
+    }
+
+    async fn actions_where(&self, column: &str, ids: &[Id]) -> Result<Vec<ActionRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {ACOLS} FROM moderation_actions WHERE {column} IN ({}) ORDER BY created_at", crate::social::placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(action_row).collect()
+    }
+
+    /// Reports by id, in one query.
+    pub async fn reports_by_ids(&self, ids: &[Id]) -> Result<Vec<ReportRow>> {
+        self.reports_where("id", ids).await
+    }
+
+    /// The appeals filed against these actions, in one query.
+    pub async fn appeals_of_actions(&self, actions: &[Id]) -> Result<Vec<ReportRow>> {
+        self.reports_where("appeal_of", actions).await
+    }
+
+    async fn reports_where(&self, column: &str, ids: &[Id]) -> Result<Vec<ReportRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {RCOLS} FROM reports WHERE {column} IN ({})", crate::social::placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(report_row).collect()
+    }
+
     /// The actions taken on a report (normally one).
     pub async fn actions_for_report(&self, report: &Id) -> Result<Vec<ActionRow>> {
         let rows = sqlx::query(&format!("SELECT {ACOLS} FROM moderation_actions WHERE report_id = $1 ORDER BY created_at"))
@@ -329,5 +373,33 @@ impl Db {
             ))
         })
         .transpose()
+    }
+
+    /// [`Db::comment_any_state`] for many comments in one query: id -> (video,
+    /// author, text, deleted).
+    pub async fn comments_any_state(&self, ids: &[Id]) -> Result<std::collections::HashMap<Id, (Id, Id, String, bool)>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!("SELECT id, video_id, account_id, body, deleted_at FROM comments WHERE id IN ({})", crate::social::placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    Id::from_trusted(col(r, "id")?),
+                    (
+                        Id::from_trusted(col(r, "video_id")?),
+                        Id::from_trusted(col(r, "account_id")?),
+                        col(r, "body")?,
+                        col::<Option<i64>>(r, "deleted_at")?.is_some(),
+                    ),
+                ))
+            })
+            .collect()
     }
 }

@@ -160,6 +160,34 @@ impl Db {
         Ok((state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0, standing))
     }
 
+    /// [`Db::relation_of`] for many owners in one query: owner -> (the viewer's
+    /// follow state towards them, a block either way, their standing). Owners that
+    /// do not exist are absent.
+    pub async fn relations_of(&self, viewer: Option<&Id>, owners: &[Id]) -> Result<std::collections::HashMap<Id, (Option<FollowState>, bool, Standing)>> {
+        if owners.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT a.id, a.suspended_at, a.restricted_at, \
+               (SELECT state FROM follows WHERE follower_id = $1 AND followee_id = a.id) AS state, \
+               (SELECT COUNT(*) FROM blocks WHERE (blocker_id = $1 AND blocked_id = a.id) \
+                  OR (blocker_id = a.id AND blocked_id = $1)) AS blocked \
+             FROM accounts a WHERE a.id IN ({})",
+            placeholders(2, owners.len())
+        );
+        let mut q = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned()));
+        for o in owners {
+            q = q.bind(o.as_str());
+        }
+        let mut out = std::collections::HashMap::new();
+        for r in q.fetch_all(self.pool()).await? {
+            let state: Option<String> = col(&r, "state")?;
+            let standing = Standing::from_times(col(&r, "suspended_at")?, col(&r, "restricted_at")?);
+            out.insert(Id::from_trusted(col(&r, "id")?), (state.as_deref().and_then(FollowState::parse), col::<i64>(&r, "blocked")? > 0, standing));
+        }
+        Ok(out)
+    }
+
     /// (the viewer's follow state towards `owner`, a block either way).
     pub async fn relation_flags(&self, viewer: &Id, owner: &Id) -> Result<(Option<FollowState>, bool)> {
         let r = sqlx::query(
@@ -468,6 +496,19 @@ impl Db {
         r.as_ref().map(comment).transpose()
     }
 
+    /// Which of `ids` are comments that exist and are not deleted, in one query.
+    pub async fn live_comments(&self, ids: &[Id]) -> Result<std::collections::HashSet<Id>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!("SELECT id FROM comments WHERE deleted_at IS NULL AND id IN ({})", placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
+    }
+
     /// A video's comments, oldest first, minus authors blocked either way with the viewer.
     pub async fn comments(&self, video: &Id, viewer: Option<&Id>, after: Option<&FeedCursor>, limit: i64) -> Result<Vec<CommentRow>> {
         let (k, id) = match after {
@@ -759,7 +800,7 @@ impl Db {
             .map(|r| {
                 Ok(NotificationRow {
                     id: Id::from_trusted(col(r, "id")?),
-                    kind: NotificationKind::parse(&col::<String>(r, "kind")?).unwrap_or(NotificationKind::Mention),
+                    kind: crate::closed(r, "kind")?,
                     actor_id: Id::from_trusted(col(r, "actor_id")?),
                     video_id: col::<Option<String>>(r, "video_id")?.map(Id::from_trusted),
                     comment_id: col(r, "comment_id")?,

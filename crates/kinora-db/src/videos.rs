@@ -493,3 +493,22 @@ impl Db {
         Ok((v, c))
     }
 }
+
+impl Db {
+    /// Videos by id (not deleted, of accounts not being erased), in one query.
+    pub async fn videos_by_ids(&self, ids: &[Id]) -> Result<std::collections::HashMap<Id, VideoRow>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.deleted_at IS NULL AND a.erase_at IS NULL AND v.id IN ({})",
+            crate::social::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| row(r).map(|v| (v.id.clone(), v))).collect()
+    }
+}

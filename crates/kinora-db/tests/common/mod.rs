@@ -41,3 +41,16 @@ pub async fn video(db: &Db, owner: &Id, caption: &str) -> Id {
 pub fn new_video<'a>(id: &'a Id, owner: &'a Id, caption: &'a Caption, visibility: Visibility) -> NewVideo<'a> {
     NewVideo { id, account_id: owner, caption, visibility, region: "local", original_key: "originals/x", original_bytes: 1, original_name: "x.mp4" }
 }
+
+/// A fresh, migrated database on the same backend as `like` (a restore target).
+pub async fn fresh_like(like: &Db) -> Db {
+    match like.backend() {
+        kinora_db::Backend::Sqlite => {
+            let (db, dir) = sqlite().await;
+            // Kept for the rest of the test process.
+            std::mem::forget(dir);
+            db
+        }
+        kinora_db::Backend::Postgres => postgres().await,
+    }
+}
