@@ -5,8 +5,8 @@
 use crate::access;
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::social::tag_of;
 use crate::state::AppState;
+use crate::tags::tag_of;
 use crate::views::{self, Page, PageRequest, VideoView};
 use kinora_db::VideoRepo;
 use serde::Serialize;

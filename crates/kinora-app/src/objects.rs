@@ -57,5 +57,5 @@ pub async fn replicate(st: &AppState, from: &str, to: &str, key: &str) -> anyhow
     }
     let dst = st.regions.get(to)?;
     let r = kinora_store::copy_verified(src, dst, key).await;
-    st.regions.watch(to, r).map(|_| ())
+    Ok(st.regions.watch(to, r).map(|_| ())?)
 }

@@ -333,5 +333,5 @@ pub fn private_files() {
 /// The configured regions, opened (no database, no keys).
 pub fn regions(c: &Config) -> anyhow::Result<Regions> {
     let backup = Some(c.residency.backup.as_str()).filter(|b| !b.is_empty());
-    Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)
+    Ok(Regions::open(&c.server.data, &c.region_specs(), &c.residency.primary, backup)?)
 }

@@ -11,7 +11,7 @@
 mod support;
 
 use kinora_app::views::PageRequest;
-use kinora_app::{feeds, moderation, recommend, social, Caller};
+use kinora_app::{comments, feeds, follows, moderation, notifications, recommend, reports, search, videos, Caller};
 use std::future::Future;
 use support::statements;
 
@@ -52,22 +52,22 @@ async fn every_list_costs_the_same_queries_for_2_items_as_for_12() {
         }
         let bobs = i.ready_video(&bob, "bob's cat #cats").await;
         let (ann_c, bob_c) = (i.caller(&ann).await, i.caller(&bob).await);
-        social::follow(&i.st, &bob_c, "ann", None).await.unwrap();
+        follows::follow(&i.st, &bob_c, "ann", None).await.unwrap();
         for v in &videos {
-            social::set_like(&i.st, &bob_c, v.as_str(), true).await.unwrap();
+            videos::set_like(&i.st, &bob_c, v.as_str(), true).await.unwrap();
         }
         let mut others: Vec<Caller> = Vec::new();
         for n in 0..14 {
             let a = i.account(&format!("fan{n}")).await;
             let c = i.caller(&a).await;
-            social::follow(&i.st, &c, "bob", None).await.unwrap();
-            social::set_like(&i.st, &c, bobs.as_str(), true).await.unwrap();
-            social::add_comment(&i.st, &c, bobs.as_str(), &format!("nice {n} @bob"), None).await.unwrap();
-            social::add_comment(&i.st, &c, videos[0].as_str(), &format!("meow {n}"), None).await.unwrap();
-            social::report(
+            follows::follow(&i.st, &c, "bob", None).await.unwrap();
+            videos::set_like(&i.st, &c, bobs.as_str(), true).await.unwrap();
+            comments::add_comment(&i.st, &c, bobs.as_str(), &format!("nice {n} @bob"), None).await.unwrap();
+            comments::add_comment(&i.st, &c, videos[0].as_str(), &format!("meow {n}"), None).await.unwrap();
+            reports::report(
                 &i.st,
                 &c,
-                social::Report {
+                reports::Report {
                     video_id: Some(videos[n].to_string()),
                     reason: Some("spam".into()),
                     details: Some(format!("report {n}")),
@@ -107,14 +107,14 @@ async fn every_list_costs_the_same_queries_for_2_items_as_for_12() {
         measure!("Following feed", |l, p| feeds::following(st, bob_c, p));
         measure!("profile: an account's videos", |l, p| feeds::account_videos(st, bob_c, "ann", p));
         measure!("hashtag page", |l, p| feeds::tag_videos(st, bob_c, "cats", p));
-        measure!("comments", |l, p| social::comments(st, bob_c, v0, p));
-        measure!("notifications (inbox)", |l, p| social::notifications(st, bob_c, p));
-        measure!("search: videos", |l, p| social::search(st, bob_c, "cat", social::SearchKind::Videos, l));
-        measure!("search: accounts", |l, p| social::search(st, bob_c, "fan", social::SearchKind::Accounts, l));
-        measure!("search: tags", |l, p| social::search(st, bob_c, "cat", social::SearchKind::Tags, l));
-        measure!("followers", |l, p| social::follow_list(st, bob_c, "bob", true, p));
-        measure!("likers", |l, p| social::likers(st, bob_c, bobs, p));
-        measure!("liked videos", |l, p| social::liked_videos(st, bob_c, "bob", p));
+        measure!("comments", |l, p| comments::comments(st, bob_c, v0, p));
+        measure!("notifications (inbox)", |l, p| notifications::notifications(st, bob_c, p));
+        measure!("search: videos", |l, p| search::search(st, bob_c, "cat", search::SearchKind::Videos, l));
+        measure!("search: accounts", |l, p| search::search(st, bob_c, "fan", search::SearchKind::Accounts, l));
+        measure!("search: tags", |l, p| search::search(st, bob_c, "cat", search::SearchKind::Tags, l));
+        measure!("followers", |l, p| follows::follow_list(st, bob_c, "bob", true, p));
+        measure!("likers", |l, p| videos::likers(st, bob_c, bobs, p));
+        measure!("liked videos", |l, p| videos::liked_videos(st, bob_c, "bob", p));
         measure!("moderation queue", |l, p| moderation::queue(st, mods_c, &moderation::QueueFilter::default(), p));
     }
     println!("{:<10} {:<32} {:>8} {:>8}", "backend", "list", SMALL, LARGE);

@@ -32,8 +32,8 @@ async fn the_log_append_precedes_every_read_of_the_persons_data() {
         let v = i.ready_video(&sam, "sam's video").await;
         let fan = i.account("fan").await;
         let fan_c = i.caller(&fan).await;
-        kinora_app::social::add_comment(&i.st, &fan_c, v.as_str(), "hello", None).await.unwrap();
-        kinora_app::social::set_like(&i.st, &i.caller(&sam).await, v.as_str(), true).await.unwrap();
+        kinora_app::comments::add_comment(&i.st, &fan_c, v.as_str(), "hello", None).await.unwrap();
+        kinora_app::videos::set_like(&i.st, &i.caller(&sam).await, v.as_str(), true).await.unwrap();
         staff::grant(&i.st, "admin", StaffRole::Admin).await.unwrap();
         let admin_c = i.caller(&admin).await;
 

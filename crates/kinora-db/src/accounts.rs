@@ -210,11 +210,53 @@ impl Db {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let sql = format!("SELECT {COLS} FROM accounts WHERE erase_at IS NULL AND id IN ({})", crate::social::placeholders(1, ids.len()));
+        let sql = format!("SELECT {COLS} FROM accounts WHERE erase_at IS NULL AND id IN ({})", crate::sql::placeholders(1, ids.len()));
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.as_str());
         }
         q.fetch_all(self.pool()).await?.iter().map(|r| row(r).map(|a| (a.id.clone(), a))).collect()
+    }
+
+    /// Updates the profile; going public accepts every pending request.
+    pub async fn update_profile(
+        &self,
+        id: &Id,
+        display_name: Option<&str>,
+        bio: Option<&str>,
+        private: Option<bool>,
+        likes_public: Option<bool>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE accounts SET display_name = COALESCE($1, display_name), bio = COALESCE($2, bio), \
+               private = COALESCE($3, private), likes_public = COALESCE($5, likes_public) WHERE id = $4",
+        )
+        .bind(display_name)
+        .bind(bio)
+        .bind(private.map(i64::from))
+        .bind(id.as_str())
+        .bind(likes_public.map(i64::from))
+        .execute(&mut *tx)
+        .await?;
+        if private == Some(false) {
+            sqlx::query("UPDATE follows SET state = 'accepted' WHERE followee_id = $1 AND state = 'requested'").bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An account's videos visible to the viewer, with mutes not applied.
+    pub async fn visible_count(&self, account: &Id, viewer: Option<&Id>) -> Result<i64> {
+        let r = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM videos v JOIN accounts a ON a.id = v.account_id \
+             WHERE v.account_id = $1 AND v.status = 'ready' AND {vis}",
+            vis = crate::visibility::video_visible_to(2)
+        ))
+        .bind(account.as_str())
+        .bind(viewer.map(|v| v.as_str().to_owned()))
+        .fetch_one(self.pool())
+        .await?;
+        col(&r, "n")
     }
 }

@@ -10,16 +10,23 @@
 
 mod accounts;
 pub mod backup;
+mod comments;
 mod erasure;
 mod exports;
+mod follows;
 mod instance_keys;
 mod intents;
 mod jobs;
+mod likes;
 mod migrate;
 mod moderation;
+mod notifications;
 mod recommend;
+mod reports;
 mod residency;
-mod social;
+mod search;
+mod sql;
+mod tags;
 mod tokens;
 mod translog;
 mod uploads;
@@ -32,8 +39,12 @@ pub use residency::KnownObject;
 pub use translog::{LogAppend, StaffRow};
 
 pub use accounts::{AccountRepo, AccountRow, NewAccount, PasswordHash};
+pub use comments::CommentRow;
+pub use follows::FollowState;
 pub use jobs::{Job, JobKind, JobQueue};
-pub use social::{CommentRow, FollowState, NewReport, NotificationKind, NotificationRow, VideoStats};
+pub use likes::VideoStats;
+pub use notifications::{NotificationKind, NotificationRow};
+pub use reports::NewReport;
 pub use tokens::{TokenKind, TokenRepo, TokenRow};
 pub use uploads::{UploadRepo, UploadRow, UploadState};
 pub use videos::{FeedCursor, MediaObject, NewVideo, PublishOutcome, Published, VideoRepo, VideoRow};

@@ -210,7 +210,7 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {ACOLS} FROM moderation_actions WHERE {column} IN ({}) ORDER BY created_at", crate::social::placeholders(1, ids.len()));
+        let sql = format!("SELECT {ACOLS} FROM moderation_actions WHERE {column} IN ({}) ORDER BY created_at", crate::sql::placeholders(1, ids.len()));
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.as_str());
@@ -232,7 +232,7 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {RCOLS} FROM reports WHERE {column} IN ({})", crate::social::placeholders(1, ids.len()));
+        let sql = format!("SELECT {RCOLS} FROM reports WHERE {column} IN ({})", crate::sql::placeholders(1, ids.len()));
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.as_str());
@@ -381,7 +381,7 @@ impl Db {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let sql = format!("SELECT id, video_id, account_id, body, deleted_at FROM comments WHERE id IN ({})", crate::social::placeholders(1, ids.len()));
+        let sql = format!("SELECT id, video_id, account_id, body, deleted_at FROM comments WHERE id IN ({})", crate::sql::placeholders(1, ids.len()));
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.as_str());

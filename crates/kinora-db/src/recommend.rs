@@ -61,10 +61,10 @@ impl Subset<'_> {
     fn sql(self, first: usize) -> String {
         let mut parts = Vec::new();
         if !self.videos.is_empty() {
-            parts.push(format!("v.id IN ({})", crate::social::placeholders(first, self.videos.len())));
+            parts.push(format!("v.id IN ({})", crate::sql::placeholders(first, self.videos.len())));
         }
         if !self.accounts.is_empty() {
-            parts.push(format!("v.account_id IN ({})", crate::social::placeholders(first + self.videos.len(), self.accounts.len())));
+            parts.push(format!("v.account_id IN ({})", crate::sql::placeholders(first + self.videos.len(), self.accounts.len())));
         }
         format!("({})", parts.join(" OR "))
     }

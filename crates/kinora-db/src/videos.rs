@@ -265,7 +265,7 @@ impl VideoRepo for Db {
         let sql = format!(
             "SELECT video_id, name, object_key, mime, width, height, bitrate, bytes, sha256 FROM media_objects \
              WHERE video_id IN ({}) ORDER BY video_id, height * width DESC, name",
-            crate::social::placeholders(1, videos.len())
+            crate::sql::placeholders(1, videos.len())
         );
         let mut q = sqlx::query(&sql);
         for v in videos {
@@ -503,7 +503,7 @@ impl Db {
         let sql = format!(
             "SELECT {COLS} FROM videos v JOIN accounts a ON a.id = v.account_id \
              WHERE v.deleted_at IS NULL AND a.erase_at IS NULL AND v.id IN ({})",
-            crate::social::placeholders(1, ids.len())
+            crate::sql::placeholders(1, ids.len())
         );
         let mut q = sqlx::query(&sql);
         for id in ids {

@@ -5,12 +5,16 @@
 #![allow(clippy::unwrap_used)]
 
 use kinora_app::accounts::{Analytics, Numbers, Totals, VideoAnalytics};
+use kinora_app::comments::CommentPage;
 use kinora_app::data::NotificationKind;
 use kinora_app::feeds::TagPage;
 use kinora_app::moderation::{
     ActionView as ModerationActionView, Appealed, Decided, Notice, OpenCounts, ReportPage, ReportView as StaffReport, ReportedItem, ReviewView,
 };
-use kinora_app::social::{CommentPage, LikeCount, Liked, NotificationPage, Reported, ShareCount, Shared, TagFollow};
+use kinora_app::notifications::NotificationPage;
+use kinora_app::reports::Reported;
+use kinora_app::tags::TagFollow;
+use kinora_app::videos::{LikeCount, Liked, ShareCount, Shared};
 use kinora_app::views::*;
 use kinora_core::moderation::{ActionReason, ModAction, ReportReason, ReportStatus, ReportedKind};
 use kinora_core::policy::CommentSetting;

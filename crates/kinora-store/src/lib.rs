@@ -20,6 +20,42 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// What a region store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The configuration names a store that cannot be opened as written.
+    #[error("{0}")]
+    Config(String),
+    /// No region of that name is configured.
+    #[error("region {0:?} is not configured")]
+    UnknownRegion(String),
+    /// The store itself (the local directory or the S3 bucket) failed.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// An S3 request outside object_store (version listings) failed.
+    #[error("S3: {0}")]
+    S3(String),
+    /// A copy does not match its original.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Io(std::io::Error::other(e))
+    }
+}
+
+impl From<reqwest::Error> for StoreError {
+    fn from(e: reqwest::Error) -> StoreError {
+        StoreError::S3(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
 /// A region as configured: where its objects live and under which jurisdiction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionSpec {
@@ -62,7 +98,7 @@ fn now_ms() -> i64 {
 /// Opens the store a region's `storage` names.
 type Opened = (Arc<dyn ObjectStore>, Option<std::path::PathBuf>, String, Option<versions::S3Bucket>);
 
-fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
+fn open_store(data: &Path, spec: &RegionSpec) -> Result<Opened> {
     let s = spec.storage.trim();
     if s.is_empty() || s.starts_with("file://") {
         let dir = if s.is_empty() { data.join("regions").join(&spec.name) } else { std::path::PathBuf::from(&s["file://".len()..]) };
@@ -74,7 +110,7 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
     if let Some(rest) = s.strip_prefix("s3://") {
         let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
         if bucket.is_empty() || bucket.contains('/') {
-            anyhow::bail!("region {}: {s:?} names no bucket (s3://BUCKET?endpoint=...&region=...)", spec.name);
+            return Err(StoreError::Config(format!("region {}: {s:?} names no bucket (s3://BUCKET?endpoint=...&region=...)", spec.name)));
         }
         // Credentials come from the usual AWS_* variables.
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
@@ -91,10 +127,10 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
                     s3_region = v.to_owned();
                     b = b.with_region(v);
                 }
-                other => anyhow::bail!("region {}: unknown storage option {other:?} (endpoint, region)", spec.name),
+                other => return Err(StoreError::Config(format!("region {}: unknown storage option {other:?} (endpoint, region)", spec.name))),
             }
         }
-        let store = b.build().map_err(|e| anyhow::anyhow!("region {}: {e}", spec.name))?;
+        let store = b.build().map_err(|e| StoreError::Config(format!("region {}: {e}", spec.name)))?;
         let at = if endpoint.is_empty() { String::new() } else { format!(" at {endpoint}") };
         let versions = versions::S3Bucket {
             endpoint: if endpoint.is_empty() { format!("https://s3.{s3_region}.amazonaws.com") } else { endpoint },
@@ -106,33 +142,33 @@ fn open_store(data: &Path, spec: &RegionSpec) -> anyhow::Result<Opened> {
         };
         return Ok((Arc::new(store), None, format!("s3://{bucket}{at}"), Some(versions)));
     }
-    anyhow::bail!("region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...", spec.name)
+    Err(StoreError::Config(format!("region {}: storage {s:?} is neither file:///PATH nor s3://BUCKET?endpoint=...", spec.name)))
 }
 
 impl Regions {
     /// Opens every region; `primary` and `backup` must be among them.
-    pub fn open(data: &Path, specs: &[RegionSpec], primary: &str, backup: Option<&str>) -> anyhow::Result<Regions> {
+    pub fn open(data: &Path, specs: &[RegionSpec], primary: &str, backup: Option<&str>) -> Result<Regions> {
         let mut regions = std::collections::BTreeMap::new();
         for spec in specs {
             let (store, root, location, s3) = open_store(data, spec)?;
             regions.insert(spec.name.clone(), Region { name: spec.name.clone(), jurisdiction: spec.jurisdiction.clone(), location, store, root, s3 });
         }
         if !regions.contains_key(primary) {
-            anyhow::bail!("residency.primary {primary:?} is not a configured region");
+            return Err(StoreError::Config(format!("residency.primary {primary:?} is not a configured region")));
         }
         if let Some(b) = backup {
             if !regions.contains_key(b) {
-                anyhow::bail!("residency.backup {b:?} is not a configured region");
+                return Err(StoreError::Config(format!("residency.backup {b:?} is not a configured region")));
             }
             if b == primary {
-                anyhow::bail!("residency.backup must differ from residency.primary");
+                return Err(StoreError::Config("residency.backup must differ from residency.primary".into()));
             }
         }
         Ok(Regions { regions, primary: primary.to_owned(), backup: backup.map(str::to_owned), failing: Default::default() })
     }
 
     /// Local directories under `data/regions/`, the first one primary, no backup.
-    pub fn local(data: &Path, names: &[&str]) -> anyhow::Result<Regions> {
+    pub fn local(data: &Path, names: &[&str]) -> Result<Regions> {
         let specs: Vec<RegionSpec> = names.iter().map(|n| RegionSpec { name: (*n).to_owned(), storage: String::new(), jurisdiction: String::new() }).collect();
         Regions::open(data, &specs, names.first().copied().unwrap_or("local"), None)
     }
@@ -141,11 +177,11 @@ impl Regions {
         self.regions.values()
     }
 
-    pub fn region(&self, name: &str) -> anyhow::Result<&Region> {
-        self.regions.get(name).ok_or_else(|| anyhow::anyhow!("region {name:?} is not configured"))
+    pub fn region(&self, name: &str) -> Result<&Region> {
+        self.regions.get(name).ok_or_else(|| StoreError::UnknownRegion(name.to_owned()))
     }
 
-    pub fn get(&self, region: &str) -> anyhow::Result<&Arc<dyn ObjectStore>> {
+    pub fn get(&self, region: &str) -> Result<&Arc<dyn ObjectStore>> {
         Ok(&self.region(region)?.store)
     }
 
@@ -159,7 +195,7 @@ impl Regions {
     /// durable: on local regions the file and its directories are fsynced (S3
     /// acknowledges a PUT only once it is stored). Callers delete their source only
     /// after this returns, so an acknowledged upload survives a power failure.
-    pub async fn put_durable(&self, region: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
+    pub async fn put_durable(&self, region: &str, k: &str, file: &Path) -> Result<u64> {
         let r = self.region(region)?;
         let n = self.watch(region, put_file(&r.store, k, file).await)?;
         if let Some(root) = r.root.clone() {
@@ -184,7 +220,7 @@ impl Regions {
 
     /// Deletes every version of every object under `prefix` in `region` (S3 buckets
     /// keep older versions when versioning is on; local directories keep none).
-    pub async fn purge_versions(&self, region: &str, prefix: &str) -> anyhow::Result<usize> {
+    pub async fn purge_versions(&self, region: &str, prefix: &str) -> Result<usize> {
         match &self.region(region)?.s3 {
             Some(b) => b.purge_versions(prefix).await,
             None => Ok(0),
@@ -192,7 +228,7 @@ impl Regions {
     }
 
     /// Deletes only the noncurrent versions and delete markers under `prefix`.
-    pub async fn purge_noncurrent(&self, region: &str, prefix: &str) -> anyhow::Result<usize> {
+    pub async fn purge_noncurrent(&self, region: &str, prefix: &str) -> Result<usize> {
         match &self.region(region)?.s3 {
             Some(b) => b.purge_noncurrent(prefix).await,
             None => Ok(0),
@@ -201,7 +237,7 @@ impl Regions {
 
     /// Keys with noncurrent versions or delete markers in `region` (S3 buckets with
     /// versioning; local directories keep none).
-    pub async fn noncurrent_versions(&self, region: &str) -> anyhow::Result<Vec<String>> {
+    pub async fn noncurrent_versions(&self, region: &str) -> Result<Vec<String>> {
         match &self.region(region)?.s3 {
             Some(b) => b.noncurrent_versions().await,
             None => Ok(Vec::new()),
@@ -209,7 +245,7 @@ impl Regions {
     }
 
     /// Records whether an operation on a region's store worked, for `/healthz`.
-    pub fn watch<T>(&self, region: &str, r: anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn watch<T>(&self, region: &str, r: Result<T>) -> Result<T> {
         if let Ok(mut f) = self.failing.lock() {
             match &r {
                 Ok(_) => {
@@ -217,9 +253,9 @@ impl Regions {
                 }
                 Err(e) => {
                     if !f.contains_key(region) {
-                        tracing::error!(region, error = format!("{e:#}"), "region store failing");
+                        tracing::error!(region, error = e.to_string(), "region store failing");
                     }
-                    f.entry(region.to_owned()).or_insert_with(|| (now_ms(), format!("{e:#}")));
+                    f.entry(region.to_owned()).or_insert_with(|| (now_ms(), e.to_string()));
                 }
             }
         }
@@ -238,12 +274,12 @@ impl Regions {
         home: &str,
         k: &str,
         range: std::ops::Range<u64>,
-    ) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+    ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
         let first = self.watch(home, get_range(self.get(home)?, k, range.clone()).await);
         match (first, self.backup_of(home)) {
             (Ok(s), _) => Ok(s),
             (Err(e), Some(b)) => {
-                tracing::warn!(region = home, backup = b, key = k, error = format!("{e:#}"), "reading the backup replica");
+                tracing::warn!(region = home, backup = b, key = k, error = e.to_string(), "reading the backup replica");
                 self.watch(b, get_range(self.get(b)?, k, range).await)
             }
             (Err(e), None) => Err(e),
@@ -251,8 +287,8 @@ impl Regions {
     }
 
     /// A whole object from `home`, or from the backup replica when home fails.
-    pub async fn get_bytes_with_fallback(&self, home: &str, k: &str) -> anyhow::Result<Bytes> {
-        async fn bytes(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<Bytes> {
+    pub async fn get_bytes_with_fallback(&self, home: &str, k: &str) -> Result<Bytes> {
+        async fn bytes(store: &Arc<dyn ObjectStore>, k: &str) -> Result<Bytes> {
             Ok(store.get(&key(k)).await?.bytes().await?)
         }
         let first = self.watch(home, bytes(self.get(home)?, k).await);
@@ -265,12 +301,8 @@ impl Regions {
 
     /// An object as a stream of chunks with its size, from `home` or the backup
     /// replica: a download of any size holds one chunk in memory at a time.
-    pub async fn get_stream_with_fallback(
-        &self,
-        home: &str,
-        k: &str,
-    ) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
-        async fn open(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
+    pub async fn get_stream_with_fallback(&self, home: &str, k: &str) -> Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
+        async fn open(store: &Arc<dyn ObjectStore>, k: &str) -> Result<(u64, futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>)> {
             let r = store.get(&key(k)).await?;
             Ok((r.meta.size, r.into_stream()))
         }
@@ -283,7 +315,7 @@ impl Regions {
     }
 
     /// An object into a local file, from `home` or the backup replica.
-    pub async fn get_to_file_with_fallback(&self, home: &str, k: &str, file: &Path) -> anyhow::Result<u64> {
+    pub async fn get_to_file_with_fallback(&self, home: &str, k: &str, file: &Path) -> Result<u64> {
         let first = self.watch(home, get_to_file(self.get(home)?, k, file).await);
         match (first, self.backup_of(home)) {
             (Ok(n), _) => Ok(n),
@@ -294,7 +326,7 @@ impl Regions {
 }
 
 /// Size and SHA-256 of an object, read as a stream.
-pub async fn size_and_hash(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<(u64, String)> {
+pub async fn size_and_hash(store: &Arc<dyn ObjectStore>, k: &str) -> Result<(u64, String)> {
     use sha2::Digest;
     let mut stream = store.get(&key(k)).await?.into_stream();
     let mut h = sha2::Sha256::new();
@@ -309,7 +341,7 @@ pub async fn size_and_hash(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Res
 
 /// Copies an object between stores (streamed in parts) and checks that the copy
 /// has the source's size and SHA-256.
-pub async fn copy_verified(from: &Arc<dyn ObjectStore>, to: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<u64> {
+pub async fn copy_verified(from: &Arc<dyn ObjectStore>, to: &Arc<dyn ObjectStore>, k: &str) -> Result<u64> {
     let (n, sha) = size_and_hash(from, k).await?;
     let mut stream = from.get(&key(k)).await?.into_stream();
     let upload = to.put_multipart(&key(k)).await?;
@@ -321,7 +353,7 @@ pub async fn copy_verified(from: &Arc<dyn ObjectStore>, to: &Arc<dyn ObjectStore
     w.finish().await?;
     let (m, sha2) = size_and_hash(to, k).await?;
     if (m, &sha2) != (n, &sha) {
-        anyhow::bail!("replica of {k} is {m} bytes {sha2}, the original {n} bytes {sha}");
+        return Err(StoreError::Mismatch(format!("replica of {k} is {m} bytes {sha2}, the original {n} bytes {sha}")));
     }
     Ok(n)
 }
@@ -331,7 +363,7 @@ pub fn key(s: &str) -> ObjPath {
 }
 
 /// Streams a local file into the store in 8 MiB parts.
-pub async fn put_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> anyhow::Result<u64> {
+pub async fn put_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> Result<u64> {
     let mut f = tokio::fs::File::open(file).await?;
     let len = f.metadata().await?.len();
     if len <= 8 << 20 {
@@ -356,7 +388,7 @@ pub async fn put_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> any
 }
 
 /// Streams an object into a local file.
-pub async fn get_to_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> anyhow::Result<u64> {
+pub async fn get_to_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> Result<u64> {
     let r = store.get(&key(k)).await?;
     let mut stream = r.into_stream();
     let mut out = tokio::fs::File::create(file).await?;
@@ -379,7 +411,7 @@ pub async fn get_range(
     store: &Arc<dyn ObjectStore>,
     k: &str,
     range: std::ops::Range<u64>,
-) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
+) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>> {
     use futures_util::TryStreamExt;
     let opts = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
     let r = store.get_opts(&key(k), opts).await?;
@@ -414,7 +446,7 @@ pub async fn get_range(
 }
 
 /// Deletes an object; a missing object is not an error (deletes are retried).
-pub async fn delete(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<()> {
+pub async fn delete(store: &Arc<dyn ObjectStore>, k: &str) -> Result<()> {
     match store.delete(&key(k)).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
@@ -422,7 +454,7 @@ pub async fn delete(store: &Arc<dyn ObjectStore>, k: &str) -> anyhow::Result<()>
 }
 
 /// Every object of a store with its size.
-pub async fn list_all(store: &Arc<dyn ObjectStore>) -> anyhow::Result<Vec<(String, u64)>> {
+pub async fn list_all(store: &Arc<dyn ObjectStore>) -> Result<Vec<(String, u64)>> {
     let mut out = Vec::new();
     let mut s = store.list(None);
     while let Some(m) = s.next().await {
@@ -434,7 +466,7 @@ pub async fn list_all(store: &Arc<dyn ObjectStore>) -> anyhow::Result<Vec<(Strin
 }
 
 /// Keys under `prefix` with their last-modified time in ms.
-pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {
+pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> Result<Vec<(String, i64)>> {
     let p = key(prefix);
     let mut out = Vec::new();
     let mut s = store.list(Some(&p));
@@ -447,6 +479,7 @@ pub async fn list(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use futures_util::TryStreamExt;
 

@@ -75,8 +75,8 @@ pub fn sign(
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 impl S3Bucket {
-    async fn request(&self, client: &reqwest::Client, method: reqwest::Method, path: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
-        let url = reqwest::Url::parse(&self.endpoint)?;
+    async fn request(&self, client: &reqwest::Client, method: reqwest::Method, path: &str, query: &[(&str, &str)]) -> crate::Result<String> {
+        let url = reqwest::Url::parse(&self.endpoint).map_err(|e| crate::StoreError::Config(format!("S3 endpoint {:?}: {e}", self.endpoint)))?;
         let host = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
@@ -97,7 +97,7 @@ impl S3Bucket {
         let status = r.status();
         let body = r.text().await?;
         if !status.is_success() {
-            anyhow::bail!("S3 {status}: {}", body.chars().take(300).collect::<String>());
+            return Err(crate::StoreError::S3(format!("{status}: {}", body.chars().take(300).collect::<String>())));
         }
         Ok(body)
     }
@@ -105,7 +105,7 @@ impl S3Bucket {
     /// Deletes every version and delete marker of every object under `prefix`;
     /// returns how many. Buckets without versioning answer with none or the current
     /// objects only, which are deleted as well.
-    pub async fn purge_versions(&self, prefix: &str) -> anyhow::Result<usize> {
+    pub async fn purge_versions(&self, prefix: &str) -> crate::Result<usize> {
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
         let path = format!("/{}", self.bucket);
         let mut n = 0;
@@ -120,14 +120,14 @@ impl S3Bucket {
                 n += 1;
             }
         }
-        anyhow::bail!("versions under {prefix:?} kept coming back")
+        Err(crate::StoreError::S3(format!("versions under {prefix:?} kept coming back")))
     }
 }
 
 impl S3Bucket {
     /// Keys of every noncurrent version and delete marker in the bucket (what a
     /// plain listing does not show but the bucket still keeps), a page at a time.
-    pub async fn noncurrent_versions(&self) -> anyhow::Result<Vec<String>> {
+    pub async fn noncurrent_versions(&self) -> crate::Result<Vec<String>> {
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
         let path = format!("/{}", self.bucket);
         let mut out = Vec::new();
@@ -150,14 +150,14 @@ impl S3Bucket {
                 return Ok(out);
             }
         }
-        anyhow::bail!("the version listing did not end")
+        Err(crate::StoreError::S3("the version listing did not end".into()))
     }
 }
 
 impl S3Bucket {
     /// Deletes the noncurrent versions and delete markers of objects under `prefix`,
     /// keeping each current version; returns how many.
-    pub async fn purge_noncurrent(&self, prefix: &str) -> anyhow::Result<usize> {
+    pub async fn purge_noncurrent(&self, prefix: &str) -> crate::Result<usize> {
         let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
         let path = format!("/{}", self.bucket);
         let body = self.request(&client, reqwest::Method::GET, &path, &[("prefix", prefix), ("versions", "")]).await?;

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kinora_app::views::{AccountView, BriefAccount, FollowView, Page, VideoView};
-use kinora_app::{accounts, feeds, social, AppState};
+use kinora_app::{accounts, feeds, follows, videos, AppState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -53,43 +53,43 @@ pub async fn follow(State(st): State<AppState>, viewer: Viewer, Path(name): Path
     } else {
         serde_json::from_slice(&raw).map_err(|e| crate::error::ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
-    Ok(Json(FollowAnswer { state: social::follow(&st, &viewer.caller, &name, b.from_video.as_deref()).await? }))
+    Ok(Json(FollowAnswer { state: follows::follow(&st, &viewer.caller, &name, b.from_video.as_deref()).await? }))
 }
 
 pub async fn unfollow(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<Json<FollowAnswer>> {
-    Ok(Json(FollowAnswer { state: social::unfollow(&st, &viewer.caller, &name).await? }))
+    Ok(Json(FollowAnswer { state: follows::unfollow(&st, &viewer.caller, &name).await? }))
 }
 
 pub async fn followers(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<BriefAccount>>> {
-    Ok(Json(social::follow_list(&st, &viewer.caller, &name, true, &q.page()?).await?))
+    Ok(Json(follows::follow_list(&st, &viewer.caller, &name, true, &q.page()?).await?))
 }
 
 pub async fn following(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<BriefAccount>>> {
-    Ok(Json(social::follow_list(&st, &viewer.caller, &name, false, &q.page()?).await?))
+    Ok(Json(follows::follow_list(&st, &viewer.caller, &name, false, &q.page()?).await?))
 }
 
 /// `GET /api/v1/accounts/{username}/liked`: videos the account liked, when it
 /// shows them (or to itself).
 pub async fn liked(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<VideoView>>> {
-    Ok(Json(social::liked_videos(&st, &viewer.caller, &name, &q.page()?).await?))
+    Ok(Json(videos::liked_videos(&st, &viewer.caller, &name, &q.page()?).await?))
 }
 
 pub async fn block(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    social::set_block(&st, &viewer.caller, &name, true).await?;
+    follows::set_block(&st, &viewer.caller, &name, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn unblock(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    social::set_block(&st, &viewer.caller, &name, false).await?;
+    follows::set_block(&st, &viewer.caller, &name, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn mute(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    social::set_mute(&st, &viewer.caller, &name, true).await?;
+    follows::set_mute(&st, &viewer.caller, &name, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn unmute(State(st): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    social::set_mute(&st, &viewer.caller, &name, false).await?;
+    follows::set_mute(&st, &viewer.caller, &name, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

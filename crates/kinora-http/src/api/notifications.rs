@@ -5,12 +5,12 @@ use crate::extract::{body, JsonBody, ListQuery, Viewer, Q};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kinora_app::social::{self, NotificationPage};
+use kinora_app::notifications::{self, NotificationPage};
 use kinora_app::AppState;
 use serde::Deserialize;
 
 pub async fn list(State(st): State<AppState>, viewer: Viewer, Q(q): Q<ListQuery>) -> ApiResult<Json<NotificationPage>> {
-    Ok(Json(social::notifications(&st, &viewer.caller, &q.page()?).await?))
+    Ok(Json(notifications::notifications(&st, &viewer.caller, &q.page()?).await?))
 }
 
 #[derive(Deserialize)]
@@ -19,6 +19,6 @@ pub struct MarkRead {
 }
 
 pub async fn mark_read(State(st): State<AppState>, viewer: Viewer, b: JsonBody<MarkRead>) -> ApiResult<StatusCode> {
-    social::mark_read(&st, &viewer.caller, body(b)?.ids).await?;
+    notifications::mark_read(&st, &viewer.caller, body(b)?.ids).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use crate::extract::{body, JsonBody, Viewer};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use kinora_app::social::{self, Reported};
+use kinora_app::reports::{self, Reported};
 use kinora_app::AppState;
 use serde::Deserialize;
 
@@ -20,6 +20,6 @@ pub struct Report {
 
 pub async fn create(State(st): State<AppState>, viewer: Viewer, b: JsonBody<Report>) -> ApiResult<(StatusCode, Json<Reported>)> {
     let r = body(b)?;
-    let r = social::Report { video_id: r.video_id, comment_id: r.comment_id, account: r.account, reason: r.reason, details: r.details };
-    Ok((StatusCode::CREATED, Json(social::report(&st, &viewer.caller, r).await?)))
+    let r = reports::Report { video_id: r.video_id, comment_id: r.comment_id, account: r.account, reason: r.reason, details: r.details };
+    Ok((StatusCode::CREATED, Json(reports::report(&st, &viewer.caller, r).await?)))
 }

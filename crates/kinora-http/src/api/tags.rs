@@ -5,7 +5,7 @@ use crate::extract::{ListQuery, Viewer, Q};
 use axum::extract::{Path, State};
 use axum::Json;
 use kinora_app::feeds::{self, TagPage};
-use kinora_app::social::{self, TagFollow};
+use kinora_app::tags::{self, TagFollow};
 use kinora_app::views::{Page, TagCount};
 use kinora_app::AppState;
 
@@ -14,13 +14,13 @@ pub async fn videos(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<
 }
 
 pub async fn trending(State(st): State<AppState>) -> ApiResult<Json<Page<TagCount>>> {
-    Ok(Json(social::trending(&st).await?))
+    Ok(Json(tags::trending(&st).await?))
 }
 
 pub async fn follow(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> ApiResult<Json<TagFollow>> {
-    Ok(Json(social::set_tag_follow(&st, &viewer.caller, &tag, true).await?))
+    Ok(Json(tags::set_tag_follow(&st, &viewer.caller, &tag, true).await?))
 }
 
 pub async fn unfollow(State(st): State<AppState>, viewer: Viewer, Path(tag): Path<String>) -> ApiResult<Json<TagFollow>> {
-    Ok(Json(social::set_tag_follow(&st, &viewer.caller, &tag, false).await?))
+    Ok(Json(tags::set_tag_follow(&st, &viewer.caller, &tag, false).await?))
 }

@@ -6,7 +6,7 @@ use crate::extract::{body, ClientAddr, JsonBody, ListQuery, Viewer, Q};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kinora_app::social::{self, Liked, Shared};
+use kinora_app::videos::{self, Liked, Shared};
 use kinora_app::views::{BriefAccount, Page, VideoView};
 use kinora_app::{ingest, AppError, AppState};
 use kinora_core::{Caption, ErrorCode, Id, Visibility};
@@ -14,11 +14,11 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 pub async fn get(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<VideoView>> {
-    Ok(Json(social::get_video(&st, &viewer.caller, &id).await?))
+    Ok(Json(videos::get_video(&st, &viewer.caller, &id).await?))
 }
 
 pub async fn delete(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    social::delete_video(&st, &viewer.caller, &id).await?;
+    videos::delete_video(&st, &viewer.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -31,8 +31,8 @@ pub struct VideoEdit {
 
 pub async fn edit(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, b: JsonBody<VideoEdit>) -> ApiResult<Json<VideoView>> {
     let e = body(b)?;
-    let edit = social::VideoEdit { caption: e.caption, visibility: e.visibility, comments: e.comments };
-    Ok(Json(social::edit_video(&st, &viewer.caller, &id, edit).await?))
+    let edit = videos::VideoEdit { caption: e.caption, visibility: e.visibility, comments: e.comments };
+    Ok(Json(videos::edit_video(&st, &viewer.caller, &id, edit).await?))
 }
 
 /// `POST /api/v1/videos/{id}/not-interested`: For You never shows it again (nor,
@@ -47,19 +47,19 @@ pub async fn interested(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
 }
 
 pub async fn like(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Liked>> {
-    Ok(Json(social::set_like(&st, &viewer.caller, &id, true).await?))
+    Ok(Json(videos::set_like(&st, &viewer.caller, &id, true).await?))
 }
 
 pub async fn unlike(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Liked>> {
-    Ok(Json(social::set_like(&st, &viewer.caller, &id, false).await?))
+    Ok(Json(videos::set_like(&st, &viewer.caller, &id, false).await?))
 }
 
 pub async fn likers(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>, Q(q): Q<ListQuery>) -> ApiResult<Json<Page<BriefAccount>>> {
-    Ok(Json(social::likers(&st, &viewer.caller, &id, &q.page()?).await?))
+    Ok(Json(videos::likers(&st, &viewer.caller, &id, &q.page()?).await?))
 }
 
 pub async fn share(State(st): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> ApiResult<Json<Shared>> {
-    Ok(Json(social::share(&st, &viewer.caller, &id).await?))
+    Ok(Json(videos::share(&st, &viewer.caller, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -78,7 +78,7 @@ pub async fn record_view(
     b: JsonBody<ViewEvent>,
 ) -> ApiResult<StatusCode> {
     let e = body(b)?;
-    social::record_view(&st, &viewer.caller, &client.key, &id, e.watched_ms, e.completed, e.replays).await?;
+    videos::record_view(&st, &viewer.caller, &client.key, &id, e.watched_ms, e.completed, e.replays).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -148,7 +148,7 @@ pub async fn upload(
     let incoming = ingest::Incoming { file: &file.0, bytes, caption: &caption, visibility, original_name: &name };
     let id = ingest::ingest(&st, &me, incoming).await?;
     drop(file);
-    Ok((StatusCode::ACCEPTED, Json(social::get_video(&st, &viewer.caller, id.as_str()).await?)))
+    Ok((StatusCode::ACCEPTED, Json(videos::get_video(&st, &viewer.caller, id.as_str()).await?)))
 }
 
 async fn small_text(mut field: axum::extract::multipart::Field<'_>, max: usize) -> ApiResult<String> {

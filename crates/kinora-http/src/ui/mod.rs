@@ -12,7 +12,7 @@ use kinora_app::auth::{hash_secret, new_secret, secret_eq};
 use kinora_app::data::TokenKind;
 use kinora_app::feeds;
 use kinora_app::views::{self, PageRequest, VideoView};
-use kinora_app::{access, accounts, social, AppError, AppState};
+use kinora_app::{access, accounts, videos, AppError, AppState};
 use kinora_core::{ErrorCode, Id, VideoStatus};
 use serde::Deserialize;
 
@@ -215,6 +215,17 @@ struct AuthPage {
     error: Option<String>,
     /// Sign-in: a local path to go to after (`?next=`).
     next: String,
+}
+
+/// The owner's own video that is not ready: processing (the page refreshes),
+/// failed, or removed by moderators.
+#[derive(Template)]
+#[template(path = "video-state.html")]
+struct VideoStatePage {
+    layout: Layout,
+    message: String,
+    refresh: bool,
+    removed: bool,
 }
 
 #[derive(Template)]
@@ -429,24 +440,15 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
         Ok(v) if v.status == VideoStatus::Ready => v,
         Ok(v) => {
             // The owner sees progress on their own unready video.
-            let layout = Layout::new(&viewer, "me");
-            let (msg, refresh, more) = match v.status {
-                VideoStatus::Failed => (format!("This video could not be processed: {}", v.error_message.as_deref().unwrap_or("unknown error")), "", ""),
+            let (message, refresh, removed) = match v.status {
+                VideoStatus::Failed => (format!("This video could not be processed: {}", v.error_message.as_deref().unwrap_or("unknown error")), false, false),
                 // Removed by moderators: only its owner sees this; the inbox says why.
-                VideoStatus::Removed => (
-                    "Moderators removed this video. Only you can see that it exists.".to_owned(),
-                    "",
-                    "<p id='removed-notice'>Your <a href='/inbox'>inbox</a> says why, and lets you appeal once.</p>",
-                ),
-                _ => ("This video is still processing. This page refreshes when it is ready.".to_owned(), "<meta http-equiv=refresh content=3>", ""),
+                VideoStatus::Removed => ("Moderators removed this video. Only you can see that it exists.".to_owned(), false, true),
+                _ => ("This video is still processing. This page refreshes when it is ready.".to_owned(), true, false),
             };
-            let html = format!(
-                "<!doctype html><meta name=viewport content='width=device-width'>{refresh}\
-                 <link rel=stylesheet href=/static/app.css><main class='page narrow empty light'><h1>{}</h1>{more}<p><a href='/@{}'>Back to your profile</a></p></main>",
-                escape(&msg),
-                layout.username.unwrap_or_default()
-            );
-            return ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response();
+            let mut r = render(VideoStatePage { layout: Layout::new(&viewer, "me"), message, refresh, removed });
+            r.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            return r;
         }
         Err(e) => return page_error(&viewer, e),
     };
@@ -480,10 +482,6 @@ pub async fn video_page(State(st): State<AppState>, viewer: Viewer, Path(id): Pa
     })
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): Path<String>) -> Response {
     let Some(name) = handle.strip_prefix('@') else {
         return not_found_page(&viewer);
@@ -493,7 +491,7 @@ pub async fn profile(State(st): State<AppState>, viewer: Viewer, Path(handle): P
         let account = views::account(&st, &viewer.caller, &a).await?;
         let videos = feeds::account_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?;
         let show_liked = access::may_see_likes(rel, &a);
-        let liked = if show_liked { social::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?.items } else { vec![] };
+        let liked = if show_liked { videos::liked_videos(&st, &viewer.caller, name, &PageRequest::first(60)).await?.items } else { vec![] };
         Ok::<_, AppError>((a, account, videos.items, liked, show_liked))
     }
     .await;
