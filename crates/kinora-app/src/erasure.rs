@@ -52,6 +52,7 @@ pub fn scheduled_error(erase_at: i64) -> AppError {
 
 /// The erase job: objects in every region first (so a crash leaves rows that point
 /// at what is left, and the job runs again), then the rows, then the storage scrub.
+#[tracing::instrument(name = "erasure", skip_all, fields(account = %account))]
 pub async fn erase(st: &AppState, account: &Id) -> anyhow::Result<()> {
     if st.db.account_region_any(account).await?.is_none() {
         return Ok(());

@@ -164,6 +164,7 @@ pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyh
 }
 
 /// The export job: gathers, zips (videos stored as they are), stores, announces.
+#[tracing::instrument(name = "export.build", skip_all, fields(export = %export_id))]
 pub async fn build(st: &AppState, export_id: &Id) -> anyhow::Result<()> {
     let Some(e) = st.db.export_by_id(export_id).await? else { return Ok(()) };
     if e.status != ExportStatus::Pending {

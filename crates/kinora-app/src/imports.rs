@@ -209,6 +209,7 @@ fn slot(account: &Id) -> AppResult<ImportSlot> {
 /// admission for all its videos and bytes, then each video through ingest (its
 /// transcode is queued like an upload's), then the profile. If anything fails on
 /// the way, the videos it made are deleted again: a failed import leaves nothing.
+#[tracing::instrument(name = "import", skip_all, fields(account = %account.id))]
 pub async fn import_into(st: &AppState, account: &AccountRow, archive: &Path) -> AppResult<Imported> {
     let _slot = slot(&account.id)?;
     let max_video = st.config.server.max_upload_bytes;

@@ -105,6 +105,7 @@ pub struct Incoming<'a> {
 
 /// Stores the original in the owner's home region and creates the video with its
 /// tags, mentions and transcode job. Returns the new video's id.
+#[tracing::instrument(name = "ingest", skip_all, fields(account = %owner.id, bytes = v.bytes, video = tracing::field::Empty))]
 pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppResult<Id> {
     if v.bytes == 0 {
         return Err(AppError::new(ErrorCode::MediaInvalid, "file: the file is empty"));
@@ -112,6 +113,7 @@ pub async fn ingest(st: &AppState, owner: &AccountRow, v: Incoming<'_>) -> AppRe
     // Whatever admitted it, the stored bytes stay within the quota.
     check_storage(st, &owner.id, v.bytes).await?;
     let id = Id::generate();
+    tracing::Span::current().record("video", tracing::field::display(&id));
     let original_key = format!("originals/{id}");
     // Written before its video row: an intent first, so a crash in between leaves
     // something start-up may clean (and only this).

@@ -369,6 +369,7 @@ pub struct Decided {
 }
 
 /// `POST /api/v1/staff/actions`.
+#[tracing::instrument(name = "moderation.act", skip_all, fields(report = %d.report_id, action = %d.action))]
 pub async fn act(st: &AppState, caller: &Caller, d: Decision) -> AppResult<Decided> {
     staff::role(st, caller).await?;
     let me = caller.require()?;

@@ -7,6 +7,7 @@ use crate::state::AppState;
 use kinora_db::AccountRepo;
 
 /// Moves `username` to `region`; `progress(done, total)` per object.
+#[tracing::instrument(name = "account.move", skip_all, fields(to = region))]
 pub async fn move_account(st: &AppState, username: &str, region: &str, progress: &(dyn Fn(u64, u64) + Sync)) -> anyhow::Result<usize> {
     let name = kinora_core::Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
     let account = st.db.account_by_username(&name).await?.ok_or_else(|| anyhow::anyhow!("no account @{username}"))?;

@@ -73,6 +73,7 @@ pub async fn revoke(st: &AppState, username: &str) -> anyhow::Result<u64> {
 /// `kinora access export`: the legal-request path. Logged first (actor `operator`,
 /// role `admin`, every scope, reason `legal-request`), then the account's export
 /// archive is written to `out`. The archive's own access-log.json holds this entry.
+#[tracing::instrument(name = "staff.legal_export", skip_all, fields(reason = %reason))]
 pub async fn legal_export(st: &AppState, username: &str, reason: AccessReason, reference: &str, out: &std::path::Path, redact: bool) -> anyhow::Result<u64> {
     if !AccessReason::for_access().any(|r| r == reason) {
         anyhow::bail!("reason must be one of {}", AccessReason::for_access().map(AccessReason::as_str).collect::<Vec<_>>().join(", "));
@@ -128,6 +129,7 @@ pub async fn role(st: &AppState, caller: &Caller) -> AppResult<StaffRole> {
 }
 
 /// The staff access door. Non-staff get the same 404 as for a missing route.
+#[tracing::instrument(name = "staff.access", skip_all, fields(reason = %r.reason))]
 pub async fn access(st: &AppState, caller: &Caller, r: AccessRequest) -> AppResult<Access> {
     let me = caller.require().map_err(|_| AppError::not_found())?;
     let role = role(st, caller).await?;

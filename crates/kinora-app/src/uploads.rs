@@ -114,6 +114,7 @@ async fn owned(st: &AppState, caller: &Caller, id: &str) -> AppResult<UploadRow>
 }
 
 /// Termination: the caller's upload and its bytes are deleted.
+#[tracing::instrument(name = "upload.terminate", skip_all, fields(upload = id))]
 pub async fn terminate(st: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
     let row = owned(st, caller, id).await?;
     let _guard = lock(&st.busy_uploads, &row.id)?;
@@ -141,6 +142,7 @@ pub struct Chunk<S> {
 
 /// Creation, with the first chunk when the request carries one
 /// (creation-with-upload).
+#[tracing::instrument(name = "upload.create", skip_all, fields(length = u.length))]
 pub async fn create_with<S, E>(st: &AppState, caller: &Caller, u: NewUpload, chunk: Option<Chunk<S>>) -> AppResult<(Id, Progress)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -157,6 +159,7 @@ where
 
 /// Where the caller's upload stands (tus HEAD). An upload whose bytes all
 /// arrived before a crash stopped it from becoming a video is finished now.
+#[tracing::instrument(name = "upload.status", skip_all, fields(upload = id))]
 pub async fn status(st: &AppState, caller: &Caller, id: &str) -> AppResult<Progress> {
     let row = owned(st, caller, id).await?;
     let open = Some(row.expires_at).filter(|_| row.state == UploadState::Open);
@@ -176,6 +179,7 @@ pub async fn status(st: &AppState, caller: &Caller, id: &str) -> AppResult<Progr
 /// as the web UI does with every chunk) replaces the ones given at creation, so
 /// resuming an earlier attempt never publishes its settings. An offset other than
 /// the acknowledged one is refused; a finished upload answers where it ended.
+#[tracing::instrument(name = "upload.patch", skip_all, fields(upload = id, offset = offset))]
 pub async fn patch<S, E>(st: &AppState, caller: &Caller, id: &str, offset: i64, restate: Option<(Caption, Visibility)>, chunk: Chunk<S>) -> AppResult<Progress>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,

@@ -17,6 +17,7 @@ use kinora_store as storage;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Runs one worker loop forever.
 pub async fn run(st: AppState, n: usize) {
@@ -39,11 +40,33 @@ pub async fn run(st: AppState, n: usize) {
                         }
                     })
                 };
-                let outcome = run_job(&st, &worker, &job).await;
-                renew.abort();
-                if let Err(e) = outcome {
-                    retry_or_fail(&st, &worker, &job, &format!("{e:#}")).await;
+                // Every line a job logs, from claim to finish, carries its id, kind,
+                // attempt and (when it has them) video and account.
+                let span = tracing::info_span!(
+                    "job",
+                    job = %job.id,
+                    kind = %job.kind_name,
+                    attempt = job.attempts,
+                    video = tracing::field::Empty,
+                    account = tracing::field::Empty,
+                );
+                for field in ["video", "account"] {
+                    if let Some(id) = job.payload.get(format!("{field}_id")).and_then(|v| v.as_str()) {
+                        span.record(field, tracing::field::display(id));
+                    }
                 }
+                async {
+                    let started = std::time::Instant::now();
+                    tracing::info!("job claimed");
+                    let outcome = run_job(&st, &worker, &job).await;
+                    renew.abort();
+                    match outcome {
+                        Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "job finished"),
+                        Err(e) => retry_or_fail(&st, &worker, &job, &format!("{e:#}")).await,
+                    }
+                }
+                .instrument(span)
+                .await;
             }
             Ok(None) => {
                 let _ = tokio::time::timeout(Duration::from_millis(1000), st.wake.notified()).await;

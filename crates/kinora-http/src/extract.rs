@@ -161,6 +161,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
             .ok_or_else(AppError::unauthorized)?;
         let hash = hash_secret(token);
         let (account, _) = accounts::authenticate(state, &hash, TokenKind::Api).await?.ok_or_else(AppError::unauthorized)?;
+        tracing::Span::current().record("account", tracing::field::display(&account.id));
         check_standing(parts, &account)?;
         return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Bearer { token_hash: hash } });
     }
@@ -168,6 +169,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let hash = hash_secret(c.value());
         if let Some((account, csrf)) = accounts::authenticate(state, &hash, TokenKind::Session).await? {
+            tracing::Span::current().record("account", tracing::field::display(&account.id));
             let csrf = csrf.unwrap_or_default();
             if !is_safe(&parts.method) {
                 let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");

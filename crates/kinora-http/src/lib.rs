@@ -150,8 +150,36 @@ pub fn router(state: AppState) -> Router {
         // Nothing from third parties, no inline script, no framing by other sites.
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // One span per request: its id, method, path (never the query: it may carry a
+        // media grant) and, once known, the account; every log line of the request,
+        // services' included, carries them.
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), account = tracing::field::Empty)
+        }))
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// The request id header, on the request (for the span) and the response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Every request carries an id: the client's `X-Request-Id` when it is a short
+/// token (letters, digits, `-`, `_`; a proxy's, say), else a new one. It is sent
+/// back, so a person reporting a problem can quote it.
+async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| kinora_core::Id::generate().to_string());
+    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"));
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(REQUEST_ID, value);
+    resp
 }
 
 /// The HTTP server: hyper's HTTP/1 with a header-read timeout (which also closes

@@ -341,6 +341,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KINORA_LOG").unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()))
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal; plain text for files and journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

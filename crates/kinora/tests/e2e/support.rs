@@ -182,6 +182,11 @@ impl TestApp {
         <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap()
     }
 
+    /// The server's whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha1::Digest;
 use std::path::Path;
 
-both!(tus_protocol, tuspy_full_and_resumed_after_kill9);
+both!(tus_protocol, tuspy_full_and_resumed_after_kill9, logs_follow_a_request_and_a_job);
 
 fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -228,4 +228,32 @@ async fn tuspy_full_and_resumed_after_kill9(b: Backend) {
     // The original equals the file byte for byte.
     let original = app.data.path().join("regions/local/originals").join(id);
     assert_eq!(std::fs::read(original).unwrap(), std::fs::read(&file).unwrap());
+}
+
+/// A request's id comes back to the client (the one it sent, if it is a plain
+/// token; a new one otherwise), and a job's log lines can be followed from claim
+/// to finish by its id, each carrying the video it works on.
+async fn logs_follow_a_request_and_a_job(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let token = app.signup("logger").await;
+    let r = app.client.get(app.url("/api/v1/me")).bearer_auth(&token).header("X-Request-Id", "support-ticket-42").send().await.unwrap();
+    assert_eq!(header(&r, "x-request-id"), "support-ticket-42");
+    let r = app.client.get(app.url("/healthz")).header("X-Request-Id", "bad id <script>").send().await.unwrap();
+    let fresh = header(&r, "x-request-id").to_owned();
+    assert!(!fresh.is_empty() && fresh.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{fresh:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = clip(dir.path(), "l.mp4", 240, 426, 1);
+    let v = app.upload_and_wait(&token, &f, "logged", "public").await;
+    let id = v["id"].as_str().unwrap();
+    let log = app.log_text();
+    let claimed = log
+        .lines()
+        .find(|l| l.contains("job claimed") && l.contains(&format!("video={id}")))
+        .unwrap_or_else(|| panic!("no 'job claimed' line for video {id}:\n{}", app.log_tail()));
+    let job = claimed.split("job=").nth(1).and_then(|s| s.split([' ', '}']).next()).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("job finished") && l.contains(&format!("job={job}")) && l.contains(&format!("video={id}"))),
+        "no 'job finished' line for job {job}:\n{}",
+        app.log_tail()
+    );
 }
