@@ -105,7 +105,20 @@ fn is_safe(m: &Method) -> bool {
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
+    /// Who is calling, and whether their standing allows what the route does.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::identify(parts, state).await?;
+        if let Some(account) = viewer.account() {
+            check_standing(parts, account)?;
+        }
+        Ok(viewer)
+    }
+}
+
+impl Viewer {
+    /// Who is calling (cached on the request), without the standing check: for
+    /// middleware, which runs before the route says what it does.
+    pub async fn identify(parts: &mut Parts, state: &AppState) -> Result<Viewer, ApiError> {
         if let Some(v) = parts.extensions.get::<Viewer>() {
             return Ok(v.clone());
         }
@@ -115,27 +128,26 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// What a suspended account may still do besides reading: appeal, mark
-/// notifications read, download its data, change its password, sign out, delete itself.
-fn suspended_may(method: &Method, path: &str) -> bool {
-    let api = path.strip_prefix("/api/v1").unwrap_or("");
-    (api.starts_with("/moderation/") && api.ends_with("/appeal"))
-        || matches!(api, "/notifications/read" | "/me/exports" | "/me/password" | "/me/sessions" | "/auth/token")
-        || (api == "/me" && method == Method::DELETE)
-        || matches!(path, "/logout" | "/login")
+/// What a route does, as the standing rule sees it
+/// ([`kinora_core::policy::Action`]); routes say so in the router with
+/// [`self_service`]. Without one: reading for safe methods, writing otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteAction(pub kinora_core::policy::Action);
+
+/// Marks a route as the account looking after itself or its own case (appeal,
+/// mark notifications read, download its data, change its password, sign out,
+/// delete itself): a suspended account may still do it.
+pub fn self_service(route: axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState> {
+    route.layer(axum::Extension(RouteAction(kinora_core::policy::Action::SelfService)))
 }
 
 /// The request as an [`Action`](kinora_core::policy::Action) for the standing rule.
 fn action_of(parts: &Parts) -> kinora_core::policy::Action {
     use kinora_core::policy::Action;
-    // Nested routers see their own part of the path; the original has it whole.
-    let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
-    if is_safe(&parts.method) {
-        Action::Read
-    } else if suspended_may(&parts.method, path) {
-        Action::SelfService
-    } else {
-        Action::Write
+    match parts.extensions.get::<RouteAction>() {
+        Some(RouteAction(a)) => *a,
+        None if is_safe(&parts.method) => Action::Read,
+        None => Action::Write,
     }
 }
 
@@ -162,7 +174,6 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
         let hash = hash_secret(token);
         let (account, _) = accounts::authenticate(state, &hash, TokenKind::Api).await?.ok_or_else(AppError::unauthorized)?;
         tracing::Span::current().record("account", tracing::field::display(&account.id));
-        check_standing(parts, &account)?;
         return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Bearer { token_hash: hash } });
     }
     let jar = CookieJar::from_headers(&parts.headers);
@@ -177,7 +188,6 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Viewer, ApiError> {
                     return Err(ApiError(AppError::new(ErrorCode::Forbidden, "missing or wrong X-CSRF-Token header for a cookie-authenticated request")));
                 }
             }
-            check_standing(parts, &account)?;
             return Ok(Viewer { caller: Caller { account: Some(account) }, via: AuthVia::Session { token_hash: hash, csrf } });
         }
     }

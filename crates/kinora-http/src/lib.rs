@@ -14,6 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, head, post};
 use axum::Router;
+use crate::extract::self_service;
 use kinora_app::AppState;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -40,7 +41,7 @@ async fn write_limits(
         return crate::error::ApiError(e).into_response();
     }
     let (mut parts, body) = req.into_parts();
-    let viewer = match <crate::extract::Viewer as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &st).await {
+    let viewer = match crate::extract::Viewer::identify(&mut parts, &st).await {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
@@ -72,13 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/{username}/liked", get(a::liked))
         .route("/accounts/{username}/block", post(a::block).delete(a::unblock))
         .route("/accounts/{username}/mute", post(a::mute).delete(a::unmute))
-        .route("/auth/token", post(auth::create_token).delete(auth::revoke_token))
-        .route("/me", get(me::me).patch(me::edit_me).delete(me::delete_account))
+        .route("/auth/token", self_service(post(auth::create_token)).merge(self_service(delete(auth::revoke_token))))
+        .route("/me", get(me::me).patch(me::edit_me).merge(self_service(delete(me::delete_account))))
         .route("/me/analytics", get(me::analytics))
         .route("/me/avatar", post(me::upload_avatar).layer(DefaultBodyLimit::max(avatar_limit)))
-        .route("/me/password", post(me::change_password))
-        .route("/me/sessions", delete(me::sign_out_everywhere))
-        .route("/me/exports", post(api::exports::create))
+        .route("/me/password", self_service(post(me::change_password)))
+        .route("/me/sessions", self_service(delete(me::sign_out_everywhere)))
+        .route("/me/exports", self_service(post(api::exports::create)))
         .route("/me/imports", post(api::imports::create).layer(DefaultBodyLimit::disable()))
         .route("/me/exports/{id}", get(api::exports::get))
         .route("/me/exports/{id}/download", get(api::exports::download))
@@ -104,14 +105,14 @@ pub fn router(state: AppState) -> Router {
         .route("/tags/{tag}/follow", post(tags::follow).delete(tags::unfollow))
         .route("/search", get(search::search))
         .route("/notifications", get(n::list))
-        .route("/notifications/read", post(n::mark_read))
+        .route("/notifications/read", self_service(post(n::mark_read)))
         .route("/reports", post(reports::create))
         .route("/staff/access", post(api::staff::access))
         .route("/staff/reports", get(api::moderation::list))
         .route("/staff/reports/{id}", get(api::moderation::get))
         .route("/staff/reports/{id}/open", post(api::moderation::open))
         .route("/staff/actions", post(api::moderation::act))
-        .route("/moderation/{id}/appeal", post(api::moderation::appeal))
+        .route("/moderation/{id}/appeal", self_service(post(api::moderation::appeal)))
         .route("/me/access-log", get(api::staff::my_access_log))
         .route("/instance/residency", get(api::residency))
         .fallback(api::api_not_found)
