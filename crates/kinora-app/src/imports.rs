@@ -37,8 +37,8 @@ fn directory_bounds(path: &Path) -> AppResult<(u64, u64)> {
         .rev()
         .find(|&i| tail.get(i..i + 4) == Some(&[0x50, 0x4b, 0x05, 0x06][..]))
         .ok_or_else(|| bad("not a ZIP file (no end record)"))?;
-    let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map_or(0, |x| u64::from(u16::from_le_bytes([x[0], x[1]])));
-    let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).map_or(0, |x| u64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])));
+    let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map_or(0, |x| <[u8; 2]>::try_from(x).map_or(0, |x| u64::from(u16::from_le_bytes(x))));
+    let u32_at = |b: &[u8], i: usize| b.get(i..i + 4).map_or(0, |x| <[u8; 4]>::try_from(x).map_or(0, |x| u64::from(u32::from_le_bytes(x))));
     let u64_at = |b: &[u8], i: usize| b.get(i..i + 8).map_or(u64::MAX, |x| u64::from_le_bytes(x.try_into().unwrap_or([0xff; 8])));
     let (mut entries, mut size) = (u16_at(&tail, at + 10), u32_at(&tail, at + 12));
     if entries == 0xffff || size == 0xffff_ffff {

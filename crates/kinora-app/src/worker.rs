@@ -187,7 +187,7 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        h.update(buf.get(..n).unwrap_or_default());
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -354,7 +354,7 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
         Err(e) => return Err(e.into()),
     }
     // Our own output: trusted enough to probe with the same safe flags.
-    let top = &paths[0];
+    let (Some(top), Some(low)) = (paths.first(), paths.last()) else { anyhow::bail!("the ladder made no renditions") };
     let result = run_probe(&st.tools, top, dir, probe_limits).await.map_err(|e| anyhow::anyhow!("probing our output: {e}"))?;
     if result.video.is_none() {
         anyhow::bail!("our output has no video stream");
@@ -372,7 +372,6 @@ async fn media_pipeline(st: &AppState, dir: &Path, input: &Path, bytes: u64) -> 
     let at = (duration * 0.25).min(1.0);
     let short = limits(st, Duration::from_secs(30));
     process::run(&st.tools.ffmpeg, &transcode::poster_args(top, at, &poster), dir, short).await.context("taking the poster")?;
-    let low = &paths[paths.len() - 1];
     process::run(&st.tools.ffmpeg, &transcode::preview_args(low, at, &preview), dir, short).await.context("taking the preview")?;
     let mut renditions = Vec::new();
     for (path, r) in paths.iter().zip(&rungs) {

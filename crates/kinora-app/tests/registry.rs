@@ -2,6 +2,7 @@
 //! on both backends: a migration that adds a table the registry does not describe
 //! fails here (and so cannot be forgotten by export, erasure, backup or the
 //! residency check).
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used)]
 
 mod support;

@@ -5,6 +5,7 @@
 //! kinora-app.)
 //!
 //! One test function: the recorder is process-wide.
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;

@@ -98,7 +98,7 @@ async fn verify(log: &str, key: &str, state: Option<PathBuf>, witnesses: &[Strin
     for wk in witnesses {
         let w = kinora_translog::witness::WitnessKey::parse(wk).map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
         let text = kinora_translog::witness::note_text(&note).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let sigs = std::str::from_utf8(&note[text.len()..]).unwrap_or("");
+        let sigs = std::str::from_utf8(note.get(text.len()..).unwrap_or_default()).unwrap_or("");
         let mut found = None;
         for line in sigs.lines().filter(|l| !l.is_empty()) {
             if let Some(t) = w.verify_line(text, line).map_err(|e| anyhow::anyhow!("{e}"))? {

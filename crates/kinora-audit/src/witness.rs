@@ -145,7 +145,7 @@ impl Witness {
 fn signed_note_check(log_key: &str) -> anyhow::Result<()> {
     // A verifier key is <name>+<hex id>+<base64>; opening any note with it parses it.
     let parts: Vec<&str> = log_key.trim().splitn(3, '+').collect();
-    if parts.len() != 3 || parts[0].is_empty() {
+    if parts.len() != 3 || parts.first().is_none_or(|p| p.is_empty()) {
         anyhow::bail!("--log-key: a note verifier key, <name>+<id>+<base64> (GET <log>/key)");
     }
     Ok(())

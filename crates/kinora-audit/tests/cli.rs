@@ -2,6 +2,7 @@
 //! non-zero exit. (Its checks against a real log are in the server's e2e suite,
 //! `crates/kinora/tests/e2e/transparency.rs`, which needs this binary built: having
 //! this test makes `cargo test --workspace` build it.)
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;

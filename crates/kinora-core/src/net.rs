@@ -38,13 +38,16 @@ impl Cidr {
 
 fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
     let full = usize::from(bits / 8);
-    if a[..full] != b[..full] {
+    if a.get(..full) != b.get(..full) || a.get(..full).is_none() {
         return false;
     }
     let rest = bits % 8;
     rest == 0 || {
         let mask = 0xffu8 << (8 - rest);
-        a[full] & mask == b[full] & mask
+        match (a.get(full), b.get(full)) {
+            (Some(x), Some(y)) => x & mask == y & mask,
+            _ => false,
+        }
     }
 }
 

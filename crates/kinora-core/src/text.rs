@@ -2,15 +2,21 @@
 
 use crate::types::Username;
 
+/// Whether the character before position `i` is part of a word (so a `#` or `@`
+/// there does not start a tag or mention).
+fn word_before(chars: &[char], i: usize) -> bool {
+    i.checked_sub(1).and_then(|j| chars.get(j)).is_some_and(|c| is_word(*c))
+}
+
 /// Lower-cased hashtags (`#` + letters, digits, `_`; 1-50 chars), first 30, no repeats.
 pub fn hashtags(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let starts = chars[i] == '#' && (i == 0 || !is_word(chars[i - 1]));
+    while let Some(&c) = chars.get(i) {
+        let starts = c == '#' && !word_before(&chars, i);
         if starts {
-            let tag: String = chars[i + 1..].iter().take_while(|c| is_word(**c)).collect();
+            let tag: String = chars.iter().skip(i + 1).take_while(|c| is_word(**c)).collect();
             let n = tag.chars().count();
             if (1..=50).contains(&n) && !tag.chars().all(|c| c.is_ascii_digit()) {
                 let t = tag.to_lowercase();
@@ -31,9 +37,9 @@ pub fn mentions(text: &str) -> Vec<Username> {
     let mut out: Vec<Username> = Vec::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '@' && (i == 0 || !is_word(chars[i - 1])) {
-            let name: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').collect();
+    while let Some(&c) = chars.get(i) {
+        if c == '@' && !word_before(&chars, i) {
+            let name: String = chars.iter().skip(i + 1).take_while(|c| c.is_ascii_alphanumeric() || **c == '_').collect();
             i += 1 + name.len();
             if let Ok(u) = Username::parse(&name) {
                 if !out.contains(&u) && out.len() < 20 {

@@ -202,7 +202,7 @@ impl Db {
                 );
                 let mut q = sqlx::query(&sql);
                 for c in &cols {
-                    let v = &row[c.as_str()];
+                    let v = row.get(c.as_str()).unwrap_or(&Value::Null);
                     q = if ints.contains(c.as_str()) {
                         q.bind(v.as_i64().or_else(|| v.as_bool().map(i64::from)))
                     } else {

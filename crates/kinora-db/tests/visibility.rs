@@ -2,6 +2,7 @@
 //! policy (`kinora_core::policy`) over the whole matrix, on both backends, without
 //! HTTP: every kind of viewer x account privacy x standing (good, restricted,
 //! suspended) x visibility x processing state (incl. removed by moderators) for videos, every liker setting for likes, blocks both ways for accounts.
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -10,11 +10,11 @@ pub mod log;
 pub mod media;
 pub mod ui;
 
+use crate::extract::self_service;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
 use axum::routing::{delete, get, head, post};
 use axum::Router;
-use crate::extract::self_service;
 use kinora_app::AppState;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;

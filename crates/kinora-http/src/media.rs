@@ -51,10 +51,10 @@ pub fn decide(headers: &HeaderMap, len: u64, etag: &str) -> Want {
     match http_range_header::parse_range_header(range) {
         Ok(parsed) => match parsed.validate(len) {
             // Several ranges: answer with the whole object, which RFC 9110 allows.
-            Ok(ranges) if ranges.len() == 1 => {
-                let r = &ranges[0];
-                Want::Range(*r.start(), *r.end())
-            }
+            Ok(ranges) if ranges.len() == 1 => match ranges.first() {
+                Some(r) => Want::Range(*r.start(), *r.end()),
+                None => Want::Full,
+            },
             Ok(_) => Want::Full,
             Err(_) => Want::Unsatisfiable,
         },

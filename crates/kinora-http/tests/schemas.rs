@@ -2,6 +2,7 @@
 //! a service answers with, a fully populated value of the struct serializes to
 //! exactly the schema's properties, and every property the schema requires is
 //! there. A field added to a struct or to the document alone fails here.
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used)]
 
 use kinora_app::accounts::{Analytics, Numbers, Totals, VideoAnalytics};

@@ -122,7 +122,7 @@ pub async fn run(program: &Path, args: &[OsString], cwd: &Path, limits: ProcessL
                     out.clear();
                 }
                 if fits {
-                    out.extend_from_slice(&buf[..n]);
+                    out.extend_from_slice(buf.get(..n).unwrap_or_default());
                 }
             }
         };
@@ -134,7 +134,7 @@ pub async fn run(program: &Path, args: &[OsString], cwd: &Path, limits: ProcessL
                 if n == 0 {
                     return Ok::<(), std::io::Error>(());
                 }
-                err.extend_from_slice(&buf[..n]);
+                err.extend_from_slice(buf.get(..n).unwrap_or_default());
                 if err.len() > 64 * 1024 {
                     err.drain(..err.len() - 16 * 1024);
                 }

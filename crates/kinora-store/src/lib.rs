@@ -381,7 +381,7 @@ pub async fn put_file(store: &Arc<dyn ObjectStore>, k: &str, file: &Path) -> Res
             break;
         }
         w.wait_for_capacity(4).await?;
-        w.write(&buf[..n]);
+        w.write(buf.get(..n).unwrap_or_default());
     }
     w.finish().await?;
     Ok(len)

@@ -349,15 +349,12 @@ pub fn data_tile(entries: &[Vec<u8>]) -> Result<Vec<u8>, LogError> {
 pub fn parse_data_tile(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        if bytes.len() < 2 {
-            return Err(LogError::Entry("truncated bundle".into()));
-        }
-        let n = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-        if bytes.len() < 2 + n {
-            return Err(LogError::Entry("truncated bundle".into()));
-        }
-        out.push(bytes[2..2 + n].to_vec());
-        bytes = &bytes[2 + n..];
+        let truncated = || LogError::Entry("truncated bundle".into());
+        let (len, rest) = bytes.split_first_chunk::<2>().ok_or_else(truncated)?;
+        let n = usize::from(u16::from_be_bytes(*len));
+        let (entry, rest) = rest.split_at_checked(n).ok_or_else(truncated)?;
+        out.push(entry.to_vec());
+        bytes = rest;
     }
     Ok(out)
 }

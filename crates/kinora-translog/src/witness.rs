@@ -59,7 +59,7 @@ impl WitnessKey {
         }
         let id = u32::from_str_radix(id, 16).map_err(|_| err("a witness key's id is 8 hex digits"))?;
         let raw = B64.decode(b64).map_err(|_| err("a witness key's key is base64"))?;
-        let (Some(&COSIGNATURE_TYPE), Ok(public)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
+        let (Some(&COSIGNATURE_TYPE), Ok(public)) = (raw.first(), <[u8; 32]>::try_from(raw.get(1..).unwrap_or_default())) else {
             return Err(err("a witness key is an Ed25519 cosignature key (type 0x04, 32 bytes)"));
         };
         let key = VerifyingKey::from_bytes(&public).map_err(|_| err("not an Ed25519 public key"))?;
@@ -90,10 +90,11 @@ impl WitnessKey {
         let Some(rest) = line.trim_end_matches('\n').strip_prefix("\u{2014} ") else { return Err(err("a signature line starts with an em dash")) };
         let Some((name, b64)) = rest.split_once(' ') else { return Err(err("a signature line is: em dash, name, base64")) };
         let raw = B64.decode(b64).map_err(|_| err("a signature line's signature is base64"))?;
-        if name != self.name || raw.len() < 4 || u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) != self.id {
+        let (Some(id), Some(body)) = (raw.get(..4), raw.get(4..)) else { return Ok(None) };
+        if name != self.name || <[u8; 4]>::try_from(id).ok().map(u32::from_be_bytes) != Some(self.id) {
             return Ok(None);
         }
-        let Ok(body) = <[u8; 72]>::try_from(&raw[4..]) else { return Err(err("a cosignature is a timestamp and an Ed25519 signature (72 bytes)")) };
+        let Ok(body) = <[u8; 72]>::try_from(body) else { return Err(err("a cosignature is a timestamp and an Ed25519 signature (72 bytes)")) };
         let mut t = [0u8; 8];
         t.copy_from_slice(&body[..8]);
         let timestamp = u64::from_be_bytes(t);
@@ -141,7 +142,7 @@ impl WitnessSigner {
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else { return Err(err("malformed witness signer key")) };
         let raw = B64.decode(b64).map_err(|_| err("malformed witness signer key"))?;
-        let (Some(&COSIGNATURE_TYPE), Ok(seed)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..])) else {
+        let (Some(&COSIGNATURE_TYPE), Ok(seed)) = (raw.first(), <[u8; 32]>::try_from(raw.get(1..).unwrap_or_default())) else {
             return Err(err("a witness signer key is an Ed25519 seed of type 0x04"));
         };
         let key = SigningKey::from_bytes(&seed);
@@ -213,7 +214,7 @@ impl AddCheckpoint {
 /// The text of a signed note (everything before the blank line, with its final newline).
 pub fn note_text(note: &[u8]) -> Result<&[u8], LogError> {
     let at = note.windows(2).position(|w| w == b"\n\n").ok_or_else(|| err("a note has a blank line before its signatures"))?;
-    Ok(&note[..=at])
+    note.get(..=at).ok_or_else(|| err("a note has a blank line before its signatures"))
 }
 
 /// Whether `new` extends `old` (`tlog_tiles::check_tree`); `old` may be empty.

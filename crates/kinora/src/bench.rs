@@ -8,6 +8,11 @@ fn app_err(e: kinora_app::AppError) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", e.code.as_str(), e.message)
 }
 
+/// The `k`-th of `v`, going round.
+fn pick<T>(v: &[T], k: usize) -> Option<&T> {
+    v.get(k % v.len().max(1))
+}
+
 fn bar(template: &str) -> indicatif::ProgressBar {
     crate::bar(template)
 }
@@ -76,7 +81,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     time_calls(requests / 2, workers, move |k| {
         let (st, c) = (st0.clone(), c0.clone());
         async move {
-            let _ = kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await;
+            let Some(caller) = pick(&c, k) else { return };
+            let _ = kinora_app::recommend::for_you(&st, caller, None, None, 10).await;
         }
     })
     .await;
@@ -84,8 +90,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     let model = time_calls(requests, workers, move |k| {
         let (st, c) = (st1.clone(), c1.clone());
         async move {
-            let id = c[k % c.len()].id().cloned().unwrap_or_else(|| kinora_core::Id::from_trusted("x".into()));
-            bench::rank_only(&st, &id, 10).await;
+            let Some(id) = pick(&c, k).and_then(|c| c.id()) else { return };
+            bench::rank_only(&st, id, 10).await;
         }
     })
     .await;
@@ -93,7 +99,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     let full = time_calls(requests, workers, move |k| {
         let (st, c) = (st2.clone(), c2.clone());
         async move {
-            if let Ok(page) = kinora_app::recommend::for_you(&st, &c[k % c.len()], None, None, 10).await {
+            let Some(caller) = pick(&c, k) else { return };
+            if let Ok(page) = kinora_app::recommend::for_you(&st, caller, None, None, 10).await {
                 let _ = serde_json::to_vec(&page);
             }
         }
@@ -103,7 +110,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     let reference = time_calls(requests, workers, move |k| {
         let (st, c) = (st3.clone(), c3.clone());
         async move {
-            let _ = bench::reference_rows(&st, &c[k % c.len()], k % topics).await;
+            let Some(caller) = pick(&c, k) else { return };
+            let _ = bench::reference_rows(&st, caller, k % topics).await;
         }
     })
     .await;
@@ -111,8 +119,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
     let reference_page = time_calls(requests, workers, move |k| {
         let (st, c) = (st4.clone(), c4.clone());
         async move {
-            if let Ok(page) = kinora_app::feeds::tag_videos(&st, &c[k % c.len()], &format!("t{}", k % topics), &kinora_app::views::PageRequest::first(10)).await
-            {
+            let Some(caller) = pick(&c, k) else { return };
+            if let Ok(page) = kinora_app::feeds::tag_videos(&st, caller, &format!("t{}", k % topics), &kinora_app::views::PageRequest::first(10)).await {
                 let _ = serde_json::to_vec(&page);
             }
         }
@@ -134,8 +142,8 @@ pub async fn recommend(database_url: Option<String>, videos: usize, viewers: usi
             let (mut router, tokens) = (router.clone(), tokens.clone());
             async move {
                 let mut req = axum::http::Request::get(path);
-                if signed_in {
-                    req = req.header("authorization", format!("Bearer {}", tokens[k % tokens.len()]));
+                if let Some(token) = pick(&tokens, k).filter(|_| signed_in) {
+                    req = req.header("authorization", format!("Bearer {token}"));
                 }
                 let Ok(mut req) = req.body(axum::body::Body::empty()) else {
                     return;

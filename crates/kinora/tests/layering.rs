@@ -2,6 +2,7 @@
 //! source text: data flows one way (bin -> http -> app -> {db, store, media,
 //! translog, recommend} -> core); HTTP reaches data only through kinora-app; the
 //! domain crates and the leaf crates with their own evaluation do no IO.
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;

@@ -265,7 +265,7 @@ impl Inner {
         }
         let gone: Vec<Id> = if full {
             (0..self.model.n_items())
-                .filter(|i| !present.contains(&(*i as u32)) && self.model.items[*i].eligible)
+                .filter(|i| !present.contains(&(*i as u32)) && self.model.items.get(*i).is_some_and(|m| m.eligible))
                 .filter_map(|i| self.video_ids.get(i).cloned())
                 .collect()
         } else {
@@ -285,7 +285,9 @@ impl Inner {
             let creator = self.account(&v.account_id);
             self.usernames.insert(creator, v.username.clone());
             let t: Vec<u32> = read.tags.get(&v.id).map(|ts| ts.iter().map(|x| self.tag(x)).collect()).unwrap_or_default();
-            self.durations[i as usize] = v.duration_ms;
+            if let Some(d) = self.durations.get_mut(i as usize) {
+                *d = v.duration_ms;
+            }
             let meta = ItemMeta { creator, tags: t, created_ms: v.created_at, eligible: v.eligible };
             let same = self
                 .model
@@ -298,8 +300,8 @@ impl Inner {
         }
         let gone: Vec<u32> = read.gone.iter().filter_map(|id| self.video_index.get(id).copied()).collect();
         for i in gone {
-            if self.model.items.get(i as usize).is_some_and(|m| m.eligible) {
-                let mut m = self.model.items[i as usize].clone();
+            if let Some(m) = self.model.items.get(i as usize).filter(|m| m.eligible) {
+                let mut m = m.clone();
                 m.eligible = false;
                 self.model.upsert_item(i, m);
             }
@@ -323,7 +325,7 @@ impl Inner {
         let items = &self.model.items;
         self.cards.retain(|i, _| items.get(*i as usize).is_some_and(|m| m.eligible));
         (0..self.model.items.len())
-            .filter(|&i| self.model.items[i].eligible && !self.cards.contains_key(&(i as u32)))
+            .filter(|&i| self.model.items.get(i).is_some_and(|m| m.eligible) && !self.cards.contains_key(&(i as u32)))
             .filter_map(|i| self.video_ids.get(i).cloned())
             .collect()
     }
@@ -383,7 +385,9 @@ impl Inner {
                     if self.model.users.len() <= u {
                         self.model.users.resize(u + 1, Default::default());
                     }
-                    self.model.users[u].follows.insert(c);
+                    if let Some(us) = self.model.users.get_mut(u) {
+                        us.follows.insert(c);
+                    }
                     return;
                 };
                 self.model.observe(&Event { user, item, kind: EventKind::Follow, time_ms: e.created_at });

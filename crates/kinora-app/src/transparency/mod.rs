@@ -291,7 +291,7 @@ pub fn reference_for_log(reference: &str, redact: bool) -> (String, Option<(Stri
 async fn witness_status(st: &AppState, note: &[u8]) -> AppResult<Vec<WitnessStatus>> {
     let Ok(ws) = witnesses(&st.config) else { return Ok(Vec::new()) };
     let text = kinora_translog::witness::note_text(note).map_err(|e| AppError::internal(e.to_string()))?;
-    let sigs = String::from_utf8_lossy(&note[text.len()..]).into_owned();
+    let sigs = String::from_utf8_lossy(note.get(text.len()..).unwrap_or_default()).into_owned();
     let mut out = Vec::new();
     for w in ws {
         let cosigns_current = sigs.lines().any(|l| matches!(w.key.verify_line(text, l), Ok(Some(_))));

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `kinora` process per test, real ffmpeg, real SQLite and
 //! PostgreSQL, real HTTP. Every scenario runs on both backends via [`both!`].
 //! Set `TEST_LOG=1` to see the server's logs.
+#![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 
 mod support;
 
