@@ -3,6 +3,7 @@
 //! downloadable by its owner until it expires, announced by a notification. The
 //! files and their fields are documented in docs/data-export.md.
 
+use crate::archive::{self, AccountV1, VideoV1};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -125,14 +126,17 @@ archive on another Kinora server.\n";
 /// person's own export and the operator's legal-request export are the same file.
 pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     let data = st.db.personal_data(account).await?;
+    // The files another Kinora reads back, in their one typed form.
+    let profile = AccountV1::from_stored(data.account.clone())?;
+    let videos = data.videos.iter().cloned().map(VideoV1::from_stored).collect::<Result<Vec<_>, _>>()?;
     // Each video's original and top rendition, fetched into the scratch directory.
     let mut files = Vec::new();
-    for v in &data.videos {
-        let Some(vid) = v["id"].as_str().and_then(Id::parse) else { continue };
+    for v in &videos {
+        let Some(vid) = Id::parse(&v.id) else { continue };
         let Some(row) = st.db.video_by_id(&vid).await? else { continue };
         let original = dir.join(format!("{vid}-original"));
         st.regions.get_to_file_with_fallback(&row.region, &row.original_key, &original).await?;
-        files.push((format!("videos/{vid}/original"), original));
+        files.push((archive::original_entry(&vid), original));
         if let Some(top) = st.db.media_objects(&vid).await?.into_iter().find(|o| o.mime == "video/mp4") {
             let path = dir.join(format!("{vid}-{}", top.name));
             st.regions.get_to_file_with_fallback(&row.region, &top.object_key, &path).await?;
@@ -141,8 +145,8 @@ pub async fn archive(st: &AppState, account: &Id, dir: &std::path::Path) -> anyh
     }
     let docs: Vec<(&str, String)> = vec![
         ("README.txt", README.to_owned()),
-        ("account.json", pretty(&data.account)),
-        ("videos.json", pretty(&data.videos)),
+        (archive::ACCOUNT, pretty(&profile)),
+        (archive::VIDEOS, pretty(&videos)),
         ("comments.json", pretty(&data.comments)),
         ("likes.json", pretty(&data.likes)),
         ("following.json", pretty(&data.following)),

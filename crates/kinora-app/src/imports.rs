@@ -3,6 +3,7 @@
 //! comment settings kept. The archive is checked whole before anything is written:
 //! a bad one gets a clear error and changes nothing.
 
+use crate::archive::{self, AccountV1, VideoV1};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -88,14 +89,14 @@ fn bad(msg: impl std::fmt::Display) -> AppError {
     AppError::new(ErrorCode::InvalidArchive, format!("archive: {msg}"))
 }
 
-fn read_json(z: &mut zip::ZipArchive<std::fs::File>, name: &str, max: u64) -> AppResult<serde_json::Value> {
+fn read_json<T: serde::de::DeserializeOwned>(z: &mut zip::ZipArchive<std::fs::File>, name: &str, max: u64) -> AppResult<T> {
     let mut f = z.by_name(name).map_err(|_| bad(format!("{name} is missing; is this a Kinora export?")))?;
     if f.size() > max {
         return Err(bad(format!("{name} is larger than {max} bytes")));
     }
     let mut s = Vec::new();
     f.by_ref().take(max + 1).read_to_end(&mut s).map_err(|e| bad(format!("{name}: {e}")))?;
-    serde_json::from_slice(&s).map_err(|e| bad(format!("{name} is not valid JSON: {e}")))
+    serde_json::from_slice(&s).map_err(|e| bad(format!("{name}: {e}")))
 }
 
 /// Checks the whole archive: its files, their sizes, every field.
@@ -112,23 +113,22 @@ fn check(path: &Path, max_video: u64) -> AppResult<Archive> {
     if z.len() as u64 > MAX_ENTRIES {
         return Err(bad(format!("{} entries; at most {MAX_ENTRIES}", z.len())));
     }
-    let account = read_json(&mut z, "account.json", 1 << 20)?;
-    let videos = read_json(&mut z, "videos.json", 64 << 20)?;
-    let videos = videos.as_array().ok_or_else(|| bad("videos.json is not a list"))?;
-    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let account: AccountV1 = read_json(&mut z, archive::ACCOUNT, 1 << 20)?;
+    let videos: Vec<VideoV1> = read_json(&mut z, archive::VIDEOS, 64 << 20)?;
     let mut out = Vec::new();
     // Every id once, before any entry is looked at.
+    let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, v) in videos.iter().enumerate() {
-        let id = text(v, "id").and_then(|s| Id::parse(&s)).ok_or_else(|| bad(format!("videos.json[{i}] has no valid id")))?;
+        let id = Id::parse(&v.id).ok_or_else(|| bad(format!("videos.json[{i}] has no valid id")))?;
         if !seen.insert(id.clone()) {
             return Err(bad(format!("videos.json lists video {id} more than once")));
         }
+        ids.push(id);
     }
     let mut total = 0u64;
-    for (i, v) in videos.iter().enumerate() {
-        let id = text(v, "id").and_then(|s| Id::parse(&s)).ok_or_else(|| bad(format!("videos.json[{i}] has no valid id")))?;
-        let entry = format!("videos/{id}/original");
+    for (i, (v, id)) in videos.iter().zip(&ids).enumerate() {
+        let entry = archive::original_entry(id);
         let (size, packed) = z.by_name(&entry).map(|e| (e.size(), e.compressed_size())).map_err(|_| bad(format!("{entry} is missing")))?;
         if size == 0 || size > max_video {
             return Err(bad(format!("{entry} is {size} bytes; the limit is {max_video}")));
@@ -138,22 +138,21 @@ fn check(path: &Path, max_video: u64) -> AppResult<Archive> {
         }
         total = total.saturating_add(size);
         out.push(ImportVideo {
-            caption: Caption::parse(&text(v, "caption").unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
-            visibility: Visibility::parse(&text(v, "visibility").unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
-            comments: CommentSetting::parse(&text(v, "comments").unwrap_or_else(|| "everyone".into()))
-                .ok_or_else(|| bad(format!("videos.json[{i}]: comments must be everyone, followers or off")))?,
-            original_name: text(v, "original_name").unwrap_or_default().chars().filter(|c| !c.is_control()).take(200).collect(),
+            caption: Caption::parse(v.caption.as_deref().unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
+            visibility: Visibility::parse(v.visibility.as_deref().unwrap_or_default()).map_err(|e| bad(format!("videos.json[{i}]: {e}")))?,
+            comments: v.comments.unwrap_or_default(),
+            original_name: v.original_name.as_deref().unwrap_or_default().chars().filter(|c| !c.is_control()).take(200).collect(),
             entry,
         });
     }
-    let clean = |k: &str, max: usize| -> AppResult<Option<String>> {
-        text(&account, k).map(|s| crate::accounts::clean_text("account.json", &s, max).map_err(|e| bad(e.message))).transpose()
+    let clean = |s: &Option<String>, max: usize| -> AppResult<Option<String>> {
+        s.as_deref().map(|s| crate::accounts::clean_text("account.json", s, max).map_err(|e| bad(e.message))).transpose()
     };
     Ok(Archive {
-        display_name: clean("display_name", 50)?,
-        bio: clean("bio", 500)?,
-        private: account.get("private").and_then(|b| b.as_bool()),
-        likes_public: account.get("likes_public").and_then(|b| b.as_bool()),
+        display_name: clean(&account.display_name, 50)?,
+        bio: clean(&account.bio, 500)?,
+        private: account.private,
+        likes_public: account.likes_public,
         videos: out,
         bytes: total,
     })
