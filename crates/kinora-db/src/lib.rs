@@ -76,6 +76,8 @@ pub enum DbError {
     Migration { version: String, source: sqlx::Error },
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     BadUrl(String),
+    #[error("this kinora was built without {0} support (cargo feature `{1}`)")]
+    NotBuiltIn(&'static str, &'static str),
 }
 
 impl From<sqlx::Error> for DbError {
@@ -118,6 +120,11 @@ impl Db {
         } else {
             return Err(DbError::BadUrl(url.to_owned()));
         };
+        match backend {
+            Backend::Sqlite if !cfg!(feature = "sqlite") => return Err(DbError::NotBuiltIn("SQLite", "sqlite")),
+            Backend::Postgres if !cfg!(feature = "postgres") => return Err(DbError::NotBuiltIn("PostgreSQL", "postgres")),
+            _ => {}
+        }
         let opts = AnyConnectOptions::from_str(url)?;
         let pool_opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).max_connections(match backend {
             Backend::Sqlite => 8,

@@ -107,6 +107,11 @@ fn open_store(data: &Path, spec: &RegionSpec) -> Result<Opened> {
         let location = format!("file://{}", dir.display());
         return Ok((Arc::new(store), Some(dir), location, None));
     }
+    #[cfg(not(feature = "s3"))]
+    if s.starts_with("s3://") {
+        return Err(StoreError::Config(format!("region {}: this kinora was built without S3 support (cargo feature `s3`)", spec.name)));
+    }
+    #[cfg(feature = "s3")]
     if let Some(rest) = s.strip_prefix("s3://") {
         let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
         if bucket.is_empty() || bucket.contains('/') {
