@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kinora_app::AppError;
+use kinora_core::ErrorCode;
 
 /// An [`AppError`] on its way to a client.
 #[derive(Debug)]
@@ -54,10 +55,39 @@ impl ApiError {
     }
 }
 
+/// The HTTP status an error code is answered with (the codes are core's; their
+/// mapping to HTTP is this layer's).
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidField | ErrorCode::InvalidArchive => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden | ErrorCode::QuotaExceeded | ErrorCode::AccountScheduledForDeletion | ErrorCode::AccountSuspended => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict | ErrorCode::OffsetMismatch => StatusCode::CONFLICT,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMedia
+        | ErrorCode::MediaInvalid
+        | ErrorCode::MediaTooLong
+        | ErrorCode::MediaTooLarge
+        | ErrorCode::MediaFrameRate
+        | ErrorCode::MediaNoVideo
+        | ErrorCode::MediaStreams
+        | ErrorCode::MediaFileTooLarge
+        | ErrorCode::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::MediaTimeout | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        // tus: a chunk whose Upload-Checksum does not match (460, the extension's own status).
+        ErrorCode::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(e.code);
         let body = serde_json::json!({"error": {"code": e.code.as_str(), "message": e.message}});
         let mut resp = (status, axum::Json(body)).into_response();
         if let Some(secs) = e.retry_after {

@@ -30,14 +30,26 @@ fn config(dir: &std::path::Path, database_url: String) -> Config {
 }
 
 pub async fn sqlite() -> Instance {
+    sqlite_with(|_| {}).await
+}
+
+/// On SQLite, with a configuration changed by `tweak`.
+pub async fn sqlite_with(tweak: impl Fn(&mut Config)) -> Instance {
     let dir = tempfile::tempdir().unwrap();
-    let st = AppState::open(config(dir.path(), String::new()), None).await.unwrap();
+    let mut c = config(dir.path(), String::new());
+    tweak(&mut c);
+    let st = AppState::open(c, None).await.unwrap();
     let db = Db::connect(&Db::sqlite_url(&dir.path().join("kinora.sqlite3"))).await.unwrap();
     Instance { backend: "sqlite", st, db, _dir: dir }
 }
 
 /// A fresh database on the PostgreSQL server named by `KINORA_TEST_POSTGRES_URL`.
 pub async fn postgres() -> Option<Instance> {
+    postgres_with(|_| {}).await
+}
+
+/// On PostgreSQL (where there is one), with a configuration changed by `tweak`.
+pub async fn postgres_with(tweak: impl Fn(&mut Config)) -> Option<Instance> {
     let Ok(admin) = std::env::var("KINORA_TEST_POSTGRES_URL") else {
         assert!(std::env::var_os("KINORA_TEST_REQUIRE_POSTGRES").is_none(), "KINORA_TEST_REQUIRE_POSTGRES is set but KINORA_TEST_POSTGRES_URL is not");
         return None;
@@ -48,15 +60,22 @@ pub async fn postgres() -> Option<Instance> {
     let (prefix, _) = admin.rsplit_once('/').unwrap();
     let url = format!("{prefix}/{name}");
     let dir = tempfile::tempdir().unwrap();
-    let st = AppState::open(config(dir.path(), url.clone()), None).await.unwrap();
+    let mut c = config(dir.path(), url.clone());
+    tweak(&mut c);
+    let st = AppState::open(c, None).await.unwrap();
     let db = Db::connect(&url).await.unwrap();
     Some(Instance { backend: "postgres", st, db, _dir: dir })
 }
 
 /// Every backend this run has.
 pub async fn instances() -> Vec<Instance> {
-    let mut out = vec![sqlite().await];
-    out.extend(postgres().await);
+    instances_with(|_| {}).await
+}
+
+/// Every backend this run has, each with a configuration changed by `tweak`.
+pub async fn instances_with(tweak: impl Fn(&mut Config)) -> Vec<Instance> {
+    let mut out = vec![sqlite_with(&tweak).await];
+    out.extend(postgres_with(&tweak).await);
     out
 }
 

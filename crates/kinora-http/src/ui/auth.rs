@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientAddr, Viewer, CSRF_COOKIE, SESSION_COOKIE};
 use askama::Template;
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use kinora_app::auth::{hash_secret, new_secret, secret_eq};
@@ -114,7 +114,7 @@ fn form_error(st: &AppState, jar: CookieJar, signup: bool, username: String, e: 
 
 fn form_error_next(st: &AppState, jar: CookieJar, signup: bool, username: String, e: AppError, next: String) -> Response {
     let (jar, csrf) = form_csrf(st, jar);
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = crate::error::status_of(e.code);
     let offer_cancel = e.code == ErrorCode::AccountScheduledForDeletion;
     let mut page = auth_page_offering(signup, csrf, username, Some(e.message), offer_cancel);
     page.next = next;
