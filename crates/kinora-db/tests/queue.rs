@@ -72,7 +72,7 @@ async fn video_and_job_commit_together(db: Db) {
     assert_eq!(db.count_jobs("queued").await.unwrap(), before);
 }
 
-/// Review finding 7: one account's queue of uploads must not hold another's.
+/// Regression: one account's queue of uploads must not hold another's.
 async fn regression_claims_are_fair_across_accounts(db: Db) {
     let busy = account(&db, "busy_uploader").await;
     let other = account(&db, "one_upload").await;
@@ -109,7 +109,7 @@ async fn ingest_is_one_transaction(db: Db) {
     assert_eq!(db.pending_media_jobs(&author.id).await.unwrap(), 1);
 }
 
-/// Review finding 6: a video deleted while it transcodes is never published.
+/// Regression: a video deleted while it transcodes is never published.
 async fn regression_deleted_while_transcoding_is_never_published(db: Db) {
     let a = account(&db, "deleter").await;
     let id = video(&db, &a.id, "soon gone").await;

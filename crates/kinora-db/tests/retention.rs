@@ -1,4 +1,4 @@
-//! Review finding 12: tokens expire, and what is kept only for a while is forgotten
+//! tokens expire, and what is kept only for a while is forgotten
 //! (sessions, view events, notifications, finished jobs), on both backends.
 #![allow(clippy::indexing_slicing)] // tests index what they just asserted on
 #![allow(clippy::unwrap_used)]

@@ -220,7 +220,7 @@ fn apply_rlimits(cmd: &mut Command, limits: ProcessLimits) {
 mod tests {
     use super::*;
 
-    /// Review finding 14: ffmpeg must not be able to read the database file.
+    /// Regression: ffmpeg must not be able to read the database file.
     #[tokio::test]
     async fn regression_tools_run_as_another_user_and_cannot_read_the_servers_files() {
         use std::os::unix::fs::PermissionsExt;

@@ -340,7 +340,7 @@ async fn phone_browser_follows_likes_comments_and_searches() {
     assert!(notes["unread"].as_i64().unwrap() >= 3, "{notes}");
 }
 
-/// Review finding 15: tus-js-client in a phone browser sends 100 MB in 256 KiB
+/// Regression: tus-js-client in a phone browser sends 100 MB in 256 KiB
 /// chunks (400 PATCHes, more than the per-account write limit allows in a minute)
 /// and the upload completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -587,7 +587,7 @@ async fn phone_browser_explains_for_you_and_switches_it_off() {
     fits_the_width(&d, "For You on a phone").await;
 }
 
-/// Issue 15, finding 14: an upload started as "Everyone" with caption A and left
+/// Regression: an upload started as "Everyone" with caption A and left
 /// part-way, then picked again with "Only me" and caption B, resumed the first one
 /// and published caption A, public. In the browser, with the page's tus-js-client:
 /// the resumed upload publishes what was chosen last.

@@ -1,5 +1,5 @@
-//! Promises without holes: one regression test per finding of the second security
-//! review, each named for it, plus the check that keeps its whole class from
+//! Promises without holes: one regression test per failure the second security
+//! review found, each named for it, plus the check that keeps its whole class from
 //! coming back.
 #![allow(clippy::unwrap_used)]
 
@@ -45,7 +45,7 @@ fn audit(app: &TestApp, vkey: &str) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-/// Finding 4: `/login?next=/%09/evil.example/y` sent the browser to evil.example.
+/// Regression: `/login?next=/%09/evil.example/y` sent the browser to evil.example.
 /// Class: every known bypass, through the sign-in page and the sign-in form, stays
 /// on the site as a browser resolves the `Location`.
 async fn open_redirect_through_a_tab(b: Backend) {
@@ -87,7 +87,7 @@ async fn open_redirect_through_a_tab(b: Backend) {
     assert_eq!(r.headers()["location"], "/admin?status=open");
 }
 
-/// Finding 3: an entry over 65,535 bytes was appended and made every tile after it
+/// Regression: an entry over 65,535 bytes was appended and made every tile after it
 /// answer 500. Class: every field is bounded before the append; the largest entry
 /// allowed is served and verifies with `kinora-audit`.
 async fn one_staff_member_can_make_the_log_unauditable(b: Backend) {
@@ -120,7 +120,7 @@ async fn one_staff_member_can_make_the_log_unauditable(b: Backend) {
     assert_eq!(log_size(&app).await, before + 1);
 }
 
-/// Finding 7: a suspended moderator opened a private report target and the log
+/// Regression: a suspended moderator opened a private report target and the log
 /// recorded it. Class: one policy rule (`standing_may`) takes every staff power
 /// from a suspended account at once, on every staff surface.
 async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
@@ -185,7 +185,7 @@ async fn a_suspended_moderator_keeps_staff_reads(b: Backend) {
     assert_eq!(app.get_json("/api/v1/staff/reports?status=open", Some(&mona)).await.0, 200);
 }
 
-/// Finding 10: opening a report was a GET that appended to the log, so a link on
+/// Regression: opening a report was a GET that appended to the log, so a link on
 /// another site made a moderator's browser log accesses. Class: no GET route
 /// appends — every documented GET path and every staff page, filled with real ids,
 /// called as a moderator with a bearer token and with a session, leaves the log
@@ -275,7 +275,7 @@ async fn opening_a_report_is_a_get_that_writes_a_log_entry(b: Backend) {
     assert_eq!(log_size(&app).await, size + 1);
 }
 
-/// Finding 11: `/log/tile/entries/x072/x057/x594/x037/x927/936` panicked in a debug
+/// Regression: `/log/tile/entries/x072/x057/x594/x037/x927/936` panicked in a debug
 /// build. Class: tile paths are parsed into checked types and anything past the
 /// tree is 404 (the property test over random paths is in kinora-translog).
 async fn tile_numbers_overflow(b: Backend) {
@@ -306,7 +306,7 @@ async fn tile_numbers_overflow(b: Backend) {
     assert_eq!((r.status().as_u16(), r.bytes().await.unwrap().len()), (200, 32));
 }
 
-/// Finding 21: `kinora staff revoke` on someone who is not staff appended a public
+/// Regression: `kinora staff revoke` on someone who is not staff appended a public
 /// `staff-revoke` entry (twice when repeated). Class: commands that append
 /// validate first and are idempotent.
 async fn staff_revoke_on_someone_who_is_not_staff(b: Backend) {
@@ -335,7 +335,7 @@ async fn staff_revoke_on_someone_who_is_not_staff(b: Backend) {
     assert!(!entries.contains("bob"), "{entries}");
 }
 
-/// Finding 8: an entry could vanish after the data was released (SQLite's
+/// Regression: an entry could vanish after the data was released (SQLite's
 /// `synchronous=NORMAL`). Class: the append that precedes a release is durable on
 /// both backends; killed the moment the append returns, the entry is there after a
 /// restart, the next access takes the next index, and the log verifies.
@@ -359,7 +359,7 @@ async fn a_log_entry_can_vanish_after_the_data_was_released(b: Backend) {
     assert!(ok && out.contains("(3 entries)"), "{out}");
 }
 
-/// Finding 16: a restored instance started beside production deleted every
+/// Regression: a restored instance started beside production deleted every
 /// original older than an hour its (older) database did not know, in every region.
 /// Class: nothing is removed for being unknown; start-up removes only objects this
 /// instance recorded an intent to write and that no video owns.
@@ -393,7 +393,7 @@ async fn a_restored_instance_deletes_productions_originals(b: Backend) {
     assert_eq!(n, 0);
 }
 
-/// Finding 14: an upload started as "Everyone" with caption A, left at 23%, then
+/// Regression: an upload started as "Everyone" with caption A, left at 23%, then
 /// picked again with "Only me" and caption B, was published public with caption A.
 /// Class: what the person chose last wins — a resuming PATCH restates the caption
 /// and audience (the web UI sends them with every chunk), so a resume publishes
@@ -474,7 +474,7 @@ fn too_open(root: &std::path::Path) -> Vec<String> {
     out
 }
 
-/// Finding 20: a `file://` region outside the data directory was created 0755 with
+/// Regression: a `file://` region outside the data directory was created 0755 with
 /// objects 0644, so `nobody` (ffmpeg's user) read a private original; legal-request
 /// ZIPs were 0644. Class: every directory Kinora creates is 0700 and every file
 /// 0600 — walked over the data directory and the regions after a full scenario.
@@ -501,7 +501,7 @@ async fn region_files_are_world_readable(b: Backend) {
     assert!(open.is_empty(), "readable by others: {open:#?}");
 }
 
-/// Finding 2: an export download held the whole ZIP in memory (2 GB export: +2 GB
+/// Regression: an export download held the whole ZIP in memory (2 GB export: +2 GB
 /// resident), and exports piled up. Class: object responses stream with bounded
 /// memory — a 512 MiB export downloads while the server's peak resident memory
 /// grows by far less; a new export replaces the old; requests are rate limited.
@@ -662,7 +662,7 @@ async fn a_restore_without_the_key_store_restores_nothing_and_says_it_succeeded(
     assert!(!ok && out.contains("already holds different keys") && out.contains("log.key"), "{out}");
 }
 
-/// Finding 15: a worker on another machine made its own keys, so its erasure
+/// Regression: a worker on another machine made its own keys, so its erasure
 /// destroyed nothing on the first machine and sealed the journal under the wrong
 /// key. Class: every process checks at start that it has the instance's keys (the
 /// ids the database records) and refuses otherwise; pointed at the instance's key
@@ -691,7 +691,7 @@ async fn a_worker_on_another_machine_breaks_erasure_and_the_log(b: Backend) {
     w.wait().unwrap();
 }
 
-/// Finding 17: a correct disaster restore truncated the public log (from 3 entries
+/// Regression: a correct disaster restore truncated the public log (from 3 entries
 /// to 1) and auditors then saw "the log shrank". Class: the backup region holds the
 /// log as it grows (every entry and the latest checkpoint, before any data is
 /// released), and a restore appends what came after the backup, checked against
@@ -784,7 +784,7 @@ fn count_files(dir: &std::path::Path) -> usize {
     n
 }
 
-/// Finding 1: a 51 KB ZIP (one 50 MiB entry of zeros listed 40 times) made 40
+/// Regression: a 51 KB ZIP (one 50 MiB entry of zeros listed 40 times) made 40
 /// videos and 2 GB of originals; a million-entry ZIP cost 210 MB before the count
 /// was checked. Class: archives are checked (entries from the end record, sizes,
 /// ratios, duplicates) before anything is stored, then every path that creates
@@ -851,7 +851,7 @@ async fn an_import_fills_the_disk(b: Backend) {
     assert!(page.contains("id=\"storage\"") && page.contains("of your 53.7 GB storage"), "{page}");
 }
 
-/// Finding 6: deleted videos and comments were kept forever (caption, file name,
+/// Regression: deleted videos and comments were kept forever (caption, file name,
 /// hashtags, the search entry, comment bodies) and the export left them out.
 /// Class: the words go at deletion; the tombstones go with the retention sweep;
 /// the export lists what is still kept; every text column has a stated retention

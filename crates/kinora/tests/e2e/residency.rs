@@ -255,7 +255,7 @@ async fn versioned(server_var: &str, name: &str) -> (String, String) {
     (url, format!("{server}/{name}?versions"))
 }
 
-/// Versioned buckets broke the residency proof (issue 15, finding 19): after a move
+/// Versioned buckets broke the residency proof: after a move
 /// the old bucket kept noncurrent versions of her objects while verify said "ok".
 /// Class: moves (like reprocessing and every delete) remove all versions, and
 /// verify lists versions too, reporting `noncurrent-version`.

@@ -1,5 +1,5 @@
-//! Regression tests for the findings of the security and code review (issue 7),
-//! each named for the finding it pins. Each failed before its fix.
+//! Regression tests for what the security and code review found, each named for
+//! the failure it pins. Each failed before its fix.
 #![allow(clippy::unwrap_used)]
 
 use crate::both;
@@ -349,7 +349,7 @@ async fn regression_13_someone_who_blocked_you_cannot_be_blocked_back_blindly(b:
 
 // ---------- one backend is enough: these are about HTTP, not data ----------
 
-/// Finding 2: a connection that sends half its headers is closed, and 1,000 of
+/// Regression: a connection that sends half its headers is closed, and 1,000 of
 /// them do not stop a normal client (the benchmark measures how much they slow it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_2_slow_headers_are_cut_off_and_do_not_block_others() {
@@ -394,7 +394,7 @@ async fn raw_patch(app: &TestApp, token: &str, content_length: &str) -> (String,
     (loc, answer)
 }
 
-/// Finding 2: a body that stops arriving is cut off; what arrived is kept.
+/// Regression: a body that stops arriving is cut off; what arrived is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_2_stalled_upload_bodies_time_out() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("KINORA_SERVER_BODY_TIMEOUT_SECS", "2")]).await;
@@ -406,7 +406,7 @@ async fn regression_2_stalled_upload_bodies_time_out() {
     assert_eq!(r.headers()["upload-offset"], "10", "what arrived before the stall is kept");
 }
 
-/// Finding 14: `received + Content-Length` must not overflow.
+/// Regression: `received + Content-Length` must not overflow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_14_tus_offset_overflow() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -417,7 +417,7 @@ async fn regression_14_tus_offset_overflow() {
     assert!(app.healthy().await);
 }
 
-/// Finding 14: CSP and frame-ancestors; pages with CSRF tokens are `no-store`; the
+/// Regression: CSP and frame-ancestors; pages with CSRF tokens are `no-store`; the
 /// CSRF cookie is `Secure` on https; demo content only into an empty instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_14_headers_cookies_and_demo() {
@@ -436,7 +436,7 @@ async fn regression_14_headers_cookies_and_demo() {
     assert_eq!(app.get_json("/api/v1/accounts/aurora", None).await.0, 404);
 }
 
-/// Finding 10: a signed-in person who opens the sign-in page and submits it is
+/// Regression: a signed-in person who opens the sign-in page and submits it is
 /// signed in again, not answered with a JSON 403.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_10_signed_in_person_submits_the_sign_in_form() {
@@ -474,7 +474,7 @@ async fn regression_10_signed_in_person_submits_the_sign_in_form() {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
 }
 
-/// Finding 15: a real tus client sending a 100 MB file in 256 KiB chunks (400
+/// Regression: a real tus client sending a 100 MB file in 256 KiB chunks (400
 /// PATCHes, over the per-account write limit of 120 a minute) finishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_15_tuspy_uploads_100_mb_in_256_kib_chunks() {

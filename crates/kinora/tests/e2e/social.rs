@@ -44,7 +44,7 @@ async fn social_flows(b: Backend) {
     assert_eq!(vj["liked_by_me"], true);
     assert_eq!(vj["counts"]["likes"], 1);
     // Bob keeps his likes private (the default), so others do not see his name
-    // among the likers (review finding 4); he sees himself.
+    // among the likers; he sees himself.
     let (_, likers) = app.call(M::GET, &format!("/api/v1/videos/{id}/likes"), &cat, None).await;
     assert_eq!(likers["items"].as_array().map(Vec::len), Some(0), "{likers}");
     let (_, likers) = app.call(M::GET, &format!("/api/v1/videos/{id}/likes"), &bob, None).await;
