@@ -144,3 +144,28 @@ async fn edges_parse_into_types() {
     let anonymous = kinora_app::Caller { account: None };
     assert_eq!(code(feeds::following(&i.st, &anonymous, &PageRequest::first(10)).await), ErrorCode::Unauthorized);
 }
+
+/// A hashtag's page is in publication order, newest first, page after page, and
+/// editing a caption (its hashtags rewritten) does not move a video up.
+#[tokio::test]
+async fn a_hashtag_page_keeps_publication_order_through_edits() {
+    for i in support::instances().await {
+        let b = i.backend;
+        let ann = i.account("ann").await;
+        let mut made = Vec::new();
+        for n in 0..3 {
+            made.push(i.ready_video(&ann, &format!("cat {n} #cats")).await);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let ann_c = i.caller(&ann).await;
+        let edit = kinora_app::videos::VideoEdit { caption: Some("the first cat, edited #cats #kittens".into()), visibility: None, comments: None };
+        kinora_app::videos::edit_video(&i.st, &ann_c, made[0].as_str(), edit).await.unwrap();
+        let first = feeds::tag_videos(&i.st, &ann_c, "cats", &PageRequest::first(2)).await.unwrap();
+        let ids: Vec<String> = first.items.iter().map(|v| v.id.to_string()).collect();
+        assert_eq!(ids, vec![made[2].to_string(), made[1].to_string()], "{b}");
+        let next = PageRequest::parse(first.next_cursor.as_deref(), Some("2")).unwrap();
+        let second = feeds::tag_videos(&i.st, &ann_c, "cats", &next).await.unwrap();
+        let ids: Vec<String> = second.items.iter().map(|v| v.id.to_string()).collect();
+        assert_eq!(ids, vec![made[0].to_string()], "{b}: the edited video stays where it was published");
+    }
+}

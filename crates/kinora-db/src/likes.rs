@@ -139,12 +139,16 @@ impl Db {
         if let Some(tags) = tags {
             sqlx::query("DELETE FROM video_tags WHERE video_id = $1").bind(video.as_str()).execute(&mut *tx).await?;
             for t in tags {
-                sqlx::query("INSERT INTO video_tags (video_id, tag, created_at) VALUES ($1, $2, $3) ON CONFLICT (video_id, tag) DO NOTHING")
-                    .bind(video.as_str())
-                    .bind(t)
-                    .bind(now_ms())
-                    .execute(&mut *tx)
-                    .await?;
+                // Stamped with the video's creation time: a hashtag page is in
+                // publication order whatever was edited since.
+                sqlx::query(
+                    "INSERT INTO video_tags (video_id, tag, created_at) SELECT $1, $2, v.created_at FROM videos v WHERE v.id = $1 \
+                     ON CONFLICT (video_id, tag) DO NOTHING",
+                )
+                .bind(video.as_str())
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;

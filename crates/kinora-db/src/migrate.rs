@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = migrations![
     "0017_object_intents",
     "0018_instance_keys",
     "0019_drop_feed_score",
+    "0020_tag_pages",
 ];
 
 pub(crate) async fn run(db: &Db) -> Result<()> {

@@ -12,8 +12,8 @@ impl Db {
         let (k, id) = cursor_parts(after);
         let rows = sqlx::query(&format!(
             "SELECT {VCOLS} FROM video_tags t JOIN videos v ON v.id = t.video_id JOIN accounts a ON a.id = v.account_id \
-             WHERE t.tag = $1 AND v.status = 'ready' AND {vis} AND (v.created_at, v.id) < ($3, $4) \
-             ORDER BY v.created_at DESC, v.id DESC LIMIT $5",
+             WHERE t.tag = $1 AND v.status = 'ready' AND {vis} AND (t.created_at, t.video_id) < ($3, $4) \
+             ORDER BY t.created_at DESC, t.video_id DESC LIMIT $5",
             vis = visible_to(2)
         ))
         .bind(tag)
