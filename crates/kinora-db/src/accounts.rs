@@ -211,10 +211,7 @@ impl Db {
             return Ok(Default::default());
         }
         let sql = format!("SELECT {COLS} FROM accounts WHERE erase_at IS NULL AND id IN ({})", crate::sql::placeholders(1, ids.len()));
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool()).await?.iter().map(|r| row(r).map(|a| (a.id.clone(), a))).collect()
     }
 

@@ -81,10 +81,7 @@ impl Db {
             return Ok(Default::default());
         }
         let sql = format!("SELECT id FROM comments WHERE deleted_at IS NULL AND id IN ({})", placeholders(1, ids.len()));
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool()).await?.iter().map(|r| Ok(Id::from_trusted(col(r, "id")?))).collect()
     }
 

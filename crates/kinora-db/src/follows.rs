@@ -53,10 +53,7 @@ impl Db {
              FROM accounts a WHERE a.id IN ({})",
             placeholders(2, owners.len())
         );
-        let mut q = sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned()));
-        for o in owners {
-            q = q.bind(o.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql).bind(viewer.map(|v| v.as_str().to_owned())), owners);
         let mut out = std::collections::HashMap::new();
         for r in q.fetch_all(self.pool()).await? {
             let state: Option<String> = col(&r, "state")?;

@@ -211,10 +211,7 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!("SELECT {ACOLS} FROM moderation_actions WHERE {column} IN ({}) ORDER BY created_at", crate::sql::placeholders(1, ids.len()));
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool()).await?.iter().map(action_row).collect()
     }
 
@@ -233,10 +230,7 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!("SELECT {RCOLS} FROM reports WHERE {column} IN ({})", crate::sql::placeholders(1, ids.len()));
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool()).await?.iter().map(report_row).collect()
     }
 
@@ -382,10 +376,7 @@ impl Db {
             return Ok(Default::default());
         }
         let sql = format!("SELECT id, video_id, account_id, body, deleted_at FROM comments WHERE id IN ({})", crate::sql::placeholders(1, ids.len()));
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool())
             .await?
             .iter()

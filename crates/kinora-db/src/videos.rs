@@ -505,10 +505,7 @@ impl Db {
              WHERE v.deleted_at IS NULL AND a.erase_at IS NULL AND v.id IN ({})",
             crate::sql::placeholders(1, ids.len())
         );
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
+        let q = crate::sql::bind_ids(sqlx::query(&sql), ids);
         q.fetch_all(self.pool()).await?.iter().map(|r| row(r).map(|v| (v.id.clone(), v))).collect()
     }
 }
